@@ -1,0 +1,11 @@
+/** Jest runs the TypeScript tests through ts-jest. Worker-thread code runs from
+ *  dist/ (built by `npm test`'s pretest step), so the tests see the same JS the
+ *  CLI runs. */
+module.exports = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }] },
+  testTimeout: 120000,
+};

@@ -1,0 +1,759 @@
+/**
+ * The emulated NVMe namespace and its controller: commands, the volatile write
+ * cache, background destage in simulated time, durability tokens, and the
+ * capture of everything a power cut may leave behind.
+ *
+ * Semantics (NVM Command Set 2.1.2 / 2.1.4, NVMe Base 7.1; ARCHITECTURE 2):
+ * - Commands in flight are not ordered. Each gets a completion time from the
+ *   latency model plus seeded jitter, so a later command may complete first;
+ *   the host orders by waiting for completions.
+ * - A write's data becomes visible to reads at its completion.
+ * - With a volatile cache, a completed write is durable only after a Flush
+ *   submitted after its completion has completed, or if it was written FUA
+ *   (or with the CRITICAL intent), or once background destage took it.
+ * - Without a volatile cache, or with power-loss protection, every completed
+ *   write is durable at completion.
+ *
+ * Invariants kept here (checked by test/device/*.test.ts):
+ * - `cache` holds, per LBA, the versions written since that block was last
+ *   durable, oldest first; `media` holds the durable value. A version leaves
+ *   the cache only by being destaged (becoming the media value) or by a newer
+ *   version of its block becoming durable.
+ * - A write record's `pendingBlocks` counts its blocks still in the cache;
+ *   when it reaches 0 its persistence token is confirmed, exactly once.
+ * - The power-fail atomicity of a write is decided at submission from the
+ *   identify data (isPowerFailAtomic) and recorded on the write; destage
+ *   moves an atomic write's blocks to media together.
+ * - Nothing here draws randomness except through `prng` (jitter), so the same
+ *   seed and the same host commands give the same device, bit for bit.
+ */
+import { BadInputError, TornlabError } from '../util/errors';
+import { Prng } from '../util/prng';
+import { Identify, PowerFailAtomicity, isPowerFailAtomic, powerFailAtomicity } from './identify';
+import { DeviceProfile, FaultSet, NO_FAULTS, getProfile, validateProfile } from './profiles';
+import { BlockStore } from './store';
+import {
+  Completion,
+  CommandKind,
+  DeviceCounters,
+  DeviceEvent,
+  Intent,
+  ReadOptions,
+  TAGS,
+  Tag,
+  WriteOptions,
+} from './types';
+
+/** A command the device cannot take: out-of-range LBA, misaligned data, powered off. */
+export class DeviceError extends TornlabError {}
+
+/** A write command's data while it is in flight or in the cache. */
+export interface WriteRecord {
+  /** Command id; also its persistence token. */
+  readonly id: number;
+  readonly lba: number;
+  readonly nlb: number;
+  /** nlb * blockSize bytes, never mutated after submission. */
+  readonly data: Uint8Array;
+  readonly tag: Tag;
+  readonly intent: Intent;
+  readonly fua: boolean;
+  /** Falls under the device's power-fail atomicity (decided at submission). */
+  readonly atomic: boolean;
+  readonly submitSeq: number;
+  /** -1 while in flight. */
+  completeSeq: number;
+  completedAt: number;
+  /** Blocks of this write still in the cache (not yet durable nor superseded by a durable version). */
+  pendingBlocks: number;
+}
+
+interface InFlight {
+  id: number;
+  kind: CommandKind;
+  completeAt: number;
+  submitSeq: number;
+  write?: WriteRecord;
+  read?: { lba: number; nlb: number; fua: boolean };
+  /** Flush: covers writes completed before this seq. */
+  flushCover?: number;
+}
+
+export interface DeviceOptions {
+  profile: DeviceProfile | string;
+  faults?: FaultSet;
+  seed?: number;
+  /** Power on from a crash image (or any block image): its store becomes the media. */
+  image?: { store: BlockStore; unreadable?: Iterable<number> };
+  /** Override the namespace size (blocks), e.g. for a small test device. */
+  nsze?: number;
+}
+
+function emptyCounters(): DeviceCounters {
+  const byTag = {} as DeviceCounters['byTag'];
+  for (const t of TAGS) byTag[t] = { commands: 0, bytes: 0 };
+  return {
+    reads: 0,
+    writes: 0,
+    flushes: 0,
+    writeZeroes: 0,
+    fuaWrites: 0,
+    criticalWrites: 0,
+    ephemeralWrites: 0,
+    hostReadBytes: 0,
+    hostWriteBytes: 0,
+    byTag,
+    nandBytesProgrammed: 0,
+    durabilityConfirmations: 0,
+    simTimeUs: 0,
+  };
+}
+
+export class NvmeDevice {
+  readonly profile: DeviceProfile;
+  readonly faults: FaultSet;
+  readonly seed: number;
+  readonly blockSize: number;
+  readonly nsze: number;
+  readonly atomicity: PowerFailAtomicity;
+  /** Durable values. */
+  media: BlockStore;
+  /** Blocks that read back as an unrecovered read error until rewritten. */
+  readonly unreadable: Set<number>;
+  /** Per LBA: versions written since it was last durable, oldest first. */
+  private readonly cache = new Map<number, WriteRecord[]>();
+  /** Cached STANDARD writes in completion order (destage queue; entries with pendingBlocks 0 are skipped). */
+  private dirty: WriteRecord[] = [];
+  private dirtyHead = 0;
+  /** Cached EPHEMERAL writes in completion order (lowest destage priority). */
+  private ephemeral: WriteRecord[] = [];
+  private ephemeralHead = 0;
+  private cachedBytes = 0;
+  /** Commands submitted and not yet completed, sorted by (completeAt, id). */
+  private inflight: InFlight[] = [];
+  private readonly done = new Map<number, Completion>();
+  private readonly unconfirmed = new Set<number>();
+  private readonly durableListeners: ((token: number, atUs: number) => void)[] = [];
+  private readonly eventListeners: ((e: DeviceEvent) => void)[] = [];
+  private readonly jitter: Prng;
+  private nextId = 1;
+  private seqNo = 0;
+  private now = 0;
+  private linkFreeAt = 0;
+  private nandFreeAt = 0;
+  private poweredOff = false;
+  private powerWindowMs = 0;
+  readonly counters: DeviceCounters = emptyCounters();
+
+  constructor(opts: DeviceOptions) {
+    const profile = typeof opts.profile === 'string' ? getProfile(opts.profile) : opts.profile;
+    if (opts.nsze !== undefined) {
+      profile.identify = JSON.parse(JSON.stringify(profile.identify));
+      profile.identify.namespace.nsze = opts.nsze;
+    }
+    validateProfile(profile);
+    this.profile = profile;
+    this.faults = opts.faults ?? NO_FAULTS;
+    this.seed = opts.seed ?? 1;
+    this.blockSize = profile.identify.namespace.lbaDataSize;
+    this.nsze = profile.identify.namespace.nsze;
+    this.atomicity = powerFailAtomicity(profile.identify);
+    this.jitter = new Prng(this.seed, `device/${profile.name}/jitter`);
+    if (opts.image) {
+      if (opts.image.store.blockSize !== this.blockSize) {
+        throw new BadInputError(`image block size ${opts.image.store.blockSize} does not match profile ${profile.name} (${this.blockSize})`);
+      }
+      this.media = opts.image.store.snapshot();
+    } else {
+      this.media = new BlockStore(this.blockSize);
+    }
+    this.unreadable = new Set(opts.image?.unreadable ?? []);
+  }
+
+  get identify(): Identify {
+    return this.profile.identify;
+  }
+
+  /** True when completed writes sit in a cache that a power cut can lose. */
+  get volatileCache(): boolean {
+    return this.profile.identify.controller.vwc.present && !this.profile.plp;
+  }
+
+  get timeUs(): number {
+    return this.now;
+  }
+
+  /** Position in the command stream (number of submit/complete steps so far). */
+  get seq(): number {
+    return this.seqNo;
+  }
+
+  get isPoweredOff(): boolean {
+    return this.poweredOff;
+  }
+
+  get inflightCount(): number {
+    return this.inflight.length;
+  }
+
+  get dirtyBytes(): number {
+    return this.cachedBytes;
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  submitWrite(lba: number, data: Uint8Array, opts: WriteOptions = {}): number {
+    const nlb = this.checkWrite(lba, data);
+    return this.submitWriteRecord(lba, nlb, new Uint8Array(data), opts, 'write');
+  }
+
+  submitWriteZeroes(lba: number, nlb: number, opts: WriteOptions = {}): number {
+    this.checkRange(lba, nlb);
+    return this.submitWriteRecord(lba, nlb, new Uint8Array(nlb * this.blockSize), opts, 'write-zeroes');
+  }
+
+  submitRead(lba: number, nlb: number, opts: ReadOptions = {}): number {
+    this.checkPower();
+    this.checkRange(lba, nlb);
+    const bytes = nlb * this.blockSize;
+    const lat = this.profile.latency;
+    let t = this.now + lat.commandUs + bytes / lat.linkBytesPerUs + this.jitterUs();
+    let fromNand = false;
+    for (let i = 0; i < nlb && !fromNand; i++) if (!this.cache.has(lba + i)) fromNand = true;
+    if (fromNand) t += lat.nandReadUs;
+    if (opts.fua) t += lat.nandProgramUs;
+    this.counters.reads++;
+    this.counters.hostReadBytes += bytes;
+    return this.enqueue({ id: this.nextId++, kind: 'read', completeAt: t, submitSeq: 0, read: { lba, nlb, fua: !!opts.fua } }, lba, nlb);
+  }
+
+  submitFlush(): number {
+    this.checkPower();
+    const lat = this.profile.latency;
+    let t = this.now + lat.commandUs + lat.flushBaseUs + this.jitterUs();
+    // A Flush has to program everything dirty now (a lying one does not bother).
+    if (this.volatileCache && !this.faults.lyingFlush) t += this.cachedBytes / lat.nandBytesPerUs;
+    this.counters.flushes++;
+    const f: InFlight = { id: this.nextId++, kind: 'flush', completeAt: t, submitSeq: 0 };
+    const id = this.enqueue(f);
+    f.flushCover = f.submitSeq;
+    return id;
+  }
+
+  /** Advance simulated time until command `id` completes; returns its completion. */
+  wait(id: number): Completion {
+    for (;;) {
+      const c = this.done.get(id);
+      if (c) {
+        this.done.delete(id);
+        return c;
+      }
+      if (this.poweredOff) throw new DeviceError('powered-off', `command ${id} will never complete: the power was cut`);
+      if (this.inflight.length === 0) throw new DeviceError('unknown-command', `command ${id} is not in flight`);
+      this.completeNext();
+    }
+  }
+
+  /** Complete every command in flight; returns completions in completion order. */
+  waitAll(): Completion[] {
+    const out: Completion[] = [];
+    while (this.inflight.length > 0) out.push(this.completeNext());
+    for (const c of out) this.done.delete(c.id);
+    return out;
+  }
+
+  /** Complete the command in flight with the earliest completion time. */
+  completeNext(): Completion {
+    this.checkPower();
+    const cmd = this.inflight.shift();
+    if (!cmd) throw new DeviceError('idle', 'no command in flight');
+    this.advanceClock(cmd.completeAt);
+    const c = this.complete(cmd);
+    this.done.set(c.id, c);
+    return c;
+  }
+
+  /** Let simulated time pass (idle host): completes due commands and destages in the background. */
+  advance(us: number): void {
+    this.checkPower();
+    const target = this.now + us;
+    while (this.inflight.length > 0 && this.inflight[0].completeAt <= target) this.completeNext();
+    this.advanceClock(target);
+  }
+
+  // Synchronous conveniences: submit and wait.
+
+  write(lba: number, data: Uint8Array, opts: WriteOptions = {}): Completion {
+    return this.wait(this.submitWrite(lba, data, opts));
+  }
+
+  writeZeroes(lba: number, nlb: number, opts: WriteOptions = {}): Completion {
+    return this.wait(this.submitWriteZeroes(lba, nlb, opts));
+  }
+
+  flush(): Completion {
+    return this.wait(this.submitFlush());
+  }
+
+  /** Read; an unrecovered read error throws a DeviceError with code 'unrecovered-read-error'. */
+  read(lba: number, nlb: number, opts: ReadOptions = {}): Uint8Array {
+    const c = this.wait(this.submitRead(lba, nlb, opts));
+    if (c.status !== 'success') {
+      throw new DeviceError('unrecovered-read-error', `unrecovered read error at LBA ${c.badLbas!.join(', ')}`);
+    }
+    return c.data!;
+  }
+
+  // ------------------------------------------------- asynchronous durability
+
+  /** Has the write with this persistence token reached media (or been superseded there by newer data)? */
+  isDurable(token: number): boolean {
+    return token > 0 && token < this.nextId && !this.unconfirmed.has(token);
+  }
+
+  onDurable(listener: (token: number, atUs: number) => void): void {
+    this.durableListeners.push(listener);
+  }
+
+  onEvent(listener: (e: DeviceEvent) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  /**
+   * Let simulated time pass until the token is confirmed (by background
+   * destage, a Flush, or FUA). Returns the simulated time it took.
+   */
+  waitDurable(token: number): number {
+    const start = this.now;
+    while (!this.isDurable(token)) {
+      this.checkPower();
+      const next = this.nextDestageAt();
+      const nextCmd = this.inflight.length > 0 ? this.inflight[0].completeAt : Infinity;
+      if (next === Infinity && nextCmd === Infinity) {
+        throw new DeviceError('never-durable', `token ${token} cannot become durable: nothing in flight and nothing to destage`);
+      }
+      if (nextCmd <= next) this.completeNext();
+      else this.advanceClock(next);
+    }
+    return this.now - start;
+  }
+
+  /** Host advertises guaranteed power for `ms` after a cut (UPS/battery); 0 revokes it. */
+  setPowerWindow(ms: number): void {
+    if (!(ms >= 0 && Number.isFinite(ms))) throw new BadInputError(`power window must be a number of ms >= 0, got ${ms}`);
+    this.powerWindowMs = ms;
+  }
+
+  get powerWindow(): number {
+    return this.powerWindowMs;
+  }
+
+  // ----------------------------------------------------------- power loss
+
+  /**
+   * Cut the power: the device stops completing commands. Returns what the
+   * cut left behind (see capture). Any later command throws.
+   */
+  powerCut(): CrashPoint {
+    const point = this.capture();
+    this.poweredOff = true;
+    return point;
+  }
+
+  /**
+   * What a power cut right now would leave: the durable media (after the
+   * advertised power window, if honoured, destaged what it could), and every
+   * write version that may or may not have reached media. Does not disturb
+   * the device: campaigns capture many points of one run.
+   */
+  capture(): CrashPoint {
+    const media = this.media.snapshot();
+    // Per-LBA pending version lists, copied (the records themselves are shared and immutable in the parts we read).
+    const lists = new Map<number, WriteRecord[]>();
+    for (const [lba, versions] of this.cache) lists.set(lba, versions.slice());
+    const inflightWrites = this.inflight.filter((c) => c.write).map((c) => c.write!);
+    inflightWrites.sort((a, b) => a.submitSeq - b.submitSeq);
+    const windowMs = this.faults.powerWindowNotHonoured ? 0 : this.powerWindowMs;
+    let windowDestagedBytes = 0;
+    if (windowMs > 0 && this.volatileCache) {
+      // The device keeps destaging for the window, in its normal priority order.
+      let budget = windowMs * 1000 * this.profile.latency.nandBytesPerUs;
+      const order = [...this.dirty.slice(this.dirtyHead), ...this.ephemeral.slice(this.ephemeralHead)];
+      for (const w of order) {
+        let blocks = 0;
+        for (let i = 0; i < w.nlb; i++) if (lists.get(w.lba + i)?.includes(w)) blocks++;
+        if (blocks === 0) continue;
+        const bytes = blocks * this.blockSize;
+        if (bytes > budget) break;
+        budget -= bytes;
+        windowDestagedBytes += bytes;
+        for (let i = 0; i < w.nlb; i++) {
+          const l = lists.get(w.lba + i);
+          const at = l ? l.indexOf(w) : -1;
+          if (at < 0) continue;
+          media.set(w.lba + i, blockOf(w, i, this.blockSize));
+          l!.splice(0, at + 1);
+          if (l!.length === 0) lists.delete(w.lba + i);
+        }
+      }
+    }
+    // Group the surviving versions back into writes, oldest first.
+    const pendingLbas = new Map<WriteRecord, number[]>();
+    const lbas = [...lists.keys()].sort((a, b) => a - b);
+    for (const lba of lbas) {
+      for (const w of lists.get(lba)!) {
+        let l = pendingLbas.get(w);
+        if (!l) pendingLbas.set(w, (l = []));
+        l.push(lba);
+      }
+    }
+    const cached = [...pendingLbas.keys()].sort((a, b) => a.completeSeq - b.completeSeq);
+    const pending: PendingWrite[] = [];
+    for (const w of cached) pending.push(pendingOf(w, pendingLbas.get(w)!, false));
+    for (const w of inflightWrites) {
+      const all: number[] = [];
+      for (let i = 0; i < w.nlb; i++) all.push(w.lba + i);
+      pending.push(pendingOf(w, all, true));
+    }
+    return {
+      profile: this.profile,
+      faults: this.faults,
+      seed: this.seed,
+      seq: this.seqNo,
+      timeUs: this.now,
+      blockSize: this.blockSize,
+      nsze: this.nsze,
+      atomicity: this.atomicity,
+      media,
+      unreadable: [...this.unreadable].sort((a, b) => a - b),
+      pending,
+      windowDestagedBytes,
+    };
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private checkPower(): void {
+    if (this.poweredOff) throw new DeviceError('powered-off', 'the device has lost power; power it on from a crash image');
+  }
+
+  private checkRange(lba: number, nlb: number): void {
+    if (!Number.isInteger(lba) || lba < 0) throw new DeviceError('lba-out-of-range', `LBA ${lba} is not a non-negative integer`);
+    if (!Number.isInteger(nlb) || nlb < 1) throw new DeviceError('invalid-length', `block count ${nlb} must be a positive integer`);
+    if (lba + nlb > this.nsze) {
+      throw new DeviceError('lba-out-of-range', `LBA range ${lba}..${lba + nlb - 1} exceeds the namespace (NSZE ${this.nsze} blocks)`);
+    }
+  }
+
+  private checkWrite(lba: number, data: Uint8Array): number {
+    this.checkPower();
+    if (!(data instanceof Uint8Array)) throw new DeviceError('invalid-data', 'write data must be a Uint8Array or Buffer');
+    if (data.length === 0 || data.length % this.blockSize !== 0) {
+      throw new DeviceError('invalid-length', `write of ${data.length} bytes is not a positive multiple of the ${this.blockSize}-byte block size`);
+    }
+    const nlb = data.length / this.blockSize;
+    this.checkRange(lba, nlb);
+    return nlb;
+  }
+
+  private jitterUs(): number {
+    const j = this.profile.latency.jitterUs;
+    return j > 0 ? this.jitter.float() * j : 0;
+  }
+
+  private submitWriteRecord(lba: number, nlb: number, data: Uint8Array, opts: WriteOptions, kind: 'write' | 'write-zeroes'): number {
+    this.checkPower();
+    const intent = opts.intent ?? 'standard';
+    const tag = opts.tag ?? 'other';
+    if (!TAGS.includes(tag)) throw new DeviceError('invalid-tag', `unknown tag "${tag}"; tags: ${TAGS.join(', ')}`);
+    const fua = !!opts.fua;
+    const bytes = nlb * this.blockSize;
+    const lat = this.profile.latency;
+    this.linkFreeAt = Math.max(this.now, this.linkFreeAt) + (kind === 'write' ? bytes / lat.linkBytesPerUs : 0);
+    let t = this.linkFreeAt + lat.commandUs + this.jitterUs();
+    const durableAtCompletion = fua || intent === 'critical' || !this.profile.identify.controller.vwc.present;
+    if (durableAtCompletion && !this.profile.plp) t += lat.nandProgramUs;
+    // Backpressure: a full cache admits new data only as fast as it destages.
+    const over = this.cachedBytes + bytes - this.profile.cache.sizeBytes;
+    if (over > 0) t += over / lat.nandBytesPerUs;
+    const c = this.counters;
+    if (kind === 'write') c.writes++;
+    else c.writeZeroes++;
+    if (fua) c.fuaWrites++;
+    if (intent === 'critical') c.criticalWrites++;
+    if (intent === 'ephemeral') c.ephemeralWrites++;
+    c.hostWriteBytes += bytes;
+    c.byTag[tag].commands++;
+    c.byTag[tag].bytes += bytes;
+    const id = this.nextId++;
+    // torn-atomic: the device advertises atomicity it does not provide.
+    const atomic = !this.faults.tornAtomic && isPowerFailAtomic(this.atomicity, lba, nlb);
+    const w: WriteRecord = {
+      id,
+      lba,
+      nlb,
+      data,
+      tag,
+      intent,
+      fua,
+      atomic,
+      submitSeq: 0,
+      completeSeq: -1,
+      completedAt: 0,
+      pendingBlocks: nlb,
+    };
+    this.unconfirmed.add(id);
+    const cmd: InFlight = { id, kind, completeAt: t, submitSeq: 0, write: w };
+    this.enqueue(cmd, lba, nlb, tag, fua);
+    (w as { submitSeq: number }).submitSeq = cmd.submitSeq;
+    return id;
+  }
+
+  private enqueue(cmd: InFlight, lba?: number, nlb?: number, tag?: Tag, fua?: boolean): number {
+    cmd.submitSeq = ++this.seqNo;
+    // Keep inflight sorted by (completeAt, id); the queue is short, insertion from the back is cheap.
+    let i = this.inflight.length;
+    while (i > 0 && this.inflight[i - 1].completeAt > cmd.completeAt) i--;
+    this.inflight.splice(i, 0, cmd);
+    this.emit({ seq: cmd.submitSeq, phase: 'submit', kind: cmd.kind, id: cmd.id, lba, nlb, tag, fua, timeUs: this.now });
+    return cmd.id;
+  }
+
+  private emit(e: DeviceEvent): void {
+    for (const l of this.eventListeners) l(e);
+  }
+
+  private complete(cmd: InFlight): Completion {
+    const seq = ++this.seqNo;
+    let c: Completion;
+    if (cmd.kind === 'read') {
+      c = this.completeRead(cmd);
+    } else if (cmd.kind === 'flush') {
+      if (this.volatileCache && !this.faults.lyingFlush) this.destageCompletedBefore(cmd.flushCover!);
+      c = { id: cmd.id, kind: 'flush', status: 'success', completedAt: this.now };
+    } else {
+      const w = cmd.write!;
+      w.completeSeq = seq;
+      w.completedAt = this.now;
+      this.applyWrite(w);
+      c = { id: cmd.id, kind: cmd.kind, status: 'success', completedAt: this.now, token: w.id };
+    }
+    const w = cmd.write;
+    this.emit({ seq, phase: 'complete', kind: cmd.kind, id: cmd.id, lba: w?.lba ?? cmd.read?.lba, nlb: w?.nlb ?? cmd.read?.nlb, tag: w?.tag, fua: w?.fua, timeUs: this.now });
+    return c;
+  }
+
+  private completeRead(cmd: InFlight): Completion {
+    const { lba, nlb, fua } = cmd.read!;
+    if (fua) {
+      // Force the LBAs read to media first: destage the newest cached version of each.
+      for (let i = 0; i < nlb; i++) {
+        const l = this.cache.get(lba + i);
+        if (l && l.length > 0) this.destageBlock(lba + i, l[l.length - 1]);
+      }
+    }
+    const bs = this.blockSize;
+    const out = new Uint8Array(nlb * bs);
+    const bad: number[] = [];
+    for (let i = 0; i < nlb; i++) {
+      const b = lba + i;
+      const l = this.cache.get(b);
+      if (l && l.length > 0) {
+        out.set(blockOf(l[l.length - 1], b - l[l.length - 1].lba, bs), i * bs);
+      } else if (this.unreadable.has(b)) {
+        bad.push(b);
+      } else {
+        const m = this.media.get(b);
+        if (m) out.set(m, i * bs);
+      }
+    }
+    if (bad.length > 0) return { id: cmd.id, kind: 'read', status: 'unrecovered-read-error', completedAt: this.now, badLbas: bad };
+    return { id: cmd.id, kind: 'read', status: 'success', completedAt: this.now, data: out };
+  }
+
+  /** Make a completed write visible: into the cache, or straight to media if it is durable at completion. */
+  private applyWrite(w: WriteRecord): void {
+    const bs = this.blockSize;
+    for (let i = 0; i < w.nlb; i++) this.unreadable.delete(w.lba + i);
+    const durableNow = w.fua || w.intent === 'critical' || !this.volatileCache;
+    if (durableNow) {
+      for (let i = 0; i < w.nlb; i++) {
+        const b = w.lba + i;
+        const l = this.cache.get(b);
+        if (l) {
+          // A newer version became durable: every cached version of this block is superseded.
+          for (const old of l) this.releaseBlock(old);
+          this.cache.delete(b);
+        }
+        this.media.set(b, blockOf(w, i, bs));
+      }
+      this.counters.nandBytesProgrammed += w.nlb * bs;
+      w.pendingBlocks = 0;
+      this.confirm(w);
+      return;
+    }
+    for (let i = 0; i < w.nlb; i++) {
+      const b = w.lba + i;
+      let l = this.cache.get(b);
+      if (!l) this.cache.set(b, (l = []));
+      l.push(w);
+    }
+    this.cachedBytes += w.nlb * bs;
+    if (w.intent === 'ephemeral') this.ephemeral.push(w);
+    else this.dirty.push(w);
+  }
+
+  private releaseBlock(w: WriteRecord): void {
+    this.cachedBytes -= this.blockSize;
+    if (--w.pendingBlocks === 0) this.confirm(w);
+  }
+
+  private confirm(w: WriteRecord): void {
+    if (!this.unconfirmed.delete(w.id)) return;
+    this.counters.durabilityConfirmations++;
+    for (const l of this.durableListeners) l(w.id, this.now);
+  }
+
+  /** Destage one version of one block: it becomes the media value; it and older versions leave the cache. */
+  private destageBlock(lba: number, w: WriteRecord): boolean {
+    const l = this.cache.get(lba);
+    const at = l ? l.indexOf(w) : -1;
+    if (at < 0) return false;
+    this.media.set(lba, blockOf(w, lba - w.lba, this.blockSize));
+    this.counters.nandBytesProgrammed += this.blockSize;
+    const gone = l!.splice(0, at + 1);
+    if (l!.length === 0) this.cache.delete(lba);
+    for (const old of gone) this.releaseBlock(old);
+    return true;
+  }
+
+  /** Destage a whole write (its still-cached blocks together: atomic writes land as a unit). */
+  private destageWrite(w: WriteRecord): void {
+    if (w.pendingBlocks === 0) return;
+    for (let i = 0; i < w.nlb; i++) this.destageBlock(w.lba + i, w);
+  }
+
+  private destageCompletedBefore(seq: number): void {
+    for (let i = this.dirtyHead; i < this.dirty.length; i++) if (this.dirty[i].completeSeq < seq) this.destageWrite(this.dirty[i]);
+    for (let i = this.ephemeralHead; i < this.ephemeral.length; i++) if (this.ephemeral[i].completeSeq < seq) this.destageWrite(this.ephemeral[i]);
+    this.compactQueues();
+  }
+
+  private compactQueues(): void {
+    while (this.dirtyHead < this.dirty.length && this.dirty[this.dirtyHead].pendingBlocks === 0) this.dirtyHead++;
+    while (this.ephemeralHead < this.ephemeral.length && this.ephemeral[this.ephemeralHead].pendingBlocks === 0) this.ephemeralHead++;
+    if (this.dirtyHead > 1024 && this.dirtyHead * 2 > this.dirty.length) {
+      this.dirty = this.dirty.slice(this.dirtyHead).filter((w) => w.pendingBlocks > 0);
+      this.dirtyHead = 0;
+    }
+    if (this.ephemeralHead > 1024 && this.ephemeralHead * 2 > this.ephemeral.length) {
+      this.ephemeral = this.ephemeral.slice(this.ephemeralHead).filter((w) => w.pendingBlocks > 0);
+      this.ephemeralHead = 0;
+    }
+  }
+
+  /** The next write background destage would take: oldest STANDARD, else oldest EPHEMERAL. */
+  private nextDestageCandidate(): { w: WriteRecord; readyAt: number } | undefined {
+    this.compactQueues();
+    const cache = this.profile.cache;
+    for (let i = this.dirtyHead; i < this.dirty.length; i++) {
+      const w = this.dirty[i];
+      if (w.pendingBlocks > 0) return { w, readyAt: w.completedAt + cache.destageDelayUs };
+    }
+    for (let i = this.ephemeralHead; i < this.ephemeral.length; i++) {
+      const w = this.ephemeral[i];
+      if (w.pendingBlocks > 0) return { w, readyAt: w.completedAt + cache.ephemeralDelayUs };
+    }
+    return undefined;
+  }
+
+  /** Simulated time at which background destage next makes something durable. */
+  private nextDestageAt(): number {
+    if (!this.volatileCache) return Infinity;
+    const c = this.nextDestageCandidate();
+    if (!c) return Infinity;
+    const start = Math.max(this.nandFreeAt, c.readyAt);
+    return start + (c.w.pendingBlocks * this.blockSize) / this.profile.latency.nandBytesPerUs;
+  }
+
+  /** Move the clock to `t`, running background destage on the way. */
+  private advanceClock(t: number): void {
+    if (t < this.now) t = this.now;
+    if (this.volatileCache) {
+      for (;;) {
+        const c = this.nextDestageCandidate();
+        if (!c) break;
+        const start = Math.max(this.nandFreeAt, c.readyAt);
+        const end = start + (c.w.pendingBlocks * this.blockSize) / this.profile.latency.nandBytesPerUs;
+        if (end > t) break;
+        this.nandFreeAt = end;
+        this.now = Math.max(this.now, end);
+        this.destageWrite(c.w);
+      }
+    }
+    this.now = t;
+    this.counters.simTimeUs = t;
+  }
+}
+
+/** One block of a write's data (a view, shared; never mutated). */
+export function blockOf(w: { data: Uint8Array; lba: number }, index: number, bs: number): Uint8Array {
+  return w.data.subarray(index * bs, (index + 1) * bs);
+}
+
+/** A write version that a power cut may or may not have let reach media. */
+export interface PendingWrite {
+  id: number;
+  lba: number;
+  nlb: number;
+  data: Uint8Array;
+  tag: Tag;
+  intent: Intent;
+  /** Blocks of the write still at risk (ascending). */
+  lbas: number[];
+  /** All-or-nothing under power loss. */
+  atomic: boolean;
+  /** Submitted but not completed at the cut. */
+  inflight: boolean;
+  /** Age order: cached writes by completion, then in-flight ones by submission. */
+  order: number;
+}
+
+function pendingOf(w: WriteRecord, lbas: number[], inflight: boolean): PendingWrite {
+  return {
+    id: w.id,
+    lba: w.lba,
+    nlb: w.nlb,
+    data: w.data,
+    tag: w.tag,
+    intent: w.intent,
+    lbas,
+    atomic: w.atomic,
+    inflight,
+    order: inflight ? 1e15 + w.submitSeq : w.completeSeq,
+  };
+}
+
+/** Everything a power cut at one point of the command stream leaves behind. */
+export interface CrashPoint {
+  profile: DeviceProfile;
+  faults: FaultSet;
+  seed: number;
+  /** Command-stream position of the cut. */
+  seq: number;
+  timeUs: number;
+  blockSize: number;
+  nsze: number;
+  atomicity: PowerFailAtomicity;
+  /** Durable values at the cut (a snapshot; shares blocks with the device). */
+  media: BlockStore;
+  unreadable: number[];
+  /** Versions that may or may not survive, oldest first. */
+  pending: PendingWrite[];
+  /** Bytes the advertised power window destaged after the cut. */
+  windowDestagedBytes: number;
+}
+
+export function createDevice(opts: DeviceOptions): NvmeDevice {
+  return new NvmeDevice(opts);
+}
