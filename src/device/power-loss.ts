@@ -1,0 +1,285 @@
+/**
+ * What survives a power cut: the space of crash states at one crash point,
+ * enumerated or sampled, and the crash image of one choice.
+ *
+ * Model (ARCHITECTURE 2.3; NVM Command Set 2.1.4.2):
+ * - Every block resolves to its durable media value or to one of the versions
+ *   written to it that were not yet durable (cached, or in flight): a device
+ *   may have destaged any of them, in any order.
+ * - A multi-block write that falls under the power-fail atomicity guarantee
+ *   (size <= the atomic unit, no boundary crossed) lands all-or-nothing: one
+ *   choice for all of its still-pending blocks. Larger or boundary-crossing
+ *   writes, and in-flight writes that are not atomic, resolve per block.
+ * - Where versions compete for a block, the newest landed one is what the
+ *   block holds (a device's cache keeps the newest data for an LBA; an older
+ *   version can only be on media if it was destaged before the newer one).
+ *
+ * A choice is a vector of digits in a mixed radix. The digits, in order:
+ *  1. one per multi-block atomic write ("group"): 0 = not landed, 1 = landed,
+ *     2 = unreadable (only with inflight-read-error, for an in-flight write);
+ *  2. one per block with non-group versions: 0 = none of them landed,
+ *     i = the i-th of them (oldest first) is the newest landed one, k+1 =
+ *     unreadable (inflight-read-error, when an in-flight version is among them);
+ *  3. sub-block-tear: one per block with pending versions: 0 = whole, t > 0 =
+ *     the first t * granularity bytes hold the resolved version, the rest
+ *     the value it replaced;
+ *  4. misdirected-write: one per cached write: 1 = it landed shifted by its
+ *     own length instead of at its LBAs;
+ *  5. latent-sector-error: one digit: 0 = none, i = the i-th written block
+ *     (ascending) reads back as an unrecovered read error.
+ * Without faults only 1 and 2 exist. Digit 0 everywhere is "nothing pending
+ * landed" (the oldest possible state); the count is the product of radices
+ * (choices, not distinct images: two choices can give the same bytes).
+ *
+ * Invariants (test/device/power-loss.test.ts): without faults no block holds
+ * bytes never written to it, no block holds a version older than its durable
+ * one, and an atomic write is all-old or all-new in every choice.
+ */
+import { Prng } from '../util/prng';
+import { CrashPoint, NvmeDevice, PendingWrite, blockOf } from './device';
+import { BlockStore } from './store';
+
+export type Digit =
+  | { kind: 'group'; write: PendingWrite; radix: number }
+  | { kind: 'block'; lba: number; versions: PendingWrite[]; radix: number; errorOption: boolean }
+  | { kind: 'tear'; lba: number; radix: number }
+  | { kind: 'misdirect'; write: PendingWrite; radix: 2 }
+  | { kind: 'lse'; lbas: number[]; radix: number };
+
+export interface ChoiceSpace {
+  point: CrashPoint;
+  digits: Digit[];
+  /** Number of survivor choices (product of the radices). */
+  count: bigint;
+}
+
+/** A survivor choice: one value per digit of its space. */
+export type Choice = number[];
+
+export interface CrashImage {
+  store: BlockStore;
+  unreadable: number[];
+  /** Blocks whose value differs from the durable media at the cut. */
+  changedBlocks: number;
+}
+
+export function choiceSpace(point: CrashPoint): ChoiceSpace {
+  const f = point.faults;
+  const digits: Digit[] = [];
+  const perBlock = new Map<number, PendingWrite[]>();
+  const allPendingLbas = new Set<number>();
+  for (const w of point.pending) {
+    for (const lba of w.lbas) allPendingLbas.add(lba);
+    if (w.atomic && w.lbas.length > 1) {
+      digits.push({ kind: 'group', write: w, radix: w.inflight && f.inflightReadError ? 3 : 2 });
+    } else {
+      for (const lba of w.lbas) {
+        let l = perBlock.get(lba);
+        if (!l) perBlock.set(lba, (l = []));
+        l.push(w);
+      }
+    }
+  }
+  for (const lba of [...perBlock.keys()].sort((a, b) => a - b)) {
+    const versions = perBlock.get(lba)!.sort((a, b) => a.order - b.order);
+    const errorOption = f.inflightReadError && versions.some((v) => v.inflight);
+    digits.push({ kind: 'block', lba, versions, radix: versions.length + 1 + (errorOption ? 1 : 0), errorOption });
+  }
+  const pendingSorted = [...allPendingLbas].sort((a, b) => a - b);
+  if (f.subBlockTear) {
+    const positions = point.blockSize / f.subBlockTear;
+    for (const lba of pendingSorted) digits.push({ kind: 'tear', lba, radix: positions });
+  }
+  if (f.misdirectedWrite) {
+    for (const w of point.pending) if (!w.inflight) digits.push({ kind: 'misdirect', write: w, radix: 2 });
+  }
+  if (f.latentSectorError) {
+    const written = new Set<number>(point.media.lbas());
+    for (const lba of allPendingLbas) written.add(lba);
+    const lbas = [...written].sort((a, b) => a - b);
+    digits.push({ kind: 'lse', lbas, radix: lbas.length + 1 });
+  }
+  let count = 1n;
+  for (const d of digits) count *= BigInt(d.radix);
+  return { point, digits, count };
+}
+
+/** The choice with enumeration index `index` (mixed radix, first digit least significant). */
+export function choiceAt(space: ChoiceSpace, index: bigint): Choice {
+  if (index < 0n || index >= space.count) throw new RangeError(`choice index ${index} outside 0..${space.count - 1n}`);
+  const out: Choice = [];
+  let rest = index;
+  for (const d of space.digits) {
+    const r = BigInt(d.radix);
+    out.push(Number(rest % r));
+    rest /= r;
+  }
+  return out;
+}
+
+/** Inverse of choiceAt. */
+export function choiceIndex(space: ChoiceSpace, choice: Choice): bigint {
+  let index = 0n;
+  for (let i = space.digits.length - 1; i >= 0; i--) index = index * BigInt(space.digits[i].radix) + BigInt(choice[i]);
+  return index;
+}
+
+/** Every choice, in index order; only for small spaces (the caller checks `count`). */
+export function* enumerateChoices(space: ChoiceSpace, limit = 1_000_000n): Generator<Choice> {
+  if (space.count > limit) throw new RangeError(`choice space of ${space.count} exceeds the enumeration limit ${limit}; sample it instead`);
+  for (let i = 0n; i < space.count; i++) yield choiceAt(space, i);
+}
+
+/**
+ * One choice drawn from `prng`. Each block or group lands with probability
+ * 1/2 and, among a block's versions, the newest landed one is uniform, as in
+ * a cut where each cached version was destaged or not. Fault digits fire with
+ * probability 1/2 (tears, misdirection) or always pick a victim (LSE), so a
+ * sampled state exercises the fault that was switched on.
+ */
+export function sampleChoice(space: ChoiceSpace, prng: Prng): Choice {
+  return space.digits.map((d) => {
+    switch (d.kind) {
+      case 'group':
+        return prng.int(0, d.radix - 1);
+      case 'block':
+        // Half the time nothing landed; otherwise a uniformly chosen outcome.
+        return prng.chance(0.5) ? 0 : prng.int(1, d.radix - 1);
+      case 'tear':
+        return prng.chance(0.5) ? 0 : prng.int(1, d.radix - 1);
+      case 'misdirect':
+        return prng.chance(0.5) ? 1 : 0;
+      case 'lse':
+        return d.radix > 1 ? prng.int(1, d.radix - 1) : 0;
+    }
+  });
+}
+
+interface Resolved {
+  /** The version the block ends with; undefined = the durable value. */
+  write?: PendingWrite;
+  error: boolean;
+}
+
+/** Build the crash image of one choice: the durable media plus an overlay of what the cut let land. */
+export function buildCrashImage(space: ChoiceSpace, choice: Choice): CrashImage {
+  const { point, digits } = space;
+  if (choice.length !== digits.length) throw new RangeError(`choice has ${choice.length} digits, the space has ${digits.length}`);
+  const bs = point.blockSize;
+  const misdirected = new Set<PendingWrite>();
+  digits.forEach((d, i) => {
+    if (d.kind === 'misdirect' && choice[i] === 1) misdirected.add(d.write);
+  });
+  const resolved = new Map<number, Resolved>();
+  const consider = (lba: number, w: PendingWrite | undefined, error: boolean) => {
+    if (!w) return;
+    const cur = resolved.get(lba);
+    if (!cur || !cur.write || cur.write.order < w.order) resolved.set(lba, { write: w, error });
+  };
+  digits.forEach((d, i) => {
+    const v = choice[i];
+    if (d.kind === 'group') {
+      if (v === 0 || misdirected.has(d.write)) return;
+      for (const lba of d.write.lbas) consider(lba, d.write, v === 2);
+    } else if (d.kind === 'block') {
+      if (v === 0) return;
+      if (d.errorOption && v === d.radix - 1) {
+        // Unreadable: the newest in-flight version was being programmed when the power went.
+        const inflight = d.versions.filter((w) => w.inflight);
+        consider(d.lba, inflight[inflight.length - 1], true);
+        return;
+      }
+      const w = d.versions[v - 1];
+      if (!misdirected.has(w)) consider(d.lba, w, false);
+    }
+  });
+
+  const store = point.media.snapshot();
+  const unreadable = new Set(point.unreadable);
+  let changed = 0;
+  const tearOf = new Map<number, number>();
+  digits.forEach((d, i) => {
+    if (d.kind === 'tear' && choice[i] > 0) tearOf.set(d.lba, choice[i]);
+  });
+  for (const [lba, r] of [...resolved].sort((a, b) => a[0] - b[0])) {
+    const w = r.write!;
+    if (r.error) {
+      unreadable.add(lba);
+      changed++;
+      continue;
+    }
+    let data = blockOf(w, lba - w.lba, bs);
+    const tear = tearOf.get(lba);
+    if (tear !== undefined) {
+      // The block was being programmed: its head holds the new version, its tail what it replaced.
+      const before = previousValue(point, lba, w);
+      const mixed = new Uint8Array(bs);
+      mixed.set(before);
+      mixed.set(data.subarray(0, tear * point.faults.subBlockTear), 0);
+      data = mixed;
+    }
+    store.set(lba, data);
+    unreadable.delete(lba);
+    changed++;
+  }
+  // Misdirected writes land shifted by their own length (wrapping back inside the namespace).
+  for (const w of [...misdirected].sort((a, b) => a.order - b.order)) {
+    let target = w.lba + w.nlb;
+    if (target + w.nlb > point.nsze) target = Math.max(0, w.lba - w.nlb);
+    for (const lba of w.lbas) {
+      const t = target + (lba - w.lba);
+      store.set(t, blockOf(w, lba - w.lba, bs));
+      unreadable.delete(t);
+      changed++;
+    }
+  }
+  digits.forEach((d, i) => {
+    if (d.kind === 'lse' && choice[i] > 0) {
+      unreadable.add(d.lbas[choice[i] - 1]);
+      changed++;
+    }
+  });
+  return { store, unreadable: [...unreadable].sort((a, b) => a - b), changedBlocks: changed };
+}
+
+/** The value block `lba` had just before version `w` (the next older pending version, else the durable value). */
+function previousValue(point: CrashPoint, lba: number, w: PendingWrite): Uint8Array {
+  let best: PendingWrite | undefined;
+  for (const p of point.pending) {
+    if (p.order < w.order && p.lbas.includes(lba) && (!best || p.order > best.order)) best = p;
+  }
+  if (best) return blockOf(best, lba - best.lba, point.blockSize);
+  return point.media.get(lba) ?? new Uint8Array(point.blockSize);
+}
+
+/** Power on a fresh device (same profile, faults and seed) whose media is the crash image. */
+export function powerOn(point: CrashPoint, image: CrashImage): NvmeDevice {
+  return new NvmeDevice({ profile: point.profile, faults: point.faults, seed: point.seed, image: { store: image.store, unreadable: image.unreadable } });
+}
+
+/** Short text form of a choice for replay ids: `e<index base36>` for an enumerated one, `s<n>` for the n-th sample. */
+export type ChoiceRef = { kind: 'enum'; index: bigint } | { kind: 'sample'; n: number };
+
+export function formatChoiceRef(ref: ChoiceRef): string {
+  return ref.kind === 'enum' ? `e${ref.index.toString(36)}` : `s${ref.n}`;
+}
+
+export function parseChoiceRef(text: string): ChoiceRef {
+  if (/^e[0-9a-z]+$/.test(text)) {
+    let v = 0n;
+    for (const ch of text.slice(1)) v = v * 36n + BigInt(parseInt(ch, 36));
+    return { kind: 'enum', index: v };
+  }
+  if (/^s[0-9]+$/.test(text)) return { kind: 'sample', n: Number(text.slice(1)) };
+  throw new RangeError(`"${text}" is not a choice reference (e<base36 index> or s<sample number>)`);
+}
+
+/**
+ * Resolve a choice reference at a crash point. Samples draw from a stream
+ * forked by the crash point's position and the sample number, so the n-th
+ * sample of a point is the same whatever else was sampled before it.
+ */
+export function resolveChoice(space: ChoiceSpace, ref: ChoiceRef, seed: number): Choice {
+  if (ref.kind === 'enum') return choiceAt(space, ref.index);
+  return sampleChoice(space, new Prng(seed, `crash/p${space.point.seq}/s${ref.n}`));
+}
