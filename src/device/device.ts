@@ -204,7 +204,11 @@ export class NvmeDevice {
 
   submitWrite(lba: number, data: Uint8Array, opts: WriteOptions = {}): number {
     const nlb = this.checkWrite(lba, data);
-    return this.submitWriteRecord(lba, nlb, new Uint8Array(data), opts, 'write');
+    // Copy in (the host may reuse its buffer). Allocate + set is a memcpy; new Uint8Array(buffer)
+    // would walk a Buffer element by element.
+    const copy = new Uint8Array(data.length);
+    copy.set(data);
+    return this.submitWriteRecord(lba, nlb, copy, opts, 'write');
   }
 
   submitWriteZeroes(lba: number, nlb: number, opts: WriteOptions = {}): number {
