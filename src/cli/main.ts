@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors';
 import { registerDeviceCommands } from './commands/device';
+import { registerCampaignCommands } from './commands/campaign';
+import { registerReportCommands } from './commands/report';
 
 export const EXIT_OK = 0;
 export const EXIT_FINDING = 1;
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDeviceCommands(program);
+  registerCampaignCommands(program);
+  registerReportCommands(program);
   return program;
 }
 

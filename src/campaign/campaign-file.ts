@@ -1,0 +1,155 @@
+/**
+ * Campaign files (JSON or YAML): a matrix of engines x modes x profiles
+ * (with fault sets) x page sizes x workloads, each cell with a crash budget
+ * and a seed. Validated against a JSON Schema; an unknown key or a bad value
+ * is an error that names the key.
+ *
+ *   name: nightly
+ *   engine: minipage
+ *   modes: [none, doublewrite, fpw, atomic]
+ *   profiles: [consumer-tlc, atomic-16k, {profile: consumer-tlc, faults: [lying-flush]}]
+ *   pageSizes: [8192]
+ *   workloads: [{name: bank, txns: 300}, {name: kv-zipf, txns: 300}]
+ *   crashes: 500
+ *   seed: 42
+ *   strategy: mixed
+ *   crashDuringRecovery: false
+ *   forceAtomic: true      # run atomic on devices that do not cover the page (as a demonstration)
+ */
+import fs from 'fs';
+import Ajv from 'ajv';
+import YAML from 'yaml';
+import { BadInputError } from '../util/errors';
+import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
+import { getProfile } from '../device/profiles';
+import { CellSpec, STRATEGIES, Strategy } from './cell';
+
+export interface CampaignFile {
+  name?: string;
+  engine?: string;
+  modes: string[];
+  profiles: (string | { profile: string; faults?: string[] })[];
+  pageSizes: number[];
+  workloads: (string | { name: string; txns?: number })[];
+  txns?: number;
+  crashes?: number;
+  seed?: number;
+  strategy?: Strategy;
+  crashDuringRecovery?: boolean;
+  forceAtomic?: boolean;
+}
+
+export const CAMPAIGN_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['modes', 'profiles', 'pageSizes', 'workloads'],
+  properties: {
+    name: { type: 'string' },
+    engine: { type: 'string', enum: ['minipage'] },
+    modes: { type: 'array', minItems: 1, items: { type: 'string', enum: ['none', 'doublewrite', 'fpw', 'atomic'] } },
+    profiles: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        anyOf: [
+          { type: 'string' },
+          { type: 'object', additionalProperties: false, required: ['profile'], properties: { profile: { type: 'string' }, faults: { type: 'array', items: { type: 'string' } } } },
+        ],
+      },
+    },
+    pageSizes: { type: 'array', minItems: 1, items: { type: 'integer', enum: [4096, 8192, 16384] } },
+    workloads: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        anyOf: [
+          { type: 'string' },
+          { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string' }, txns: { type: 'integer', minimum: 1 } } },
+        ],
+      },
+    },
+    txns: { type: 'integer', minimum: 1 },
+    crashes: { type: 'integer', minimum: 0 },
+    seed: { type: 'integer', minimum: 0 },
+    strategy: { type: 'string', enum: [...STRATEGIES] },
+    crashDuringRecovery: { type: 'boolean' },
+    forceAtomic: { type: 'boolean' },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true });
+const validate = ajv.compile(CAMPAIGN_SCHEMA);
+
+/** Parse and validate campaign text; `source` names the file in errors. */
+export function parseCampaign(text: string, source: string): CampaignFile {
+  let data: unknown;
+  try {
+    data = source.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  } catch (e) {
+    throw new BadInputError(`${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+  }
+  if (!validate(data)) {
+    const msgs = (validate.errors ?? []).map((e) => {
+      const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
+      if (e.keyword === 'additionalProperties') return `${where === '(top level)' ? '' : where + '.'}${(e.params as { additionalProperty: string }).additionalProperty}: unknown key`;
+      if (e.keyword === 'enum') return `${where}: ${e.message} (${((e.params as { allowedValues: unknown[] }).allowedValues).join(', ')})`;
+      return `${where}: ${e.message}`;
+    });
+    throw new BadInputError(`${source}: invalid campaign:\n  ${[...new Set(msgs)].join('\n  ')}`);
+  }
+  return data as CampaignFile;
+}
+
+export function readCampaignFile(file: string): CampaignFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new BadInputError(`cannot read campaign file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseCampaign(text, file);
+}
+
+/** Does the device's power-fail atomicity cover a page at its natural alignment? */
+export function deviceCoversPage(profile: string, pageSize: number): boolean {
+  const id = getProfile(profile).identify;
+  const bs = id.namespace.lbaDataSize;
+  const nlb = pageSize / bs;
+  // Pages are aligned to their size; check the first few page positions against the boundary.
+  const a = powerFailAtomicity(id);
+  for (let i = 0; i < 4; i++) if (!isPowerFailAtomic(a, i * nlb, nlb)) return false;
+  return true;
+}
+
+/** Expand the matrix into cells, in file order. */
+export function expandCampaign(c: CampaignFile): CellSpec[] {
+  const cells: CellSpec[] = [];
+  for (const pEntry of c.profiles) {
+    const { profile, faults } = typeof pEntry === 'string' ? { profile: pEntry, faults: [] as string[] } : { profile: pEntry.profile, faults: pEntry.faults ?? [] };
+    getProfile(profile);
+    for (const pageSize of c.pageSizes) {
+      for (const w of c.workloads) {
+        const { name, txns } = typeof w === 'string' ? { name: w, txns: undefined } : w;
+        for (const mode of c.modes) {
+          const force = mode === 'atomic' && !deviceCoversPage(profile, pageSize);
+          if (force && !c.forceAtomic) continue;
+          cells.push({
+            engine: c.engine ?? 'minipage',
+            mode,
+            force,
+            profile,
+            faults,
+            pageSize,
+            workload: name,
+            txns: txns ?? c.txns ?? 300,
+            seed: c.seed ?? 1,
+            crashes: c.crashes ?? 500,
+            strategy: c.strategy ?? 'mixed',
+            crashDuringRecovery: c.crashDuringRecovery ?? false,
+          });
+        }
+      }
+    }
+  }
+  return cells;
+}

@@ -1,0 +1,169 @@
+/** `tornlab run`, `tornlab campaign`, `tornlab replay`: crash campaigns over the in-process engines. */
+import fs from 'fs';
+import path from 'path';
+import { Command, Option } from 'commander';
+import { BadInputError } from '../../util/errors';
+import { CellSpec, STRATEGIES, Strategy } from '../../campaign/cell';
+import { deviceCoversPage, expandCampaign, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { renderJunit } from '../../campaign/junit';
+import { DEFAULT_CAMPAIGN, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
+import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
+import { captureRun, judgeState } from '../../campaign/evaluate';
+import { getAdapter } from '../../campaign/engines';
+import { parseReplayId } from '../../crash/replay-id';
+import { buildReport } from '../../report/build';
+import type { CellResult } from '../../report/schema';
+import { writeReportDir } from '../../report/writer';
+import { DEFAULT_PROFILE } from '../../device/profiles';
+import { progressBar } from '../progress';
+import { hexDiff, writeDenseImage } from '../dump';
+
+function int(name: string) {
+  return (v: string) => {
+    if (!/^[0-9]+$/.test(v)) throw new BadInputError(`${name} must be a non-negative integer, got "${v}"`);
+    return Number(v);
+  };
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** One line per cell: counts, and whether findings are the expected demonstration or a bug. */
+export function summaryLine(c: CellResult, seconds?: number): string {
+  const counts = Object.entries(c.verdicts).filter(([, n]) => n > 0).map(([v, n]) => `${v}=${n}`).join(' ');
+  const rate = seconds ? ` in ${seconds.toFixed(1)} s (${(c.crashStatesTried / seconds).toFixed(0)}/s)` : '';
+  const head = `${c.id}: ${c.crashStatesTried} crash states${rate}: ${counts || 'none'}`;
+  if (c.status === 'pass') return `${head} -> pass (${c.expectation.kind})`;
+  if (c.status === 'finding-expected') return `${head} -> finding, expected (${c.expectation.kind}: ${c.expectation.reason})`;
+  return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})`;
+}
+
+function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, opts: { out?: string; junit?: string }, title: string): void {
+  const report = buildReport({ toolVersion: TOOL_VERSION, title, campaign: config, cells: outcomes.map((o) => o.result) });
+  if (opts.out) {
+    const files = writeReportDir(opts.out, report);
+    process.stderr.write(`report written: ${files.join(', ')}\n`);
+  }
+  if (opts.junit) {
+    fs.mkdirSync(path.dirname(path.resolve(opts.junit)), { recursive: true });
+    fs.writeFileSync(opts.junit, renderJunit(report));
+  }
+}
+
+export function registerCampaignCommands(program: Command): void {
+  program
+    .command('run')
+    .description('run one campaign cell: a workload on an engine and device, cut the power at many points, recover, judge')
+    .addOption(new Option('--engine <name>', 'engine').default('minipage'))
+    .addOption(new Option('--mode <mode>', 'torn-write protection').choices(['none', 'doublewrite', 'fpw', 'atomic']).makeOptionMandatory())
+    .option('--force', 'start atomic mode on a device that does not cover the page size (to show what goes wrong)', false)
+    .option('--profile <name>', 'device profile (tornlab profiles)', DEFAULT_PROFILE)
+    .option('--fault <name>', 'fault switch, repeatable (tornlab profiles)', collect, [])
+    .option('--page-size <bytes>', 'page size: 4096, 8192 or 16384', int('--page-size'), 8192)
+    .option('--workload <name>', 'kv-uniform, kv-zipf, bank or insert-seq', 'bank')
+    .option('--txns <n>', 'transactions in the workload', int('--txns'), 300)
+    .option('--crashes <n>', 'crash-state budget', int('--crashes'), 500)
+    .option('--seed <n>', 'seed of every random choice', int('--seed'), 1)
+    .addOption(new Option('--strategy <name>', 'crash-point strategy').choices([...STRATEGIES]).default('mixed'))
+    .option('--crash-during-recovery', 'also cut the power once during recovery', false)
+    .option('--workers <n>', 'worker threads (default: one per core, max 2)', int('--workers'))
+    .option('--json', 'print the cell result as JSON on stdout')
+    .option('--junit <file>', 'write JUnit XML (one test case per cell)')
+    .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
+    .action(async (o) => {
+      const cell: CellSpec = validateCell({
+        engine: o.engine,
+        mode: o.mode,
+        force: !!o.force,
+        profile: o.profile,
+        faults: o.fault,
+        pageSize: o.pageSize,
+        workload: o.workload,
+        txns: o.txns,
+        seed: o.seed,
+        crashes: o.crashes,
+        strategy: o.strategy as Strategy,
+        crashDuringRecovery: !!o.crashDuringRecovery,
+      });
+      const bar = progressBar(`${cell.mode} on ${cell.profile}`);
+      const outcome = await runCell(cell, { workers: o.workers, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
+      bar.end();
+      const r = outcome.result;
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ ...r, truncated: outcome.truncated, findings: outcome.states.filter((s) => s.verdict !== 'ok').map((s) => ({ replayId: s.replayId, verdict: s.verdict, detail: s.detail })) }, null, 2) + '\n');
+      } else {
+        process.stdout.write(summaryLine(r, outcome.wallSeconds) + '\n');
+        for (const f of r.findings.slice(0, 5)) process.stdout.write(`  ${f.verdict}: ${f.detail}\n    tornlab replay ${f.replayId}\n`);
+        if (outcome.truncated) process.stdout.write(`  (exhaustive plan cut at the budget of ${cell.crashes} crash states; raise --crashes to cover the whole run)\n`);
+      }
+      writeOutputs([outcome], { cell }, o, `tornlab run ${r.id}`);
+      process.exitCode = r.verdicts.ok === r.crashStatesTried ? 0 : 1;
+    });
+
+  program
+    .command('campaign [file]')
+    .description('run a campaign matrix from a JSON/YAML file (or the default campaign) and write a report')
+    .option('--default', 'run the default campaign (what npm start runs)')
+    .option('--out <dir>', 'report directory', '')
+    .option('--workers <n>', 'worker threads', int('--workers'))
+    .option('--junit <file>', 'write JUnit XML (one test case per cell)')
+    .option('--json', 'print the report JSON on stdout')
+    .option('--generated-at <iso>', 'fix the report timestamp (for byte-reproducible reports)')
+    .action(async (file: string | undefined, o) => {
+      if (!file && !o.default) throw new BadInputError('give a campaign file (JSON or YAML), or --default for the default campaign');
+      const config: CampaignFile = file ? readCampaignFile(file) : parseCampaign(JSON.stringify(DEFAULT_CAMPAIGN), 'default.json');
+      const cells = expandCampaign(config);
+      for (const c of cells) validateCell(c);
+      const out = o.out || path.join('reports', config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default'));
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${cells.length} cells\n`);
+      const bar = progressBar('');
+      const { report } = await runCampaign(cells, config as unknown as Record<string, unknown>, {
+        workers: o.workers,
+        generatedAt: o.generatedAt,
+        onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
+        onCell: (oc, i) => {
+          bar.end();
+          process.stderr.write(`[${i + 1}/${cells.length}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
+        },
+      });
+      const files = writeReportDir(out, report);
+      process.stderr.write(`report written: ${files.join(', ')}\n`);
+      if (o.junit) fs.writeFileSync(o.junit, renderJunit(report));
+      if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      const bugs = report.cells.filter((c) => c.status === 'finding-bug');
+      const expected = report.cells.filter((c) => c.status === 'finding-expected');
+      process.stderr.write(`summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s)\n`);
+      process.exitCode = bugs.length > 0 ? 1 : 0;
+    });
+
+  program
+    .command('replay <id>')
+    .description('rebuild one crash state from its replay id, recover, and print the verdict')
+    .option('--dump <dir>', 'write the crash image and a hex diff of the blocks the crash changed')
+    .option('--json', 'print as JSON')
+    .action((id: string, o) => {
+      const s = parseReplayId(id);
+      const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery });
+      const adapter = getAdapter(cell.engine);
+      const { run, spaces } = captureRun(adapter, cell, [s.point]);
+      const space = spaces.get(s.point)!;
+      const r = judgeState(cell, run, space, { point: s.point, choice: s.choice }, s.recovery);
+      if (r.replayId !== id.trim()) throw new Error(`replay id round trip failed: ${r.replayId}`);
+      if (o.dump) {
+        fs.mkdirSync(o.dump, { recursive: true });
+        writeDenseImage(path.join(o.dump, 'crash-image.bin'), r.image.store, space.point.nsze);
+        fs.writeFileSync(path.join(o.dump, 'diff.txt'), hexDiff(space.point.media, r.image.store, space.point.blockSize));
+      }
+      const out = { replayId: r.replayId, verdict: r.verdict, detail: r.detail, crashPoint: s.point, pendingWrites: space.point.pending.length, choiceSpace: space.count.toString(), changedBlocks: r.image.changedBlocks };
+      if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      else {
+        process.stdout.write(`${r.verdict}: ${r.detail}\n`);
+        process.stdout.write(`  crash point ${s.point}: ${space.point.pending.length} write(s) pending, ${space.count} survivor choices; ${r.image.changedBlocks} block(s) changed by this one\n`);
+        if (o.dump) process.stdout.write(`  dumped to ${o.dump}/crash-image.bin and ${o.dump}/diff.txt\n`);
+      }
+      process.exitCode = r.verdict === 'ok' ? 0 : 1;
+    });
+}
+
+export { deviceCoversPage };

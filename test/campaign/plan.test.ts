@@ -1,0 +1,74 @@
+import { formatReplayId, parseReplayId } from '../../src/crash/replay-id';
+import { planChoices, planPoints, targetedPoints, TraceEvent } from '../../src/crash/strategies';
+import { expandCampaign, parseCampaign, deviceCoversPage } from '../../src/campaign/campaign-file';
+import { Prng } from '../../src/util/prng';
+import { BadInputError } from '../../src/util/errors';
+
+describe('replay ids', () => {
+  test('round trip, with faults, force and a recovery cut', () => {
+    const ids = [
+      'tl1.minipage.none.consumer-tlc.8192.bank.300.42.p1834.s3',
+      'tl1.minipage.atomic!.consumer-tlc+lying-flush+sub-block-tear:8.8192.kv-zipf.300.7.p12.e1z',
+      'tl1.minipage.fpw.atomic-16k.16384.insert-seq.50.0.p9.s0.r33.s0',
+    ];
+    for (const id of ids) expect(formatReplayId(parseReplayId(id))).toBe(id);
+    const s = parseReplayId(ids[1]);
+    expect(s).toMatchObject({ mode: 'atomic', force: true, faults: ['lying-flush', 'sub-block-tear:8'], choice: { kind: 'enum', index: 71n } });
+  });
+
+  test.each(['', 'tl2.minipage.none.consumer-tlc.8192.bank.300.42.p1.s0', 'tl1.minipage.none', 'tl1.minipage.none.consumer-tlc.8k.bank.300.42.p1.s0', 'tl1.minipage.none.consumer-tlc.8192.bank.300.42.p1.x9'])('bad id "%s" is bad input', (id) => {
+    expect(() => parseReplayId(id)).toThrow(BadInputError);
+  });
+});
+
+describe('crash-point strategies', () => {
+  const trace: TraceEvent[] = [];
+  let seq = 0;
+  const ev = (phase: 'submit' | 'complete', kind: TraceEvent['kind'], tag?: TraceEvent['tag']) => trace.push({ seq: ++seq, phase, kind, tag });
+  ev('submit', 'write', 'wal'); ev('complete', 'write', 'wal'); ev('submit', 'flush'); ev('complete', 'flush');
+  ev('submit', 'write', 'doublewrite'); ev('complete', 'write', 'doublewrite'); ev('submit', 'flush'); ev('complete', 'flush');
+  ev('submit', 'write', 'page'); ev('complete', 'write', 'page'); ev('submit', 'flush'); ev('complete', 'flush');
+
+  test('targeted points come from the tags: checkpoint, after the doublewrite flush, WAL flush', () => {
+    const t = targetedPoints(trace);
+    expect(t['in-checkpoint']).toEqual([5, 6, 9, 10]);
+    expect(t['after-doublewrite-flush']).toEqual([8, 9, 10]);
+    expect(t['at-wal-flush']).toEqual([2, 3, 4]);
+  });
+
+  test('plans are deterministic in the seed and respect the budget', () => {
+    const a = planPoints('mixed', trace, 10, new Prng(5, 'p'));
+    expect(a).toHaveLength(10);
+    expect(planPoints('mixed', trace, 10, new Prng(5, 'p'))).toEqual(a);
+    expect(planPoints('mixed', trace, 10, new Prng(6, 'p'))).not.toEqual(a);
+    expect(planPoints('exhaustive', trace, 3, new Prng(5, 'p'))).toHaveLength(12);
+  });
+
+  test('exhaustive enumerates small spaces, samples large ones, and is cut at the budget', () => {
+    const { states, truncated } = planChoices('exhaustive', [1, 2], (p) => (p === 1 ? 3n : 1000n), 100);
+    expect(states.map((s) => `${s.point}:${s.choice.kind}`)).toEqual(['1:enum', '1:enum', '1:enum', '2:sample', '2:sample', '2:sample', '2:sample']);
+    expect(truncated).toBe(false);
+    expect(planChoices('exhaustive', [1, 2], () => 8n, 10)).toMatchObject({ truncated: true });
+  });
+});
+
+describe('campaign files', () => {
+  test('unknown keys and bad values are errors that name the key', () => {
+    expect(() => parseCampaign('modes: [none]\nprofiles: [consumer-tlc]\npageSizes: [8192]\nworkloads: [bank]\ncrashs: 5\n', 'c.yaml')).toThrow(/crashs: unknown key/);
+    expect(() => parseCampaign('modes: [nope]\nprofiles: [consumer-tlc]\npageSizes: [8192]\nworkloads: [bank]\n', 'c.yaml')).toThrow(/modes\.0: must be equal to one of the allowed values \(none, doublewrite, fpw, atomic\)/);
+    expect(() => parseCampaign('{"modes": ["none"], "profiles": ["consumer-tlc"], "pageSizes": [1000], "workloads": ["bank"]}', 'c.json')).toThrow(/pageSizes\.0/);
+    expect(() => parseCampaign('modes: [none', 'c.yaml')).toThrow(/not valid YAML/);
+  });
+
+  test('the matrix expands; atomic on a device that does not cover the page is forced only when asked', () => {
+    const c = parseCampaign('modes: [none, atomic]\nprofiles: [consumer-tlc, atomic-16k, {profile: consumer-tlc, faults: [lying-flush]}]\npageSizes: [8192]\nworkloads: [bank, {name: kv-zipf, txns: 50}]\n', 'c.yaml');
+    expect(expandCampaign(c)).toHaveLength(2 * 3 + 2 * 1 * 3 - 4);
+    const forced = expandCampaign({ ...c, forceAtomic: true });
+    expect(forced).toHaveLength(12);
+    expect(forced.filter((x) => x.force).map((x) => x.profile)).toEqual(['consumer-tlc', 'consumer-tlc', 'consumer-tlc', 'consumer-tlc']);
+    expect(deviceCoversPage('atomic-16k', 16384)).toBe(true);
+    expect(deviceCoversPage('azure-atomic-16k', 8192)).toBe(true);
+    expect(deviceCoversPage('consumer-tlc', 8192)).toBe(false);
+    expect(deviceCoversPage('consumer-tlc', 4096)).toBe(true);
+  });
+});
