@@ -6,6 +6,7 @@
 import { buildReport } from '../report/build';
 import type { Report } from '../report/schema';
 import { CellSpec } from './cell';
+import { TOOL_VERSION } from '../util/version';
 import { CellOutcome, Progress, runCell } from './run-cell';
 
 export interface CampaignRun {
@@ -13,7 +14,7 @@ export interface CampaignRun {
   outcomes: CellOutcome[];
 }
 
-export const TOOL_VERSION: string = require('../../../package.json').version;
+export { TOOL_VERSION };
 
 /** The default campaign (`npm start`): the question the tool exists to answer, in a few minutes. */
 export const DEFAULT_CAMPAIGN = {

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors';
+import { TOOL_VERSION } from '../util/version';
 import { registerDeviceCommands } from './commands/device';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerReportCommands } from './commands/report';
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
   program
     .name('tornlab')
     .description('Testbed for database torn-write protection on an emulated NVMe device')
-    .version(require('../../../package.json').version)
+    .version(TOOL_VERSION)
     .showHelpAfterError()
     .exitOverride();
   registerDeviceCommands(program);

@@ -1,0 +1,133 @@
+/**
+ * What the renderers share: how cells are arranged in charts and tables, and
+ * which metric columns exist with their formatting. Markdown and HTML both read
+ * this, so a number prints the same in both and the HTML test can compare any
+ * displayed number with report.json by its metric path.
+ *
+ * Arrangement: a *series* is an engine+mode (a bar, a matrix row); a *group*
+ * is a profile with its faults (a cluster of bars, a matrix column); a *panel*
+ * is a workload at a page size (one small chart each, with its own scale).
+ * Keys are sorted explicitly, never taken from input order.
+ */
+import { compareModes, compareProfiles } from './build';
+import { fmtBytes, fmtCount, fmtDays, fmtInt, fmtRate, fmtRatio, fmtUs, fmtPageSize } from './format';
+import { CellResult, Report, TAGS, VERDICTS } from './schema';
+
+export interface Key {
+  id: string;
+  label: string;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function seriesOf(c: CellResult, multiEngine: boolean): Key {
+  return { id: `${c.engine}/${c.mode}`, label: multiEngine ? `${c.engine} ${c.mode}` : c.mode };
+}
+
+export function groupOf(c: CellResult): Key {
+  const id = [c.profile, ...c.faults].join('+');
+  return { id, label: c.faults.length ? `${c.profile} + ${c.faults.join(' + ')}` : c.profile };
+}
+
+export function panelOf(c: CellResult): Key {
+  return { id: `${c.pageSize}/${c.workload}`, label: `${c.workload}, ${fmtPageSize(c.pageSize)} pages` };
+}
+
+export interface Arrangement {
+  series: Key[];
+  groups: Key[];
+  panels: Key[];
+  /** cell by `${panel.id}|${group.id}|${series.id}` */
+  at: Map<string, CellResult>;
+  multiEngine: boolean;
+}
+
+export function arrange(report: Report): Arrangement {
+  const multiEngine = new Set(report.cells.map((c) => c.engine)).size > 1;
+  const series = new Map<string, { key: Key; engine: string; mode: string }>();
+  const groups = new Map<string, { key: Key; profile: string; faults: string }>();
+  const panels = new Map<string, { key: Key; pageSize: number; workload: string }>();
+  const at = new Map<string, CellResult>();
+  for (const c of report.cells) {
+    const s = seriesOf(c, multiEngine);
+    const g = groupOf(c);
+    const p = panelOf(c);
+    series.set(s.id, { key: s, engine: c.engine, mode: c.mode });
+    groups.set(g.id, { key: g, profile: c.profile, faults: c.faults.join('+') });
+    panels.set(p.id, { key: p, pageSize: c.pageSize, workload: c.workload });
+    at.set(`${p.id}|${g.id}|${s.id}`, c);
+  }
+  return {
+    series: [...series.values()].sort((a, b) => cmp(a.engine, b.engine) || compareModes(a.mode, b.mode)).map((x) => x.key),
+    groups: [...groups.values()].sort((a, b) => compareProfiles(a.profile, b.profile) || cmp(a.faults, b.faults)).map((x) => x.key),
+    panels: [...panels.values()].sort((a, b) => a.pageSize - b.pageSize || cmp(a.workload, b.workload)).map((x) => x.key),
+    at,
+    multiEngine,
+  };
+}
+
+export function cellAt(a: Arrangement, panel: Key, group: Key, series: Key): CellResult | undefined {
+  return a.at.get(`${panel.id}|${group.id}|${series.id}`);
+}
+
+/** Read a metric of a cell by its dotted path (`bytesByTag.wal`, `commitLatencyUs.p99`). */
+export function metricValue(c: CellResult, path: string): unknown {
+  let v: unknown = c;
+  for (const part of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+export interface MetricColumn {
+  metric: string;
+  header: string;
+  format: (v: number | null) => string;
+}
+
+/** The cost table, in display order. */
+export const COST_COLUMNS: MetricColumn[] = [
+  ...TAGS.map((t) => ({ metric: `bytesByTag.${t}`, header: t, format: fmtBytes })),
+  { metric: 'hostWriteBytes', header: 'host total', format: fmtBytes },
+  { metric: 'logicalBytesCommitted', header: 'logical', format: fmtBytes },
+  { metric: 'hostWriteAmplification', header: 'host WA', format: fmtRatio },
+  { metric: 'nandWriteAmplification', header: 'NAND WA', format: fmtRatio },
+  { metric: 'totalWriteAmplification', header: 'total WA', format: fmtRatio },
+];
+
+export const PERF_COLUMNS: MetricColumn[] = [
+  { metric: 'commits', header: 'commits', format: (v) => (v === null ? 'n/a' : fmtInt(v)) },
+  { metric: 'flushesPerCommit', header: 'flushes/commit', format: fmtRatio },
+  { metric: 'fuaWritesPerCommit', header: 'FUA/commit', format: fmtRatio },
+  { metric: 'throughputTxnPerSec', header: 'txn/s', format: fmtRate },
+  { metric: 'commitLatencyUs.p50', header: 'commit p50', format: fmtUs },
+  { metric: 'commitLatencyUs.p99', header: 'commit p99', format: fmtUs },
+  { metric: 'lifetime.hostBytesPerTxn', header: 'host B/txn', format: fmtBytes },
+  { metric: 'lifetime.txnsToTbw', header: 'txns to TBW', format: fmtCount },
+  { metric: 'lifetime.daysToTbwAtSimRate', header: 'TBW at sim rate', format: fmtDays },
+];
+
+export const VERDICT_COLUMNS: MetricColumn[] = [
+  { metric: 'crashStatesTried', header: 'tried', format: (v) => (v === null ? 'n/a' : fmtInt(v)) },
+  ...VERDICTS.map((v) => ({ metric: `verdicts.${v}`, header: v, format: (x: number | null) => (x === null ? 'n/a' : fmtInt(x)) })),
+];
+
+export const STATUS_LABEL: Record<CellResult['status'], string> = {
+  pass: 'pass',
+  'finding-expected': 'finding (expected)',
+  'finding-bug': 'FINDING (BUG)',
+};
+
+/** Short description of a cell's key for table rows: "none · consumer-tlc · bank · 8 KiB". */
+export function cellLabel(c: CellResult, multiEngine: boolean): string {
+  return [seriesOf(c, multiEngine).label, groupOf(c).label, c.workload, fmtPageSize(c.pageSize)].join(' · ');
+}
+
+/** Cells with findings, bugs first (what a reader must look at), then in report order. */
+export function cellsWithFindings(report: Report): CellResult[] {
+  const withF = report.cells.filter((c) => c.findings.length + c.findingsOmitted > 0);
+  return [...withF.filter((c) => c.status === 'finding-bug'), ...withF.filter((c) => c.status !== 'finding-bug')];
+}

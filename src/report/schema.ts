@@ -1,0 +1,162 @@
+/**
+ * The shape of a tornlab report: plain JSON data, written as report.json and
+ * read back by `tornlab report DIR`. The campaign layer fills it (see build.ts
+ * for the helpers that compute the derived fields); the renderers (markdown.ts,
+ * html.ts) only read it.
+ *
+ * Versioning: `schemaVersion` changes whenever a field is renamed, removed or
+ * changes meaning. Adding an optional field does not change it. The JSON
+ * Schema in json-schema.ts is the executable form of this file; keep them in step
+ * (test/report/schema.test.ts checks a built report against it).
+ *
+ * Units: bytes are integers; times are microseconds unless the name says
+ * otherwise; ratios that have no meaning (division by zero) are `null`, never
+ * NaN or Infinity (JSON cannot carry those).
+ */
+import { TAGS, Tag } from '../device/types';
+
+export const REPORT_SCHEMA_VERSION = 1 as const;
+
+export { TAGS };
+export type { Tag };
+
+/** Oracle verdicts (ARCHITECTURE section 4), in the order reports list them. */
+export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+export type VerdictCounts = Record<Verdict, number>;
+
+/**
+ * What the cell's protection mode promises on its device profile:
+ * - `claims-safe`: the mode claims every crash state ends `ok`; any other verdict is a bug.
+ * - `demonstration`: the mode makes no claim here (e.g. `none` on a tearing device, or
+ *   `atomic --force` on a device without atomics); findings are the expected demonstration.
+ * - `documented-tradeoff`: the setting permits some verdicts by design (e.g. lost commits
+ *   with asynchronous commit); those verdicts are expected, any other non-ok is a bug.
+ */
+export const EXPECTATION_KINDS = ['claims-safe', 'demonstration', 'documented-tradeoff'] as const;
+export type ExpectationKind = (typeof EXPECTATION_KINDS)[number];
+
+export interface Expectation {
+  kind: ExpectationKind;
+  /** Non-ok verdicts that do not make the cell a bug. claims-safe: []; demonstration: usually all non-ok verdicts. */
+  tolerated: Verdict[];
+  /** One sentence a reader understands: why the mode does or does not claim safety here. */
+  reason: string;
+}
+
+/**
+ * pass: every crash state ended ok. finding-expected: non-ok verdicts, all tolerated.
+ * finding-bug: a non-ok verdict the expectation does not tolerate (CLI exit 1, CI failure).
+ */
+export const CELL_STATUSES = ['pass', 'finding-expected', 'finding-bug'] as const;
+export type CellStatus = (typeof CELL_STATUSES)[number];
+
+/** One non-ok crash state, with what is needed to rebuild it: `tornlab replay <replayId>`. */
+export interface Finding {
+  replayId: string;
+  verdict: Exclude<Verdict, 'ok'>;
+  /** What the oracle saw, one line (e.g. "page 17: CRC mismatch after recovery"). */
+  detail: string;
+}
+
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+}
+
+/** Device lifetime impact of running this cell's workload continuously. */
+export interface LifetimeImpact {
+  /** The profile's endurance rating, terabytes (10^12 bytes) written by the host. */
+  tbwTerabytes: number;
+  /** Host bytes written per committed transaction (all tags). */
+  hostBytesPerTxn: number | null;
+  /** NAND bytes programmed per committed transaction. */
+  nandBytesPerTxn: number | null;
+  /** Committed transactions until the host has written the TBW rating. */
+  txnsToTbw: number | null;
+  /** Days until TBW when writing at this cell's simulated host write rate, around the clock. */
+  daysToTbwAtSimRate: number | null;
+}
+
+/**
+ * One cell of the campaign matrix: engine x mode x profile(+faults) x page size x workload.
+ * `id` is stable and unique within a report; charts and tables refer to cells by it.
+ */
+export interface CellResult {
+  id: string;
+  engine: string;
+  mode: string;
+  profile: string;
+  /** Canonical fault switch names (src/device/profiles faultNames), sorted. */
+  faults: string[];
+  pageSize: number;
+  workload: string;
+  /** Transactions the workload ran. */
+  txns: number;
+  seed: number;
+
+  // --- cost (from the run without a crash) ---
+  /** Host bytes written, by the engine's tag. */
+  bytesByTag: Record<Tag, number>;
+  /** Sum of bytesByTag (host bytes written). */
+  hostWriteBytes: number;
+  /** Bytes of user data in committed transactions (the workload's own count). */
+  logicalBytesCommitted: number;
+  /** Committed (acknowledged) transactions. */
+  commits: number;
+  /** hostWriteBytes / logicalBytesCommitted. */
+  hostWriteAmplification: number | null;
+  nandBytesProgrammed: number;
+  /** nandBytesProgrammed / hostWriteBytes: the device's own amplification. */
+  nandWriteAmplification: number | null;
+  /** nandBytesProgrammed / logicalBytesCommitted: what the media pays per byte of user data. */
+  totalWriteAmplification: number | null;
+  flushes: number;
+  fuaWrites: number;
+  flushesPerCommit: number | null;
+  fuaWritesPerCommit: number | null;
+  /** Simulated time of the run (us). */
+  simTimeUs: number;
+  /** Committed transactions per simulated second. */
+  throughputTxnPerSec: number | null;
+  /** Commit latency in simulated microseconds (acknowledgement time minus commit start). */
+  commitLatencyUs: LatencySummary;
+  lifetime: LifetimeImpact;
+
+  // --- crash verdicts ---
+  crashStatesTried: number;
+  verdicts: VerdictCounts;
+  /** Findings kept in the report, at most the report's findingsCap, in a stable order. */
+  findings: Finding[];
+  /** Findings left out because of the cap (their count only). */
+  findingsOmitted: number;
+  expectation: Expectation;
+  status: CellStatus;
+}
+
+export interface ReportTotals {
+  cells: number;
+  cellsByStatus: Record<CellStatus, number>;
+  crashStatesTried: number;
+  verdicts: VerdictCounts;
+  /** Non-ok crash states over all cells (kept or omitted from the findings lists). */
+  findings: number;
+  hostWriteBytes: number;
+  logicalBytesCommitted: number;
+  nandBytesProgrammed: number;
+}
+
+export interface Report {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  tool: { name: 'tornlab'; version: string };
+  /** ISO-8601 UTC. The only field that may differ between two runs of the same campaign and seed. */
+  generatedAt: string;
+  /** Free text shown as the report heading. */
+  title: string;
+  /** The campaign as it was run (the validated config, plain JSON); reports do not interpret it. */
+  campaign: Record<string, unknown>;
+  /** The cap applied to each cell's findings list. */
+  findingsCap: number;
+  cells: CellResult[];
+  totals: ReportTotals;
+}
