@@ -1,0 +1,95 @@
+/**
+ * The campaign's view of the mini page engine (src/campaign/cell.ts
+ * EngineAdapter): run a cell's workload once, recover + judge crash images,
+ * and say what each mode promises on each device profile.
+ */
+import type { CellSpec, EngineAdapter, WorkloadRun } from '../../src/campaign/cell';
+import type { Expectation, Verdict } from '../../src/report/schema';
+import { NvmeDevice } from '../../src/device/device';
+import { isPowerFailAtomic, powerFailAtomicity } from '../../src/device/identify';
+import { getProfile, parseFaults } from '../../src/device/profiles';
+import { runWorkload } from './driver';
+import { MiniPageEngine } from './engine';
+import { PROTECTION_MODES, ProtectionMode, computeLayout } from './layout';
+import { VALID_PAGE_SIZES } from './page';
+import { pageLba } from './protections';
+import { verifyCrashState } from './verify';
+import { WORKLOAD_NAMES, WorkloadName } from './workloads';
+
+const NON_OK: Verdict[] = ['torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'];
+
+/** Does the profile guarantee that every page write of this page size lands all-or-nothing? */
+export function deviceCoversPages(profileName: string, pageSize: number): boolean {
+  const p = getProfile(profileName);
+  const bs = p.identify.namespace.lbaDataSize;
+  const layout = computeLayout({ pageSize }, bs, Number.MAX_SAFE_INTEGER);
+  const a = powerFailAtomicity(p.identify);
+  for (let n = 0; n < layout.maxPages; n++) if (!isPowerFailAtomic(a, pageLba(layout, n), layout.pageBlocks)) return false;
+  return true;
+}
+
+export function minipageExpectation(cell: Pick<CellSpec, 'mode' | 'force' | 'profile' | 'faults' | 'pageSize'>): Expectation {
+  const f = parseFaults(cell.faults);
+  const covers = deviceCoversPages(cell.profile, cell.pageSize);
+  const mode = cell.mode as ProtectionMode;
+  if (f.lyingFlush) return { kind: 'demonstration', tolerated: NON_OK, reason: 'the device acknowledges Flush without destaging: no engine can keep acknowledged commits' };
+  if (f.misdirectedWrite || f.latentSectorError) {
+    return { kind: 'demonstration', tolerated: NON_OK, reason: 'misdirected writes and latent sector errors damage data no torn-write protection covers; checksums can only detect them' };
+  }
+  if (f.inflightReadError) {
+    return {
+      kind: 'demonstration',
+      tolerated: NON_OK,
+      reason: 'the engine rewrites its partial last WAL block and its one control block in place; an in-flight rewrite that reads back unreadable loses them',
+    };
+  }
+  const pagesAtomic = covers && !f.tornAtomic && !f.subBlockTear;
+  if (mode === 'doublewrite' || mode === 'fpw') return { kind: 'claims-safe', tolerated: [], reason: `${mode} repairs torn page writes from its own copy` };
+  if (pagesAtomic) return { kind: 'claims-safe', tolerated: [], reason: `${cell.profile} writes each ${cell.pageSize}-byte page all-or-nothing` };
+  const why = f.tornAtomic ? 'the device fails its advertised atomic writes' : f.subBlockTear ? 'the device tears inside blocks' : `${cell.profile} does not write a ${cell.pageSize}-byte page atomically`;
+  return { kind: 'demonstration', tolerated: ['torn-page-detected'], reason: `${mode}${cell.force ? ' (forced)' : ''} has no copy to repair a torn page from, and ${why}` };
+}
+
+export const minipageAdapter: EngineAdapter = {
+  name: 'minipage',
+  modes: PROTECTION_MODES,
+  workloads: WORKLOAD_NAMES,
+  pageSizes: VALID_PAGE_SIZES,
+  runWorkload(cell, onEvent): WorkloadRun {
+    const run = runWorkload({
+      profile: cell.profile,
+      faults: cell.faults,
+      seed: cell.seed,
+      engine: { mode: cell.mode as ProtectionMode, pageSize: cell.pageSize, force: cell.force },
+      workload: { name: cell.workload as WorkloadName, seed: cell.seed, txns: cell.txns },
+      capture: 'none',
+      onEvent,
+    });
+    const oracle = run.oracle;
+    const hook = (dev: NvmeDevice, h?: { onEvent?: (e: Parameters<NonNullable<typeof onEvent>>[0], dev: NvmeDevice) => void }) => {
+      if (h?.onEvent) {
+        const f = h.onEvent;
+        dev.onEvent((e) => f(e, dev));
+      }
+    };
+    return {
+      metrics: {
+        counters: run.counters,
+        commits: run.stats.commits,
+        logicalBytesCommitted: run.stats.logicalBytes,
+        commitLatenciesUs: run.stats.commitLatencyUs,
+        simTimeUs: run.bytes.simTimeUs,
+      },
+      recoverAndVerify(seq, dev, hooks) {
+        hook(dev, hooks);
+        const r = verifyCrashState(dev, oracle, seq);
+        return { verdict: r.verdict, detail: r.detail };
+      },
+      recover(dev, hooks) {
+        hook(dev, hooks);
+        MiniPageEngine.open(dev, { ...oracle.engine });
+      },
+    };
+  },
+  expectation: minipageExpectation,
+};

@@ -1,0 +1,594 @@
+/**
+ * The mini page engine: B+tree pages in a buffer pool, a WAL with group
+ * commit, fuzzy checkpoints, redo recovery, and a torn-write protection
+ * plug-in (none | doublewrite | fpw | atomic).
+ *
+ * Transactions buffer their writes and apply them at commit, all at once and
+ * with nothing else in between; so a transaction's records lie contiguous in
+ * the log, ending with its Commit record, and redo applies a transaction only
+ * when it reaches that Commit record (redo-only, no undo). A commit is
+ * acknowledged (`sync`, the group commit) only once the WAL holding it is
+ * durable: Flush after the WAL writes, or FUA WAL writes.
+ *
+ * Checkpoint (fuzzy): begin = take the redo point R (the WAL insert position)
+ * and the set of pages dirty now; steps write those pages in batches while
+ * transactions go on; finish = Flush, then the control block with redo point R.
+ * Until the control block is on media the previous checkpoint's R rules.
+ *
+ * Recovery (open): control block -> protection's before-redo hook -> read the
+ * WAL from R to its end (first record not intact) -> redo committed
+ * transactions, record by record, skipping a record when the page's LSN shows
+ * it already applied -> write every page redo dirtied (through the protection),
+ * Flush -> new control block: epoch + 1, R = end of log. WAL records carry the
+ * epoch: records past the end of the log that a crash cut off belong to an
+ * older epoch and can never be mistaken for new ones later. Recovery writes
+ * nothing before that last step but doublewrite repairs (which keep their
+ * doublewrite copies), so a crash during recovery leaves a state recovery
+ * handles again: recovery is idempotent.
+ */
+import { NvmeDevice } from '../../src/device/device';
+import { BadInputError } from '../../src/util/errors';
+import { BufferPool } from './bufferpool';
+import { maxCellBytes, maxKeyBytes, treeDelete, treeGet, treePut, treeScan, TreeIO } from './btree';
+import { RecoveryError, TornPageError } from './errors';
+import {
+  ControlBlock,
+  CONTROL_VERSION,
+  Layout,
+  LayoutOptions,
+  ProtectionMode,
+  PROTECTION_MODES,
+  checkPageSize,
+  computeLayout,
+  decodeControl,
+  encodeControl,
+  layoutOfControl,
+} from './layout';
+import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, newPage } from './page';
+import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
+import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
+import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
+import { PageMismatchError } from './records';
+
+export interface EngineOptions extends Partial<LayoutOptions> {
+  /** Protection mode; at open defaults to the one the database was created with. */
+  mode?: ProtectionMode;
+  /** Buffer pool frames (default 64, at least 16). */
+  frames?: number;
+  /** How a commit's WAL is made durable (default 'flush'). */
+  walDurability?: WalDurability;
+  /** atomic mode: start even if the device does not cover the page size. */
+  force?: boolean;
+  /** Pages per checkpoint step (default 16). */
+  checkpointBatch?: number;
+}
+
+export interface CommitTicket {
+  txid: number;
+  acked: boolean;
+  /** dev.seq when the commit was requested / acknowledged. */
+  commitSeq: number;
+  ackSeq: number;
+  commitTimeUs: number;
+  ackTimeUs: number;
+}
+
+export class Txn {
+  /** Writes by key (latin1 of the key bytes), in first-write order; null = delete. */
+  readonly writes = new Map<string, { key: Buffer; val: Buffer | null }>();
+  done = false;
+  constructor(readonly id: number) {}
+}
+
+export interface RecoveryInfo {
+  redoLsn: number;
+  endLsn: number;
+  records: number;
+  txnsReplayed: number;
+  incompleteTxnRecords: number;
+  repairedPages: number[];
+  pagesWritten: number;
+  stop: string;
+  epoch: number;
+}
+
+export interface EngineStats {
+  commits: number;
+  /** Key + value bytes of committed puts, plus key bytes of deletes: what the application asked to store. */
+  logicalBytes: number;
+  commitLatencyUs: number[];
+  checkpoints: number;
+  pagesWritten: number;
+  evictions: number;
+  wal: WalStats;
+}
+
+function toBuf(v: Uint8Array | string): Buffer {
+  if (typeof v === 'string') return Buffer.from(v, 'latin1');
+  return Buffer.isBuffer(v) ? Buffer.from(v) : Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+}
+
+interface CheckpointState {
+  redoLsn: number;
+  targets: number[];
+  next: number;
+}
+
+export class MiniPageEngine implements TreeIO {
+  readonly pageSize: number;
+  readonly mode: ProtectionMode;
+  readonly protection: Protection;
+  readonly pool: BufferPool;
+  readonly wal: WalWriter;
+  recovery?: RecoveryInfo;
+  private control: ControlBlock;
+  /** Redo point of the latest checkpoint begun (fpw compares page LSNs with it). */
+  private fpwRedoLsn: number;
+  private ckpt?: CheckpointState;
+  private nextTxid = 1;
+  private pendingAcks: CommitTicket[] = [];
+  private readonly checkpointBatch: number;
+  private broken?: string;
+  readonly stats: Omit<EngineStats, 'wal' | 'evictions'> = { commits: 0, logicalBytes: 0, commitLatencyUs: [], checkpoints: 0, pagesWritten: 0 };
+
+  private constructor(
+    readonly dev: NvmeDevice,
+    readonly layout: Layout,
+    control: ControlBlock,
+    protection: Protection,
+    opts: EngineOptions,
+    walStart: { lsn: number; prefix: Buffer },
+  ) {
+    this.pageSize = layout.pageSize;
+    this.mode = protection.mode;
+    this.protection = protection;
+    this.control = control;
+    this.fpwRedoLsn = control.redoLsn;
+    const frames = opts.frames ?? 64;
+    if (!(Number.isInteger(frames) && frames >= 16)) throw new BadInputError(`frames must be an integer >= 16, got ${frames}`);
+    this.checkpointBatch = opts.checkpointBatch ?? 16;
+    if (!(Number.isInteger(this.checkpointBatch) && this.checkpointBatch >= 1)) throw new BadInputError(`checkpointBatch must be an integer >= 1`);
+    this.pool = new BufferPool(frames, (no) => this.loadPage(no), (pages) => this.writePagesOut(pages));
+    this.wal = new WalWriter(dev, layout, control.epoch, walStart.lsn, walStart.prefix, opts.walDurability ?? 'flush', () => this.control.redoLsn);
+  }
+
+  // ------------------------------------------------------------ create / open
+
+  /** Format a new database on `dev`. Validates everything before the first write. */
+  static create(dev: NvmeDevice, opts: EngineOptions & { pageSize: number }): MiniPageEngine {
+    const mode = checkMode(opts.mode ?? 'none');
+    checkDurability(opts.walDurability);
+    checkPageSize(opts.pageSize);
+    const layout = computeLayout({ pageSize: opts.pageSize, walBytes: opts.walBytes, dwPages: opts.dwPages, maxPages: opts.maxPages }, dev.blockSize, dev.nsze);
+    const protection = protectionFor(mode);
+    protection.checkDevice(dev, layout, !!opts.force);
+    if (opts.frames !== undefined && !(Number.isInteger(opts.frames) && opts.frames >= 16)) throw new BadInputError(`frames must be an integer >= 16, got ${opts.frames}`);
+    // A reformat must not let the old log's records pass as new ones: continue its epoch numbering.
+    let old: ControlBlock | string = 'unreadable';
+    try {
+      old = decodeControl(dev.read(0, 1));
+    } catch {
+      /* an unreadable control block is no database */
+    }
+    const epoch = typeof old === 'string' ? 1 : old.epoch + 1;
+    const control: ControlBlock = {
+      version: CONTROL_VERSION,
+      pageSize: layout.pageSize,
+      blockSize: dev.blockSize,
+      mode,
+      epoch,
+      redoLsn: WAL_START_LSN,
+      checkpoints: 0,
+      walStart: layout.walStart,
+      walBlocks: layout.walBlocks,
+      dwStart: layout.dwStart,
+      dwSlots: layout.dwSlots,
+      dataStart: layout.dataStart,
+      maxPages: layout.maxPages,
+    };
+    const meta = newPage(META_PAGE_NO, PageType.Meta);
+    meta.root = 1;
+    meta.pageCount = 2;
+    const root = newPage(1, PageType.Leaf);
+    for (const p of [meta, root]) dev.write(pageLba(layout, p.pageNo), encodePage(p, layout.pageSize), { tag: 'page' });
+    dev.flush();
+    dev.write(0, encodeControl(control, dev.blockSize), { tag: 'meta', fua: true });
+    return new MiniPageEngine(dev, layout, control, protection, opts, { lsn: WAL_START_LSN, prefix: Buffer.alloc(WAL_START_LSN) });
+  }
+
+  /** Open an existing database: recovery always runs. */
+  static open(dev: NvmeDevice, opts: EngineOptions = {}): MiniPageEngine {
+    checkDurability(opts.walDurability);
+    if (opts.pageSize !== undefined) checkPageSize(opts.pageSize);
+    let raw: Uint8Array;
+    try {
+      raw = dev.read(0, 1);
+    } catch (e) {
+      throw new RecoveryError(`cannot read the control block: ${(e as Error).message}`);
+    }
+    const control = decodeControl(raw);
+    if (typeof control === 'string') throw new RecoveryError(control);
+    if (opts.pageSize !== undefined && opts.pageSize !== control.pageSize) {
+      throw new BadInputError(`page size mismatch: the database was created with ${control.pageSize}-byte pages, opened with pageSize ${opts.pageSize}; open it with pageSize ${control.pageSize}`);
+    }
+    if (control.blockSize !== dev.blockSize) {
+      throw new BadInputError(`block size mismatch: the database was created on ${control.blockSize}-byte blocks, this device has ${dev.blockSize}-byte blocks`);
+    }
+    const layout = layoutOfControl(control);
+    if (layout.totalBlocks > dev.nsze) throw new BadInputError(`device too small: the database spans ${layout.totalBlocks} blocks, the namespace has ${dev.nsze}`);
+    const mode = checkMode(opts.mode ?? control.mode);
+    const protection = protectionFor(mode);
+    protection.checkDevice(dev, layout, !!opts.force);
+
+    // Hook 3: before redo. Repaired pages go back in place at once, with a
+    // Flush; their doublewrite copies stay until the end-of-recovery checkpoint.
+    const repaired = protection.beforeRedo(dev, layout);
+    if (repaired.size > 0) {
+      const ids = [...repaired].map(([no, img]) => dev.submitWrite(pageLba(layout, no), img, { tag: 'page' }));
+      for (const id of ids) dev.wait(id);
+      dev.flush();
+    }
+
+    const log = readWal(dev, layout, control.redoLsn, control.epoch, layout.pageSize + 256);
+    const next: ControlBlock = { ...control, mode, epoch: control.epoch + 1, redoLsn: log.endLsn };
+    // The engine runs redo with the old epoch's control; the writer starts in the new epoch.
+    const eng = new MiniPageEngine(dev, layout, next, protection, opts, { lsn: log.endLsn, prefix: log.tailPrefix });
+    const info: RecoveryInfo = {
+      redoLsn: control.redoLsn,
+      endLsn: log.endLsn,
+      records: log.records.length,
+      txnsReplayed: 0,
+      incompleteTxnRecords: 0,
+      repairedPages: [...repaired.keys()].sort((a, b) => a - b),
+      pagesWritten: 0,
+      stop: log.stop,
+      epoch: next.epoch,
+    };
+    let txn: { lsn: number; rec: WalRecord }[] = [];
+    for (const r of log.records) {
+      if (r.rec.type !== RecType.Commit) {
+        txn.push(r);
+        continue;
+      }
+      for (const x of txn) {
+        eng.redoOne(x.lsn, x.rec);
+        eng.pool.unpinAll();
+      }
+      if (txn.length > 0) info.txnsReplayed++;
+      txn = [];
+    }
+    info.incompleteTxnRecords = txn.length;
+    // End-of-recovery checkpoint: everything redo did goes to the data pages, then the new control block.
+    const dirty = eng.pool.dirtyPages();
+    eng.writePagesOut(dirty);
+    info.pagesWritten = dirty.length;
+    dev.flush();
+    eng.writeControl(next);
+    eng.recovery = info;
+    return eng;
+  }
+
+  // ------------------------------------------------------------ transactions
+
+  begin(): Txn {
+    this.checkUsable();
+    return new Txn(this.nextTxid++);
+  }
+
+  put(tx: Txn, key: Uint8Array | string, value: Uint8Array | string): void {
+    this.checkTx(tx);
+    const k = toBuf(key);
+    const v = toBuf(value);
+    this.checkKey(k);
+    const maxCell = maxCellBytes(this.pageSize) - 6;
+    if (k.length + v.length > maxCell) {
+      throw new BadInputError(`key + value of ${k.length + v.length} bytes does not fit a ${this.pageSize}-byte page: at most ${maxCell} bytes (key + value) per entry`);
+    }
+    tx.writes.set(k.toString('latin1'), { key: k, val: v });
+  }
+
+  delete(tx: Txn, key: Uint8Array | string): void {
+    this.checkTx(tx);
+    const k = toBuf(key);
+    this.checkKey(k);
+    tx.writes.set(k.toString('latin1'), { key: k, val: null });
+  }
+
+  /** Committed value of `key`, seen through `tx`'s own writes when given. */
+  get(key: Uint8Array | string, tx?: Txn): Buffer | undefined {
+    const k = toBuf(key);
+    if (tx) {
+      const w = tx.writes.get(k.toString('latin1'));
+      if (w) return w.val ?? undefined;
+    }
+    try {
+      return treeGet(this, k);
+    } finally {
+      this.pool.unpinAll();
+    }
+  }
+
+  /**
+   * Apply the transaction and append its Commit record. Not yet durable: the
+   * ticket is acknowledged by the next `sync()` (group commit).
+   */
+  commit(tx: Txn): CommitTicket {
+    this.checkTx(tx);
+    tx.done = true;
+    const ticket: CommitTicket = { txid: tx.id, acked: false, commitSeq: this.dev.seq, ackSeq: -1, commitTimeUs: this.dev.timeUs, ackTimeUs: -1 };
+    if (tx.writes.size === 0) {
+      this.ack(ticket, false); // nothing to make durable; not a commit in the statistics
+      return ticket;
+    }
+    this.ensureWalSpace();
+    this.ensurePageSpace(tx.writes.size);
+    try {
+      for (const w of tx.writes.values()) {
+        if (w.val === null) treeDelete(this, w.key);
+        else treePut(this, w.key, w.val);
+        this.pool.unpinAll();
+        this.stats.logicalBytes += w.key.length + (w.val?.length ?? 0);
+      }
+      this.wal.append({ type: RecType.Commit, txid: tx.id });
+    } catch (e) {
+      this.broken = `transaction ${tx.id} failed while being applied: ${(e as Error).message}`;
+      throw e;
+    } finally {
+      this.pool.releaseAll();
+    }
+    this.stats.commits++;
+    this.pendingAcks.push(ticket);
+    return ticket;
+  }
+
+  /** Group commit: make the WAL durable, then acknowledge every pending commit. */
+  sync(): CommitTicket[] {
+    this.checkUsable();
+    this.wal.flush();
+    const acked = this.pendingAcks;
+    this.pendingAcks = [];
+    for (const t of acked) this.ack(t);
+    return acked;
+  }
+
+  commitSync(tx: Txn): CommitTicket {
+    const t = this.commit(tx);
+    this.sync();
+    return t;
+  }
+
+  /** All key/value pairs in key order. */
+  scan(): [Buffer, Buffer][] {
+    try {
+      return treeScan(this);
+    } finally {
+      this.pool.unpinAll();
+    }
+  }
+
+  // ------------------------------------------------------------ checkpoints
+
+  get checkpointInProgress(): boolean {
+    return this.ckpt !== undefined;
+  }
+
+  /** Start a fuzzy checkpoint: fix the redo point and the pages to write. */
+  checkpointBegin(): void {
+    this.checkUsable();
+    if (this.ckpt) return;
+    const redoLsn = this.wal.insertLsn;
+    this.fpwRedoLsn = redoLsn;
+    const targets = this.pool.dirtyPages().filter((p) => p.recLsn < redoLsn).map((p) => p.pageNo);
+    this.ckpt = { redoLsn, targets, next: 0 };
+  }
+
+  /** Write up to `maxPages` of the checkpoint's pages; returns true when none are left. */
+  checkpointStep(maxPages = this.checkpointBatch): boolean {
+    const c = this.ckpt;
+    if (!c) return true;
+    const batch: Page[] = [];
+    while (c.next < c.targets.length && batch.length < maxPages) {
+      const p = this.pool.peek(c.targets[c.next++]);
+      // Written by eviction meanwhile, or dirtied again only after R: nothing of before R is left in memory.
+      if (p && p.dirty && p.recLsn < c.redoLsn) batch.push(p);
+    }
+    if (batch.length > 0) this.writePagesOut(batch);
+    return c.next >= c.targets.length;
+  }
+
+  /** Write what is left, Flush, then the control block: the checkpoint is complete. */
+  checkpointFinish(): void {
+    const c = this.ckpt;
+    if (!c) return;
+    while (!this.checkpointStep()) {
+      /* keep writing */
+    }
+    this.dev.flush();
+    this.writeControl({ ...this.control, redoLsn: c.redoLsn, checkpoints: this.control.checkpoints + 1 });
+    this.ckpt = undefined;
+    this.stats.checkpoints++;
+  }
+
+  checkpoint(): void {
+    this.checkpointFinish();
+    this.checkpointBegin();
+    this.checkpointFinish();
+  }
+
+  /** Clean shutdown: group commit, checkpoint. */
+  close(): void {
+    this.sync();
+    this.checkpoint();
+  }
+
+  get redoLsn(): number {
+    return this.control.redoLsn;
+  }
+
+  get epoch(): number {
+    return this.control.epoch;
+  }
+
+  engineStats(): EngineStats {
+    return { ...this.stats, commitLatencyUs: this.stats.commitLatencyUs.slice(), evictions: this.pool.evictions, wal: { ...this.wal.stats } };
+  }
+
+  // ------------------------------------------------------------ TreeIO
+
+  getPage(pageNo: number): Page {
+    return this.pool.get(pageNo);
+  }
+
+  unpinAll(): void {
+    this.pool.unpinAll();
+  }
+
+  newPageObject(pageNo: number): Page {
+    return this.pool.peek(pageNo) ? this.pool.get(pageNo) : this.pool.install(newPage(pageNo, PageType.Leaf));
+  }
+
+  /** Hook 1 (page modified): log the change (or, for fpw, the full page image after it) and apply it. */
+  log(page: Page, rec: WalRecord): void {
+    if (rec.type === RecType.Meta && rec.pageCount > this.layout.maxPages) {
+      throw new BadInputError(`database full: all ${this.layout.maxPages} pages in use; create it with a larger maxPages (and a device to hold it)`);
+    }
+    if (!willInit(rec) && this.protection.needsFullPageImage(page, this.fpwRedoLsn)) {
+      applyRecord(page, rec);
+      page.lsn = this.wal.insertLsn;
+      const image = encodePage(page, this.pageSize);
+      const lsn = this.wal.append({ type: RecType.Fpi, pageNo: page.pageNo, image }, true);
+      if (lsn !== page.lsn) throw new Error('internal: FPI LSN moved');
+    } else {
+      const lsn = this.wal.append(rec);
+      if (willInit(rec)) copyContent(page, pageFromInitRecord(rec, lsn));
+      else applyRecord(page, rec);
+      page.lsn = lsn;
+    }
+    markDirty(page);
+    this.pool.protect(page.pageNo);
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private redoOne(lsn: number, rec: WalRecord): void {
+    if (rec.type === RecType.Commit) return;
+    const no = rec.pageNo;
+    if (no >= this.layout.maxPages) throw new RecoveryError(`WAL record at lsn ${lsn} names page ${no}, beyond the ${this.layout.maxPages} pages of the database`);
+    if (willInit(rec)) {
+      // Rebuild the page from the record alone: the data-area copy is never read (it may be torn).
+      const p = this.pool.peek(no) ? this.pool.get(no) : this.pool.install(newPage(no, PageType.Leaf));
+      copyContent(p, pageFromInitRecord(rec, lsn));
+      p.lsn = lsn;
+      markDirty(p);
+      return;
+    }
+    const p = this.pool.get(no);
+    if (p.lsn >= lsn) return; // already on the page
+    try {
+      applyRecord(p, rec);
+    } catch (e) {
+      if (e instanceof PageMismatchError) throw new TornPageError(no, 'page does not match the log', `redo: ${e.message}`);
+      throw e;
+    }
+    p.lsn = lsn;
+    markDirty(p);
+  }
+
+  private loadPage(pageNo: number): Page {
+    if (pageNo >= this.layout.maxPages) throw new RecoveryError(`page ${pageNo} is beyond the ${this.layout.maxPages} pages of the database`);
+    const [img] = readRange(this.dev, pageLba(this.layout, pageNo), 1, this.layout.pageBlocks);
+    if (!img) throw new TornPageError(pageNo, 'unreadable');
+    const check = checkPageImage(img, pageNo);
+    if (check !== 'ok') throw new TornPageError(pageNo, check === 'zero' ? 'all zeros (never written or lost)' : check);
+    return decodePage(img);
+  }
+
+  /** Hook 2 (pages written): WAL first (write-ahead rule), then the protection puts the images down. */
+  writePagesOut(pages: Page[]): void {
+    if (pages.length === 0) return;
+    let maxLsn = 0;
+    for (const p of pages) maxLsn = Math.max(maxLsn, p.lsn);
+    if (maxLsn >= this.wal.durableLsn) this.wal.flush();
+    const images: PageImage[] = pages.map((p) => ({ pageNo: p.pageNo, lsn: p.lsn, image: encodePage(p, this.pageSize) }));
+    this.protection.writePages(this.dev, this.layout, images);
+    for (const p of pages) p.dirty = false;
+    this.stats.pagesWritten += pages.length;
+  }
+
+  private writeControl(c: ControlBlock): void {
+    this.dev.write(0, encodeControl(c, this.dev.blockSize), { tag: 'meta', fua: true });
+    this.control = c;
+  }
+
+  private ack(t: CommitTicket, measured = true): void {
+    t.acked = true;
+    t.ackSeq = this.dev.seq;
+    t.ackTimeUs = this.dev.timeUs;
+    if (measured) this.stats.commitLatencyUs.push(t.ackTimeUs - t.commitTimeUs);
+  }
+
+  /** Keep the log from lapping the redo point: checkpoint when half the WAL area is in use. */
+  private ensureWalSpace(): void {
+    if (this.wal.insertLsn - this.control.redoLsn < this.wal.capacity / 2) return;
+    this.checkpointFinish();
+    this.checkpoint();
+    if (this.wal.insertLsn - this.control.redoLsn >= this.wal.capacity / 2) throw new Error('internal: WAL still full after a checkpoint');
+  }
+
+  private ensurePageSpace(writes: number): void {
+    const meta = this.pool.get(META_PAGE_NO);
+    const root = this.pool.get(meta.root);
+    this.pool.unpinAll();
+    // Room for at least one split cascade (a leaf, every level above it, a new root) per write, up to 4.
+    // If the transaction still runs out of pages, `log` refuses the allocation and the engine must be
+    // reopened: nothing of the transaction reached the device (no steal), recovery drops it.
+    const need = Math.min(writes, 4) * (root.level + 2);
+    if (meta.pageCount + need > this.layout.maxPages) {
+      throw new BadInputError(`database full: ${meta.pageCount} of ${this.layout.maxPages} pages in use; create it with a larger maxPages (and a device to hold it)`);
+    }
+  }
+
+  private checkKey(k: Buffer): void {
+    const max = maxKeyBytes(this.pageSize);
+    if (k.length === 0 || k.length > max) throw new BadInputError(`key of ${k.length} bytes: keys must be 1..${max} bytes with ${this.pageSize}-byte pages`);
+  }
+
+  private checkTx(tx: Txn): void {
+    this.checkUsable();
+    if (tx.done) throw new BadInputError(`transaction ${tx.id} is already committed`);
+  }
+
+  private checkUsable(): void {
+    if (this.broken) throw new Error(`engine unusable: ${this.broken}`);
+  }
+}
+
+function markDirty(p: Page): void {
+  if (!p.dirty) {
+    p.dirty = true;
+    p.recLsn = p.lsn;
+  }
+}
+
+function copyContent(dst: Page, src: Page): void {
+  dst.type = src.type;
+  dst.level = src.level;
+  dst.right = src.right;
+  dst.keys = src.keys;
+  dst.vals = src.vals;
+  dst.children = src.children;
+  dst.root = src.root;
+  dst.pageCount = src.pageCount;
+  dst.lsn = src.lsn;
+}
+
+function checkMode(mode: unknown): ProtectionMode {
+  if (!PROTECTION_MODES.includes(mode as ProtectionMode)) {
+    throw new BadInputError(`unknown protection mode "${String(mode)}": use ${PROTECTION_MODES.join(', ')}`);
+  }
+  return mode as ProtectionMode;
+}
+
+function checkDurability(d: unknown): void {
+  if (d !== undefined && d !== 'flush' && d !== 'fua') throw new BadInputError(`walDurability must be "flush" or "fua", got "${String(d)}"`);
+}

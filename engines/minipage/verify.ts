@@ -1,0 +1,294 @@
+/**
+ * The verifier (oracle): recover a crash state and judge it.
+ *
+ * Order of judgement (ARCHITECTURE 4), first failure wins:
+ *  1. recovery-failed       recovery refused to start or threw (other than a torn page);
+ *  2. torn-page-detected    recovery met a page failing its checksum, or one does afterwards;
+ *  3. silent-corruption     checksums pass but the B+tree is broken (order, ranges,
+ *                           levels, sibling links, reachability) or holds a value
+ *                           nobody wrote;
+ *  4. lost-commit           an acknowledged transaction's write is missing;
+ *  5. atomicity-violation   part of a transaction is visible;
+ *  6. ok                    the content equals the state after some prefix of the
+ *                           transactions that includes every acknowledged one,
+ *                           and the workload invariant holds.
+ * The checks read the device after recovery (what recovery left on media), not
+ * the engine's buffer pool.
+ */
+import { NvmeDevice } from '../../src/device/device';
+import { ChoiceSpace, buildCrashImage, choiceSpace, powerOn, sampleChoice } from '../../src/device/power-loss';
+import { BadInputError } from '../../src/util/errors';
+import { Prng } from '../../src/util/prng';
+import { CapturedPoint, Oracle } from './driver';
+import { MiniPageEngine, RecoveryInfo } from './engine';
+import { RecoveryError, TornPageError } from './errors';
+import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage } from './page';
+import { pageLba, readRange } from './protections';
+import { createWorkload } from './workloads';
+import { CrashPoint } from '../../src/device/device';
+
+export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+export interface VerifyResult {
+  verdict: Verdict;
+  /** One line saying what was found (page, key, transaction). */
+  detail: string;
+  page?: number;
+  key?: string;
+  txn?: number;
+  /** Index of the last transaction the recovered state contains (ok verdicts). */
+  prefix?: number;
+  recovery?: RecoveryInfo;
+}
+
+/**
+ * Recover `dev` (a powered-on device built from a crash image) and judge it
+ * against the oracle for a crash at command-stream position `crashSeq`.
+ * Runs recovery on `dev` (it writes to it); does not modify the oracle.
+ */
+export function verifyCrashState(dev: NvmeDevice, oracle: Oracle, crashSeq: number): VerifyResult {
+  let eng: MiniPageEngine;
+  try {
+    eng = MiniPageEngine.open(dev, { ...oracle.engine });
+  } catch (e) {
+    if (e instanceof TornPageError) return { verdict: 'torn-page-detected', detail: `recovery: ${e.message}`, page: e.pageNo };
+    const kind = e instanceof RecoveryError ? 'recovery refused' : e instanceof BadInputError ? 'recovery refused to start' : 'recovery crashed';
+    return { verdict: 'recovery-failed', detail: `${kind}: ${(e as Error).message}` };
+  }
+  const recovery = eng.recovery;
+  const r = judgeMedia(dev, eng, oracle, crashSeq);
+  r.recovery = recovery;
+  return r;
+}
+
+function judgeMedia(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, crashSeq: number): VerifyResult {
+  const layout = eng.layout;
+  // 1. Every allocated page's checksum, on the media.
+  const [metaImg] = readRange(dev, pageLba(layout, META_PAGE_NO), 1, layout.pageBlocks);
+  const metaCheck = metaImg ? checkPageImage(metaImg, META_PAGE_NO) : 'unreadable';
+  if (metaCheck !== 'ok') return { verdict: 'torn-page-detected', detail: `meta page 0 after recovery: ${metaCheck}`, page: 0 };
+  const meta = decodePage(metaImg!);
+  if (meta.type !== PageType.Meta || meta.pageCount < 2 || meta.pageCount > layout.maxPages || meta.root < 1 || meta.root >= meta.pageCount) {
+    return { verdict: 'silent-corruption', detail: `meta page says root ${meta.root}, ${meta.pageCount} pages (max ${layout.maxPages})`, page: 0 };
+  }
+  const imgs = readRange(dev, pageLba(layout, 1), meta.pageCount - 1, layout.pageBlocks);
+  const pages: Page[] = [meta];
+  for (let no = 1; no < meta.pageCount; no++) {
+    const img = imgs[no - 1];
+    const check = img ? checkPageImage(img, no) : 'unreadable';
+    if (check !== 'ok') return { verdict: 'torn-page-detected', detail: `page ${no} after recovery: ${check}`, page: no };
+    pages.push(decodePage(img!));
+  }
+  // 2. B+tree invariants.
+  const tree = checkTree(pages, meta.root);
+  if ('error' in tree) return { verdict: 'silent-corruption', detail: `B+tree: ${tree.error}`, page: tree.page };
+  // 3. Content against the oracle.
+  const state = new Map<string, string>();
+  for (const [k, v] of tree.pairs) state.set(k.toString('latin1'), v.toString('latin1'));
+  const content = judgeContent(state, oracle, crashSeq);
+  if (content.verdict !== 'ok') return content;
+  // 4. Workload invariant (implied by an exact prefix match; checked on its own as a second opinion).
+  const inv = createWorkload(oracle.workload).checkInvariant(state);
+  if (inv) return { verdict: 'silent-corruption', detail: `workload invariant: ${inv}` };
+  return content;
+}
+
+type TreeCheck = { pairs: [Buffer, Buffer][] } | { error: string; page?: number };
+
+/** Check the B+tree invariants over decoded pages (index = page number). */
+export function checkTree(pages: Page[], root: number): TreeCheck {
+  const visited = new Set<number>();
+  const levels = new Map<number, number[]>();
+  const rootPage = pages[root];
+  const fail = (page: number, error: string): TreeCheck => ({ error: `page ${page}: ${error}`, page });
+  type Frame = { no: number; lo?: Buffer; hi?: Buffer; level: number };
+  // Depth-first, children in key order, so each level's list is in key order.
+  const stack: Frame[] = [{ no: root, level: rootPage.level }];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (f.no < 1 || f.no >= pages.length) return fail(f.no, `child pointer out of range (pages 1..${pages.length - 1})`);
+    if (visited.has(f.no)) return fail(f.no, 'reachable twice (cycle or shared child)');
+    visited.add(f.no);
+    const p = pages[f.no];
+    const want = f.level === 0 ? PageType.Leaf : PageType.Internal;
+    if (p.type !== want || p.level !== f.level) return fail(f.no, `type ${p.type} level ${p.level}, expected type ${want} level ${f.level}`);
+    for (let i = 0; i < p.keys.length; i++) {
+      if (i > 0 && Buffer.compare(p.keys[i - 1], p.keys[i]) >= 0) return fail(f.no, `keys out of order at slot ${i}`);
+      if ((f.lo && Buffer.compare(p.keys[i], f.lo) < 0) || (f.hi && Buffer.compare(p.keys[i], f.hi) >= 0)) {
+        return fail(f.no, `key "${p.keys[i].toString('latin1')}" outside the range its parent gives`);
+      }
+    }
+    let list = levels.get(f.level);
+    if (!list) levels.set(f.level, (list = []));
+    list.push(f.no);
+    if (p.type === PageType.Internal) {
+      if (p.children.length !== p.keys.length + 1) return fail(f.no, `${p.children.length} children for ${p.keys.length} keys`);
+      for (let i = p.children.length - 1; i >= 0; i--) {
+        stack.push({ no: p.children[i], lo: i === 0 ? f.lo : p.keys[i - 1], hi: i === p.keys.length ? f.hi : p.keys[i], level: f.level - 1 });
+      }
+    }
+  }
+  for (const [level, list] of levels) {
+    for (let i = 0; i < list.length; i++) {
+      const want = i + 1 < list.length ? list[i + 1] : 0;
+      if (pages[list[i]].right !== want) return fail(list[i], `right sibling ${pages[list[i]].right} on level ${level}, expected ${want}`);
+    }
+  }
+  if (visited.size !== pages.length - 1) {
+    for (let no = 1; no < pages.length; no++) if (!visited.has(no)) return fail(no, 'allocated but not reachable from the root');
+  }
+  const pairs: [Buffer, Buffer][] = [];
+  for (const no of levels.get(0) ?? []) {
+    const p = pages[no];
+    for (let i = 0; i < p.keys.length; i++) pairs.push([p.keys[i], p.vals[i]]);
+  }
+  return { pairs };
+}
+
+/**
+ * Find a prefix of the transactions whose state equals the recovered one and
+ * includes every transaction acknowledged by crashSeq; else say what is wrong.
+ */
+export function judgeContent(state: Map<string, string>, oracle: Oracle, crashSeq: number): VerifyResult {
+  const txns = oracle.txns;
+  let lastAcked = -1;
+  let maxCand = -1;
+  for (const t of txns) {
+    if (t.ackSeq >= 0 && t.ackSeq <= crashSeq) lastAcked = Math.max(lastAcked, t.index);
+    if (t.commitSeq <= crashSeq) maxCand = Math.max(maxCand, t.index);
+  }
+  maxCand = Math.max(maxCand, lastAcked);
+  const expected = new Map<string, string>();
+  const apply = (m: number) => {
+    for (const [k, v] of txns[m].writes) {
+      if (v === null) expected.delete(k);
+      else expected.set(k, v);
+    }
+  };
+  for (let m = 0; m <= lastAcked; m++) apply(m);
+  const mismatched = new Set<string>();
+  for (const [k, v] of expected) if (state.get(k) !== v) mismatched.add(k);
+  for (const k of state.keys()) if (!expected.has(k)) mismatched.add(k);
+  let best = lastAcked;
+  let bestCount = mismatched.size;
+  if (mismatched.size === 0) return { verdict: 'ok', detail: `state = after txn ${lastAcked} (acknowledged through ${lastAcked})`, prefix: lastAcked };
+  for (let m = lastAcked + 1; m <= maxCand; m++) {
+    apply(m);
+    for (const [k] of txns[m].writes) {
+      if (state.get(k) === expected.get(k)) mismatched.delete(k);
+      else mismatched.add(k);
+    }
+    if (mismatched.size === 0) return { verdict: 'ok', detail: `state = after txn ${m} (acknowledged through ${lastAcked})`, prefix: m };
+    if (mismatched.size < bestCount) {
+      best = m;
+      bestCount = mismatched.size;
+    }
+  }
+  return diagnose(state, oracle, best, lastAcked, maxCand);
+}
+
+function diagnose(state: Map<string, string>, oracle: Oracle, m: number, lastAcked: number, maxCand: number): VerifyResult {
+  const txns = oracle.txns;
+  // History of every key: [txn index, value | null].
+  const history = new Map<string, [number, string | null][]>();
+  for (const t of txns) {
+    for (const [k, v] of t.writes) {
+      let h = history.get(k);
+      if (!h) history.set(k, (h = []));
+      h.push([t.index, v]);
+    }
+  }
+  const expected = new Map<string, string>();
+  for (let i = 0; i <= m; i++) for (const [k, v] of txns[i].writes) v === null ? expected.delete(k) : expected.set(k, v);
+  const keys = new Set<string>([...expected.keys(), ...state.keys()]);
+  let lost: VerifyResult | undefined;
+  let partial: VerifyResult | undefined;
+  let corrupt: VerifyResult | undefined;
+  for (const k of keys) {
+    const got = state.get(k);
+    if (got === expected.get(k)) continue;
+    const h = history.get(k) ?? [];
+    let writer = -1;
+    for (const [i] of h) if (i <= m) writer = i;
+    // The latest write whose value is what the key holds (absent = deleted, or never written).
+    let source: number | undefined = got === undefined ? -1 : undefined;
+    for (const [i, v] of h) if ((v ?? undefined) === got) source = i;
+    const show = (v: string | undefined) => (v === undefined ? 'absent' : `"${v.slice(0, 24)}${v.length > 24 ? '...' : ''}"`);
+    if (source === undefined) {
+      corrupt ??= { verdict: 'silent-corruption', detail: `key ${k} holds ${show(got)}, a value no transaction wrote`, key: k };
+    } else if (source > m) {
+      partial ??= { verdict: 'atomicity-violation', detail: `key ${k} shows txn ${source}'s write while the rest of the state is before it (state ~ txn ${m})`, key: k, txn: source };
+    } else if (writer > lastAcked) {
+      partial ??= { verdict: 'atomicity-violation', detail: `txn ${writer} is partly visible: key ${k} is ${show(got)} instead of its write`, key: k, txn: writer };
+    } else {
+      lost ??= { verdict: 'lost-commit', detail: `acknowledged txn ${writer} lost: key ${k} is ${show(got)} instead of ${show(expected.get(k))}`, key: k, txn: writer };
+    }
+  }
+  const r = lost ?? partial ?? corrupt;
+  if (r) return r;
+  return { verdict: 'silent-corruption', detail: `content matches no prefix of txns ${lastAcked}..${maxCand}` };
+}
+
+// ----------------------------------------------------------------- campaign helpers
+
+/** Build the crash image of one choice at a captured point, power it on, recover and judge. */
+export function recoverAndVerify(point: CrashPoint, choice: number[], oracle: Oracle, space: ChoiceSpace = choiceSpace(point)): VerifyResult {
+  const dev = powerOn(point, buildCrashImage(space, choice));
+  return verifyCrashState(dev, oracle, point.seq);
+}
+
+export interface SampledVerdict extends VerifyResult {
+  pointIndex: number;
+  seq: number;
+  phase: string;
+  sample: number;
+}
+
+/**
+ * Verify `perPoint` sampled crash states at each captured point (choice from
+ * Prng(seed, `crash/p<seq>/s<n>`), as power-loss.ts resolveChoice does).
+ */
+export function verifySampled(points: CapturedPoint[], oracle: Oracle, perPoint: number, seed: number): SampledVerdict[] {
+  const out: SampledVerdict[] = [];
+  points.forEach((cp, pointIndex) => {
+    const space = choiceSpace(cp.point);
+    for (let n = 0; n < perPoint; n++) {
+      const choice = sampleChoice(space, new Prng(seed, `crash/p${cp.point.seq}/s${n}`));
+      out.push({ ...recoverAndVerify(cp.point, choice, oracle, space), pointIndex, seq: cp.seq, phase: cp.phase, sample: n });
+    }
+  });
+  return out;
+}
+
+/**
+ * Double fault: recover the crash state, capturing crash points during that
+ * recovery, then recover each of (a sample of) them again and judge.
+ * Returns the first recovery's verdict and the verdicts after the second.
+ */
+export function verifyCrashDuringRecovery(
+  point: CrashPoint,
+  choice: number[],
+  oracle: Oracle,
+  opts: { maxPoints?: number; samplesPerPoint?: number; seed?: number } = {},
+): { first: VerifyResult; second: (VerifyResult & { seq: number })[] } {
+  const dev = powerOn(point, buildCrashImage(choiceSpace(point), choice));
+  const inner: CrashPoint[] = [];
+  dev.onEvent(() => inner.push(dev.capture()));
+  const first = verifyCrashState(dev, oracle, point.seq);
+  const maxPoints = opts.maxPoints ?? 40;
+  const stride = Math.max(1, Math.ceil(inner.length / maxPoints));
+  const second: (VerifyResult & { seq: number })[] = [];
+  const seed = opts.seed ?? 1;
+  for (let i = 0; i < inner.length; i += stride) {
+    const p = inner[i];
+    // The second recovery judges against the ORIGINAL crash point: what was acknowledged then.
+    const space = choiceSpace(p);
+    for (let n = 0; n < (opts.samplesPerPoint ?? 2); n++) {
+      const c = sampleChoice(space, new Prng(seed, `recovery-crash/p${p.seq}/s${n}`));
+      const dev2 = powerOn(p, buildCrashImage(space, c));
+      second.push({ ...verifyCrashState(dev2, oracle, point.seq), seq: p.seq });
+    }
+  }
+  return { first, second };
+}
