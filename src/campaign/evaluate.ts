@@ -105,6 +105,18 @@ export function evaluateStates(
   every = 25,
 ): StateResult[] {
   const { run, spaces } = captureRun(adapter, cell, states.map((s) => s.point));
+  return judgeStates(cell, run, spaces, states, onProgress, every);
+}
+
+/** Judge states whose crash points were captured already (by `captureRun`). */
+export function judgeStates(
+  cell: CellSpec,
+  run: WorkloadRun,
+  spaces: ReadonlyMap<number, ChoiceSpace>,
+  states: readonly PlannedState[],
+  onProgress?: (done: number, verdicts: Record<string, number>) => void,
+  every = 25,
+): StateResult[] {
   const out: StateResult[] = [];
   const counts: Record<string, number> = {};
   for (const s of states) {

@@ -27,7 +27,7 @@ export const DEFAULT_CAMPAIGN = {
     { name: 'bank', txns: 300 },
     { name: 'kv-zipf', txns: 300 },
   ],
-  crashes: 400,
+  crashes: 2000,
   seed: 42,
   strategy: 'mixed',
   crashDuringRecovery: false,

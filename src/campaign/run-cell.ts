@@ -16,9 +16,10 @@ import { Prng } from '../util/prng';
 import { planChoices, planPoints, PlannedState, TraceEvent } from '../crash/strategies';
 import { buildCellResult, measurementsFromCounters } from '../report/build';
 import type { CellResult, Finding } from '../report/schema';
-import { CellSpec, EngineAdapter, STRATEGIES } from './cell';
+import { CellSpec, EngineAdapter, RunMetrics, STRATEGIES, WorkloadRun } from './cell';
 import { getAdapter } from './engines';
-import { captureRun, evaluateStates, StateResult } from './evaluate';
+import { captureRun, judgeStates, StateResult } from './evaluate';
+import { ChoiceSpace } from '../device/power-loss';
 
 export interface Progress {
   cell: CellSpec;
@@ -66,18 +67,71 @@ function workerScript(): string {
   return path.join(__dirname, 'worker.js');
 }
 
-function runWorker(cell: CellSpec, states: PlannedState[], onProgress: (done: number, verdicts: Record<string, number>) => void): Promise<StateResult[]> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(workerScript(), { workerData: { cell, states } });
-    w.on('message', (m: { type: string; done?: number; verdicts?: Record<string, number>; results?: StateResult[]; message?: string }) => {
+/**
+ * Long-lived worker threads, shared by every cell of a process (starting a
+ * worker costs ~100 ms of module loading). Workers are unref'd: an idle pool
+ * never keeps the process alive.
+ */
+interface PoolWorker {
+  worker: Worker;
+  busy: boolean;
+}
+const pool: PoolWorker[] = [];
+let nextJob = 1;
+
+function poolWorker(i: number): PoolWorker {
+  while (pool.length <= i) {
+    const worker = new Worker(workerScript());
+    worker.unref();
+    pool.push({ worker, busy: false });
+  }
+  return pool[i];
+}
+
+/** Stop the pool's threads (tests call this; the CLI just exits). */
+export async function closeWorkerPool(): Promise<void> {
+  const all = pool.splice(0);
+  await Promise.all(all.map((p) => p.worker.terminate()));
+}
+
+function runOnWorker(i: number, cell: CellSpec, states: PlannedState[], onProgress: (done: number, verdicts: Record<string, number>) => void): Promise<StateResult[]> {
+  const pw = poolWorker(i);
+  const jobId = nextJob++;
+  pw.busy = true;
+  pw.worker.ref();
+  return new Promise<StateResult[]>((resolve, reject) => {
+    const cleanup = () => {
+      pw.worker.off('message', onMessage);
+      pw.worker.off('error', onError);
+      pw.worker.off('exit', onExit);
+      pw.busy = false;
+      pw.worker.unref();
+    };
+    const onMessage = (m: { jobId: number; type: string; done?: number; verdicts?: Record<string, number>; results?: StateResult[]; message?: string }) => {
+      if (m.jobId !== jobId) return;
       if (m.type === 'progress') onProgress(m.done!, m.verdicts!);
-      else if (m.type === 'done') resolve(m.results!);
-      else reject(new Error(`crash-state worker failed: ${m.message}`));
-    });
-    w.on('error', reject);
-    w.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`crash-state worker exited with ${code}`));
-    });
+      else if (m.type === 'done') {
+        cleanup();
+        resolve(m.results!);
+      } else {
+        cleanup();
+        reject(new Error(`crash-state worker failed: ${m.message}`));
+      }
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      pool.splice(pool.indexOf(pw), 1);
+      reject(e);
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      pool.splice(pool.indexOf(pw), 1);
+      reject(new Error(`crash-state worker exited with ${code}`));
+    };
+    pw.worker.on('message', onMessage);
+    pw.worker.on('error', onError);
+    pw.worker.on('exit', onExit);
+    pw.worker.postMessage({ jobId, cell, states });
   });
 }
 
@@ -86,13 +140,13 @@ export function defaultWorkers(): number {
 }
 
 /** Plan the crash states of a cell (pure in the cell): a trace run, then a capture run for space sizes. */
-export function planCell(adapter: EngineAdapter, cell: CellSpec): { states: PlannedState[]; truncated: boolean; metrics: ReturnType<EngineAdapter['runWorkload']>['metrics'] } {
+export function planCell(adapter: EngineAdapter, cell: CellSpec): { states: PlannedState[]; truncated: boolean; metrics: RunMetrics; run: WorkloadRun; spaces: Map<number, ChoiceSpace> } {
   const trace: TraceEvent[] = [];
   const traced = adapter.runWorkload(cell, (e) => trace.push({ seq: e.seq, phase: e.phase, kind: e.kind, tag: e.tag }));
   const points = planPoints(cell.strategy, trace, cell.crashes, new Prng(cell.seed, 'crash-plan'));
-  const { spaces } = captureRun(adapter, cell, points);
+  const { run, spaces } = captureRun(adapter, cell, points);
   const { states, truncated } = planChoices(cell.strategy, points, (p) => spaces.get(p)!.count, cell.crashes);
-  return { states, truncated, metrics: traced.metrics };
+  return { states, truncated, metrics: traced.metrics, run, spaces };
 }
 
 export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promise<CellOutcome> {
@@ -100,33 +154,26 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
   const adapter = getAdapter(input.engine);
   const cell = validateCell(input, adapter);
   const expectation = adapter.expectation(cell);
-  const { states, truncated, metrics } = planCell(adapter, cell);
+  const { states, truncated, metrics, run, spaces } = planCell(adapter, cell);
   const workers = Math.max(1, Math.min(opts.workers ?? defaultWorkers(), Math.ceil(states.length / 50) || 1));
-  const progress = (doneByWorker: number[], verdictsByWorker: Record<string, number>[]) => {
+  // Contiguous shares keep each worker's captured points together. Share 0 is judged in this
+  // thread, on the run planning already captured; the others go to pool workers.
+  const shares: PlannedState[][] = Array.from({ length: workers }, (_, i) => states.slice(Math.floor((i * states.length) / workers), Math.floor(((i + 1) * states.length) / workers)));
+  const done = shares.map(() => 0);
+  const verdicts: Record<string, number>[] = shares.map(() => ({}));
+  const progress = (i: number, d: number, v: Record<string, number>) => {
+    done[i] = d;
+    verdicts[i] = v;
     if (!opts.onProgress) return;
-    const verdicts: Record<string, number> = {};
-    for (const v of verdictsByWorker) for (const [k, n] of Object.entries(v)) verdicts[k] = (verdicts[k] ?? 0) + n;
-    opts.onProgress({ cell, done: doneByWorker.reduce((a, b) => a + b, 0), total: states.length, verdicts });
+    const sum: Record<string, number> = {};
+    for (const w of verdicts) for (const [k, n] of Object.entries(w)) sum[k] = (sum[k] ?? 0) + n;
+    opts.onProgress({ cell, done: done.reduce((a, b) => a + b, 0), total: states.length, verdicts: sum });
   };
-  let results: StateResult[];
-  if (workers === 1) {
-    results = evaluateStates(adapter, cell, states, (done, v) => progress([done], [v]));
-  } else {
-    // Contiguous shares keep each worker's captured points together.
-    const shares: PlannedState[][] = Array.from({ length: workers }, (_, i) => states.slice(Math.floor((i * states.length) / workers), Math.floor(((i + 1) * states.length) / workers)));
-    const done = shares.map(() => 0);
-    const verdicts: Record<string, number>[] = shares.map(() => ({}));
-    const parts = await Promise.all(
-      shares.map((share, i) =>
-        runWorker(cell, share, (d, v) => {
-          done[i] = d;
-          verdicts[i] = v;
-          progress(done, verdicts);
-        }),
-      ),
-    );
-    results = parts.flat();
-  }
+  const remote = shares.slice(1).map((share, i) => runOnWorker(i, cell, share, (d, v) => progress(i + 1, d, v)));
+  // Judge share 0 here; a rejected remote share must not go unobserved meanwhile.
+  remote.forEach((p) => p.catch(() => undefined));
+  const local = judgeStates(cell, run, spaces, shares[0], (d, v) => progress(0, d, v));
+  const results = [local, ...(await Promise.all(remote))].flat();
   const verdictCounts: Record<string, number> = {};
   const findings: Finding[] = [];
   for (const r of results) {
