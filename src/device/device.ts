@@ -32,6 +32,7 @@ import { Prng } from '../util/prng';
 import { Identify, PowerFailAtomicity, isPowerFailAtomic, powerFailAtomicity } from './identify';
 import { DeviceProfile, FaultSet, NO_FAULTS, getProfile, validateProfile } from './profiles';
 import { BlockStore } from './store';
+import { FTL_UNIT_BYTES, FtlModel } from './ftl';
 import {
   Completion,
   CommandKind,
@@ -103,7 +104,10 @@ function emptyCounters(): DeviceCounters {
     hostReadBytes: 0,
     hostWriteBytes: 0,
     byTag,
+    destagedBytes: 0,
     nandBytesProgrammed: 0,
+    gcBytes: 0,
+    erases: 0,
     durabilityConfirmations: 0,
     simTimeUs: 0,
   };
@@ -143,7 +147,9 @@ export class NvmeDevice {
   private nandFreeAt = 0;
   private poweredOff = false;
   private powerWindowMs = 0;
-  readonly counters: DeviceCounters = emptyCounters();
+  private readonly c: DeviceCounters = emptyCounters();
+  /** Where destaged data goes in NAND: garbage collection and erases. */
+  private readonly ftl: FtlModel;
 
   constructor(opts: DeviceOptions) {
     const profile = typeof opts.profile === 'string' ? getProfile(opts.profile) : opts.profile;
@@ -168,6 +174,16 @@ export class NvmeDevice {
       this.media = new BlockStore(this.blockSize);
     }
     this.unreadable = new Set(opts.image?.unreadable ?? []);
+    this.ftl = new FtlModel(profile.overProvisioning);
+  }
+
+  /** Counters, with the FTL's figures brought up to date (the FTL replays lazily). */
+  get counters(): DeviceCounters {
+    const f = this.ftl.stats();
+    this.c.nandBytesProgrammed = (f.hostUnits + f.gcUnits) * FTL_UNIT_BYTES;
+    this.c.gcBytes = f.gcUnits * FTL_UNIT_BYTES;
+    this.c.erases = f.erases;
+    return this.c;
   }
 
   get identify(): Identify {
@@ -226,8 +242,8 @@ export class NvmeDevice {
     for (let i = 0; i < nlb && !fromNand; i++) if (!this.cache.has(lba + i)) fromNand = true;
     if (fromNand) t += lat.nandReadUs;
     if (opts.fua) t += lat.nandProgramUs;
-    this.counters.reads++;
-    this.counters.hostReadBytes += bytes;
+    this.c.reads++;
+    this.c.hostReadBytes += bytes;
     return this.enqueue({ id: this.nextId++, kind: 'read', completeAt: t, submitSeq: 0, read: { lba, nlb, fua: !!opts.fua } }, lba, nlb);
   }
 
@@ -237,7 +253,7 @@ export class NvmeDevice {
     let t = this.now + lat.commandUs + lat.flushBaseUs + this.jitterUs();
     // A Flush has to program everything dirty now (a lying one does not bother).
     if (this.volatileCache && !this.faults.lyingFlush) t += this.cachedBytes / lat.nandBytesPerUs;
-    this.counters.flushes++;
+    this.c.flushes++;
     const f: InFlight = { id: this.nextId++, kind: 'flush', completeAt: t, submitSeq: 0 };
     const id = this.enqueue(f);
     f.flushCover = f.submitSeq;
@@ -480,7 +496,7 @@ export class NvmeDevice {
     // Backpressure: a full cache admits new data only as fast as it destages.
     const over = this.cachedBytes + bytes - this.profile.cache.sizeBytes;
     if (over > 0) t += over / lat.nandBytesPerUs;
-    const c = this.counters;
+    const c = this.c;
     if (kind === 'write') c.writes++;
     else c.writeZeroes++;
     if (fua) c.fuaWrites++;
@@ -591,7 +607,8 @@ export class NvmeDevice {
         }
         this.media.set(b, blockOf(w, i, bs));
       }
-      this.counters.nandBytesProgrammed += w.nlb * bs;
+      this.c.destagedBytes += w.nlb * bs;
+      this.ftl.program(w.lba * bs, w.nlb * bs);
       w.pendingBlocks = 0;
       this.confirm(w);
       return;
@@ -614,7 +631,7 @@ export class NvmeDevice {
 
   private confirm(w: WriteRecord): void {
     if (!this.unconfirmed.delete(w.id)) return;
-    this.counters.durabilityConfirmations++;
+    this.c.durabilityConfirmations++;
     for (const l of this.durableListeners) l(w.id, this.now);
   }
 
@@ -624,7 +641,8 @@ export class NvmeDevice {
     const at = l ? l.indexOf(w) : -1;
     if (at < 0) return false;
     this.media.set(lba, blockOf(w, lba - w.lba, this.blockSize));
-    this.counters.nandBytesProgrammed += this.blockSize;
+    this.c.destagedBytes += this.blockSize;
+    this.ftl.program(lba * this.blockSize, this.blockSize);
     const gone = l!.splice(0, at + 1);
     if (l!.length === 0) this.cache.delete(lba);
     for (const old of gone) this.releaseBlock(old);
@@ -696,7 +714,7 @@ export class NvmeDevice {
       }
     }
     this.now = t;
-    this.counters.simTimeUs = t;
+    this.c.simTimeUs = t;
   }
 }
 

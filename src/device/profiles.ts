@@ -60,6 +60,8 @@ export interface DeviceProfile {
   cache: CacheModel;
   /** Endurance rating for lifetime estimates: terabytes written. */
   tbw: number;
+  /** Spare NAND beyond the user capacity, as a fraction (0.07 = the 7% of a consumer drive). */
+  overProvisioning: number;
 }
 
 export const FAULT_NAMES = [
@@ -190,6 +192,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     latency: consumerLatency,
     cache: { sizeBytes: 64 * 1024 ** 2, destageDelayUs: 2000, ephemeralDelayUs: 50000 },
     tbw: 600,
+    overProvisioning: 0.07,
   },
   'enterprise-plp': {
     name: 'enterprise-plp',
@@ -200,6 +203,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     latency: enterpriseLatency,
     cache: { sizeBytes: 1024 ** 3, destageDelayUs: 100, ephemeralDelayUs: 1000 },
     tbw: 7000,
+    overProvisioning: 0.28,
   },
   'atomic-16k': {
     name: 'atomic-16k',
@@ -213,6 +217,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     latency: enterpriseLatency,
     cache: { sizeBytes: 256 * 1024 ** 2, destageDelayUs: 1000, ephemeralDelayUs: 20000 },
     tbw: 3500,
+    overProvisioning: 0.28,
   },
   'azure-atomic-16k': {
     name: 'azure-atomic-16k',
@@ -226,6 +231,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     latency: { ...enterpriseLatency, commandUs: 30, flushBaseUs: 200 },
     cache: { sizeBytes: 256 * 1024 ** 2, destageDelayUs: 1000, ephemeralDelayUs: 20000 },
     tbw: 3500,
+    overProvisioning: 0.28,
   },
   'qemu-default': {
     name: 'qemu-default',
@@ -236,6 +242,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     latency: { ...consumerLatency, nandProgramUs: 200, nandBytesPerUs: 1000, flushBaseUs: 100 },
     cache: { sizeBytes: 64 * 1024 ** 2, destageDelayUs: 5000, ephemeralDelayUs: 50000 },
     tbw: 600,
+    overProvisioning: 0.07,
   },
 };
 
@@ -264,4 +271,5 @@ export function validateProfile(p: DeviceProfile): void {
     if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new BadInputError(`profile ${p.name}: latency.${k} must be a finite number >= 0`);
   }
   if (p.latency.linkBytesPerUs <= 0 || p.latency.nandBytesPerUs <= 0) throw new BadInputError(`profile ${p.name}: bandwidths must be > 0`);
+  if (!(p.overProvisioning > 0 && p.overProvisioning <= 4)) throw new BadInputError(`profile ${p.name}: overProvisioning must be a fraction in (0, 4], e.g. 0.07`);
 }

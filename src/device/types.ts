@@ -73,8 +73,14 @@ export interface DeviceCounters {
   hostWriteBytes: number;
   /** Host writes split by tag. */
   byTag: Record<Tag, TagCounters>;
-  /** Bytes programmed to NAND (destage, FUA, Flush, cache-off writes). */
+  /** Host data programmed to NAND (destage, FUA, Flush, cache-off writes). */
+  destagedBytes: number;
+  /** Everything the NAND programmed: host data plus garbage-collection copies (FTL model, src/device/ftl.ts). */
   nandBytesProgrammed: number;
+  /** Bytes the FTL's greedy GC relocated. */
+  gcBytes: number;
+  /** Erase-block erases (FTL model). */
+  erases: number;
   durabilityConfirmations: number;
   /** Simulated time, microseconds. */
   simTimeUs: number;
