@@ -3,12 +3,13 @@
  * EngineAdapter): run a cell's workload once, recover + judge crash images,
  * and say what each mode promises on each device profile.
  */
-import type { CellSpec, EngineAdapter, WorkloadRun } from '../../src/campaign/cell';
+import { DEFAULT_WINDOW_MS, type CellSpec, type EngineAdapter, type WorkloadRun } from '../../src/campaign/cell';
 import type { Expectation, Verdict } from '../../src/report/schema';
 import { NvmeDevice } from '../../src/device/device';
 import { isPowerFailAtomic, powerFailAtomicity } from '../../src/device/identify';
 import { getProfile, parseFaults } from '../../src/device/profiles';
-import { runWorkload } from './driver';
+import { EngineConfig, runWorkload } from './driver';
+import { COMMIT_METHODS } from './commit-durability';
 import { MiniPageEngine } from './engine';
 import { PROTECTION_MODES, ProtectionMode, computeLayout } from './layout';
 import { VALID_PAGE_SIZES } from './page';
@@ -28,8 +29,28 @@ export function deviceCoversPages(profileName: string, pageSize: number): boolea
   return true;
 }
 
-export function minipageExpectation(cell: Pick<CellSpec, 'mode' | 'force' | 'profile' | 'faults' | 'pageSize'>): Expectation {
+/**
+ * What the cell promises. The commit method changes nothing (fua, critical and
+ * token make the WAL as durable as a Flush does) except 'window': acknowledging
+ * at write completion is only as good as the device's promise to destage for
+ * the advertised window after a cut. When the device does not honour it the
+ * acknowledged WAL, and with it the write-ahead order on media, is gone: any
+ * verdict can follow (lost commits first).
+ */
+export function minipageExpectation(cell: Pick<CellSpec, 'mode' | 'force' | 'profile' | 'faults' | 'pageSize' | 'commit'>): Expectation {
   const f = parseFaults(cell.faults);
+  const base = baseExpectation(cell, f);
+  if (cell.commit === 'window' && f.powerWindowNotHonoured && getProfile(cell.profile).identify.controller.vwc.present) {
+    return {
+      kind: 'demonstration',
+      tolerated: NON_OK,
+      reason: 'commits are acknowledged at write completion on the strength of an advertised power window that the device does not honour: acknowledged WAL still in the volatile cache is lost',
+    };
+  }
+  return base;
+}
+
+function baseExpectation(cell: Pick<CellSpec, 'mode' | 'force' | 'profile' | 'faults' | 'pageSize'>, f: ReturnType<typeof parseFaults>): Expectation {
   const covers = deviceCoversPages(cell.profile, cell.pageSize);
   const mode = cell.mode as ProtectionMode;
   if (f.lyingFlush) return { kind: 'demonstration', tolerated: NON_OK, reason: 'the device acknowledges Flush without destaging: no engine can keep acknowledged commits' };
@@ -55,12 +76,17 @@ export const minipageAdapter: EngineAdapter = {
   modes: PROTECTION_MODES,
   workloads: WORKLOAD_NAMES,
   pageSizes: VALID_PAGE_SIZES,
+  commits: COMMIT_METHODS,
   runWorkload(cell, onEvent): WorkloadRun {
+    const engine: EngineConfig = { mode: cell.mode as ProtectionMode, pageSize: cell.pageSize, force: cell.force };
+    // Only non-default commit methods add keys: a default cell runs exactly as before.
+    if (cell.commit && cell.commit !== 'flush') engine.walDurability = cell.commit;
+    if (cell.commit === 'window') engine.powerWindowMs = cell.windowMs ?? DEFAULT_WINDOW_MS;
     const run = runWorkload({
       profile: cell.profile,
       faults: cell.faults,
       seed: cell.seed,
-      engine: { mode: cell.mode as ProtectionMode, pageSize: cell.pageSize, force: cell.force },
+      engine,
       workload: { name: cell.workload as WorkloadName, seed: cell.seed, txns: cell.txns },
       capture: 'none',
       onEvent,

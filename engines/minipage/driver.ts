@@ -45,7 +45,18 @@ export interface RunConfig {
   capture?: 'all' | 'none' | { every: number } | ((e: DeviceEvent, phase: Phase) => boolean);
   /** Sees every device event after the database is created (a campaign captures its own crash points here). */
   onEvent?: (e: DeviceEvent, dev: NvmeDevice) => void;
+  /**
+   * A noisy neighbour on the same device (the durability experiment): before
+   * each group commit another writer puts `bytesPerGroup` bytes (whole blocks)
+   * into its own region past the database, with the given write intent, and
+   * waits for completion only. Its data is nobody's commit: a Flush must still
+   * destage it, a persistence token need not wait for what is younger or EPHEMERAL.
+   */
+  neighbour?: { bytesPerGroup: number; intent: 'standard' | 'ephemeral' };
 }
+
+/** Blocks of the neighbour's region (cycled through). */
+const NEIGHBOUR_BLOCKS = 4096;
 
 export type Phase = 'commit' | 'checkpoint';
 
@@ -116,7 +127,13 @@ export function deviceBlocksFor(engine: EngineConfig, blockSize: number): number
 export function runWorkload(config: RunConfig): RunResult {
   const profile = getProfile(config.profile);
   const blockSize = profile.identify.namespace.lbaDataSize;
-  const nsze = config.nsze ?? deviceBlocksFor(config.engine, blockSize);
+  const dbBlocks = config.nsze ?? deviceBlocksFor(config.engine, blockSize);
+  const nb = config.neighbour;
+  if (nb && !(Number.isInteger(nb.bytesPerGroup) && nb.bytesPerGroup > 0 && nb.bytesPerGroup % blockSize === 0 && nb.bytesPerGroup <= NEIGHBOUR_BLOCKS * blockSize)) {
+    throw new BadInputError(`neighbour bytesPerGroup must be a positive multiple of the ${blockSize}-byte block, at most ${NEIGHBOUR_BLOCKS * blockSize}`);
+  }
+  const nsze = nb ? dbBlocks + NEIGHBOUR_BLOCKS : dbBlocks;
+  let neighbourAt = 0;
   const groupSize = config.groupSize ?? 4;
   const checkpointEvery = config.checkpointEvery ?? 40;
   if (!(Number.isInteger(groupSize) && groupSize >= 1)) throw new BadInputError(`groupSize must be an integer >= 1`);
@@ -148,6 +165,12 @@ export function runWorkload(config: RunConfig): RunResult {
   let sinceCkpt = 0;
   while (i < wl.config.txns) {
     const n = Math.min(groups.int(1, groupSize), wl.config.txns - i);
+    if (nb) {
+      const blocks = nb.bytesPerGroup / blockSize;
+      if (neighbourAt + blocks > NEIGHBOUR_BLOCKS) neighbourAt = 0;
+      dev.write(dbBlocks + neighbourAt, new Uint8Array(nb.bytesPerGroup).fill(0xa5), { tag: 'other', intent: nb.intent });
+      neighbourAt += blocks;
+    }
     const tickets: { rec: TxnRecord; ticket: ReturnType<MiniPageEngine['commit']> }[] = [];
     for (let g = 0; g < n; g++, i++) {
       const tx = engine.begin();

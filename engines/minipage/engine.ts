@@ -8,7 +8,10 @@
  * the log, ending with its Commit record, and redo applies a transaction only
  * when it reaches that Commit record (redo-only, no undo). A commit is
  * acknowledged (`sync`, the group commit) only once the WAL holding it is
- * durable: Flush after the WAL writes, or FUA WAL writes.
+ * durable: Flush after the WAL writes, FUA or CRITICAL WAL writes, the
+ * device's confirmation of the WAL writes' persistence tokens, or (with an
+ * advertised power window) write completion within the window's destage
+ * budget; see commit-durability.ts.
  *
  * Checkpoint (fuzzy): begin = take the redo point R (the WAL insert position)
  * and the set of pages dirty now; steps write those pages in batches while
@@ -48,6 +51,7 @@ import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, n
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
+import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
 import { PageMismatchError } from './records';
 
 export interface EngineOptions extends Partial<LayoutOptions> {
@@ -55,8 +59,10 @@ export interface EngineOptions extends Partial<LayoutOptions> {
   mode?: ProtectionMode;
   /** Buffer pool frames (default 64, at least 16). */
   frames?: number;
-  /** How a commit's WAL is made durable (default 'flush'). */
+  /** How a commit's WAL is made durable (default 'flush'): flush | fua | critical | token | window. */
   walDurability?: WalDurability;
+  /** walDurability 'window': the power window the host advertises to the device, ms (default 50). */
+  powerWindowMs?: number;
   /** atomic mode: start even if the device does not cover the page size. */
   force?: boolean;
   /** Pages per checkpoint step (default 16). */
@@ -149,7 +155,16 @@ export class MiniPageEngine implements TreeIO {
     this.checkpointBatch = opts.checkpointBatch ?? 16;
     if (!(Number.isInteger(this.checkpointBatch) && this.checkpointBatch >= 1)) throw new BadInputError(`checkpointBatch must be an integer >= 1`);
     this.pool = new BufferPool(frames, (no) => this.loadPage(no), (pages) => this.writePagesOut(pages));
-    this.wal = new WalWriter(dev, layout, control.epoch, walStart.lsn, walStart.prefix, opts.walDurability ?? 'flush', () => this.control.redoLsn);
+    const durability = opts.walDurability ?? 'flush';
+    let window: ConstructorParameters<typeof WalWriter>[7];
+    if (durability === 'window') {
+      // The host advertises the window; it may count on the device destaging
+      // windowMs x NAND bandwidth after a cut (the RFC has the device publish its rate).
+      const ms = opts.powerWindowMs ?? DEFAULT_POWER_WINDOW_MS;
+      dev.setPowerWindow(ms);
+      window = { unconfirmed: new UnconfirmedWrites(dev), budgetBytes: Math.floor(ms * 1000 * dev.profile.latency.nandBytesPerUs) };
+    }
+    this.wal = new WalWriter(dev, layout, control.epoch, walStart.lsn, walStart.prefix, durability, () => this.control.redoLsn, window);
   }
 
   // ------------------------------------------------------------ create / open
@@ -157,7 +172,7 @@ export class MiniPageEngine implements TreeIO {
   /** Format a new database on `dev`. Validates everything before the first write. */
   static create(dev: NvmeDevice, opts: EngineOptions & { pageSize: number }): MiniPageEngine {
     const mode = checkMode(opts.mode ?? 'none');
-    checkDurability(opts.walDurability);
+    checkDurability(opts);
     checkPageSize(opts.pageSize);
     const layout = computeLayout({ pageSize: opts.pageSize, walBytes: opts.walBytes, dwPages: opts.dwPages, maxPages: opts.maxPages }, dev.blockSize, dev.nsze);
     const protection = protectionFor(mode);
@@ -198,7 +213,7 @@ export class MiniPageEngine implements TreeIO {
 
   /** Open an existing database: recovery always runs. */
   static open(dev: NvmeDevice, opts: EngineOptions = {}): MiniPageEngine {
-    checkDurability(opts.walDurability);
+    checkDurability(opts);
     if (opts.pageSize !== undefined) checkPageSize(opts.pageSize);
     let raw: Uint8Array;
     try {
@@ -522,7 +537,8 @@ export class MiniPageEngine implements TreeIO {
 
   private ack(t: CommitTicket, measured = true): void {
     t.acked = true;
-    t.ackSeq = this.dev.seq;
+    // Not before the WAL's durability shows in a crash capture (see WalWriter.ackSeqFloor).
+    t.ackSeq = Math.max(this.dev.seq, this.wal.ackSeqFloor);
     t.ackTimeUs = this.dev.timeUs;
     if (measured) this.stats.commitLatencyUs.push(t.ackTimeUs - t.commitTimeUs);
   }
@@ -589,6 +605,10 @@ function checkMode(mode: unknown): ProtectionMode {
   return mode as ProtectionMode;
 }
 
-function checkDurability(d: unknown): void {
-  if (d !== undefined && d !== 'flush' && d !== 'fua') throw new BadInputError(`walDurability must be "flush" or "fua", got "${String(d)}"`);
+function checkDurability(opts: EngineOptions): void {
+  if (opts.walDurability !== undefined) checkCommitMethod(opts.walDurability);
+  if (opts.powerWindowMs !== undefined) {
+    checkPowerWindowMs(opts.powerWindowMs);
+    if (opts.walDurability !== 'window') throw new BadInputError(`powerWindowMs applies to walDurability "window" only (got walDurability "${opts.walDurability ?? 'flush'}")`);
+  }
 }

@@ -19,11 +19,19 @@ import { DeviceError, NvmeDevice } from '../../src/device/device';
 import { Tag } from '../../src/device/types';
 import { Layout } from './layout';
 import { REC_HEADER, WalRecord, decodeHeader, decodeRecord, encodeRecord, recordCrcOk } from './records';
+import { CommitMethod, UnconfirmedWrites, walWriteOptions } from './commit-durability';
 
 /** The first LSN of a fresh database (0 means "never logged" in page headers). */
 export const WAL_START_LSN = 16;
 
-export type WalDurability = 'flush' | 'fua';
+/** How a group commit makes the WAL durable; see commit-durability.ts. */
+export type WalDurability = CommitMethod;
+
+/** Window mode: the host's count of unconfirmed writes and the window's destage budget (bytes). */
+export interface WindowBudget {
+  unconfirmed: UnconfirmedWrites;
+  budgetBytes: number;
+}
 
 export interface WalStats {
   records: number;
@@ -31,6 +39,8 @@ export interface WalStats {
   recordBytes: number;
   fpiBytes: number;
   groupFlushes: number;
+  /** Group commits that waited for persistence tokens (token mode: all that were not durable yet; window mode: over budget). */
+  tokenWaits: number;
 }
 
 export class WalWriter {
@@ -39,7 +49,15 @@ export class WalWriter {
   private fpiRanges: [number, number][] = [];
   insertLsn: number;
   durableLsn: number;
-  readonly stats: WalStats = { records: 0, fpiRecords: 0, recordBytes: 0, fpiBytes: 0, groupFlushes: 0 };
+  /**
+   * The first device command-stream position at which the durability of the
+   * last group commit shows in a crash capture. Normally the current position;
+   * after waiting for tokens it is the next one: destage in simulated time
+   * emits no device event, so a crash point captured at the last event still
+   * shows the WAL as volatile, and an acknowledgement must not be dated there.
+   */
+  ackSeqFloor = 0;
+  readonly stats: WalStats = { records: 0, fpiRecords: 0, recordBytes: 0, fpiBytes: 0, groupFlushes: 0, tokenWaits: 0 };
 
   constructor(
     private readonly dev: NvmeDevice,
@@ -51,7 +69,10 @@ export class WalWriter {
     private readonly durability: WalDurability,
     /** The oldest LSN recovery may still need (the durable checkpoint's redo point): never overwritten. */
     private readonly oldestNeeded: () => number,
+    /** Required in window mode. */
+    private readonly window?: WindowBudget,
   ) {
+    if (durability === 'window' && !window) throw new Error('internal: window commit without a window budget');
     const bs = layout.blockSize;
     this.bufStart = Math.floor(startLsn / bs) * bs;
     if (tailPrefix.length !== startLsn - this.bufStart) throw new Error('WAL tail prefix does not match the start LSN');
@@ -108,17 +129,39 @@ export class WalWriter {
       tags.push(fpi * 2 > bs ? 'fpi' : 'wal');
     }
     const ids: number[] = [];
-    const fua = this.durability === 'fua';
+    const opts = walWriteOptions(this.durability);
     let i = 0;
     while (i < nBlocks) {
       const slot = (firstBlock + i) % this.layout.walBlocks;
       let j = i + 1;
       while (j < nBlocks && tags[j] === tags[i] && (firstBlock + j) % this.layout.walBlocks !== 0) j++;
-      ids.push(this.dev.submitWrite(this.layout.walStart + slot, data.subarray(i * bs, j * bs), { tag: tags[i], fua }));
+      ids.push(this.dev.submitWrite(this.layout.walStart + slot, data.subarray(i * bs, j * bs), { tag: tags[i], ...opts }));
       i = j;
     }
-    for (const id of ids) this.dev.wait(id);
-    if (!fua) this.dev.flush();
+    const tokens = ids.map((id) => this.dev.wait(id).token!);
+    let waited = false;
+    switch (this.durability) {
+      case 'flush':
+        this.dev.flush();
+        break;
+      case 'fua':
+      case 'critical':
+        break; // durable at completion
+      case 'token':
+        // No Flush: wait for the device to confirm each token (background destage).
+        for (const t of tokens) {
+          if (this.dev.isDurable(t)) continue;
+          this.dev.waitDurable(t);
+          waited = true;
+        }
+        break;
+      case 'window':
+        // Acknowledge at completion, provided what is unconfirmed fits the window's destage budget.
+        waited = this.window!.unconfirmed.waitUntilWithin(this.window!.budgetBytes);
+        break;
+    }
+    if (waited) this.stats.tokenWaits++;
+    this.ackSeqFloor = waited ? this.dev.seq + 1 : this.dev.seq;
     this.stats.groupFlushes++;
     this.durableLsn = this.insertLsn;
     // Keep the partial last block's bytes for the next rewrite.

@@ -15,6 +15,8 @@
  *   strategy: mixed
  *   crashDuringRecovery: false
  *   forceAtomic: true      # run atomic on devices that do not cover the page (as a demonstration)
+ *   commits: [flush, token, window]   # optional: how commits are made durable (default [flush])
+ *   windowMs: 50           # optional: the power window of the window commits
  */
 import fs from 'fs';
 import Ajv from 'ajv';
@@ -22,7 +24,7 @@ import YAML from 'yaml';
 import { BadInputError } from '../util/errors';
 import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
 import { getProfile } from '../device/profiles';
-import { CellSpec, STRATEGIES, Strategy } from './cell';
+import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from './cell';
 
 export interface CampaignFile {
   name?: string;
@@ -37,6 +39,8 @@ export interface CampaignFile {
   strategy?: Strategy;
   crashDuringRecovery?: boolean;
   forceAtomic?: boolean;
+  commits?: CommitMethod[];
+  windowMs?: number;
 }
 
 export const CAMPAIGN_SCHEMA = {
@@ -74,6 +78,8 @@ export const CAMPAIGN_SCHEMA = {
     strategy: { type: 'string', enum: [...STRATEGIES] },
     crashDuringRecovery: { type: 'boolean' },
     forceAtomic: { type: 'boolean' },
+    commits: { type: 'array', minItems: 1, items: { type: 'string', enum: [...COMMIT_METHODS] } },
+    windowMs: { type: 'number', exclusiveMinimum: 0 },
   },
 } as const;
 
@@ -133,20 +139,26 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
         for (const mode of c.modes) {
           const force = mode === 'atomic' && !deviceCoversPage(profile, pageSize);
           if (force && !c.forceAtomic) continue;
-          cells.push({
-            engine: c.engine ?? 'minipage',
-            mode,
-            force,
-            profile,
-            faults,
-            pageSize,
-            workload: name,
-            txns: txns ?? c.txns ?? 300,
-            seed: c.seed ?? 1,
-            crashes: c.crashes ?? 500,
-            strategy: c.strategy ?? 'mixed',
-            crashDuringRecovery: c.crashDuringRecovery ?? false,
-          });
+          for (const commit of c.commits ?? ['flush']) {
+            const cell: CellSpec = {
+              engine: c.engine ?? 'minipage',
+              mode,
+              force,
+              profile,
+              faults,
+              pageSize,
+              workload: name,
+              txns: txns ?? c.txns ?? 300,
+              seed: c.seed ?? 1,
+              crashes: c.crashes ?? 500,
+              strategy: c.strategy ?? 'mixed',
+              crashDuringRecovery: c.crashDuringRecovery ?? false,
+            };
+            // Flush adds no key: a campaign without `commits` expands exactly as before.
+            if (commit !== 'flush') cell.commit = commit;
+            if (commit === 'window' && c.windowMs !== undefined) cell.windowMs = c.windowMs;
+            cells.push(cell);
+          }
         }
       }
     }

@@ -11,6 +11,31 @@ import type { Expectation, Verdict } from '../report/schema';
 export const STRATEGIES = ['exhaustive', 'random', 'targeted', 'mixed'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
+/**
+ * How an engine acknowledges a commit (the asynchronous-durability experiment,
+ * ARCHITECTURE 2.5): Flush after the log writes (the default), FUA log writes,
+ * CRITICAL-intent log writes, waiting for the device's persistence-token
+ * confirmations, or relying on an advertised power window.
+ */
+export const COMMIT_METHODS = ['flush', 'fua', 'token', 'critical', 'window'] as const;
+export type CommitMethod = (typeof COMMIT_METHODS)[number];
+/** Power window (ms) a 'window' cell advertises when it names none. */
+export const DEFAULT_WINDOW_MS = 50;
+
+/** A cell's commit method as a suffix of its mode: '' for flush (so default cells keep their ids), else '@token', '@window50ms', '@window500us'. */
+export function commitSuffix(cell: Pick<CellSpec, 'commit' | 'windowMs'>): string {
+  const c = cell.commit ?? 'flush';
+  if (c === 'flush') return '';
+  if (c !== 'window') return `@${c}`;
+  const ms = cell.windowMs ?? DEFAULT_WINDOW_MS;
+  return Number.isInteger(ms) ? `@window${ms}ms` : `@window${Math.round(ms * 1000)}us`;
+}
+
+/** The mode as reports and replay ids show it: mode, '!' if forced, then the commit suffix. */
+export function modeLabel(cell: Pick<CellSpec, 'mode' | 'force' | 'commit' | 'windowMs'>): string {
+  return cell.mode + (cell.force ? '!' : '') + commitSuffix(cell);
+}
+
 export interface CellSpec {
   engine: string;
   mode: string;
@@ -28,6 +53,10 @@ export interface CellSpec {
   strategy: Strategy;
   /** Also cut the power once during recovery (double fault). */
   crashDuringRecovery: boolean;
+  /** How commits are made durable (default flush); engines that support others list them in `commits`. */
+  commit?: CommitMethod;
+  /** commit 'window': the advertised power window, ms (default DEFAULT_WINDOW_MS; a whole number of us). */
+  windowMs?: number;
 }
 
 /** What one run of the workload (without a crash) cost. */
@@ -65,6 +94,8 @@ export interface EngineAdapter {
   modes: readonly string[];
   workloads: readonly string[];
   pageSizes: readonly number[];
+  /** Commit methods the engine implements besides the default 'flush' (absent: flush only). */
+  commits?: readonly CommitMethod[];
   /**
    * Run the cell's workload on a fresh device. `onEvent` sees every device
    * event of the run (after the engine's initial load, which is not a crash

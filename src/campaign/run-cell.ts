@@ -16,7 +16,7 @@ import { Prng } from '../util/prng';
 import { planChoices, planPoints, PlannedState, TraceEvent } from '../crash/strategies';
 import { buildCellResult, measurementsFromCounters } from '../report/build';
 import type { CellResult, Finding } from '../report/schema';
-import { CellSpec, EngineAdapter, RunMetrics, STRATEGIES, WorkloadRun } from './cell';
+import { CellSpec, COMMIT_METHODS, EngineAdapter, RunMetrics, STRATEGIES, WorkloadRun, modeLabel } from './cell';
 import { getAdapter } from './engines';
 import { captureRun, judgeStates, StateResult } from './evaluate';
 import { ChoiceSpace } from '../device/power-loss';
@@ -58,7 +58,24 @@ export function validateCell(cell: CellSpec, adapter: EngineAdapter = getAdapter
   for (const [k, v, min, max] of [['txns', cell.txns, 1, 1_000_000], ['crashes', cell.crashes, 0, 10_000_000], ['seed', cell.seed, 0, Number.MAX_SAFE_INTEGER]] as const) {
     if (!Number.isSafeInteger(v) || v < min || v > max) throw new BadInputError(`${k} must be an integer from ${min} to ${max}, got ${v}`);
   }
-  return { ...cell, faults };
+  // Commit method: 'flush' is the default and is dropped, so a default cell stays the same cell.
+  const { commit, windowMs, ...rest } = cell;
+  const out: CellSpec = { ...rest, faults };
+  if (commit !== undefined && commit !== 'flush') {
+    one('commit', commit, COMMIT_METHODS);
+    if (!adapter.commits?.includes(commit)) {
+      throw new BadInputError(`commit "${commit}" is not supported by engine ${adapter.name}; use one of: flush${(adapter.commits ?? []).filter((c) => c !== 'flush').map((c) => `, ${c}`).join('')}`);
+    }
+    out.commit = commit;
+  }
+  if (windowMs !== undefined) {
+    if (commit !== 'window') throw new BadInputError(`windowMs applies to commit "window" only (got commit "${commit ?? 'flush'}")`);
+    if (!(typeof windowMs === 'number' && windowMs > 0 && windowMs <= 60_000 && Number.isInteger(Math.round(windowMs * 1e6) / 1000))) {
+      throw new BadInputError(`windowMs must be a number of milliseconds > 0 and <= 60000, in whole microseconds, got ${windowMs}`);
+    }
+    out.windowMs = windowMs;
+  }
+  return out;
 }
 
 function workerScript(): string {
@@ -183,7 +200,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
   const result = buildCellResult(
     {
       engine: cell.engine,
-      mode: cell.mode + (cell.force ? '!' : ''),
+      mode: modeLabel(cell),
       profile: cell.profile,
       faults: cell.faults,
       pageSize: cell.pageSize,

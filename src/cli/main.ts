@@ -9,6 +9,7 @@ import { TOOL_VERSION } from '../util/version';
 import { registerDeviceCommands } from './commands/device';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerReportCommands } from './commands/report';
+import { registerDurabilityCommands } from './commands/durability';
 
 export const EXIT_OK = 0;
 export const EXIT_FINDING = 1;
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDeviceCommands(program);
   registerCampaignCommands(program);
   registerReportCommands(program);
+  registerDurabilityCommands(program);
   return program;
 }
 

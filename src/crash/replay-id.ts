@@ -2,10 +2,13 @@
  * Replay ids: a short text that names one crash state completely, so that
  * `tornlab replay ID` rebuilds it bit for bit.
  *
- *   tl1.<engine>.<mode>[!].<profile>[+fault...].<pageSize>.<workload>.<txns>.<seed>.p<seq>.<choice>[.r<seq>.<choice>]
+ *   tl1.<engine>.<mode>[!][@<commit>].<profile>[+fault...].<pageSize>.<workload>.<txns>.<seed>.p<seq>.<choice>[.r<seq>.<choice>]
  *
  * e.g. tl1.minipage.none.consumer-tlc.8192.bank.300.42.p1834.s3
  * - `!` after the mode: forced (atomic on a device that does not cover the page).
+ * - @<commit>: how commits were made durable, absent for the default (Flush),
+ *   so ids of default cells never change: @fua, @token, @critical,
+ *   @window<N>ms or @window<N>us (the advertised power window).
  * - p<seq>: the crash point, a position in the device command stream.
  * - <choice>: the survivor choice at that point, e<base36 index> (enumerated)
  *   or s<n> (the n-th seeded sample; see device/power-loss resolveChoice).
@@ -16,11 +19,16 @@
  */
 import { BadInputError } from '../util/errors';
 import { ChoiceRef, formatChoiceRef, parseChoiceRef } from '../device/power-loss';
+import { CommitMethod, commitSuffix } from '../campaign/cell';
 
 export interface CrashStateId {
   engine: string;
   mode: string;
   force: boolean;
+  /** Absent = flush. */
+  commit?: CommitMethod;
+  /** commit 'window' only. */
+  windowMs?: number;
   profile: string;
   faults: string[];
   pageSize: number;
@@ -38,7 +46,7 @@ export function formatReplayId(s: CrashStateId): string {
   const parts = [
     'tl1',
     s.engine,
-    s.mode + (s.force ? '!' : ''),
+    s.mode + (s.force ? '!' : '') + commitSuffix(s),
     [s.profile, ...s.faults].join('+'),
     String(s.pageSize),
     s.workload,
@@ -57,9 +65,12 @@ export function parseReplayId(text: string): CrashStateId {
   const p = text.trim().split('.');
   if (p[0] !== 'tl1') throw bad('it does not start with tl1');
   if (p.length !== 10 && p.length !== 12) throw bad(`it has ${p.length} fields`);
-  const [, engine, modeRaw, devicePart, pageSize, workload, txns, seed, point, choice] = p;
+  const [, engine, modeField, devicePart, pageSize, workload, txns, seed, point, choice] = p;
+  const [modeRaw, commitRaw, ...extra] = modeField.split('@');
+  if (extra.length > 0) throw bad(`mode "${modeField}" has more than one @`);
   const force = modeRaw.endsWith('!');
   const mode = force ? modeRaw.slice(0, -1) : modeRaw;
+  const commit = commitRaw === undefined ? undefined : parseCommit(commitRaw, bad);
   const [profile, ...faults] = devicePart.split('+');
   for (const [k, v] of Object.entries({ engine, mode, profile, workload })) if (!NAME.test(v)) throw bad(`${k} "${v}"`);
   const num = (k: string, v: string) => {
@@ -81,6 +92,7 @@ export function parseReplayId(text: string): CrashStateId {
     engine,
     mode,
     force,
+    ...commit,
     profile,
     faults,
     pageSize: num('page size', pageSize),
@@ -92,4 +104,17 @@ export function parseReplayId(text: string): CrashStateId {
   };
   if (p.length === 12) id.recovery = { point: pointNo('recovery crash point', p[10]), choice: choiceRef(p[11]) };
   return id;
+}
+
+/** '@' part of the mode field: fua | token | critical | window<N>ms | window<N>us (flush is never written). */
+function parseCommit(v: string, bad: (why: string) => Error): { commit: CommitMethod; windowMs?: number } {
+  if (v === 'fua' || v === 'token' || v === 'critical') return { commit: v };
+  const w = /^window([1-9][0-9]*)(ms|us)$/.exec(v);
+  if (w) {
+    const n = Number(w[1]);
+    // Canonical form only: a whole number of ms is written in ms, so that one state has one id.
+    if (w[2] === 'us' && n % 1000 === 0) throw bad(`commit "${v}": write window${n / 1000}ms`);
+    return { commit: 'window', windowMs: w[2] === 'ms' ? n : n / 1000 };
+  }
+  throw bad(`commit "${v}": use fua, token, critical, window<N>ms or window<N>us (flush is the default and is not written)`);
 }

@@ -3,7 +3,7 @@ import fs from 'fs';
 import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError } from '../../util/errors';
-import { CellSpec, STRATEGIES, Strategy } from '../../campaign/cell';
+import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from '../../campaign/cell';
 import { deviceCoversPage, expandCampaign, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
 import { renderJunit } from '../../campaign/junit';
 import { DEFAULT_CAMPAIGN, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
@@ -67,6 +67,11 @@ export function registerCampaignCommands(program: Command): void {
     .option('--seed <n>', 'seed of every random choice', int('--seed'), 1)
     .addOption(new Option('--strategy <name>', 'crash-point strategy').choices([...STRATEGIES]).default('mixed'))
     .option('--crash-during-recovery', 'also cut the power once during recovery', false)
+    .addOption(new Option('--commit <method>', 'how commits are made durable (tornlab durability compares them)').choices([...COMMIT_METHODS]).default('flush'))
+    .option('--window-ms <ms>', 'with --commit window: the power window the host advertises (default 50)', (v: string) => {
+      if (!/^[0-9]+(\.[0-9]+)?$/.test(v)) throw new BadInputError(`--window-ms must be a number of milliseconds, got "${v}"`);
+      return Number(v);
+    })
     .option('--workers <n>', 'worker threads (default: one per core, max 2)', int('--workers'))
     .option('--json', 'print the cell result as JSON on stdout')
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
@@ -85,6 +90,8 @@ export function registerCampaignCommands(program: Command): void {
         crashes: o.crashes,
         strategy: o.strategy as Strategy,
         crashDuringRecovery: !!o.crashDuringRecovery,
+        commit: o.commit as CommitMethod,
+        windowMs: o.windowMs,
       });
       const bar = progressBar(`${cell.mode} on ${cell.profile}`);
       const outcome = await runCell(cell, { workers: o.workers, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
@@ -144,7 +151,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action((id: string, o) => {
       const s = parseReplayId(id);
-      const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery });
+      const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs });
       const adapter = getAdapter(cell.engine);
       const { run, spaces } = captureRun(adapter, cell, [s.point]);
       const space = spaces.get(s.point)!;
