@@ -19,26 +19,14 @@
  */
 import { BadInputError } from '../util/errors';
 import { ChoiceRef, formatChoiceRef, parseChoiceRef } from '../device/power-loss';
-import { CommitMethod, commitSuffix } from '../campaign/cell';
+import { CellSpec, CommitMethod, modeLabel } from '../campaign/cell';
 
-export interface CrashStateId {
-  engine: string;
-  mode: string;
-  force: boolean;
-  /** Absent = flush. */
-  commit?: CommitMethod;
-  /** commit 'window' only. */
-  windowMs?: number;
-  profile: string;
-  faults: string[];
-  pageSize: number;
-  workload: string;
-  txns: number;
-  seed: number;
+/** The cell fields a crash state depends on, plus where the power was cut and what survived. */
+export type CrashStateId = Pick<CellSpec, 'engine' | 'mode' | 'force' | 'commit' | 'windowMs' | 'profile' | 'faults' | 'pageSize' | 'workload' | 'txns' | 'seed'> & {
   point: number;
   choice: ChoiceRef;
   recovery?: { point: number; choice: ChoiceRef };
-}
+};
 
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -46,7 +34,7 @@ export function formatReplayId(s: CrashStateId): string {
   const parts = [
     'tl1',
     s.engine,
-    s.mode + (s.force ? '!' : '') + commitSuffix(s),
+    modeLabel(s),
     [s.profile, ...s.faults].join('+'),
     String(s.pageSize),
     s.workload,

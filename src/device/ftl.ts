@@ -107,6 +107,11 @@ export class FtlModel {
         this.openFill = 0;
       }
     }
+    this.place(unit);
+  }
+
+  /** Program `unit` into the next page of the open block (which has room). */
+  private place(unit: number): void {
     const ppa = this.open * PAGES_PER_BLOCK + this.openFill++;
     this.owner[ppa] = unit;
     this.valid[this.open]++;
@@ -151,10 +156,7 @@ export class FtlModel {
         this.open = this.free.shift()!;
         this.openFill = 0;
       }
-      const ppa = this.open * PAGES_PER_BLOCK + this.openFill++;
-      this.owner[ppa] = u;
-      this.valid[this.open]++;
-      this.map.set(u, ppa);
+      this.place(u);
       this.gcUnits++;
     }
   }
