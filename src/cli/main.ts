@@ -9,6 +9,8 @@ import { TOOL_VERSION } from '../util/version';
 import { registerDeviceCommands } from './commands/device';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerReportCommands } from './commands/report';
+import { registerPgCommands } from './commands/pg';
+import { registerDoctorCommands } from './commands/doctor';
 import { registerDurabilityCommands } from './commands/durability';
 
 export const EXIT_OK = 0;
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerDeviceCommands(program);
   registerCampaignCommands(program);
   registerReportCommands(program);
+  registerPgCommands(program);
+  registerDoctorCommands(program);
   registerDurabilityCommands(program);
   return program;
 }

@@ -1,0 +1,618 @@
+/**
+ * Crash cycles of real PostgreSQL on the emulated device.
+ *
+ * A cycle: power a device on from the base image (copy-on-write, no initdb),
+ * mount it, start PostgreSQL, run the bank workload (and pgbench if asked),
+ * cut the power — during a CHECKPOINT (targeted) or at a seeded point of the
+ * write stream — kill the server, mount the crash image a seeded survivor
+ * choice gives (e2fsck -p first), start PostgreSQL (crash recovery), check
+ * the oracle, run pg_amcheck (heap + btree), shut down cleanly and run
+ * pg_checksums --check. The verdict follows ARCHITECTURE 4, with
+ * PostgreSQL's own messages attached.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Client } from './pg-client';
+import { createDevice, NvmeDevice } from '../../src/device/device';
+import { getProfile, parseFaults } from '../../src/device/profiles';
+import { BlockStore } from '../../src/device/store';
+import { DeviceCounters } from '../../src/device/types';
+import { BlockStack, FsType } from '../../src/export/block-stack';
+import { sleep } from '../../src/export/exec';
+import { RunLedger, runLedger } from '../../src/export/ledger';
+import { requireExport } from '../../src/export/preconditions';
+import { haltIfInterrupted } from '../../src/export/teardown';
+import { remountCrashImage } from '../../src/export/power-cut';
+import { markedProcesses } from '../../src/export/processes';
+import { BadInputError } from '../../src/util/errors';
+import { Prng } from '../../src/util/prng';
+import { BankWorkload, OracleResult, checkOracle, schemaSql } from './bank';
+import { missingForPostgres } from './runtime';
+import { PgServer, notableLogLines } from './server';
+import { Verdict, decideVerdict } from './verdict';
+
+export type CrashAt = 'checkpoint' | 'seeded';
+
+/** Range of the device-cache fill (KiB) at which a targeted cut strikes during a CHECKPOINT. */
+const CUT_MIN_DIRTY_KIB = 32;
+const CUT_MAX_DIRTY_KIB = 256;
+/** Only a data-writeback-sized request triggers the targeted cut (WAL and journal writes are smaller). */
+const CUT_MIN_WRITE_BYTES = 64 * 1024;
+
+export interface PgCellConfig {
+  fpw: boolean;
+  profile: string;
+  faults: string[];
+  seed: number;
+  crashes: number;
+  crashAt: CrashAt;
+  fs: FsType;
+  /** Extra server settings (name -> value), passed through with -c. */
+  settings: Record<string, string>;
+  accounts: number;
+  clients: number;
+  /** Load before the cut (ms). */
+  loadMs: number;
+  /** pgbench clients running alongside the bank workload (0: no pgbench). */
+  pgbenchClients: number;
+  pgbenchScale: number;
+  /** Namespace size in blocks of the profile (default: 1 GiB worth). */
+  nsze?: number;
+}
+
+export const DEFAULT_CELL: Omit<PgCellConfig, 'fpw' | 'seed' | 'crashes'> = {
+  profile: 'consumer-tlc',
+  faults: [],
+  crashAt: 'checkpoint',
+  fs: 'ext4',
+  settings: {},
+  accounts: 20000,
+  clients: 4,
+  loadMs: 1500,
+  pgbenchClients: 0,
+  pgbenchScale: 1,
+};
+
+/** Server settings of a cell; the user's settings win over ours. */
+export function serverSettings(cfg: PgCellConfig): Record<string, string> {
+  return {
+    shared_buffers: '16MB',
+    checkpoint_timeout: '30s',
+    max_wal_size: '1GB',
+    autovacuum: 'off',
+    fsync: 'on',
+    synchronous_commit: 'on',
+    log_checkpoints: 'on',
+    full_page_writes: cfg.fpw ? 'on' : 'off',
+    ...cfg.settings,
+  };
+}
+
+export function validateCell(cfg: PgCellConfig): void {
+  getProfile(cfg.profile);
+  parseFaults(cfg.faults);
+  if (!Number.isSafeInteger(cfg.seed)) throw new BadInputError(`--seed must be an integer, got ${cfg.seed}`);
+  if (!Number.isInteger(cfg.crashes) || cfg.crashes < 1 || cfg.crashes > 10000) throw new BadInputError(`--crashes must be an integer from 1 to 10000, got ${cfg.crashes}`);
+  if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
+  if (cfg.crashAt !== 'checkpoint' && cfg.crashAt !== 'seeded') throw new BadInputError(`--crash-at must be checkpoint or seeded, got ${cfg.crashAt}`);
+  if (!Number.isInteger(cfg.accounts) || cfg.accounts < 2) throw new BadInputError(`--accounts must be an integer >= 2, got ${cfg.accounts}`);
+  if (!Number.isInteger(cfg.clients) || cfg.clients < 1 || cfg.clients > 64) throw new BadInputError(`--clients must be an integer from 1 to 64, got ${cfg.clients}`);
+  if (!(cfg.loadMs >= 0)) throw new BadInputError(`--load-ms must be >= 0, got ${cfg.loadMs}`);
+  for (const [k, v] of Object.entries(cfg.settings)) {
+    if (!/^[a-z_][a-z0-9_.]*$/i.test(k) || /[\0\n]/.test(v)) throw new BadInputError(`setting "${k}=${v}" is not NAME=VALUE`);
+  }
+  if ('full_page_writes' in cfg.settings) throw new BadInputError('set full_page_writes with --fpw on|off, not as a setting');
+}
+
+/** Parse ["name=value", ...] into settings. */
+export function parseSettings(items: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const it of items) {
+    const at = it.indexOf('=');
+    if (at <= 0) throw new BadInputError(`--set "${it}": expected NAME=VALUE, e.g. --set shared_buffers=32MB`);
+    out[it.slice(0, at).trim()] = it.slice(at + 1).trim();
+  }
+  return out;
+}
+
+// ------------------------------------------------------------- base image
+
+export interface BaseImage {
+  key: string;
+  store: BlockStore;
+  blocks: number;
+  buildMs: number;
+  nsze: number;
+}
+
+const bases = new Map<string, BaseImage>();
+
+function nszeOf(cfg: PgCellConfig): number {
+  return cfg.nsze ?? Math.floor(1024 ** 3 / getProfile(cfg.profile).identify.namespace.lbaDataSize);
+}
+
+function baseKey(cfg: PgCellConfig): string {
+  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, accounts: cfg.accounts, pgbench: cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0, nsze: nszeOf(cfg) });
+}
+
+let portCounter = 0;
+function newServer(ledger: RunLedger, mountPoint: string, settings: Record<string, string>): PgServer {
+  portCounter++;
+  const sock = ledger.newPath('sock');
+  ledger.add('dir', sock);
+  return new PgServer({
+    dataDir: path.join(mountPoint, 'pgdata'),
+    socketDir: sock,
+    port: 20000 + ((process.pid * 7 + portCounter) % 20000),
+    logFile: sock + '.log',
+    settings,
+    ledger,
+  });
+}
+
+/**
+ * The base image of a configuration: initdb --data-checksums plus the initial
+ * load, shut down cleanly, built once per process and configuration, on a
+ * device without faults (faults apply to the cycles, not to setup).
+ */
+export async function baseImage(cfg: PgCellConfig, ledger = runLedger()): Promise<BaseImage> {
+  const key = baseKey(cfg);
+  const cached = bases.get(key);
+  if (cached) return cached;
+  const t0 = Date.now();
+  const nsze = nszeOf(cfg);
+  const dev = createDevice({ profile: cfg.profile, seed: cfg.seed, nsze });
+  const stack = await BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, ledger });
+  let server: PgServer | undefined;
+  try {
+    server = newServer(ledger, stack.mountPoint!, { ...serverSettings({ ...cfg, fpw: true }), max_wal_size: '64MB' });
+    await server.initdb();
+    const st = await server.start();
+    if (!st.ready) throw new Error(`postgres did not start on the base image:\n${server.logSinceStart()}`);
+    const c = await server.connect();
+    try {
+      await c.query(schemaSql(cfg.accounts));
+      await c.query('VACUUM ANALYZE'); // set hint bits and the visibility map now, not in every cycle
+    } finally {
+      await c.end();
+    }
+    if (cfg.pgbenchClients > 0) {
+      const r = await server.runTool('pgbench', ['-i', '-q', '-s', String(cfg.pgbenchScale), '-h', server.opts.socketDir, '-p', String(server.opts.port), '-U', 'postgres', 'postgres']);
+      if (r.code !== 0) throw new Error(`pgbench -i failed: ${r.stderr}`);
+    }
+    const stop = await server.stop();
+    if (!stop.clean) throw new Error(`postgres did not shut down cleanly on the base image:\n${server.logSinceStart()}`);
+  } finally {
+    server?.kill();
+    await stack.release();
+  }
+  // Everything the file system wrote is on media after this Flush (no faults on the base device).
+  dev.waitAll();
+  dev.flush();
+  const base: BaseImage = { key, store: dev.media.snapshot(), blocks: dev.media.size, buildMs: Date.now() - t0, nsze };
+  bases.set(key, base);
+  return base;
+}
+
+// ------------------------------------------------------------------ cycle
+
+export interface DeviceBytes {
+  hostWriteBytes: number;
+  writes: number;
+  flushes: number;
+  nandBytesProgrammed: number;
+}
+
+function deviceBytes(c: DeviceCounters, from?: DeviceBytes): DeviceBytes {
+  const now = { hostWriteBytes: c.hostWriteBytes, writes: c.writes, flushes: c.flushes, nandBytesProgrammed: c.nandBytesProgrammed };
+  if (!from) return now;
+  return {
+    hostWriteBytes: now.hostWriteBytes - from.hostWriteBytes,
+    writes: now.writes - from.writes,
+    flushes: now.flushes - from.flushes,
+    nandBytesProgrammed: now.nandBytesProgrammed - from.nandBytesProgrammed,
+  };
+}
+
+/**
+ * WAL of the cycle's load, from the server's start to the last snapshot
+ * before the cut. lsnBytes and (when pg_waldump could read the range on the
+ * crash image) records/fpi are exact; the pg_stat_wal deltas lag, because
+ * backends report their WAL counters at most once a second.
+ */
+export interface WalStats {
+  startLsn: string;
+  endLsn: string;
+  /** WAL bytes between the two LSNs (pg_current_wal_lsn). */
+  lsnBytes: number;
+  /** Records and full-page images in the range, counted by pg_waldump (-1: not readable). */
+  records: number;
+  fpi: number;
+  /** pg_stat_wal deltas over the same time (lagging). */
+  walBytes: number;
+  walFpi: number;
+  walRecords: number;
+  /** Why pg_waldump could not count the range, if it could not. */
+  waldumpError?: string;
+}
+
+export interface CycleResult {
+  cycle: number;
+  seed: number;
+  verdict: Verdict;
+  /** Why the verdict is what it is (one line each). */
+  findings: string[];
+  /** PostgreSQL's own words: log lines, tool output. */
+  messages: string[];
+  replayId: string;
+  cut: {
+    trigger: 'checkpoint' | 'seeded' | 'after-checkpoint' | 'end-of-load';
+    afterWrites: number;
+    dirtyBytesAtLeast: number;
+    /** Largest device-cache fill seen during the checkpoint (bytes). */
+    maxDirtyBytes: number;
+    dirtyBuffers: number;
+    seq: number;
+    pendingWrites: number;
+    /** Blocks at risk at the cut, and the writes they belong to (lba+nlb). */
+    pendingBlocks: number;
+    pendingLbas: string[];
+    heldRequests: number;
+    changedBlocks: number;
+  };
+  workload: { acked: number; attempted: number; presentTransfers: number; pgbench: boolean };
+  wal: WalStats;
+  /** Device bytes of the cycle up to the cut, and of recovery + verification. */
+  device: { load: DeviceBytes; recovery: DeviceBytes };
+  recovery: { ready: boolean; ms: number; fsckCode: number | null; fsckOutput: string };
+  checks: {
+    oracle?: Omit<OracleResult, 'balanceSum' | 'expectedSum'> & { balanceSum: string; expectedSum: string };
+    amcheck?: { code: number | null; output: string };
+    checksums?: { code: number | null; output: string };
+    cleanShutdown?: boolean;
+  };
+  ms: { total: number; start: number; load: number; cut: number; recovery: number; verify: number };
+}
+
+async function safeQuery(c: Client, sql: string): Promise<Record<string, unknown>[] | undefined> {
+  try {
+    return (await c.query(sql)).rows;
+  } catch {
+    return undefined;
+  }
+}
+
+async function walSnapshot(c: Client): Promise<{ lsn: string; bytes: number; fpi: number; records: number } | undefined> {
+  const rows = await safeQuery(c, 'SELECT pg_current_wal_lsn()::text AS lsn, wal_bytes::text AS b, wal_fpi::text AS f, wal_records::text AS r FROM pg_stat_wal');
+  if (!rows) return undefined;
+  return { lsn: rows[0].lsn as string, bytes: Number(rows[0].b), fpi: Number(rows[0].f), records: Number(rows[0].r) };
+}
+
+/** WAL segment file holding `lsn` (timeline 1, 16 MiB segments: what initdb made and crash recovery keeps). */
+export function walSegmentName(lsn: string, timeline = 1, segBytes = 16 * 1024 * 1024): string {
+  const segno = Math.floor(lsnToNumber(lsn) / segBytes);
+  const perId = 2 ** 32 / segBytes;
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+  return hex(timeline) + hex(Math.floor(segno / perId)) + hex(segno % perId);
+}
+
+function lsnToNumber(lsn: string): number {
+  const [hi, lo] = lsn.split('/');
+  return parseInt(hi, 16) * 2 ** 32 + parseInt(lo, 16);
+}
+
+/** Run one crash cycle. */
+export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number, ledger = runLedger()): Promise<CycleResult> {
+  const t0 = Date.now();
+  const cyclePrng = new Prng(cfg.seed, `pg/cycle${cycle}`);
+  const devSeed = cyclePrng.fork('device').int(1, 2 ** 31 - 1);
+  const settings = serverSettings(cfg);
+  const dev: NvmeDevice = createDevice({ profile: cfg.profile, faults: parseFaults(cfg.faults), seed: devSeed, nsze: base.nsze, image: { store: base.store } });
+  const stack = await BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, ledger });
+  const res: CycleResult = {
+    cycle,
+    seed: cfg.seed,
+    verdict: 'ok',
+    findings: [],
+    messages: [],
+    replayId: `pg:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`,
+    cut: { trigger: cfg.crashAt, afterWrites: 0, dirtyBytesAtLeast: 0, maxDirtyBytes: 0, dirtyBuffers: 0, seq: 0, pendingWrites: 0, pendingBlocks: 0, pendingLbas: [], heldRequests: 0, changedBlocks: 0 },
+    workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0 },
+    wal: { startLsn: '', endLsn: '', lsnBytes: 0, records: -1, fpi: -1, walBytes: 0, walFpi: 0, walRecords: 0 },
+    device: { load: deviceBytes(dev.counters), recovery: deviceBytes(dev.counters) },
+    recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '' },
+    checks: {},
+    ms: { total: 0, start: 0, load: 0, cut: 0, recovery: 0, verify: 0 },
+  };
+  const dev0 = deviceBytes(dev.counters);
+  const server = newServer(ledger, stack.mountPoint!, settings);
+  const bank = new BankWorkload(cfg.accounts, cyclePrng.fork('bank'));
+  stack.fuse!.onCut(() => bank.markCut());
+  // Every query awaited while a cut is armed races the cut: a backend blocked on a held
+  // request never answers, and the kill that would free it comes only after the await.
+  const cutSeen = new Promise<'cut'>((resolve) => stack.fuse!.onCut(() => resolve('cut')));
+  const untilCut = <T>(p: Promise<T>): Promise<T | undefined> => Promise.race([p, cutSeen.then(() => undefined)]);
+  const clients: Client[] = [];
+  let pgbench: ReturnType<PgServer['runTool']> | undefined;
+  let released = false;
+  try {
+    const st = await server.start();
+    res.ms.start = Date.now() - t0;
+    if (!st.ready) throw new Error(`postgres did not start from the base image:\n${server.logSinceStart()}`);
+    const ctl = await server.connect();
+    const wal0 = await walSnapshot(ctl);
+    for (let i = 0; i < cfg.clients; i++) clients.push(await server.connect());
+    const tLoad = Date.now();
+    const cutPrng = cyclePrng.fork('cut');
+    let cutPromise: Promise<unknown> | undefined;
+    if (cfg.crashAt === 'seeded') {
+      res.cut.afterWrites = cutPrng.int(1, 400);
+      cutPromise = stack.armCut({ afterWrites: res.cut.afterWrites });
+    }
+    bank.start(clients);
+    if (cfg.pgbenchClients > 0) {
+      pgbench = server.runTool('pgbench', ['-n', '-c', String(cfg.pgbenchClients), '-T', '600', '-h', server.opts.socketDir, '-p', String(server.opts.port), '-U', 'postgres', 'postgres'], 700_000);
+      void pgbench.catch(() => undefined);
+    }
+    if (cutPromise) {
+      const first = await Promise.race([cutPromise.then(() => 'cut'), sleep(cfg.loadMs).then(() => 'time')]);
+      if (first !== 'cut') res.cut.trigger = 'end-of-load';
+    } else {
+      await sleep(cfg.loadMs);
+    }
+    let walCut: Awaited<ReturnType<typeof walSnapshot>>;
+    if (!stack.fuse!.isCut) {
+      walCut = await untilCut(walSnapshot(ctl));
+      if (stack.fuse!.isCut) walCut = undefined;
+      if (cfg.crashAt === 'checkpoint' && !stack.fuse!.isCut) {
+        const dirty = await safeQuery(ctl, 'SELECT count(*)::int AS n FROM pg_buffercache WHERE isdirty');
+        res.cut.dirtyBuffers = dirty ? Number(dirty[0].n) : 0;
+        // Cut inside the checkpoint's data writeback: once the device cache holds a seeded
+        // amount of not-yet-flushed data (commits' WAL flushes keep it near empty otherwise).
+        res.cut.dirtyBytesAtLeast = cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
+        stack.fuse!.stats.maxDirtyBytes = 0;
+        const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: CUT_MIN_WRITE_BYTES });
+        const ckpt = ctl.query('CHECKPOINT').then(
+          () => 'done',
+          () => 'error',
+        );
+        const first = await Promise.race([armed.then(() => 'cut'), ckpt]);
+        if (first !== 'cut') res.cut.trigger = 'after-checkpoint';
+      }
+    }
+    res.ms.load = Date.now() - tLoad;
+    if (!stack.fuse!.isCut) stack.cut();
+    // --- the cut: kill everything that used the file system, then release it
+    const tCut = Date.now();
+    const point = stack.fuse!.point!;
+    res.cut.seq = point.seq;
+    res.cut.pendingWrites = point.pending.length;
+    res.cut.pendingBlocks = point.pending.reduce((a, w) => a + w.lbas.length, 0);
+    res.cut.pendingLbas = point.pending.map((w) => `${w.lba}+${w.nlb}`);
+    res.cut.heldRequests = stack.fuse!.heldCount;
+    res.cut.maxDirtyBytes = stack.fuse!.stats.maxDirtyBytes;
+    res.device.load = deviceBytes(dev.counters, dev0);
+    const victims = server.kill();
+    for (const p of killMarkedPgbench(ledger)) victims.push(p);
+    await stack.release();
+    released = true;
+    await server.waitGone(victims);
+    for (const c of [ctl, ...clients]) void c.end().catch(() => undefined);
+    await bank.settled();
+    res.workload.acked = bank.acked.length;
+    res.workload.attempted = bank.attempted;
+    if (wal0 && !walCut!) res.wal.startLsn = wal0.lsn; // cut before the snapshot: pg_waldump finds the end
+    if (wal0 && walCut!) {
+      res.wal = {
+        startLsn: wal0.lsn,
+        endLsn: walCut.lsn,
+        lsnBytes: lsnToNumber(walCut.lsn) - lsnToNumber(wal0.lsn),
+        records: -1,
+        fpi: -1,
+        walBytes: walCut.bytes - wal0.bytes,
+        walFpi: walCut.fpi - wal0.fpi,
+        walRecords: walCut.records - wal0.records,
+      };
+    }
+    res.ms.cut = Date.now() - tCut;
+    // --- recovery on the crash image
+    await recoverAndVerify(cfg, point, cyclePrng, bank.acked, res, ledger);
+  } finally {
+    server.kill();
+    if (!released) {
+      if (!stack.fuse!.isCut) stack.cut();
+      await stack.release();
+    }
+  }
+  res.ms.total = Date.now() - t0;
+  return res;
+}
+
+/** pgbench runs as a client tool with our marker; find and kill it at the cut. */
+function killMarkedPgbench(ledger: RunLedger): number[] {
+  const out: number[] = [];
+  for (const p of markedProcesses(ledger.runId)) {
+    try {
+      const comm = fs.readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim();
+      if (comm === 'pgbench') {
+        process.kill(p.pid, 'SIGKILL');
+        out.push(p.pid);
+      }
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+async function recoverAndVerify(cfg: PgCellConfig, point: import('../../src/device/device').CrashPoint, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger): Promise<void> {
+  const tRec = Date.now();
+  const rec = await remountCrashImage(point, { prng: cyclePrng.fork('survivors') }, { fs: cfg.fs, ledger });
+  res.cut.changedBlocks = rec.image.changedBlocks;
+  res.recovery.fsckCode = rec.fsck?.code ?? 0;
+  res.recovery.fsckOutput = rec.fsck?.output ?? '';
+  const rdev0 = deviceBytes(rec.device.counters);
+  const server = newServer(ledger, rec.stack.mountPoint!, serverSettings(cfg));
+  try {
+    if (res.wal.startLsn && (rec.fsck?.code ?? 0) < 4) await countWal(server, res.wal);
+    if ((rec.fsck?.code ?? 0) >= 4) {
+      res.findings.push(`e2fsck -p could not repair the file system (exit ${rec.fsck?.code})`);
+      res.messages.push(...(rec.fsck?.output ?? '').split('\n').slice(0, 20));
+      res.verdict = 'recovery-failed';
+      return;
+    }
+    const st = await server.start();
+    res.recovery.ready = st.ready;
+    res.recovery.ms = st.ms;
+    res.ms.recovery = Date.now() - tRec;
+    const tVer = Date.now();
+    if (!st.ready) {
+      const log = server.logSinceStart();
+      res.messages.push(...notableLogLines(log));
+      res.verdict = decideVerdict({ recoveryFailed: true, log });
+      res.findings.push(`PostgreSQL did not finish crash recovery (postmaster exit ${st.exitCode ?? 'timeout'})`);
+      return;
+    }
+    const c = await server.connect();
+    let oracle: OracleResult;
+    try {
+      oracle = await checkOracle(c, cfg.accounts, acked);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    res.workload.presentTransfers = oracle.presentTransfers;
+    res.checks.oracle = { ...oracle, balanceSum: String(oracle.balanceSum), expectedSum: String(oracle.expectedSum) };
+    const conn = ['-h', server.opts.socketDir, '-p', String(server.opts.port), '-U', 'postgres'];
+    const am = await server.runTool('pg_amcheck', [...conn, '--all', '--heapallindexed', '--install-missing']);
+    res.checks.amcheck = { code: am.code, output: (am.stdout + am.stderr).trim().slice(0, 4000) };
+    const stop = await server.stop();
+    res.checks.cleanShutdown = stop.clean;
+    const log = server.logSinceStart();
+    if (stop.clean) {
+      const ck = await server.runTool('pg_checksums', ['--check', '-D', server.opts.dataDir]);
+      res.checks.checksums = { code: ck.code, output: (ck.stdout + ck.stderr).trim().slice(0, 4000) };
+    }
+    res.ms.verify = Date.now() - tVer;
+    res.messages.push(...notableLogLines(log));
+    const v = decideVerdict({ recoveryFailed: false, log, oracle, amcheck: res.checks.amcheck, checksums: res.checks.checksums, cleanShutdown: stop.clean });
+    res.verdict = v;
+    res.findings.push(...describeFindings(res));
+  } finally {
+    server.kill();
+    res.device.recovery = deviceBytes(rec.device.counters, rdev0);
+    await rec.stack.release();
+  }
+}
+
+/**
+ * Count records and full-page images of the cycle's WAL with pg_waldump on the
+ * crash image, before recovery touches pg_wal: from the start LSN to the last
+ * snapshot before the cut, or — when the cut came before any snapshot (seeded
+ * cuts) — to the end of the WAL that survived the cut.
+ */
+async function countWal(server: PgServer, wal: WalStats): Promise<void> {
+  if (wal.endLsn && wal.startLsn === wal.endLsn) {
+    wal.records = 0;
+    wal.fpi = 0;
+    return;
+  }
+  // Name the start segment: without it pg_waldump learns the segment size from whichever file
+  // readdir returns first, and a pre-allocated, still zero-filled segment makes it give up.
+  // The end segment must be named too (pg_waldump stops at it): the one holding the end LSN, or
+  // the highest-numbered file in pg_wal when reading to the end of what survived.
+  const walDir = path.join(server.opts.dataDir, 'pg_wal');
+  let endSeg = wal.endLsn ? walSegmentName(wal.endLsn) : '';
+  if (!endSeg) {
+    const names = (await fs.promises.readdir(walDir)).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+    endSeg = names[names.length - 1] ?? walSegmentName(wal.startLsn);
+  }
+  const args = ['-p', walDir, '-s', wal.startLsn, ...(wal.endLsn ? ['-e', wal.endLsn] : []), walSegmentName(wal.startLsn), endSeg];
+  const r = await server.runTool('pg_waldump', args, 60_000);
+  let records = 0;
+  let fpi = 0;
+  let lastLsn = '';
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('rmgr:')) continue;
+    records++;
+    fpi += (line.match(/ FPW/g) ?? []).length;
+    lastLsn = /lsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)?.[1] ?? lastLsn;
+  }
+  // Reading to the end of the WAL ends with an error at the first invalid record: expected then.
+  if ((r.code !== 0 && wal.endLsn) || records === 0) {
+    wal.waldumpError = r.stderr.trim().split('\n').filter((l) => !/hint:/.test(l)).slice(-1)[0];
+    return;
+  }
+  wal.records = records;
+  wal.fpi = fpi;
+  if (!wal.endLsn && lastLsn) {
+    wal.endLsn = lastLsn;
+    wal.lsnBytes = lsnToNumber(lastLsn) - lsnToNumber(wal.startLsn);
+  }
+}
+
+function describeFindings(res: CycleResult): string[] {
+  const f: string[] = [];
+  const o = res.checks.oracle;
+  if (o) {
+    if (o.lostCommits.length) f.push(`${o.lostCommits.length} acknowledged transfer(s) missing, e.g. id ${o.lostCommits.slice(0, 5).join(', ')}`);
+    if (o.balanceSum !== o.expectedSum) f.push(`balances sum to ${o.balanceSum}, expected ${o.expectedSum}`);
+    if (o.inconsistentAccounts) f.push(`${o.inconsistentAccounts} account(s) disagree with the transfers present`);
+    for (const e of o.queryErrors) f.push(`query error: ${e}`);
+  }
+  if (res.checks.amcheck && res.checks.amcheck.code !== 0) f.push(`pg_amcheck exit ${res.checks.amcheck.code}`);
+  if (res.checks.checksums && res.checks.checksums.code !== 0) f.push(`pg_checksums --check exit ${res.checks.checksums.code}`);
+  if (res.checks.cleanShutdown === false) f.push('no clean shutdown after recovery');
+  return f;
+}
+
+// ------------------------------------------------------------------- cell
+
+export interface CellResult {
+  config: PgCellConfig;
+  settings: Record<string, string>;
+  base: { blocks: number; buildMs: number };
+  cycles: CycleResult[];
+  verdicts: Partial<Record<Verdict, number>>;
+  /** Any cycle not ok. */
+  finding: boolean;
+  medianCycleMs: number;
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Run a cell: preconditions, base image, `crashes` cycles. */
+export async function runPgCell(cfg: PgCellConfig, opts: { onCycle?: (r: CycleResult) => void; ledger?: RunLedger } = {}): Promise<CellResult> {
+  validateCell(cfg);
+  requireExport(cfg.fs, missingForPostgres());
+  const ledger = opts.ledger ?? runLedger();
+  const cycles: CycleResult[] = [];
+  try {
+    const base = await baseImage(cfg, ledger);
+    for (let i = 0; i < cfg.crashes; i++) {
+      const r = await runCycle(cfg, base, i, ledger);
+      cycles.push(r);
+      opts.onCycle?.(r);
+    }
+  } catch (e) {
+    // Interrupted by SIGINT/SIGTERM: the teardown owns the exit (status 128+signal).
+    await haltIfInterrupted();
+    throw e;
+  }
+  const base = await baseImage(cfg, ledger);
+  const verdicts: Partial<Record<Verdict, number>> = {};
+  for (const c of cycles) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
+  return {
+    config: cfg,
+    settings: serverSettings(cfg),
+    base: { blocks: base.blocks, buildMs: base.buildMs },
+    cycles,
+    verdicts,
+    finding: cycles.some((c) => c.verdict !== 'ok'),
+    medianCycleMs: median(cycles.map((c) => c.ms.total)),
+  };
+}

@@ -1,0 +1,97 @@
+/** `tornlab pg`: crash cycles of real PostgreSQL on an emulated device (engines/postgres). */
+import { Command } from 'commander';
+import { DEFAULT_PROFILE } from '../../device/profiles';
+import { BadInputError } from '../../util/errors';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, runPgCell, validateCell } from '../../../engines/postgres/cycle';
+import { FsType } from '../../export/block-stack';
+
+interface PgOpts {
+  fpw: string;
+  profile: string;
+  fault: string[];
+  crashes: string;
+  seed: string;
+  crashAt: string;
+  fs: string;
+  set: string[];
+  accounts: string;
+  clients: string;
+  loadMs: string;
+  pgbench: string;
+  json?: boolean;
+}
+
+function int(text: string, flag: string): number {
+  if (!/^-?\d+$/.test(text.trim())) throw new BadInputError(`${flag} must be an integer, got "${text}"`);
+  return Number(text);
+}
+
+/** Build and validate a cell from CLI options (throws BadInputError before anything is touched). */
+export function cellFromOptions(o: PgOpts): PgCellConfig {
+  if (o.fpw !== 'on' && o.fpw !== 'off') throw new BadInputError(`--fpw must be on or off, got "${o.fpw}"`);
+  const cfg: PgCellConfig = {
+    ...DEFAULT_CELL,
+    fpw: o.fpw === 'on',
+    profile: o.profile,
+    faults: o.fault,
+    crashes: int(o.crashes, '--crashes'),
+    seed: int(o.seed, '--seed'),
+    crashAt: o.crashAt as CrashAt,
+    fs: o.fs as FsType,
+    settings: parseSettings(o.set),
+    accounts: int(o.accounts, '--accounts'),
+    clients: int(o.clients, '--clients'),
+    loadMs: int(o.loadMs, '--load-ms'),
+    pgbenchClients: int(o.pgbench, '--pgbench'),
+  };
+  validateCell(cfg);
+  return cfg;
+}
+
+function kib(n: number): string {
+  return `${(n / 1024).toFixed(0)} KiB`;
+}
+
+export function formatCycleLine(c: CycleResult): string {
+  const first = c.verdict === 'ok' ? '' : `  ${c.messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m)) ?? c.findings[0] ?? ''}`;
+  return `cycle ${c.cycle}: ${c.verdict.padEnd(19)} cut ${c.cut.trigger}, ${c.workload.acked} acked, WAL ${kib(c.wal.lsnBytes)} (${c.wal.fpi >= 0 ? c.wal.fpi : '?'} FPI), device ${kib(c.device.load.hostWriteBytes)} + ${kib(c.device.recovery.hostWriteBytes)} recovery, ${(c.ms.total / 1000).toFixed(1)} s${first}`;
+}
+
+export function formatCell(r: CellResult): string {
+  const c = r.config;
+  const lines = [
+    `PostgreSQL full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
+    ...r.cycles.map(formatCycleLine),
+    `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
+  ];
+  const walOn = r.cycles.map((x) => x.wal.lsnBytes);
+  if (walOn.length) lines.push(`per cycle: WAL ${kib(walOn.reduce((a, b) => a + b, 0) / walOn.length)} average, FPI ${Math.round(r.cycles.reduce((a, x) => a + Math.max(0, x.wal.fpi), 0) / r.cycles.length)} average`);
+  return lines.join('\n');
+}
+
+export function registerPgCommands(program: Command): void {
+  program
+    .command('pg')
+    .description('run real PostgreSQL on an emulated device exported through FUSE: load, cut the power (during a CHECKPOINT by default), recover, verify')
+    .requiredOption('--fpw <on|off>', 'full_page_writes')
+    .option('--profile <name>', 'device profile', DEFAULT_PROFILE)
+    .option('--fault <name>', 'device fault switch (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--crashes <n>', 'crash cycles', '5')
+    .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
+    .option('--crash-at <where>', 'checkpoint (targeted: inside a CHECKPOINT\'s writeback) | seeded (after a seeded number of writes)', 'checkpoint')
+    .option('--fs <type>', 'file system on the exported device: ext4 | xfs', 'ext4')
+    .option('--set <name=value>', 'extra PostgreSQL setting (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--accounts <n>', 'bank accounts', String(DEFAULT_CELL.accounts))
+    .option('--clients <n>', 'bank-transfer client connections', String(DEFAULT_CELL.clients))
+    .option('--load-ms <ms>', 'load before the cut', String(DEFAULT_CELL.loadMs))
+    .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and PostgreSQL 15 (Debian paths).\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition.')
+    .action(async (o: PgOpts) => {
+      const cfg = cellFromOptions(o);
+      const r = await runPgCell(cfg, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
+      process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
+      process.exitCode = r.finding ? 1 : 0;
+    });
+}

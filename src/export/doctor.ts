@@ -1,0 +1,185 @@
+/**
+ * Leftovers of runs that did not finish their teardown (killed with SIGKILL,
+ * machine trouble): mounts, loop devices, processes and folders that tornlab
+ * marked as its own (see ledger.ts). Only marked resources are ever listed or
+ * released; resources of a run whose owning process is still alive are
+ * active, not leftovers.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { run, sleep } from './exec';
+import { abortConnections, anonDeviceMounts } from './fuse-conn';
+import { PLAIN_ROOT, RUNTIME_ROOT, isOurPath, pidAlive, readRunStates } from './ledger';
+import { markedProcesses, waitGone } from './processes';
+
+export interface Leftover {
+  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir';
+  id: string;
+  runId: string;
+  detail?: string;
+}
+
+interface MountEntry {
+  mountPoint: string;
+  fsType: string;
+  source: string;
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export function currentMounts(): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    if (!line) continue;
+    const [left, right] = line.split(' - ');
+    const f = left.split(' ');
+    const r = (right ?? '').split(' ');
+    out.push({ mountPoint: unescapeMount(f[4]), fsType: r[0], source: unescapeMount(r[1] ?? '') });
+  }
+  return out;
+}
+
+export function loopDevices(): { dev: string; backingFile: string }[] {
+  const out: { dev: string; backingFile: string }[] = [];
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync('/sys/block').filter((n) => n.startsWith('loop'));
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    try {
+      out.push({ dev: `/dev/${n}`, backingFile: fs.readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trim() });
+    } catch {
+      // not attached
+    }
+  }
+  return out;
+}
+
+function runIdOfPath(p: string): string {
+  for (const root of [RUNTIME_ROOT, PLAIN_ROOT]) {
+    const rel = path.relative(root, p);
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return rel.split(path.sep)[0];
+  }
+  return '?';
+}
+
+/** Run ids whose owner process is alive (their resources are in use, not left over). */
+function activeRuns(exceptRun?: string): Set<string> {
+  const s = new Set<string>();
+  for (const st of readRunStates()) if (st.runId !== exceptRun && st.pid !== process.pid && pidAlive(st.pid)) s.add(st.runId);
+  // This process's own run is never a leftover of itself.
+  for (const st of readRunStates()) if (st.pid === process.pid) s.add(st.runId);
+  return s;
+}
+
+/** Marked resources of runs that are no longer alive (optionally only of one run). */
+export function listLeftovers(opts: { runId?: string } = {}): Leftover[] {
+  const active = activeRuns(opts.runId);
+  const keep = (runId: string) => !active.has(runId) && (opts.runId === undefined || runId === opts.runId);
+  const out: Leftover[] = [];
+  for (const p of markedProcesses()) if (keep(p.runId)) out.push({ kind: 'process', id: String(p.pid), runId: p.runId });
+  for (const m of currentMounts()) {
+    if (!isOurPath(m.mountPoint)) continue;
+    const runId = runIdOfPath(m.mountPoint);
+    if (!keep(runId)) continue;
+    out.push({ kind: m.fsType.startsWith('fuse') ? 'fuse-mount' : 'mount', id: m.mountPoint, runId, detail: `${m.fsType} from ${m.source}` });
+  }
+  for (const l of loopDevices()) {
+    const file = l.backingFile.replace(/ \(deleted\)$/, '');
+    if (!isOurPath(file)) continue;
+    const runId = runIdOfPath(file);
+    if (keep(runId)) out.push({ kind: 'loop', id: l.dev, runId, detail: `backed by ${l.backingFile}` });
+  }
+  // FUSE connections recorded by dead runs. Abort one only if it cannot be someone else's:
+  // no mount has its device number, or the mount that has it is one of ours.
+  const anon = anonDeviceMounts();
+  for (const st of readRunStates()) {
+    if (!keep(st.runId)) continue;
+    for (const r of st.resources) {
+      if (r.kind !== 'fuse-conn') continue;
+      const holder = anon.get(Number(r.id));
+      if (holder !== undefined && !isOurPath(holder)) continue;
+      out.push({ kind: 'fuse-conn', id: r.id, runId: st.runId, detail: `FUSE connection of ${r.note ?? '?'}` });
+    }
+  }
+  for (const root of [RUNTIME_ROOT, PLAIN_ROOT]) {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(root);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (keep(n)) out.push({ kind: 'dir', id: path.join(root, n), runId: n });
+  }
+  return out;
+}
+
+/**
+ * Release leftovers: kill processes, lazily unmount file systems, detach loop
+ * devices, unmount FUSE file systems, remove folders. Returns what could not
+ * be released (with the reason).
+ */
+export async function cleanupLeftovers(items: Leftover[]): Promise<Leftover[]> {
+  const failed: Leftover[] = [];
+  // First abort dead runs' FUSE connections: a process stuck in I/O on one can only die after that.
+  const conns = items.filter((i) => i.kind === 'fuse-conn');
+  if (conns.length > 0) {
+    try {
+      await abortConnections(
+        conns.map((c) => Number(c.id)),
+        path.join(RUNTIME_ROOT, `fusectl-${process.pid}`),
+      );
+    } catch (e) {
+      for (const c of conns) failed.push({ ...c, detail: (e as Error).message });
+    }
+  }
+  const pids = items.filter((i) => i.kind === 'process').map((i) => Number(i.id));
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  const alive = await waitGone(pids, 10_000);
+  for (const pid of alive) {
+    const it = items.find((i) => i.kind === 'process' && i.id === String(pid));
+    failed.push({ kind: 'process', id: String(pid), runId: it?.runId ?? '?', detail: 'still alive after SIGKILL (blocked in I/O?)' });
+  }
+  for (const kind of ['mount', 'loop', 'fuse-mount'] as const) {
+    for (const it of items.filter((i) => i.kind === kind)) {
+      const r = kind === 'loop' ? await run('losetup', ['-d', it.id], { timeoutMs: 30_000 }) : await run('umount', ['-l', it.id], { timeoutMs: 30_000 });
+      if (r.code !== 0 && !/not mounted|No such device/.test(r.stderr)) failed.push({ ...it, detail: r.stderr.trim() });
+    }
+  }
+  // Give autoclear a moment, then remove folders that no longer hold a mount.
+  await sleep(50);
+  const mounted = currentMounts().map((m) => m.mountPoint);
+  for (const it of items.filter((i) => i.kind === 'dir')) {
+    // Keep the state file of a run not fully released: a later doctor needs what it records.
+    if (failed.some((f) => f.runId === it.runId)) {
+      failed.push({ ...it, detail: 'kept: other resources of this run could not be released' });
+      continue;
+    }
+    if (mounted.some((m) => m === it.id || m.startsWith(it.id + '/'))) {
+      failed.push({ ...it, detail: 'still holds a mount' });
+      continue;
+    }
+    fs.rmSync(it.id, { recursive: true, force: true });
+  }
+  return failed;
+}
+
+/** Wait for `pid` to end (the reaper started at a crashed run's exit), up to `timeoutMs`. */
+export async function waitForPidExit(pid: number, timeoutMs = 120_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (pidAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(100);
+  }
+  return true;
+}

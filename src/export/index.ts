@@ -1,0 +1,25 @@
+/**
+ * Block export: an emulated NVMe namespace as a real kernel file system.
+ *
+ *   const stack = await BlockStack.mountDevice(dev, { format: true });   // FUSE file -> loop -> mkfs.ext4 -> mount
+ *   ... run a database in stack.mountPoint ...
+ *   const cut = stack.armCut({ afterWrites: 100 });                        // or stack.cut() now
+ *   const { point } = await cutAndRelease(stack, () => killMyProcesses()); // kill, fail pending, umount -l, losetup -d
+ *   const rec = await remountCrashImage(point, { prng });                  // crash image -> e2fsck -p -> mount
+ *   ... recover and verify in rec.stack.mountPoint ...
+ *   await rec.stack.release();
+ *
+ * Every mount, loop device and process is recorded in the run ledger
+ * (RUNTIME_ROOT/<run>/state.json) and released on success, failure, SIGINT
+ * or SIGTERM; `tornlab doctor [--cleanup]` handles runs that were killed.
+ */
+export { BlockStack, FsType, FsckResult, MountOptions } from './block-stack';
+export { FuseFile, FuseFileStats, CutTrigger, EXPORTED_FILE_NAME } from './fuse-file';
+export { CutResult, CrashState, RemountResult, SurvivorSpec, cutAndRelease, crashState, remountCrashImage } from './power-cut';
+export { requireExport, missingForExport, formatMissing, Missing } from './preconditions';
+export { RunLedger, runLedger, RUNTIME_ROOT, PLAIN_ROOT, RUN_ENV, isOurPath } from './ledger';
+export { killTree, descendants, markedProcesses, waitGone } from './processes';
+export { registerProcessTree, registerActive, releaseAll, interrupted, haltIfInterrupted } from './teardown';
+export { run, runOk, CommandError, CommandResult } from './exec';
+export { listLeftovers, cleanupLeftovers, Leftover } from './doctor';
+export { noFuseFds, closeExtraPipes, abortConnections, fuseConnectionOf } from './fuse-conn';

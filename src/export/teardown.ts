@@ -1,0 +1,148 @@
+/**
+ * Guaranteed teardown. Every live block stack and every process tree a run
+ * started registers here while it exists. Then:
+ * - on SIGINT / SIGTERM: the processes are SIGKILLed, every stack is released
+ *   as after a power cut (stop serving, fail pending requests, lazy umount,
+ *   losetup -d, FUSE unmount), and the process exits 128+signal;
+ * - on process exit with something still registered (an exception that
+ *   escaped every finally, a process.exit elsewhere): the processes are
+ *   SIGKILLed synchronously and a detached `tornlab doctor --cleanup` for this
+ *   run is started, which waits for this process to end — when the FUSE
+ *   daemon (this process) is gone the kernel fails its requests, so the
+ *   unmounts cannot hang — and releases what the ledger lists.
+ * Normal code releases in `finally` blocks; this is the safety net.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { closeExtraPipes, noFuseFds } from './fuse-conn';
+import { currentLedger, runLedger } from './ledger';
+import { killTree, markedProcesses, waitGone } from './processes';
+
+export interface Releasable {
+  release(): Promise<void>;
+  /**
+   * Stop serving the exported device (if any) and answer every request with
+   * EIO from now on, so that no release step — including one already under
+   * way — can wait on it.
+   */
+  abort?(): void;
+}
+
+const stacks = new Set<Releasable>();
+const trees = new Map<number, string | undefined>();
+let installed = false;
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  process.on('SIGINT', () => void onSignal('SIGINT', 130));
+  process.on('SIGTERM', () => void onSignal('SIGTERM', 143));
+  process.on('exit', onExit);
+}
+
+/** Register a block stack; returns the function that unregisters it. */
+export function registerActive(stack: Releasable): () => void {
+  install();
+  stacks.add(stack);
+  return () => {
+    stacks.delete(stack);
+  };
+}
+
+/** Register a process tree (root pid, optional run marker) to kill on teardown. */
+export function registerProcessTree(pid: number, runMark?: string): () => void {
+  install();
+  trees.set(pid, runMark);
+  return () => {
+    trees.delete(pid);
+  };
+}
+
+/** SIGKILL every registered tree and every process marked with this run; returns the pids signalled. */
+function killAll(): number[] {
+  const victims: number[] = [];
+  for (const [pid, mark] of trees) victims.push(...killTree(pid, mark));
+  trees.clear();
+  // Tools started for the run (initdb, pgbench, pg_checksums, ...) carry its marker too.
+  const runId = currentLedger()?.runId;
+  if (runId) {
+    for (const p of markedProcesses(runId)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+        victims.push(p.pid);
+      } catch {
+        // gone
+      }
+    }
+  }
+  return victims;
+}
+
+/** Release everything registered (used by signal handlers and by tests). */
+export async function releaseAll(): Promise<void> {
+  const victims = killAll();
+  for (const s of [...stacks]) {
+    try {
+      s.abort?.();
+      await s.release();
+    } catch (e) {
+      process.stderr.write(`tornlab: teardown: ${(e as Error).message}\n`);
+    }
+  }
+  // The killed processes leave once their I/O was answered (abort above); wait for them.
+  await waitGone(victims, 10_000);
+}
+
+let signalled = false;
+
+/** True once SIGINT/SIGTERM started the teardown: no new resources may be taken. */
+export function interrupted(): boolean {
+  return signalled;
+}
+
+/**
+ * Call where an error is about to end the run: if a signal teardown is under
+ * way, never return (the teardown exits the process with 128+signal once
+ * everything is released) instead of racing it to process.exit.
+ */
+export function haltIfInterrupted(): Promise<void> {
+  return signalled ? new Promise<void>(() => undefined) : Promise.resolve();
+}
+
+async function onSignal(sig: string, code: number): Promise<void> {
+  if (signalled) return;
+  signalled = true;
+  process.stderr.write(`tornlab: ${sig}: releasing mounts, loop devices and processes of this run\n`);
+  const timer = setTimeout(() => process.exit(code), 60_000);
+  await releaseAll();
+  clearTimeout(timer);
+  process.exit(code);
+}
+
+function onExit(): void {
+  killAll();
+  if (stacks.size === 0) {
+    // Nothing held any more: the run folder (sockets, logs, state) goes too.
+    try {
+      currentLedger()?.close();
+    } catch {
+      // doctor lists it
+    }
+    return;
+  }
+  const main = path.resolve(__dirname, '../../dist/src/cli/main.js');
+  const compiled = path.resolve(__dirname, '../cli/main.js');
+  const entry = fs.existsSync(compiled) && compiled.endsWith('.js') ? compiled : main;
+  try {
+    const child = spawn(process.execPath, [entry, 'doctor', '--cleanup', '--run', runLedger().runId, '--after-pid', String(process.pid)], {
+      detached: true,
+      // The reaper must not hold /dev/fuse: this process's death has to abort the connection.
+      stdio: noFuseFds(['ignore', 'ignore', 'ignore']),
+    });
+    closeExtraPipes(child);
+    child.unref();
+  } catch {
+    // doctor --cleanup by hand will find the leftovers
+  }
+}
