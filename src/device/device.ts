@@ -535,7 +535,8 @@ export class NvmeDevice {
     let i = this.inflight.length;
     while (i > 0 && this.inflight[i - 1].completeAt > cmd.completeAt) i--;
     this.inflight.splice(i, 0, cmd);
-    this.emit({ seq: cmd.submitSeq, phase: 'submit', kind: cmd.kind, id: cmd.id, lba, nlb, tag, fua, timeUs: this.now });
+    // Building the event costs an object per command: only when someone listens.
+    if (this.eventListeners.length > 0) this.emit({ seq: cmd.submitSeq, phase: 'submit', kind: cmd.kind, id: cmd.id, lba, nlb, tag, fua, timeUs: this.now });
     return cmd.id;
   }
 
@@ -559,7 +560,7 @@ export class NvmeDevice {
       c = { id: cmd.id, kind: cmd.kind, status: 'success', completedAt: this.now, token: w.id };
     }
     const w = cmd.write;
-    this.emit({ seq, phase: 'complete', kind: cmd.kind, id: cmd.id, lba: w?.lba ?? cmd.read?.lba, nlb: w?.nlb ?? cmd.read?.nlb, tag: w?.tag, fua: w?.fua, timeUs: this.now });
+    if (this.eventListeners.length > 0) this.emit({ seq, phase: 'complete', kind: cmd.kind, id: cmd.id, lba: w?.lba ?? cmd.read?.lba, nlb: w?.nlb ?? cmd.read?.nlb, tag: w?.tag, fua: w?.fua, timeUs: this.now });
     return c;
   }
 
@@ -720,7 +721,8 @@ export class NvmeDevice {
 
 /** One block of a write's data (a view, shared; never mutated). */
 export function blockOf(w: { data: Uint8Array; lba: number }, index: number, bs: number): Uint8Array {
-  return w.data.subarray(index * bs, (index + 1) * bs);
+  // A one-block write is its own block: no view object to allocate.
+  return w.data.length === bs ? w.data : w.data.subarray(index * bs, (index + 1) * bs);
 }
 
 /** A write version that a power cut may or may not have let reach media. */
