@@ -51,6 +51,8 @@ export interface BankRun {
 /** Runs transfers on `clients` connections until stopped; knows which commits were acknowledged before the cut. */
 export class BankWorkload {
   readonly acked: number[] = [];
+  /** Wall-clock commit latency of each acknowledged transfer, microseconds. */
+  readonly latenciesUs: number[] = [];
   attempted = 0;
   readonly errorsBeforeCut: string[] = [];
   private stopped = false;
@@ -85,8 +87,12 @@ export class BankWorkload {
       const amount = prng.int(1, 100);
       this.attempted++;
       try {
+        const t0 = process.hrtime.bigint();
         await client.query(TRANSFER_SQL, [a, b, amount, id]);
-        if (!this.cutHappened) this.acked.push(id);
+        if (!this.cutHappened) {
+          this.acked.push(id);
+          this.latenciesUs.push(Number(process.hrtime.bigint() - t0) / 1000);
+        }
       } catch (e) {
         if (!this.cutHappened) this.errorsBeforeCut.push((e as Error).message);
         return;

@@ -260,7 +260,8 @@ export interface CycleResult {
     heldRequests: number;
     changedBlocks: number;
   };
-  workload: { acked: number; attempted: number; presentTransfers: number; pgbench: boolean };
+  /** commitLatencyUs: wall-clock latency of the acknowledged transfers (p50/p99, microseconds). */
+  workload: { acked: number; attempted: number; presentTransfers: number; pgbench: boolean; commitLatencyUs: { p50: number; p99: number } };
   wal: WalStats;
   /** Device bytes of the cycle up to the cut, and of recovery + verification. */
   device: { load: DeviceBytes; recovery: DeviceBytes };
@@ -317,7 +318,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     messages: [],
     replayId: `pg:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`,
     cut: { trigger: cfg.crashAt, afterWrites: 0, dirtyBytesAtLeast: 0, maxDirtyBytes: 0, dirtyBuffers: 0, seq: 0, pendingWrites: 0, pendingBlocks: 0, pendingLbas: [], heldRequests: 0, changedBlocks: 0 },
-    workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0 },
+    workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0, commitLatencyUs: { p50: 0, p99: 0 } },
     wal: { startLsn: '', endLsn: '', lsnBytes: 0, records: -1, fpi: -1, walBytes: 0, walFpi: 0, walRecords: 0 },
     device: { load: deviceBytes(dev.counters), recovery: deviceBytes(dev.counters) },
     recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '' },
@@ -400,6 +401,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     for (const c of [ctl, ...clients]) void c.end().catch(() => undefined);
     await bank.settled();
     res.workload.acked = bank.acked.length;
+    res.workload.commitLatencyUs = latencySummary(bank.latenciesUs);
     res.workload.attempted = bank.attempted;
     if (wal0 && !walCut!) res.wal.startLsn = wal0.lsn; // cut before the snapshot: pg_waldump finds the end
     if (wal0 && walCut!) {
@@ -578,6 +580,13 @@ export interface CellResult {
   medianCycleMs: number;
 }
 
+function latencySummary(us: readonly number[]): { p50: number; p99: number } {
+  if (us.length === 0) return { p50: 0, p99: 0 };
+  const s = [...us].sort((a, b) => a - b);
+  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]);
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 export function median(xs: number[]): number {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
@@ -586,14 +595,14 @@ export function median(xs: number[]): number {
 }
 
 /** Run a cell: preconditions, base image, `crashes` cycles. */
-export async function runPgCell(cfg: PgCellConfig, opts: { onCycle?: (r: CycleResult) => void; ledger?: RunLedger } = {}): Promise<CellResult> {
+export async function runPgCell(cfg: PgCellConfig, opts: { onCycle?: (r: CycleResult) => void; ledger?: RunLedger; /** Run only cycles from this one on (replay of one cycle). */ fromCycle?: number } = {}): Promise<CellResult> {
   validateCell(cfg);
   requireExport(cfg.fs, missingForPostgres());
   const ledger = opts.ledger ?? runLedger();
   const cycles: CycleResult[] = [];
   try {
     const base = await baseImage(cfg, ledger);
-    for (let i = 0; i < cfg.crashes; i++) {
+    for (let i = opts.fromCycle ?? 0; i < cfg.crashes; i++) {
       const r = await runCycle(cfg, base, i, ledger);
       cycles.push(r);
       opts.onCycle?.(r);

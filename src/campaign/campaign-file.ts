@@ -25,20 +25,26 @@ import { BadInputError } from '../util/errors';
 import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
 import { getProfile } from '../device/profiles';
 import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from './cell';
+import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/cycle';
 
 export interface CampaignFile {
   name?: string;
   engine?: string;
-  modes: string[];
+  /** Mini-engine protection modes (may be empty for a PostgreSQL-only campaign). */
+  modes?: string[];
   profiles: (string | { profile: string; faults?: string[] })[];
-  pageSizes: number[];
-  workloads: (string | { name: string; txns?: number })[];
+  /** Default [8192]. */
+  pageSizes?: number[];
+  /** Default [bank]. */
+  workloads?: (string | { name: string; txns?: number })[];
   txns?: number;
   crashes?: number;
   seed?: number;
   strategy?: Strategy;
   crashDuringRecovery?: boolean;
   forceAtomic?: boolean;
+  /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
+  postgres?: { fpw: ('on' | 'off')[]; profiles?: (string | { profile: string; faults?: string[] })[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded' };
   commits?: CommitMethod[];
   windowMs?: number;
 }
@@ -46,11 +52,11 @@ export interface CampaignFile {
 export const CAMPAIGN_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['modes', 'profiles', 'pageSizes', 'workloads'],
+  required: ['profiles'],
   properties: {
     name: { type: 'string' },
     engine: { type: 'string', enum: ['minipage'] },
-    modes: { type: 'array', minItems: 1, items: { type: 'string', enum: ['none', 'doublewrite', 'fpw', 'atomic'] } },
+    modes: { type: 'array', minItems: 0, items: { type: 'string', enum: ['none', 'doublewrite', 'fpw', 'atomic'] } },
     profiles: {
       type: 'array',
       minItems: 1,
@@ -80,6 +86,22 @@ export const CAMPAIGN_SCHEMA = {
     forceAtomic: { type: 'boolean' },
     commits: { type: 'array', minItems: 1, items: { type: 'string', enum: [...COMMIT_METHODS] } },
     windowMs: { type: 'number', exclusiveMinimum: 0 },
+    postgres: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['fpw'],
+      properties: {
+        fpw: { type: 'array', minItems: 1, items: { type: 'string', enum: ['on', 'off'] } },
+        profiles: {
+          type: 'array',
+          minItems: 1,
+          items: { anyOf: [{ type: 'string' }, { type: 'object', additionalProperties: false, required: ['profile'], properties: { profile: { type: 'string' }, faults: { type: 'array', items: { type: 'string' } } } }] },
+        },
+        crashes: { type: 'integer', minimum: 1, maximum: 1000 },
+        seed: { type: 'integer', minimum: 0 },
+        crashAt: { type: 'string', enum: ['checkpoint', 'seeded'] },
+      },
+    },
   },
 } as const;
 
@@ -133,10 +155,10 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
   for (const pEntry of c.profiles) {
     const { profile, faults } = typeof pEntry === 'string' ? { profile: pEntry, faults: [] as string[] } : { profile: pEntry.profile, faults: pEntry.faults ?? [] };
     getProfile(profile);
-    for (const pageSize of c.pageSizes) {
-      for (const w of c.workloads) {
+    for (const pageSize of c.pageSizes ?? [8192]) {
+      for (const w of c.workloads ?? ['bank']) {
         const { name, txns } = typeof w === 'string' ? { name: w, txns: undefined } : w;
-        for (const mode of c.modes) {
+        for (const mode of c.modes ?? []) {
           const force = mode === 'atomic' && !deviceCoversPage(profile, pageSize);
           if (force && !c.forceAtomic) continue;
           for (const commit of c.commits ?? ['flush']) {
@@ -164,4 +186,20 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
     }
   }
   return cells;
+}
+
+/** The PostgreSQL cells of a campaign (its `postgres` section), in file order. */
+export function expandPgCells(c: CampaignFile): PgCellConfig[] {
+  const pg = c.postgres;
+  if (!pg) return [];
+  const out: PgCellConfig[] = [];
+  for (const pEntry of pg.profiles ?? c.profiles) {
+    const { profile, faults } = typeof pEntry === 'string' ? { profile: pEntry, faults: [] as string[] } : { profile: pEntry.profile, faults: pEntry.faults ?? [] };
+    for (const fpw of pg.fpw) {
+      const cfg: PgCellConfig = { ...DEFAULT_CELL, profile, faults, fpw: fpw === 'on', seed: pg.seed ?? c.seed ?? 1, crashes: pg.crashes ?? 4, crashAt: pg.crashAt ?? 'checkpoint' };
+      validatePgCell(cfg);
+      out.push(cfg);
+    }
+  }
+  return out;
 }

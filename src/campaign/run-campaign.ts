@@ -3,7 +3,11 @@
  * and build the report. I/O (writing the report directory) is left to the
  * caller.
  */
-import { buildReport } from '../report/build';
+import { buildCellResult, buildReport } from '../report/build';
+import { PgCellConfig, runPgCell } from '../../engines/postgres/cycle';
+import { pgMeasurements } from '../../engines/postgres/campaign';
+import { missingForPostgres } from '../../engines/postgres/runtime';
+import { requireExport } from '../export/preconditions';
 import type { Report } from '../report/schema';
 import { CellSpec } from './cell';
 import { TOOL_VERSION } from '../util/version';
@@ -37,13 +41,31 @@ export const DEFAULT_CAMPAIGN = {
 export async function runCampaign(
   cells: CellSpec[],
   config: Record<string, unknown>,
-  opts: { workers?: number; onProgress?: (p: Progress, index: number) => void; onCell?: (o: CellOutcome, index: number) => void; generatedAt?: string; title?: string } = {},
+  opts: {
+    workers?: number;
+    onProgress?: (p: Progress, index: number) => void;
+    onCell?: (o: CellOutcome, index: number) => void;
+    generatedAt?: string;
+    title?: string;
+    /** Real PostgreSQL cells, run after the in-process ones (each cycle mounts a real file system). */
+    pgCells?: PgCellConfig[];
+  } = {},
 ): Promise<CampaignRun> {
+  const pgCells = opts.pgCells ?? [];
+  // Check the machine before anything runs: a campaign must not fail half way for a missing package.
+  if (pgCells.length > 0) requireExport('ext4', missingForPostgres());
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {
     const o = await runCell(cells[i], { workers: opts.workers, onProgress: (p) => opts.onProgress?.(p, i) });
     outcomes.push(o);
     opts.onCell?.(o, i);
+  }
+  for (let i = 0; i < pgCells.length; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = await runPgCell(pgCells[i], { onCycle: (c) => opts.onProgress?.({ cell: cells[0], done: c.cycle + 1, total: pgCells[i].crashes, verdicts: {} }, cells.length + i) });
+    const o: CellOutcome = { result: buildCellResult(pgMeasurements(r)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    outcomes.push(o);
+    opts.onCell?.(o, cells.length + i);
   }
   const report = buildReport({
     toolVersion: TOOL_VERSION,

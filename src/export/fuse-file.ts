@@ -30,11 +30,20 @@ interface FuseInstance {
   mnt: string;
   _thread: Buffer | null;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const Fuse: new (mnt: string, ops: object, opts: object) => FuseInstance = require('fuse-native');
-// The same native binding fuse-native loaded (Node caches addons by path).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const binding: { fuse_native_unmount(mnt: string, thread: Buffer): void } = require('node-gyp-build')(path.dirname(require.resolve('fuse-native')));
+// Loaded on first use: fuse-native dlopens libfuse.so.2 when required, and a
+// machine without it must still run everything that does not export a device
+// (the precondition check then names the missing package).
+type FuseCtor = new (mnt: string, ops: object, opts: object) => FuseInstance;
+let fuseNative: { Fuse: FuseCtor; binding: { fuse_native_unmount(mnt: string, thread: Buffer): void } } | undefined;
+function loadFuse(): NonNullable<typeof fuseNative> {
+  if (!fuseNative) {
+    const Fuse: FuseCtor = require('fuse-native');
+    // The same native binding fuse-native loaded (Node caches addons by path).
+    const binding = require('node-gyp-build')(path.dirname(require.resolve('fuse-native')));
+    fuseNative = { Fuse, binding };
+  }
+  return fuseNative;
+}
 
 const EIO = -5;
 const ENOENT = -2;
@@ -106,7 +115,7 @@ export class FuseFile {
   static async mount(device: NvmeDevice, mountPoint: string, opts: { tag?: Tag } = {}): Promise<FuseFile> {
     const f = new FuseFile(device, mountPoint, opts.tag ?? 'other');
     fs.mkdirSync(mountPoint, { recursive: true });
-    const fuse = new Fuse(mountPoint, f.operations(), { timeout: false, mkdir: true, fsname: 'tornlab', subtype: 'tornlab' });
+    const fuse = new (loadFuse().Fuse)(mountPoint, f.operations(), { timeout: false, mkdir: true, fsname: 'tornlab', subtype: 'tornlab' });
     // big_writes: let the kernel send writes larger than 4 KiB (libfuse2 option, not exposed by fuse-native).
     const base = (fuse as unknown as { _fuseOptions(): string })._fuseOptions.bind(fuse);
     (fuse as unknown as { _fuseOptions(): string })._fuseOptions = () => {
@@ -190,7 +199,7 @@ export class FuseFile {
     const r = await run('umount', [this.mountPoint], { timeoutMs: 15_000 });
     if (r.code !== 0 && !/not mounted/.test(r.stderr)) await run('umount', ['-l', this.mountPoint], { timeoutMs: 15_000 });
     // The native side only drops its event-loop handle; the FUSE thread ends when the kernel closes the channel.
-    if (this.fuse._thread) binding.fuse_native_unmount(this.mountPoint, this.fuse._thread);
+    if (this.fuse._thread) loadFuse().binding.fuse_native_unmount(this.mountPoint, this.fuse._thread);
     this.fuse = undefined;
   }
 

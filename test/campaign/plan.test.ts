@@ -72,3 +72,22 @@ describe('campaign files', () => {
     expect(deviceCoversPage('consumer-tlc', 4096)).toBe(true);
   });
 });
+
+describe('campaign files: PostgreSQL cells', () => {
+  test('a postgres section expands to fpw x profiles cells; bad keys name the key', () => {
+    const { expandPgCells } = require('../../src/campaign/campaign-file');
+    const c = parseCampaign('profiles: [consumer-tlc, atomic-16k]\npostgres: {fpw: [on, off], crashes: 2, seed: 5}\n', 'pg.yaml');
+    const cells = expandPgCells(c);
+    expect(cells.map((x: { profile: string; fpw: boolean }) => `${x.profile}:${x.fpw}`)).toEqual(['consumer-tlc:true', 'consumer-tlc:false', 'atomic-16k:true', 'atomic-16k:false']);
+    expect(cells[0]).toMatchObject({ crashes: 2, seed: 5, crashAt: 'checkpoint' });
+    expect(expandCampaign(c)).toHaveLength(0);
+    expect(() => parseCampaign('profiles: [consumer-tlc]\npostgres: {fpw: [maybe]}\n', 'pg.yaml')).toThrow(/postgres\.fpw\.0/);
+    expect(() => parseCampaign('profiles: [consumer-tlc]\npostgres: {fpw: [on], cycles: 3}\n', 'pg.yaml')).toThrow(/postgres\.cycles: unknown key/);
+  });
+
+  test('PostgreSQL replay ids parse back into the cell and the cycle', () => {
+    const { parsePgReplayId } = require('../../engines/postgres/campaign');
+    expect(parsePgReplayId('pg:consumer-tlc+lying-flush:fpw=off:checkpoint:seed=1:cycle=3')).toMatchObject({ cycle: 3, cfg: { profile: 'consumer-tlc', faults: ['lying-flush'], fpw: false, seed: 1, crashes: 4 } });
+    expect(() => parsePgReplayId('pg:consumer-tlc:fpw=maybe')).toThrow(/not a PostgreSQL replay id/);
+  });
+});

@@ -4,7 +4,10 @@ import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError } from '../../util/errors';
 import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from '../../campaign/cell';
-import { deviceCoversPage, expandCampaign, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { deviceCoversPage, expandCampaign, expandPgCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { parsePgReplayId } from '../../../engines/postgres/campaign';
+import { runPgCell } from '../../../engines/postgres/cycle';
+import { formatCycleLine } from './pg';
 import { renderJunit } from '../../campaign/junit';
 import { DEFAULT_CAMPAIGN, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
 import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
@@ -37,6 +40,21 @@ export function summaryLine(c: CellResult, seconds?: number): string {
   if (c.status === 'pass') return `${head} -> pass (${c.expectation.kind})`;
   if (c.status === 'finding-expected') return `${head} -> finding, expected (${c.expectation.kind}: ${c.expectation.reason})`;
   return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})`;
+}
+
+/**
+ * A PostgreSQL cycle's replay: the same cell, seed and cycle number, so the
+ * same device, workload, cut threshold and survivor choice; the kernel's
+ * writeback timing is not under the seed, so it reproduces the situation, not
+ * necessarily the bytes.
+ */
+async function replayPg(id: string, json: boolean): Promise<void> {
+  const { cfg, cycle } = parsePgReplayId(id);
+  const r = await runPgCell(cfg, { fromCycle: cycle });
+  const c = r.cycles[0];
+  if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+  else process.stdout.write(`${formatCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
+  process.exitCode = c.verdict === 'ok' ? 0 : 1;
 }
 
 function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, opts: { out?: string; junit?: string }, title: string): void {
@@ -122,16 +140,19 @@ export function registerCampaignCommands(program: Command): void {
       const config: CampaignFile = file ? readCampaignFile(file) : parseCampaign(JSON.stringify(DEFAULT_CAMPAIGN), 'default.json');
       const cells = expandCampaign(config);
       for (const c of cells) validateCell(c);
+      const pgCells = expandPgCells(config);
+      if (cells.length + pgCells.length === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres section`);
       const out = o.out || path.join('reports', config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default'));
-      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${cells.length} cells\n`);
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${cells.length + pgCells.length} cells${pgCells.length ? ` (${pgCells.length} PostgreSQL)` : ''}\n`);
       const bar = progressBar('');
       const { report } = await runCampaign(cells, config as unknown as Record<string, unknown>, {
         workers: o.workers,
         generatedAt: o.generatedAt,
+        pgCells,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
           bar.end();
-          process.stderr.write(`[${i + 1}/${cells.length}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
+          process.stderr.write(`[${i + 1}/${cells.length + pgCells.length}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
         },
       });
       const files = writeReportDir(out, report);
@@ -149,7 +170,8 @@ export function registerCampaignCommands(program: Command): void {
     .description('rebuild one crash state from its replay id, recover, and print the verdict')
     .option('--dump <dir>', 'write the crash image and a hex diff of the blocks the crash changed')
     .option('--json', 'print as JSON')
-    .action((id: string, o) => {
+    .action(async (id: string, o) => {
+      if (id.trim().startsWith('pg:')) return replayPg(id, !!o.json);
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs });
       const adapter = getAdapter(cell.engine);
