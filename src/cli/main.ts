@@ -9,6 +9,8 @@ import { TOOL_VERSION } from '../util/version';
 import { registerDeviceCommands } from './commands/device';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerReportCommands } from './commands/report';
+import { registerSqliteCommands } from './commands/sqlite';
+import { registerExecCommands } from './commands/exec';
 import { registerPgCommands } from './commands/pg';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerDurabilityCommands } from './commands/durability';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerDeviceCommands(program);
   registerCampaignCommands(program);
   registerReportCommands(program);
+  registerSqliteCommands(program);
+  registerExecCommands(program);
   registerPgCommands(program);
   registerDoctorCommands(program);
   registerDurabilityCommands(program);

@@ -12,6 +12,16 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 
 type Gen = ReturnType<typeof xoroshiro128plus>;
 
+/** MurmurHash3's finalizer: every input bit flips each output bit with probability ~1/2. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 function fnv1a(text: string, h = 0x811c9dc5): number {
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -28,10 +38,14 @@ export class Prng {
     readonly label = '',
   ) {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-    // Mix the 53-bit seed and the label into the 32-bit seed pure-rand takes.
+    // Mix the 53-bit seed and the label into the 32-bit seed pure-rand takes. The
+    // finalizer matters: labels that differ in one character ('cycle-1', 'cycle-2')
+    // hash to nearby values, and xoroshiro128+ seeded with nearby values gives
+    // correlated first outputs. Discarding the first outputs finishes the job.
     const lo = seed >>> 0;
     const hi = Math.floor(seed / 2 ** 32) >>> 0;
-    this.gen = xoroshiro128plus(fnv1a(label, fnv1a(String(hi), lo ^ 0x9e3779b9)) | 0);
+    this.gen = xoroshiro128plus(fmix32(fnv1a(label, fmix32(lo ^ fmix32(hi ^ 0x9e3779b9)))) | 0);
+    for (let i = 0; i < 16; i++) this.gen.next();
   }
 
   /** A new independent stream for a named purpose; same (seed, label) -> same stream. */

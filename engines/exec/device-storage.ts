@@ -1,0 +1,153 @@
+/**
+ * CrashableStorage on an emulated NVMe device, through the block export of
+ * src/export (FUSE file -> loop device -> ext4 -> mount). This module only
+ * adapts that API to a crash cycle; it does not export anything itself.
+ *
+ *   open:     fresh device (small namespace) -> mkfs.ext4 -> mount
+ *             (-> bind mount at the user's directory, for `tornlab exec`)
+ *   cut:      device stops (synchronously) -> caller kills -> bind unmounted ->
+ *             pending requests failed, umount -l, losetup -d, FUSE unmount
+ *   remount:  survivor choice (sample n of the crash point, seeded) -> crash
+ *             image -> new device -> e2fsck -p -> mount (-> bind again)
+ *   teardown: unbind, release the stack; idempotent.
+ *
+ * The survivor choice is drawn like src/device/power-loss.ts resolveChoice
+ * does for sample n, so `crashStateId` (profile, faults, seed, crash point,
+ * sample) names the crash state of the device's command stream. A real
+ * kernel's command stream is not bit-for-bit repeatable, so for SQLite and
+ * exec runs the id documents the state; it does not promise a replay.
+ */
+import { run, runOk } from '../../src/export/exec';
+import { BlockStack, cutAndRelease, registerActive, remountCrashImage, requireExport } from '../../src/export';
+import { CrashPoint, createDevice } from '../../src/device/device';
+import { faultNames, getProfile, parseFaults } from '../../src/device/profiles';
+import { Prng } from '../../src/util/prng';
+import { killProcessesUsing } from './processes';
+import { CrashableStorage, CutSummary, RemountSummary } from './storage';
+
+export interface DeviceStorageOptions {
+  profile: string;
+  faults?: string[];
+  /** Device seed (jitter, survivor choice). */
+  seed: number;
+  /** Sample number of the survivor choice at the crash point (e.g. the cycle number). */
+  sample: number;
+  /** Namespace size in bytes (default 64 MiB: small enough that mkfs and e2fsck are quick). */
+  sizeBytes?: number;
+  /** Bind-mount the file system at this (empty, existing) directory. */
+  bindAt?: string;
+}
+
+export const DEFAULT_DEVICE_BYTES = 64 * 1024 * 1024;
+
+export async function openDeviceStorage(o: DeviceStorageOptions): Promise<CrashableStorage> {
+  requireExport('ext4');
+  const profile = getProfile(o.profile);
+  const faults = parseFaults(o.faults ?? []);
+  const nsze = Math.floor((o.sizeBytes ?? DEFAULT_DEVICE_BYTES) / profile.identify.namespace.lbaDataSize);
+  const device = createDevice({ profile, faults, seed: o.seed, nsze });
+  let bound = false;
+  const bind = async (s: BlockStack) => {
+    if (!o.bindAt) return;
+    try {
+      await runOk('mount', ['--bind', s.mountPoint!, o.bindAt], { timeoutMs: 30_000 });
+      bound = true;
+    } catch (e) {
+      await s.release();
+      throw e;
+    }
+  };
+  const unbind = async () => {
+    if (!bound || !o.bindAt) return;
+    const r = await run('umount', ['-l', o.bindAt], { timeoutMs: 30_000 });
+    if (r.code === 0 || /not mounted/.test(r.stderr)) bound = false;
+  };
+  // Registered before any stack, so that the export's teardown (SIGINT/SIGTERM) drops the
+  // bind mount at the user's directory first; otherwise it would keep the file system, the
+  // loop device and the FUSE file busy. (tornlab doctor does not know this mount: it lies
+  // outside the run folders. A SIGKILLed `tornlab exec` may leave it; umount -l DIR.)
+  const unregisterBind = o.bindAt ? registerActive({ release: async () => void (await unbind()) }) : () => undefined;
+  let stack: BlockStack | undefined;
+  try {
+    stack = await BlockStack.mountDevice(device, { format: true });
+  } catch (e) {
+    unregisterBind();
+    throw e;
+  }
+  try {
+    await bind(stack);
+  } catch (e) {
+    stack = undefined;
+    unregisterBind();
+    throw e;
+  }
+  let point: CrashPoint | undefined;
+  let onCutHook: (() => void) | undefined;
+  const idBase = `${profile.name}${faultNames(faults).map((f) => '+' + f).join('')}:${o.seed}`;
+
+  const storage: CrashableStorage = {
+    kind: 'emulated-device',
+    get dir() {
+      return o.bindAt ?? stack?.mountPoint ?? '';
+    },
+    profile: profile.name,
+    armCut(afterWrites, onCut) {
+      onCutHook = onCut;
+      stack!.fuse!.onCut(() => {
+        const h = onCutHook;
+        onCutHook = undefined;
+        h?.();
+      });
+      void stack!.armCut({ afterWrites });
+    },
+    disarm() {
+      onCutHook = undefined;
+      stack?.fuse?.disarm();
+    },
+    async powerCut(killProcesses): Promise<CutSummary> {
+      const s = stack!;
+      const mnt = s.mountPoint!;
+      const r = await cutAndRelease(s, async () => {
+        // Order: stopped (inside cutAndRelease) -> kill -> unbind; release follows.
+        // Signals only, no waiting: held requests are failed after this returns.
+        await killProcesses();
+        await killProcessesUsing(mnt, 0);
+        if (o.bindAt) await killProcessesUsing(o.bindAt, 0);
+        await unbind();
+      });
+      point = r.point;
+      stack = undefined;
+      return {
+        seq: point.seq,
+        pendingWrites: point.pending.length,
+        note: `power cut at device command ${point.seq}: ${point.pending.length} writes cached or in flight, ${r.heldRequests} requests failed with EIO after the kill`,
+      };
+    },
+    async remountCrashImage(): Promise<RemountSummary> {
+      if (!point) throw new Error('remountCrashImage before powerCut');
+      const rec = await remountCrashImage(point, { prng: new Prng(point.seed, `crash/p${point.seq}/s${o.sample}`) });
+      stack = rec.stack;
+      await bind(stack);
+      return {
+        choices: rec.space.count.toString(),
+        changedBlocks: rec.image.changedBlocks,
+        crashStateId: `${idBase}:p${point.seq}:s${o.sample}`,
+        fsck: rec.fsck ? { code: rec.fsck.code, output: rec.fsck.output.slice(-2000) } : undefined,
+      };
+    },
+    async teardown() {
+      await unbind();
+      unregisterBind();
+      const s = stack;
+      stack = undefined;
+      if (s) {
+        // A stack still live here is the crash image after verification, or a stack an
+        // error left before its cut: the device still serves, so its users can be
+        // killed and reaped first and the file system unmounted cleanly.
+        if (!s.fuse?.isCut) await killProcessesUsing(s.mountPoint!, 5000).catch(() => []);
+        await s.release();
+      }
+    },
+  };
+  return storage;
+}

@@ -1,0 +1,26 @@
+/**
+ * Verdicts (ARCHITECTURE 4) as the real-database engines report them, and the
+ * exit-code convention a user's verify command uses to name one.
+ */
+export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/** A user's verify command that fails without naming a class reports `failed`. */
+export type ExecVerdict = Verdict | 'failed';
+
+/**
+ * Exit status of a verify command -> verdict. 0 is ok; 10..14 name a class;
+ * any other non-zero status is `failed` (still a finding).
+ */
+export const VERIFY_EXIT_CODES: Record<number, Verdict> = {
+  0: 'ok',
+  10: 'torn-page-detected',
+  11: 'silent-corruption',
+  12: 'lost-commit',
+  13: 'atomicity-violation',
+  14: 'recovery-failed',
+};
+
+export function verdictOfExitCode(code: number): ExecVerdict {
+  return VERIFY_EXIT_CODES[code] ?? 'failed';
+}
