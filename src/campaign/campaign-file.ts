@@ -26,6 +26,7 @@ import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
 import { getProfile } from '../device/profiles';
 import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from './cell';
 import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/cycle';
+import { SqliteCell, gridCells, parseCell } from '../../engines/sqlite/cell';
 
 export interface CampaignFile {
   name?: string;
@@ -45,6 +46,8 @@ export interface CampaignFile {
   forceAtomic?: boolean;
   /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
   postgres?: { fpw: ('on' | 'off')[]; profiles?: (string | { profile: string; faults?: string[] })[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded' };
+  /** Real SQLite cells (tornlab sqlite): journal_mode x synchronous x page size, or the whole grid, per profile. */
+  sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: (string | { profile: string; faults?: string[] })[]; crashes?: number; seed?: number };
   commits?: CommitMethod[];
   windowMs?: number;
 }
@@ -100,6 +103,30 @@ export const CAMPAIGN_SCHEMA = {
         crashes: { type: 'integer', minimum: 1, maximum: 1000 },
         seed: { type: 'integer', minimum: 0 },
         crashAt: { type: 'string', enum: ['checkpoint', 'seeded'] },
+      },
+    },
+    sqlite: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        cells: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['journalMode', 'synchronous'],
+            properties: { journalMode: { type: 'string' }, synchronous: { type: 'string' }, pageSize: { type: 'integer' } },
+          },
+        },
+        grid: { type: 'boolean' },
+        profiles: {
+          type: 'array',
+          minItems: 1,
+          items: { anyOf: [{ type: 'string' }, { type: 'object', additionalProperties: false, required: ['profile'], properties: { profile: { type: 'string' }, faults: { type: 'array', items: { type: 'string' } } } }] },
+        },
+        crashes: { type: 'integer', minimum: 1, maximum: 10000 },
+        seed: { type: 'integer', minimum: 0 },
       },
     },
   },
@@ -200,6 +227,29 @@ export function expandPgCells(c: CampaignFile): PgCellConfig[] {
       validatePgCell(cfg);
       out.push(cfg);
     }
+  }
+  return out;
+}
+
+export interface SqliteCampaignCell {
+  cell: SqliteCell;
+  profile: string;
+  faults: string[];
+  crashes: number;
+  seed: number;
+}
+
+/** The SQLite cells of a campaign (its `sqlite` section): cells (or the whole grid) x profiles. */
+export function expandSqliteCells(c: CampaignFile): SqliteCampaignCell[] {
+  const sq = c.sqlite;
+  if (!sq) return [];
+  if (!sq.grid && !sq.cells) throw new BadInputError('sqlite: give cells: [{journalMode, synchronous, pageSize}] or grid: true');
+  const cells: SqliteCell[] = sq.grid ? gridCells() : sq.cells!.map((x) => parseCell({ journalMode: x.journalMode, synchronous: x.synchronous, pageSize: x.pageSize ?? 4096 }));
+  const out: SqliteCampaignCell[] = [];
+  for (const pEntry of sq.profiles ?? c.profiles) {
+    const { profile, faults } = typeof pEntry === 'string' ? { profile: pEntry, faults: [] as string[] } : { profile: pEntry.profile, faults: pEntry.faults ?? [] };
+    getProfile(profile);
+    for (const cell of cells) out.push({ cell, profile, faults, crashes: sq.crashes ?? 10, seed: sq.seed ?? c.seed ?? 1 });
   }
   return out;
 }

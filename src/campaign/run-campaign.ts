@@ -8,6 +8,11 @@ import { PgCellConfig, runPgCell } from '../../engines/postgres/cycle';
 import { pgMeasurements } from '../../engines/postgres/campaign';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { requireExport } from '../export/preconditions';
+import { runLedger } from '../export';
+import { runSqliteCampaign } from '../../engines/sqlite/campaign';
+import { sqliteMeasurements } from '../../engines/sqlite/report';
+import { openDeviceStorage } from '../../engines/exec/device-storage';
+import { SqliteCampaignCell } from './campaign-file';
 import type { Report } from '../report/schema';
 import { CellSpec } from './cell';
 import { TOOL_VERSION } from '../util/version';
@@ -49,11 +54,15 @@ export async function runCampaign(
     title?: string;
     /** Real PostgreSQL cells, run after the in-process ones (each cycle mounts a real file system). */
     pgCells?: PgCellConfig[];
+    /** Real SQLite cells, run last. */
+    sqliteCells?: SqliteCampaignCell[];
   } = {},
 ): Promise<CampaignRun> {
   const pgCells = opts.pgCells ?? [];
   // Check the machine before anything runs: a campaign must not fail half way for a missing package.
+  const sqliteCells = opts.sqliteCells ?? [];
   if (pgCells.length > 0) requireExport('ext4', missingForPostgres());
+  if (sqliteCells.length > 0) requireExport('ext4');
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {
     const o = await runCell(cells[i], { workers: opts.workers, onProgress: (p) => opts.onProgress?.(p, i) });
@@ -66,6 +75,23 @@ export async function runCampaign(
     const o: CellOutcome = { result: buildCellResult(pgMeasurements(r)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
     outcomes.push(o);
     opts.onCell?.(o, cells.length + i);
+  }
+  try {
+    for (let i = 0; i < sqliteCells.length; i++) {
+      const sc = sqliteCells[i];
+      const t0 = process.hrtime.bigint();
+      const r = await runSqliteCampaign({
+        cell: sc.cell,
+        crashes: sc.crashes,
+        seed: sc.seed,
+        openStorage: (k) => openDeviceStorage({ profile: sc.profile, faults: sc.faults, seed: sc.seed + k, sample: k }),
+      });
+      const o: CellOutcome = { result: buildCellResult(sqliteMeasurements(r, sc.profile, sc.faults)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+      outcomes.push(o);
+      opts.onCell?.(o, cells.length + pgCells.length + i);
+    }
+  } finally {
+    if (sqliteCells.length > 0) runLedger().close();
   }
   const report = buildReport({
     toolVersion: TOOL_VERSION,

@@ -91,3 +91,14 @@ describe('campaign files: PostgreSQL cells', () => {
     expect(() => parsePgReplayId('pg:consumer-tlc:fpw=maybe')).toThrow(/not a PostgreSQL replay id/);
   });
 });
+
+describe('campaign files: SQLite cells', () => {
+  test('a sqlite section expands to cells x profiles (or the grid); bad values name the key', () => {
+    const { expandSqliteCells } = require('../../src/campaign/campaign-file');
+    const c = parseCampaign('profiles: [consumer-tlc]\nsqlite: {cells: [{journalMode: wal, synchronous: full, pageSize: 8192}], crashes: 3}\n', 'sq.yaml');
+    expect(expandSqliteCells(c)).toEqual([{ cell: { journalMode: 'WAL', synchronous: 'FULL', pageSize: 8192 }, profile: 'consumer-tlc', faults: [], crashes: 3, seed: 1 }]);
+    expect(expandSqliteCells(parseCampaign('profiles: [consumer-tlc, atomic-16k]\nsqlite: {grid: true}\n', 'sq.yaml'))).toHaveLength(90);
+    expect(() => expandSqliteCells(parseCampaign('profiles: [consumer-tlc]\nsqlite: {cells: [{journalMode: MEMORY, synchronous: FULL}]}\n', 'sq.yaml'))).toThrow(/MEMORY/);
+    expect(() => parseCampaign('profiles: [consumer-tlc]\nsqlite: {cels: []}\n', 'sq.yaml')).toThrow(/sqlite\.cels: unknown key/);
+  });
+});

@@ -4,7 +4,7 @@ import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError } from '../../util/errors';
 import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from '../../campaign/cell';
-import { deviceCoversPage, expandCampaign, expandPgCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { deviceCoversPage, expandCampaign, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
 import { parsePgReplayId } from '../../../engines/postgres/campaign';
 import { runPgCell } from '../../../engines/postgres/cycle';
 import { formatCycleLine } from './pg';
@@ -141,18 +141,21 @@ export function registerCampaignCommands(program: Command): void {
       const cells = expandCampaign(config);
       for (const c of cells) validateCell(c);
       const pgCells = expandPgCells(config);
-      if (cells.length + pgCells.length === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres section`);
+      const sqliteCells = expandSqliteCells(config);
+      const total = cells.length + pgCells.length + sqliteCells.length;
+      if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres or sqlite section`);
       const out = o.out || path.join('reports', config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default'));
-      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${cells.length + pgCells.length} cells${pgCells.length ? ` (${pgCells.length} PostgreSQL)` : ''}\n`);
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}\n`);
       const bar = progressBar('');
       const { report } = await runCampaign(cells, config as unknown as Record<string, unknown>, {
         workers: o.workers,
         generatedAt: o.generatedAt,
         pgCells,
+        sqliteCells,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
           bar.end();
-          process.stderr.write(`[${i + 1}/${cells.length + pgCells.length}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
+          process.stderr.write(`[${i + 1}/${total}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
         },
       });
       const files = writeReportDir(out, report);

@@ -1,0 +1,61 @@
+/**
+ * SQLite cells inside campaigns and reports: what a journal_mode x
+ * synchronous setting promises, and a cell's crash cycles as report data.
+ *
+ * The status must say what `tornlab sqlite` says: a loss the setting
+ * documents is expected, anything else is a finding. Verdicts that occurred
+ * only in documented trade-off cycles are therefore the expectation's
+ * `tolerated` list; a lost commit beyond the documented one (e.g. two commits
+ * rolled back in DELETE + FULL) is not tolerated and makes the cell a bug.
+ */
+import type { CellMeasurements } from '../../src/report/build';
+import type { Expectation, Finding, Verdict } from '../../src/report/schema';
+import { SqliteCampaignResult } from './campaign';
+
+const NON_OK: Verdict[] = ['torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'];
+
+export function sqliteExpectation(r: SqliteCampaignResult, faults: readonly string[]): Expectation {
+  const p = r.promise;
+  if (faults.length > 0) return { kind: 'demonstration', tolerated: NON_OK, reason: `device faults ${faults.join(', ')} break promises SQLite relies on` };
+  if (!p.integrity) return { kind: 'demonstration', tolerated: NON_OK, reason: p.note ?? 'the setting promises neither integrity nor durability' };
+  const tradeOffVerdicts = new Set(r.cycles.filter((c) => c.tradeOff).map((c) => c.verdict as Verdict));
+  const findingVerdicts = new Set(r.cycles.filter((c) => c.finding).map((c) => c.verdict as Verdict));
+  const tolerated = [...tradeOffVerdicts].filter((v) => v !== 'ok' && !findingVerdicts.has(v));
+  if (!p.durability || p.lastCommitMayRollBack) {
+    return { kind: 'documented-tradeoff', tolerated, reason: p.lastCommitMayRollBack ?? p.note ?? 'acknowledged commits may roll back by design' };
+  }
+  return { kind: 'claims-safe', tolerated: [], reason: `journal_mode=${r.cell.journalMode} with synchronous=${r.cell.synchronous} keeps every acknowledged commit and the database consistent` };
+}
+
+/** A SQLite cell's crash cycles as report measurements (verdicts; cost is not measured for real-database cells). */
+export function sqliteMeasurements(r: SqliteCampaignResult, profile: string, faults: readonly string[]): CellMeasurements {
+  const findings: Finding[] = r.cycles
+    .filter((c) => c.verdict !== 'ok')
+    .map((c) => ({
+      replayId: c.cut.crashStateId ?? `sqlite:${r.cellName}:seed=${r.seed}:cycle=${c.cycle}`,
+      verdict: c.verdict as Finding['verdict'],
+      detail: `${c.tradeOff ? 'documented trade-off: ' : ''}${(c.messages[0] ?? '').slice(0, 300)}`,
+    }));
+  return {
+    engine: 'sqlite',
+    mode: `${r.cell.journalMode.toLowerCase()}-${r.cell.synchronous.toLowerCase()}`,
+    profile,
+    faults,
+    pageSize: r.cell.pageSize,
+    workload: 'bank',
+    txns: r.cycles.reduce((a, c) => a + c.ackedTxid, 0),
+    seed: r.seed,
+    bytesByTag: {},
+    logicalBytesCommitted: 0,
+    commits: r.cycles.reduce((a, c) => a + c.ackedTxid, 0),
+    nandBytesProgrammed: 0,
+    flushes: 0,
+    fuaWrites: 0,
+    simTimeUs: 0,
+    commitLatencyUs: { p50: 0, p99: 0 },
+    crashStatesTried: r.cycles.length,
+    verdicts: r.counts,
+    findings,
+    expectation: sqliteExpectation(r, faults),
+  };
+}
