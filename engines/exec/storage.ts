@@ -68,9 +68,8 @@ export interface CrashableStorage {
   disarm?(): void;
 }
 
-/** A temp directory where a cut is only SIGKILL (see the module comment). */
-export async function openPlainDirectory(prefix = 'tornlab-plain-'): Promise<CrashableStorage> {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), prefix));
+/** Storage at `dir` whose power cut is only SIGKILL; `teardown` decides what is left afterwards. */
+function plainStorage(dir: string, teardown: () => Promise<void>): CrashableStorage {
   let cut = false;
   return {
     kind: 'plain-directory',
@@ -84,29 +83,19 @@ export async function openPlainDirectory(prefix = 'tornlab-plain-'): Promise<Cra
     async remountCrashImage() {
       return {}; // nothing was lost: the directory is its own crash image
     },
-    async teardown() {
-      await fs.promises.rm(dir, { recursive: true, force: true });
-    },
+    teardown,
   };
+}
+
+/** A temp directory where a cut is only SIGKILL (see the module comment). */
+export async function openPlainDirectory(prefix = 'tornlab-plain-'): Promise<CrashableStorage> {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), prefix));
+  return plainStorage(dir, () => fs.promises.rm(dir, { recursive: true, force: true }));
 }
 
 /** The same at a given, empty directory (exec without a device): teardown empties it again. */
 export async function openPlainDirectoryAt(dir: string): Promise<CrashableStorage> {
-  let cut = false;
-  return {
-    kind: 'plain-directory',
-    dir,
-    async powerCut(killProcesses) {
-      if (cut) throw new Error('powerCut called twice');
-      cut = true;
-      await killProcesses();
-      return { note: 'plain directory: processes SIGKILLed, the host kept every write (no power loss)' };
-    },
-    async remountCrashImage() {
-      return {};
-    },
-    async teardown() {
-      for (const e of await fs.promises.readdir(dir)) await fs.promises.rm(path.join(dir, e), { recursive: true, force: true });
-    },
-  };
+  return plainStorage(dir, async () => {
+    for (const e of await fs.promises.readdir(dir)) await fs.promises.rm(path.join(dir, e), { recursive: true, force: true });
+  });
 }

@@ -33,7 +33,7 @@ export interface CampaignFile {
   engine?: string;
   /** Mini-engine protection modes (may be empty for a PostgreSQL-only campaign). */
   modes?: string[];
-  profiles: (string | { profile: string; faults?: string[] })[];
+  profiles: ProfileEntry[];
   /** Default [8192]. */
   pageSizes?: number[];
   /** Default [bank]. */
@@ -45,11 +45,25 @@ export interface CampaignFile {
   crashDuringRecovery?: boolean;
   forceAtomic?: boolean;
   /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
-  postgres?: { fpw: ('on' | 'off')[]; profiles?: (string | { profile: string; faults?: string[] })[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded' };
+  postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded' };
   /** Real SQLite cells (tornlab sqlite): journal_mode x synchronous x page size, or the whole grid, per profile. */
-  sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: (string | { profile: string; faults?: string[] })[]; crashes?: number; seed?: number };
+  sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number };
   commits?: CommitMethod[];
   windowMs?: number;
+}
+
+/** A profile, by name or with fault switches: `consumer-tlc` or `{profile: consumer-tlc, faults: [lying-flush]}`. */
+const PROFILE_ENTRY = {
+  anyOf: [
+    { type: 'string' },
+    { type: 'object', additionalProperties: false, required: ['profile'], properties: { profile: { type: 'string' }, faults: { type: 'array', items: { type: 'string' } } } },
+  ],
+} as const;
+
+type ProfileEntry = string | { profile: string; faults?: string[] };
+
+function profileOf(e: ProfileEntry): { profile: string; faults: string[] } {
+  return typeof e === 'string' ? { profile: e, faults: [] } : { profile: e.profile, faults: e.faults ?? [] };
 }
 
 export const CAMPAIGN_SCHEMA = {
@@ -60,16 +74,7 @@ export const CAMPAIGN_SCHEMA = {
     name: { type: 'string' },
     engine: { type: 'string', enum: ['minipage'] },
     modes: { type: 'array', minItems: 0, items: { type: 'string', enum: ['none', 'doublewrite', 'fpw', 'atomic'] } },
-    profiles: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        anyOf: [
-          { type: 'string' },
-          { type: 'object', additionalProperties: false, required: ['profile'], properties: { profile: { type: 'string' }, faults: { type: 'array', items: { type: 'string' } } } },
-        ],
-      },
-    },
+    profiles: { type: 'array', minItems: 1, items: PROFILE_ENTRY },
     pageSizes: { type: 'array', minItems: 1, items: { type: 'integer', enum: [4096, 8192, 16384] } },
     workloads: {
       type: 'array',
@@ -98,7 +103,7 @@ export const CAMPAIGN_SCHEMA = {
         profiles: {
           type: 'array',
           minItems: 1,
-          items: { anyOf: [{ type: 'string' }, { type: 'object', additionalProperties: false, required: ['profile'], properties: { profile: { type: 'string' }, faults: { type: 'array', items: { type: 'string' } } } }] },
+          items: PROFILE_ENTRY,
         },
         crashes: { type: 'integer', minimum: 1, maximum: 1000 },
         seed: { type: 'integer', minimum: 0 },
@@ -123,7 +128,7 @@ export const CAMPAIGN_SCHEMA = {
         profiles: {
           type: 'array',
           minItems: 1,
-          items: { anyOf: [{ type: 'string' }, { type: 'object', additionalProperties: false, required: ['profile'], properties: { profile: { type: 'string' }, faults: { type: 'array', items: { type: 'string' } } } }] },
+          items: PROFILE_ENTRY,
         },
         crashes: { type: 'integer', minimum: 1, maximum: 10000 },
         seed: { type: 'integer', minimum: 0 },
@@ -180,7 +185,7 @@ export function deviceCoversPage(profile: string, pageSize: number): boolean {
 export function expandCampaign(c: CampaignFile): CellSpec[] {
   const cells: CellSpec[] = [];
   for (const pEntry of c.profiles) {
-    const { profile, faults } = typeof pEntry === 'string' ? { profile: pEntry, faults: [] as string[] } : { profile: pEntry.profile, faults: pEntry.faults ?? [] };
+    const { profile, faults } = profileOf(pEntry);
     getProfile(profile);
     for (const pageSize of c.pageSizes ?? [8192]) {
       for (const w of c.workloads ?? ['bank']) {
@@ -221,7 +226,7 @@ export function expandPgCells(c: CampaignFile): PgCellConfig[] {
   if (!pg) return [];
   const out: PgCellConfig[] = [];
   for (const pEntry of pg.profiles ?? c.profiles) {
-    const { profile, faults } = typeof pEntry === 'string' ? { profile: pEntry, faults: [] as string[] } : { profile: pEntry.profile, faults: pEntry.faults ?? [] };
+    const { profile, faults } = profileOf(pEntry);
     for (const fpw of pg.fpw) {
       const cfg: PgCellConfig = { ...DEFAULT_CELL, profile, faults, fpw: fpw === 'on', seed: pg.seed ?? c.seed ?? 1, crashes: pg.crashes ?? 4, crashAt: pg.crashAt ?? 'checkpoint' };
       validatePgCell(cfg);
@@ -247,7 +252,7 @@ export function expandSqliteCells(c: CampaignFile): SqliteCampaignCell[] {
   const cells: SqliteCell[] = sq.grid ? gridCells() : sq.cells!.map((x) => parseCell({ journalMode: x.journalMode, synchronous: x.synchronous, pageSize: x.pageSize ?? 4096 }));
   const out: SqliteCampaignCell[] = [];
   for (const pEntry of sq.profiles ?? c.profiles) {
-    const { profile, faults } = typeof pEntry === 'string' ? { profile: pEntry, faults: [] as string[] } : { profile: pEntry.profile, faults: pEntry.faults ?? [] };
+    const { profile, faults } = profileOf(pEntry);
     getProfile(profile);
     for (const cell of cells) out.push({ cell, profile, faults, crashes: sq.crashes ?? 10, seed: sq.seed ?? c.seed ?? 1 });
   }
