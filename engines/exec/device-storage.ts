@@ -18,7 +18,7 @@
  * exec runs the id documents the state; it does not promise a replay.
  */
 import { run, runOk } from '../../src/export/exec';
-import { BlockStack, cutAndRelease, registerActive, remountCrashImage, requireExport } from '../../src/export';
+import { BlockStack, cutAndRelease, registerActive, remountCrashImage, requireExport, runLedger } from '../../src/export';
 import { CrashPoint, createDevice } from '../../src/device/device';
 import { faultNames, getProfile, parseFaults } from '../../src/device/profiles';
 import { Prng } from '../../src/util/prng';
@@ -50,9 +50,13 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
   const bind = async (s: BlockStack) => {
     if (!o.bindAt) return;
     try {
+      // Recorded before it exists (ledger invariant): the mount lies outside the run folders, so
+      // doctor trusts it only while the mount at DIR still comes from this run's loop device.
+      runLedger().add('mount', o.bindAt, `bind mount of ${s.mountPoint} from ${s.loopDevice}`);
       await runOk('mount', ['--bind', s.mountPoint!, o.bindAt], { timeoutMs: 30_000 });
       bound = true;
     } catch (e) {
+      runLedger().remove('mount', o.bindAt);
       await s.release();
       throw e;
     }
@@ -60,12 +64,14 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
   const unbind = async () => {
     if (!bound || !o.bindAt) return;
     const r = await run('umount', ['-l', o.bindAt], { timeoutMs: 30_000 });
-    if (r.code === 0 || /not mounted/.test(r.stderr)) bound = false;
+    if (r.code === 0 || /not mounted/.test(r.stderr)) {
+      bound = false;
+      runLedger().remove('mount', o.bindAt);
+    }
   };
   // Registered before any stack, so that the export's teardown (SIGINT/SIGTERM) drops the
   // bind mount at the user's directory first; otherwise it would keep the file system, the
-  // loop device and the FUSE file busy. (tornlab doctor does not know this mount: it lies
-  // outside the run folders. A SIGKILLed `tornlab exec` may leave it; umount -l DIR.)
+  // loop device and the FUSE file busy. (After a SIGKILL, tornlab doctor finds it in the ledger.)
   const unregisterBind = o.bindAt ? registerActive({ release: async () => void (await unbind()) }) : () => undefined;
   let stack: BlockStack | undefined;
   try {

@@ -94,6 +94,19 @@ export function listLeftovers(opts: { runId?: string } = {}): Leftover[] {
     const runId = runIdOfPath(file);
     if (keep(runId)) out.push({ kind: 'loop', id: l.dev, runId, detail: `backed by ${l.backingFile}` });
   }
+  // Mounts a dead run recorded outside its folders (exec's bind mount at the user's directory):
+  // ours only while the mount there still comes from the loop device the ledger names.
+  const mounts = currentMounts();
+  for (const st of readRunStates()) {
+    if (!keep(st.runId)) continue;
+    for (const r of st.resources) {
+      if (r.kind !== 'mount' || isOurPath(r.id)) continue;
+      const m = mounts.find((x) => x.mountPoint === path.resolve(r.id));
+      if (m && m.source.startsWith('/dev/loop') && (r.note ?? '').endsWith(` from ${m.source}`)) {
+        out.push({ kind: 'mount', id: m.mountPoint, runId: st.runId, detail: `${m.fsType} from ${m.source} (${r.note})` });
+      }
+    }
+  }
   // FUSE connections recorded by dead runs. Abort one only if it cannot be someone else's:
   // no mount has its device number, or the mount that has it is one of ours.
   const anon = anonDeviceMounts();
