@@ -235,8 +235,9 @@ function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Rank by the base mode: `fpw@token` and `atomic!` sort next to `fpw` and `atomic`. */
 function modeRank(m: string): number {
-  const i = MODE_ORDER.indexOf(m);
+  const i = MODE_ORDER.indexOf(m.replace(/[!@].*$/, ''));
   return i < 0 ? MODE_ORDER.length : i;
 }
 
