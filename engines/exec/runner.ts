@@ -24,6 +24,7 @@
  * started for a cycle and every process using DIR is SIGKILLed and the storage
  * torn down before the cycle returns or throws.
  */
+import { runLedger } from '../../src/export';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -139,7 +140,9 @@ export function readAcks(file: string): string[] {
 }
 
 export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: Prng): Promise<ExecCycleResult> {
-  const ackDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'tornlab-exec-acks-'));
+  // On a device run the ack folder lives in the run's folder, so that doctor removes it after a SIGKILL.
+  const ackDir = o.runId ? runLedger().newPath('acks') : await fs.promises.mkdtemp(path.join(os.tmpdir(), 'tornlab-exec-acks-'));
+  await fs.promises.mkdir(ackDir, { recursive: true });
   const ackFile = path.join(ackDir, 'acks');
   const ackedFile = path.join(ackDir, 'acked-at-cut');
   await fs.promises.writeFile(ackFile, '');
