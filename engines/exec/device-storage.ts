@@ -87,6 +87,9 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
     unregisterBind();
     throw e;
   }
+  // What the device saw from the moment the storage was ready (after mkfs and mount) to the cut:
+  // the database's own writes and flushes, plus the file system's for them.
+  const ready = { ...device.counters };
   let point: CrashPoint | undefined;
   let onCutHook: (() => void) | undefined;
   const idBase = `${profile.name}${faultNames(faults).map((f) => '+' + f).join('')}:${o.seed}`;
@@ -123,9 +126,17 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
       });
       point = r.point;
       stack = undefined;
+      const c = device.counters;
       return {
         seq: point.seq,
         pendingWrites: point.pending.length,
+        device: {
+          hostWriteBytes: c.hostWriteBytes - ready.hostWriteBytes,
+          writes: c.writes - ready.writes,
+          flushes: c.flushes - ready.flushes,
+          fuaWrites: c.fuaWrites - ready.fuaWrites,
+          nandBytesProgrammed: c.nandBytesProgrammed - ready.nandBytesProgrammed,
+        },
         note: `power cut at device command ${point.seq}: ${point.pending.length} writes cached or in flight, ${r.heldRequests} requests failed with EIO after the kill`,
       };
     },

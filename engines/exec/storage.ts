@@ -26,6 +26,8 @@ export interface CutSummary {
   choice?: string;
   /** Writes that were cached or in flight at the cut. */
   pendingWrites?: number;
+  /** What the device saw from the storage being ready to the cut (devices only). */
+  device?: { hostWriteBytes: number; writes: number; flushes: number; fuaWrites: number; nandBytesProgrammed: number };
   /** Free text: what happened. */
   note: string;
 }
