@@ -60,6 +60,8 @@ const PROFILE_ENTRY = {
   ],
 } as const;
 
+const PROFILE_LIST = { type: 'array', minItems: 1, items: PROFILE_ENTRY } as const;
+
 type ProfileEntry = string | { profile: string; faults?: string[] };
 
 function profileOf(e: ProfileEntry): { profile: string; faults: string[] } {
@@ -74,7 +76,7 @@ export const CAMPAIGN_SCHEMA = {
     name: { type: 'string' },
     engine: { type: 'string', enum: ['minipage'] },
     modes: { type: 'array', minItems: 0, items: { type: 'string', enum: ['none', 'doublewrite', 'fpw', 'atomic'] } },
-    profiles: { type: 'array', minItems: 1, items: PROFILE_ENTRY },
+    profiles: PROFILE_LIST,
     pageSizes: { type: 'array', minItems: 1, items: { type: 'integer', enum: [4096, 8192, 16384] } },
     workloads: {
       type: 'array',
@@ -100,11 +102,7 @@ export const CAMPAIGN_SCHEMA = {
       required: ['fpw'],
       properties: {
         fpw: { type: 'array', minItems: 1, items: { type: 'string', enum: ['on', 'off'] } },
-        profiles: {
-          type: 'array',
-          minItems: 1,
-          items: PROFILE_ENTRY,
-        },
+        profiles: PROFILE_LIST,
         crashes: { type: 'integer', minimum: 1, maximum: 1000 },
         seed: { type: 'integer', minimum: 0 },
         crashAt: { type: 'string', enum: ['checkpoint', 'seeded'] },
@@ -125,11 +123,7 @@ export const CAMPAIGN_SCHEMA = {
           },
         },
         grid: { type: 'boolean' },
-        profiles: {
-          type: 'array',
-          minItems: 1,
-          items: PROFILE_ENTRY,
-        },
+        profiles: PROFILE_LIST,
         crashes: { type: 'integer', minimum: 1, maximum: 10000 },
         seed: { type: 'integer', minimum: 0 },
       },
