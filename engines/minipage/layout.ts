@@ -96,22 +96,15 @@ export function requiredBlocks(opts: LayoutOptions, blockSize: number): number {
   return computeLayout(opts, blockSize, Number.MAX_SAFE_INTEGER).totalBlocks;
 }
 
-export interface ControlBlock {
+/** The control block records the layout (all of it but what derives from page and block size) plus recovery state. */
+export interface ControlBlock extends Omit<Layout, 'pageBlocks' | 'totalBlocks'> {
   version: number;
-  pageSize: number;
-  blockSize: number;
   mode: ProtectionMode;
   /** Incremented by every recovery; WAL records carry it (see engine.ts, torn tail). */
   epoch: number;
   /** Redo starts here: every change before it is on the data pages. */
   redoLsn: number;
   checkpoints: number;
-  walStart: number;
-  walBlocks: number;
-  dwStart: number;
-  dwSlots: number;
-  dataStart: number;
-  maxPages: number;
 }
 
 export function encodeControl(c: ControlBlock, blockSize: number): Buffer {

@@ -71,7 +71,13 @@ export async function runCampaign(
   }
   for (let i = 0; i < pgCells.length; i++) {
     const t0 = process.hrtime.bigint();
-    const r = await runPgCell(pgCells[i], { onCycle: (c) => opts.onProgress?.({ cell: cells[0], done: c.cycle + 1, total: pgCells[i].crashes, verdicts: {} }, cells.length + i) });
+    const verdicts: Record<string, number> = {};
+    const r = await runPgCell(pgCells[i], {
+      onCycle: (c) => {
+        verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
+        opts.onProgress?.({ done: c.cycle + 1, total: pgCells[i].crashes, verdicts }, cells.length + i);
+      },
+    });
     const o: CellOutcome = { result: buildCellResult(pgMeasurements(r)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
     outcomes.push(o);
     opts.onCell?.(o, cells.length + i);

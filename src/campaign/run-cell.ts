@@ -22,7 +22,6 @@ import { captureRun, judgeStates, StateResult } from './evaluate';
 import { ChoiceSpace } from '../device/power-loss';
 
 export interface Progress {
-  cell: CellSpec;
   done: number;
   total: number;
   verdicts: Record<string, number>;
@@ -184,7 +183,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
     if (!opts.onProgress) return;
     const sum: Record<string, number> = {};
     for (const w of verdicts) for (const [k, n] of Object.entries(w)) sum[k] = (sum[k] ?? 0) + n;
-    opts.onProgress({ cell, done: done.reduce((a, b) => a + b, 0), total: states.length, verdicts: sum });
+    opts.onProgress({ done: done.reduce((a, b) => a + b, 0), total: states.length, verdicts: sum });
   };
   const remote = shares.slice(1).map((share, i) => runOnWorker(i, cell, share, (d, v) => progress(i + 1, d, v)));
   // Judge share 0 here; a rejected remote share must not go unobserved meanwhile.

@@ -7,6 +7,11 @@
 export const NA = 'n/a';
 
 /** 1234567 -> "1,234,567"; the integer part of x, rounded. */
+/** An integer with thousands separators, or n/a for a missing value. */
+export function fmtIntOrNa(x: number | null): string {
+  return x === null ? NA : fmtInt(x);
+}
+
 export function fmtInt(x: number): string {
   const neg = x < 0;
   const digits = Math.round(Math.abs(x)).toString();

@@ -10,7 +10,7 @@
  * Keys are sorted explicitly, never taken from input order.
  */
 import { compareModes, compareProfiles } from './build';
-import { fmtBytes, fmtCount, fmtDays, fmtInt, fmtRate, fmtRatio, fmtUs, fmtPageSize } from './format';
+import { fmtBytes, fmtCount, fmtDays, fmtIntOrNa, fmtRate, fmtRatio, fmtUs, fmtPageSize } from './format';
 import { CellResult, Report, TAGS, VERDICTS } from './schema';
 
 export interface Key {
@@ -99,7 +99,7 @@ export const COST_COLUMNS: MetricColumn[] = [
 ];
 
 export const PERF_COLUMNS: MetricColumn[] = [
-  { metric: 'commits', header: 'commits', format: (v) => (v === null ? 'n/a' : fmtInt(v)) },
+  { metric: 'commits', header: 'commits', format: fmtIntOrNa },
   { metric: 'flushesPerCommit', header: 'flushes/commit', format: fmtRatio },
   { metric: 'fuaWritesPerCommit', header: 'FUA/commit', format: fmtRatio },
   { metric: 'throughputTxnPerSec', header: 'txn/s', format: fmtRate },
@@ -111,8 +111,8 @@ export const PERF_COLUMNS: MetricColumn[] = [
 ];
 
 export const VERDICT_COLUMNS: MetricColumn[] = [
-  { metric: 'crashStatesTried', header: 'tried', format: (v) => (v === null ? 'n/a' : fmtInt(v)) },
-  ...VERDICTS.map((v) => ({ metric: `verdicts.${v}`, header: v, format: (x: number | null) => (x === null ? 'n/a' : fmtInt(x)) })),
+  { metric: 'crashStatesTried', header: 'tried', format: fmtIntOrNa },
+  ...VERDICTS.map((v) => ({ metric: `verdicts.${v}`, header: v, format: fmtIntOrNa })),
 ];
 
 export const STATUS_LABEL: Record<CellResult['status'], string> = {
