@@ -5,7 +5,7 @@
  */
 import { OracleResult } from './bank';
 
-export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
+export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed', 'harness-error'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 /** PostgreSQL's words for a page that failed verification (bufmgr.c, checksum.c, pg_checksums). */
