@@ -418,8 +418,8 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     const st = await guard('start', d.start, server.start());
     res.ms.start = Date.now() - t0;
     if (!st.ready) throw new Error(`postgres did not start from the base image:\n${server.logSinceStart()}`);
-    if (hooks.hangAfterStart) await stack.fuse!.hang();
     const ctl = await guard('start', d.start, server.connect());
+    if (hooks.hangAfterStart) await stack.fuse!.hang();
     const wal0 = await guard('load', d.load, walSnapshot(ctl));
     for (let i = 0; i < cfg.clients; i++) clients.push(await guard('load', d.load, server.connect()));
     const tLoad = Date.now();

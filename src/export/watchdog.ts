@@ -94,38 +94,60 @@ export function deadlineFactor(): number {
 export function guard<T>(phase: string, ms: number, work: Promise<T> | (() => Promise<T>)): Promise<T> {
   const deadline = Math.max(1, Math.round(ms * factor));
   const token = nextToken++;
+  const started = Date.now();
   const p = typeof work === 'function' ? work() : work;
   const ledger = runLedger();
   let settled = false;
+  let expired: ((m: ExpiredMessage) => void) | undefined;
+  const expiry = new Promise<ExpiredMessage>((r) => (expired = r));
+  waiting.set(token, (m) => expired!(m));
+  // The worker is unref'd; while a phase runs, this keeps the process alive for its expiry.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const finish = () => {
+    settled = true;
+    waiting.delete(token);
+    clearInterval(keepAlive);
+    try {
+      post({ kind: 'disarm', token });
+    } catch {
+      // no worker: nothing armed
+    }
+  };
+  const harness = (m: ExpiredMessage, cause?: unknown) =>
+    new HarnessError(m.phase, m.ms, m.stuck, [
+      ...(m.abortedConnections.length ? [`aborted FUSE connection(s) ${m.abortedConnections.join(', ')}`] : []),
+      ...(m.killed.length ? [`killed ${m.killed.length} process(es) of the run`] : []),
+      ...m.notes,
+      ...(cause ? [`then: ${(cause as Error)?.message ?? String(cause)}`] : []),
+    ]);
+  post({ kind: 'arm', token, phase, ms: deadline, mainPid: process.pid, hostPid: deviceHostPid(), runId: ledger.runId, runDir: ledger.dir });
   return new Promise<T>((resolve, reject) => {
-    const done = () => {
-      settled = true;
-      waiting.delete(token);
-      try {
-        post({ kind: 'disarm', token });
-      } catch {
-        // no worker: nothing armed
-      }
-      keepAlive && clearInterval(keepAlive);
-    };
-    // The worker is unref'd; while a phase runs, this keeps the process alive for its expiry.
-    let keepAlive: NodeJS.Timeout | undefined = setInterval(() => undefined, 1 << 30);
-    waiting.set(token, (m) => {
+    void expiry.then((m) => {
       if (settled) return;
-      done();
-      keepAlive = undefined;
-      reject(new HarnessError(m.phase, m.ms, m.stuck, [...(m.abortedConnections.length ? [`aborted FUSE connection(s) ${m.abortedConnections.join(', ')}`] : []), ...(m.killed.length ? [`killed ${m.killed.length} process(es) of the run`] : []), ...m.notes]));
+      finish();
+      reject(harness(m));
     });
-    post({ kind: 'arm', token, phase, ms: deadline, mainPid: process.pid, hostPid: deviceHostPid(), runId: ledger.runId, runDir: ledger.dir });
     p.then(
       (v) => {
         if (settled) return;
-        done();
+        finish();
         resolve(v);
       },
       (e) => {
         if (settled) return;
-        done();
+        // Past the deadline, a failure is most likely the watchdog's own doing (an aborted
+        // connection fails the I/O the work waited for): wait for its report (invariant 2).
+        if (Date.now() - started >= deadline) {
+          settled = true;
+          const late = setTimeout(() => expired!({ kind: 'expired', token, phase, ms: deadline, stuck: [], abortedConnections: [], killed: [], notes: ['the watchdog did not report'] }), 10_000);
+          void expiry.then((m) => {
+            clearTimeout(late);
+            finish();
+            reject(harness(m, e));
+          });
+          return;
+        }
+        finish();
         reject(e);
       },
     );
