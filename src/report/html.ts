@@ -23,7 +23,7 @@ p.note { color: #444; max-width: 70em; }
 .stat .k { color: #666; font-size: 12px; }
 .stat.bug { border-color: #c62828; background: #fff0f0; }
 .stat.harness { border-color: ${HARNESS_COLOR}; background: ${STATUS_COLORS['harness-error'].fill}; }
-.harness { color: ${HARNESS_COLOR}; }
+.harness, p.note.harness { color: ${HARNESS_COLOR}; }
 .charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 svg.chart { font: 11px system-ui, "DejaVu Sans", sans-serif; background: #fcfcfc; border: 1px solid #eee; border-radius: 4px; }
 svg.legend { font: 11px system-ui, "DejaVu Sans", sans-serif; display: block; margin: 4px 0 8px; }

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../../src/util/output';
 
 /**
  * Output is written completely before the CLI exits, at any size
@@ -55,4 +56,25 @@ describe('tornlab output through a pipe to a slow reader', () => {
       fs.rmSync(out);
     }
   }, RUNS * 240_000);
+});
+
+describe('files are written whole or not at all', () => {
+  test('writeFileAtomic replaces the file in one rename and leaves no temporary file, also when it fails', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tornlab-atomic-'));
+    try {
+      const f = path.join(dir, 'junit.xml');
+      writeFileAtomic(f, 'old');
+      const big = 'x'.repeat(5_000_000);
+      writeFileAtomic(f, big);
+      expect(fs.readFileSync(f, 'utf8') === big).toBe(true);
+      expect(fs.readdirSync(dir)).toEqual(['junit.xml']);
+      // The target is a directory: the rename fails, the error surfaces, nothing is left behind.
+      const d = path.join(dir, 'report.json');
+      fs.mkdirSync(d);
+      expect(() => writeFileAtomic(d, 'data')).toThrow(/EISDIR|ENOTEMPTY|EEXIST|EPERM/);
+      expect(fs.readdirSync(dir).sort()).toEqual(['junit.xml', 'report.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
