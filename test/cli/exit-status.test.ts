@@ -27,7 +27,6 @@ describe('the verdict vocabulary', () => {
   });
 
   test('the engines re-export the same list', () => {
-    /* eslint-disable @typescript-eslint/no-require-imports */
     for (const m of ['../../engines/minipage/verify', '../../engines/postgres/verdict', '../../engines/exec/verdict', '../../engines/sqlite/oracle']) {
       expect(require(m).VERDICTS).toBe(VERDICTS);
     }
