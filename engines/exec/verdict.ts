@@ -1,9 +1,11 @@
 /**
- * Verdicts (ARCHITECTURE 4) as the real-database engines report them, and the
- * exit-code convention a user's verify command uses to name one.
+ * The exit-code convention a user's verify command uses to name a verdict
+ * (ARCHITECTURE 4; the vocabulary itself is src/crash/verdict.ts).
  */
-export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+import { VERDICTS, Verdict } from '../../src/crash/verdict';
+
+export { VERDICTS };
+export type { Verdict };
 
 /** A user's verify command that fails without naming a class reports `failed`. */
 export type ExecVerdict = Verdict | 'failed';

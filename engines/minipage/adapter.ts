@@ -4,7 +4,8 @@
  * and say what each mode promises on each device profile.
  */
 import { DEFAULT_WINDOW_MS, type CellSpec, type EngineAdapter, type WorkloadRun } from '../../src/campaign/cell';
-import type { Expectation, Verdict } from '../../src/report/schema';
+import type { Expectation } from '../../src/report/schema';
+import { NON_OK } from '../../src/crash/verdict';
 import { NvmeDevice } from '../../src/device/device';
 import { isPowerFailAtomic, powerFailAtomicity } from '../../src/device/identify';
 import { getProfile, parseFaults } from '../../src/device/profiles';
@@ -16,8 +17,6 @@ import { VALID_PAGE_SIZES } from './page';
 import { pageLba } from './protections';
 import { verifyCrashState } from './verify';
 import { WORKLOAD_NAMES, WorkloadName } from './workloads';
-
-const NON_OK: Verdict[] = ['torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'];
 
 /** Does the profile guarantee that every page write of this page size lands all-or-nothing? */
 export function deviceCoversPages(profileName: string, pageSize: number): boolean {

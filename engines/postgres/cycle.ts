@@ -23,7 +23,8 @@ import { getProfile, parseFaults } from '../../src/device/profiles';
 import { DeviceCounters } from '../../src/device/types';
 import { BlockStack, FsType } from '../../src/export/block-stack';
 import { HostImage, HostedDevice } from '../../src/export/device-host/client';
-import { HarnessError, guard } from '../../src/export/watchdog';
+import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
+import { HarnessError } from '../../src/util/errors';
 import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
@@ -525,11 +526,13 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
 }
 
 function noteHarnessError(res: CycleResult, e: HarnessError): void {
+  const late = e instanceof PhaseDeadlineError ? e : undefined;
   if (res.verdict !== 'harness-error') {
     res.verdict = 'harness-error';
-    res.harness = { phase: e.phase, deadlineMs: e.deadlineMs, stuck: e.stuck };
+    res.harness = { phase: e.phase, deadlineMs: late?.deadlineMs ?? 0, stuck: late?.stuck ?? [] };
   }
-  res.findings.push(...e.describe());
+  // The first finding names the phase and what went wrong (the detail of the verdict).
+  res.findings.push(...(late ? late.describe() : [e.detail]));
 }
 
 /** A cycle that could not even export its device in time. */

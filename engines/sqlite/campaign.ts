@@ -10,7 +10,7 @@ import { CrashableStorage } from '../exec/storage';
 import { killAll, withTimeout } from '../exec/processes';
 import { CellPromise, SqliteCell, cellName, cellPromise } from './cell';
 import { CycleOptions, CycleResult, runCycle } from './cycle';
-import { VERDICTS, Verdict } from './oracle';
+import { VERDICTS, Verdict } from '../../src/crash/verdict';
 
 export interface SqliteCampaignOptions {
   cell: SqliteCell;

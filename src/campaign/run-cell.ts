@@ -15,7 +15,7 @@ import { BadInputError } from '../util/errors';
 import { Prng } from '../util/prng';
 import { planChoices, planPoints, PlannedState, TraceEvent } from '../crash/strategies';
 import { buildCellResult, measurementsFromCounters } from '../report/build';
-import type { CellResult, Finding } from '../report/schema';
+import type { CellResult, NonOkState } from '../report/schema';
 import { CellSpec, COMMIT_METHODS, EngineAdapter, RunMetrics, STRATEGIES, WorkloadRun, modeLabel } from './cell';
 import { getAdapter } from './engines';
 import { captureRun, judgeStates, StateResult } from './evaluate';
@@ -191,7 +191,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
   const local = judgeStates(cell, run, spaces, shares[0], (d, v) => progress(0, d, v));
   const results = [local, ...(await Promise.all(remote))].flat();
   const verdictCounts: Record<string, number> = {};
-  const findings: Finding[] = [];
+  const findings: NonOkState[] = [];
   for (const r of results) {
     verdictCounts[r.verdict] = (verdictCounts[r.verdict] ?? 0) + 1;
     if (r.verdict !== 'ok') findings.push({ replayId: r.replayId, verdict: r.verdict, detail: r.detail });

@@ -6,7 +6,7 @@
  *
  * If the phase has not settled by its deadline, the watchdog aborts the
  * run's FUSE connections, kills the run's processes and rejects the phase
- * with a `HarnessError` naming the phase, the deadline and the kernel stack
+ * with a `PhaseDeadlineError` (a HarnessError) naming the phase, the deadline and the kernel stack
  * of whatever was stuck. Callers turn that into the `harness-error`
  * verdict (not a finding about the database; CLI exit 3) and tear down.
  *
@@ -15,7 +15,7 @@
  *     block: a JS timer here would not fire while this thread waits in the
  *     kernel, the worker's does.
  *  2. A guard settles exactly once: with the work's result, or with the
- *     HarnessError; a late result of the abandoned work is swallowed.
+ *     PhaseDeadlineError; a late result of the abandoned work is swallowed.
  *  3. The watchdog touches only this run's resources: its FUSE connections
  *     from the run ledger, its descendants and processes with its marker —
  *     never the device host (it is needed for the release that follows).
@@ -23,6 +23,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { HarnessError } from '../util/errors';
 import { deviceHostPid } from './device-host/client';
 import { runLedger } from './ledger';
 import type { ExpiredMessage, StuckProcess, ToWatchdog } from './watchdog-worker';
@@ -31,23 +32,22 @@ export type { StuckProcess } from './watchdog-worker';
 
 const WORKER_JS = fs.existsSync(path.join(__dirname, 'watchdog-worker.js')) ? path.join(__dirname, 'watchdog-worker.js') : path.resolve(__dirname, '../../dist/src/export/watchdog-worker.js');
 
-/** The testbed itself failed: a phase passed its deadline (or a tool was missing). Verdict `harness-error`. */
-export class HarnessError extends Error {
+/** A phase passed its deadline: the testbed itself failed (verdict `harness-error`, not a finding). */
+export class PhaseDeadlineError extends HarnessError {
   constructor(
-    readonly phase: string,
+    phase: string,
     readonly deadlineMs: number,
     readonly stuck: StuckProcess[] = [],
-    readonly detail: string[] = [],
+    readonly notes: string[] = [],
   ) {
-    super(`phase "${phase}" passed its deadline of ${deadlineMs} ms${stuck.length ? `; stuck: ${stuck.map((s) => `${s.comm}[${s.pid}] in ${s.stack[0] ?? '?'}`).join(', ')}` : ''}`);
-    this.name = 'HarnessError';
+    super(phase, `phase "${phase}" passed its deadline of ${deadlineMs} ms${stuck.length ? `; stuck: ${stuck.map((s) => `${s.comm}[${s.pid}] in ${s.stack[0] ?? '?'}`).join(', ')}` : ''}`);
   }
 
   /** Lines for a report: the phase, then each stuck process with its kernel stack. */
   describe(): string[] {
     const out = [this.message];
     for (const s of this.stuck) out.push(`  ${s.comm}[${s.pid}] state ${s.state}: ${s.stack.slice(0, 8).join(' <- ') || '(no kernel stack)'}`);
-    out.push(...this.detail.map((d) => `  ${d}`));
+    out.push(...this.notes.map((d) => `  ${d}`));
     return out;
   }
 }
@@ -89,7 +89,7 @@ export function deadlineFactor(): number {
 /**
  * Run `work` as phase `phase` with a deadline of `ms` (times the deadline
  * factor). Resolves with its result, or rejects with a HarnessError after
- * the watchdog ended whatever kept it from finishing.
+ * the watchdog ended whatever kept it from finishing (PhaseDeadlineError).
  */
 export function guard<T>(phase: string, ms: number, work: Promise<T> | (() => Promise<T>)): Promise<T> {
   const deadline = Math.max(1, Math.round(ms * factor));
@@ -114,7 +114,7 @@ export function guard<T>(phase: string, ms: number, work: Promise<T> | (() => Pr
     }
   };
   const harness = (m: ExpiredMessage, cause?: unknown) =>
-    new HarnessError(m.phase, m.ms, m.stuck, [
+    new PhaseDeadlineError(m.phase, m.ms, m.stuck, [
       ...(m.abortedConnections.length ? [`aborted FUSE connection(s) ${m.abortedConnections.join(', ')}`] : []),
       ...(m.killed.length ? [`killed ${m.killed.length} process(es) of the run`] : []),
       ...m.notes,

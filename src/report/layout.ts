@@ -119,11 +119,17 @@ export const STATUS_LABEL: Record<CellResult['status'], string> = {
   pass: 'pass',
   'finding-expected': 'finding (expected)',
   'finding-bug': 'FINDING (BUG)',
+  'harness-error': 'HARNESS ERROR (not judged)',
 };
 
 /** Short description of a cell's key for table rows: "none · consumer-tlc · bank · 8 KiB". */
 export function cellLabel(c: CellResult, multiEngine: boolean): string {
   return [seriesOf(c, multiEngine).label, groupOf(c).label, c.workload, fmtPageSize(c.pageSize)].join(' · ');
+}
+
+/** Cells with harness errors (crash states the testbed failed to judge), in report order. */
+export function cellsWithHarnessErrors(report: Report): CellResult[] {
+  return report.cells.filter((c) => c.harnessErrors.length + c.harnessErrorsOmitted > 0);
 }
 
 /** Cells with findings, bugs first (what a reader must look at), then in report order. */

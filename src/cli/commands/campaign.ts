@@ -20,6 +20,9 @@ import { writeReportDir } from '../../report/writer';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { progressBar } from '../progress';
 import { hexDiff, writeDenseImage } from '../dump';
+import { countsHaveFinding, countsHaveHarnessError, isFinding } from '../../crash/verdict';
+import { writeFileAtomic } from '../../util/output';
+import { runExitStatus } from '../exit-codes';
 
 function int(name: string) {
   return (v: string) => {
@@ -32,14 +35,22 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-/** One line per cell: counts, and whether findings are the expected demonstration or a bug. */
+/**
+ * One line per cell: counts, and whether findings are the expected demonstration
+ * or a bug. Harness errors (crash states not judged) are counted on their own,
+ * after the cell's status, never as a finding.
+ */
 export function summaryLine(c: CellResult, seconds?: number): string {
   const counts = Object.entries(c.verdicts).filter(([, n]) => n > 0).map(([v, n]) => `${v}=${n}`).join(' ');
   const rate = seconds ? ` in ${seconds.toFixed(1)} s (${(c.crashStatesTried / seconds).toFixed(0)}/s)` : '';
   const head = `${c.id}: ${c.crashStatesTried} crash states${rate}: ${counts || 'none'}`;
+  const n = c.verdicts['harness-error'];
+  const h = c.harnessErrors[0];
+  const harness = n > 0 ? `HARNESS ERROR: ${n} crash state(s) not judged; first: ${h?.detail} (tornlab replay ${h?.replayId})` : '';
   if (c.status === 'pass') return `${head} -> pass (${c.expectation.kind})`;
   if (c.status === 'finding-expected') return `${head} -> finding, expected (${c.expectation.kind}: ${c.expectation.reason})`;
-  return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})`;
+  if (c.status === 'harness-error') return `${head} -> ${harness}`;
+  return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})${harness ? `; ${harness}` : ''}`;
 }
 
 /**
@@ -54,7 +65,7 @@ async function replayPg(id: string, json: boolean): Promise<void> {
   const c = r.cycles[0];
   if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
   else process.stdout.write(`${formatCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
-  process.exitCode = c.verdict === 'ok' ? 0 : 1;
+  process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
 }
 
 function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, opts: { out?: string; junit?: string }, title: string): void {
@@ -65,7 +76,7 @@ function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, 
   }
   if (opts.junit) {
     fs.mkdirSync(path.dirname(path.resolve(opts.junit)), { recursive: true });
-    fs.writeFileSync(opts.junit, renderJunit(report));
+    writeFileAtomic(opts.junit, renderJunit(report));
   }
 }
 
@@ -116,14 +127,19 @@ export function registerCampaignCommands(program: Command): void {
       bar.end();
       const r = outcome.result;
       if (o.json) {
-        process.stdout.write(JSON.stringify({ ...r, truncated: outcome.truncated, findings: outcome.states.filter((s) => s.verdict !== 'ok').map((s) => ({ replayId: s.replayId, verdict: s.verdict, detail: s.detail })) }, null, 2) + '\n');
+        // Every state, uncapped: all findings, and all harness errors on their own.
+        const findings = outcome.states.filter((s) => isFinding(s.verdict)).map((s) => ({ replayId: s.replayId, verdict: s.verdict, detail: s.detail }));
+        const harnessErrors = outcome.states.filter((s) => s.verdict === 'harness-error').map((s) => ({ replayId: s.replayId, detail: s.detail }));
+        process.stdout.write(JSON.stringify({ ...r, truncated: outcome.truncated, findings, findingsOmitted: 0, harnessErrors, harnessErrorsOmitted: 0 }, null, 2) + '\n');
       } else {
         process.stdout.write(summaryLine(r, outcome.wallSeconds) + '\n');
         for (const f of r.findings.slice(0, 5)) process.stdout.write(`  ${f.verdict}: ${f.detail}\n    tornlab replay ${f.replayId}\n`);
+        for (const h of r.harnessErrors.slice(0, 5)) process.stdout.write(`  harness-error: ${h.detail}\n    tornlab replay ${h.replayId}\n`);
         if (outcome.truncated) process.stdout.write(`  (exhaustive plan cut at the budget of ${cell.crashes} crash states; raise --crashes to cover the whole run)\n`);
       }
       writeOutputs([outcome], { cell }, o, `tornlab run ${r.id}`);
-      process.exitCode = r.verdicts.ok === r.crashStatesTried ? 0 : 1;
+      // Any finding (expected or not) is exit 1 here, as before; a harness error is 3 and wins.
+      process.exitCode = runExitStatus({ findings: countsHaveFinding(r.verdicts), harnessErrors: countsHaveHarnessError(r.verdicts) });
     });
 
   program
@@ -160,12 +176,21 @@ export function registerCampaignCommands(program: Command): void {
       });
       const files = writeReportDir(out, report);
       process.stderr.write(`report written: ${files.join(', ')}\n`);
-      if (o.junit) fs.writeFileSync(o.junit, renderJunit(report));
+      if (o.junit) {
+        fs.mkdirSync(path.dirname(path.resolve(o.junit)), { recursive: true });
+        writeFileAtomic(o.junit, renderJunit(report));
+      }
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       const bugs = report.cells.filter((c) => c.status === 'finding-bug');
       const expected = report.cells.filter((c) => c.status === 'finding-expected');
-      process.stderr.write(`summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s)\n`);
-      process.exitCode = bugs.length > 0 ? 1 : 0;
+      const unjudged = report.totals.verdicts['harness-error'];
+      const harnessCells = report.cells.filter((c) => c.verdicts['harness-error'] > 0);
+      process.stderr.write(
+        `summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s)` +
+          (unjudged > 0 ? `; HARNESS ERROR: ${unjudged} crash state(s) in ${harnessCells.length} cell(s) not judged (neither pass nor finding)` : '') +
+          '\n',
+      );
+      process.exitCode = runExitStatus({ findings: bugs.length > 0, harnessErrors: unjudged > 0 });
     });
 
   program
@@ -185,7 +210,7 @@ export function registerCampaignCommands(program: Command): void {
       if (o.dump) {
         fs.mkdirSync(o.dump, { recursive: true });
         writeDenseImage(path.join(o.dump, 'crash-image.bin'), r.image.store, space.point.nsze);
-        fs.writeFileSync(path.join(o.dump, 'diff.txt'), hexDiff(space.point.media, r.image.store, space.point.blockSize));
+        writeFileAtomic(path.join(o.dump, 'diff.txt'), hexDiff(space.point.media, r.image.store, space.point.blockSize));
       }
       const out = { replayId: r.replayId, verdict: r.verdict, detail: r.detail, crashPoint: s.point, pendingWrites: space.point.pending.length, choiceSpace: space.count.toString(), changedBlocks: r.image.changedBlocks };
       if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -194,7 +219,7 @@ export function registerCampaignCommands(program: Command): void {
         process.stdout.write(`  crash point ${s.point}: ${space.point.pending.length} write(s) pending, ${space.count} survivor choices; ${r.image.changedBlocks} block(s) changed by this one\n`);
         if (o.dump) process.stdout.write(`  dumped to ${o.dump}/crash-image.bin and ${o.dump}/diff.txt\n`);
       }
-      process.exitCode = r.verdict === 'ok' ? 0 : 1;
+      process.exitCode = runExitStatus({ findings: isFinding(r.verdict), harnessErrors: r.verdict === 'harness-error' });
     });
 }
 

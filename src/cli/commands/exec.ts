@@ -7,6 +7,8 @@ import { openDeviceStorage, DEFAULT_DEVICE_BYTES } from '../../../engines/exec/d
 import { openPlainDirectoryAt } from '../../../engines/exec/storage';
 import { parsePositiveInt, parseSeed, prepareMountDir, validateCommands } from '../../../engines/exec/options';
 import { DEFAULT_TIMEOUTS, formatExecCampaign, runExecCampaign } from '../../../engines/exec/runner';
+import { countsHaveHarnessError } from '../../crash/verdict';
+import { runExitStatus } from '../exit-codes';
 
 interface ExecOpts {
   mount: string;
@@ -47,7 +49,8 @@ export function registerExecCommands(program: Command): void {
       'after',
       '\nEnvironment of the commands: TORNLAB_MOUNT, TORNLAB_PHASE (start|load|recover|verify), TORNLAB_CYCLE, TORNLAB_SEED,\n' +
         'TORNLAB_ACK_FILE (load), TORNLAB_ACKED_FILE and TORNLAB_ACKED_COUNT (verify: what was acknowledged before the cut).\n' +
-        'Exit status: 0 every cycle ok, 1 a finding, 2 bad input (mount dir, command not found or timing out) or a missing precondition.',
+        'Exit status: 0 every cycle ok, 1 a finding, 2 bad input (mount dir, command not found or timing out) or a missing precondition,\n' +
+        '3 a harness error (a cycle the testbed failed to judge; wins over 1).',
     )
     .action(async (o: ExecOpts) => {
       const profile = getProfile(o.profile).name;
@@ -77,7 +80,7 @@ export function registerExecCommands(program: Command): void {
           onCycle: o.json ? undefined : (i, c) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${c.verdict}\n`),
         });
         process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatExecCampaign(r)) + '\n');
-        process.exitCode = r.findings > 0 ? 1 : 0;
+        process.exitCode = runExitStatus({ findings: r.findings > 0, harnessErrors: countsHaveHarnessError(r.counts) });
       } finally {
         if (created) await fs.promises.rmdir(dir).catch(() => undefined);
         if (o.device) runLedger().close(); // removes the run folder when nothing is held any more

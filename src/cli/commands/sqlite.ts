@@ -8,6 +8,8 @@ import { openDeviceStorage, DEFAULT_DEVICE_BYTES } from '../../../engines/exec/d
 import { openPlainDirectory } from '../../../engines/exec/storage';
 import { parsePositiveInt, parseSeed } from '../../../engines/exec/options';
 import { requireExport, runLedger } from '../../export';
+import { countsHaveHarnessError, isFinding } from '../../crash/verdict';
+import { runExitStatus } from '../exit-codes';
 
 interface SqliteOpts {
   journalMode: string;
@@ -44,7 +46,7 @@ export function registerSqliteCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExit status: 0 when every cycle is ok or a loss the cell documents (e.g. WAL + synchronous=NORMAL losing commits), 1 for a finding, 2 for bad input or a missing precondition.',
+      '\nExit status: 0 when every cycle is ok or a loss the cell documents (e.g. WAL + synchronous=NORMAL losing commits), 1 for a finding, 2 for bad input or a missing precondition,\n3 for a harness error (a cycle the testbed failed to judge; wins over 1).',
     )
     .action(async (o: SqliteOpts) => {
       // Validate everything before touching the kernel.
@@ -76,7 +78,7 @@ export function registerSqliteCommands(program: Command): void {
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');
       else if (!o.grid) process.stdout.write(formatCampaign(results[0]) + '\n');
-      const bad = results.some((r) => (o.strict ? r.cycles.some((c) => c.verdict !== 'ok') : r.findings > 0));
-      process.exitCode = bad ? 1 : 0;
+      const bad = results.some((r) => (o.strict ? r.cycles.some((c) => isFinding(c.verdict)) : r.findings > 0));
+      process.exitCode = runExitStatus({ findings: bad, harnessErrors: results.some((r) => countsHaveHarnessError(r.counts)) });
     });
 }
