@@ -127,29 +127,31 @@ export function guard<T>(phase: string, ms: number, work: Promise<T> | (() => Pr
       finish();
       reject(harness(m));
     });
+
+    // Past the deadline, an outcome is most likely the watchdog's own doing (an aborted
+    // connection fails the I/O the work waited for, and the work may even swallow that
+    // failure): wait briefly for its report, which wins (invariant 2).
+    const outcome = (ok: boolean, v: unknown) => {
+      if (settled) return;
+      if (Date.now() - started < deadline) {
+        finish();
+        return ok ? resolve(v as T) : reject(v);
+      }
+      settled = true;
+      const late = setTimeout(() => {
+        finish();
+        if (ok) resolve(v as T);
+        else reject(v);
+      }, 3000);
+      void expiry.then((m) => {
+        clearTimeout(late);
+        finish();
+        reject(harness(m, ok ? undefined : v));
+      });
+    };
     p.then(
-      (v) => {
-        if (settled) return;
-        finish();
-        resolve(v);
-      },
-      (e) => {
-        if (settled) return;
-        // Past the deadline, a failure is most likely the watchdog's own doing (an aborted
-        // connection fails the I/O the work waited for): wait for its report (invariant 2).
-        if (Date.now() - started >= deadline) {
-          settled = true;
-          const late = setTimeout(() => expired!({ kind: 'expired', token, phase, ms: deadline, stuck: [], abortedConnections: [], killed: [], notes: ['the watchdog did not report'] }), 10_000);
-          void expiry.then((m) => {
-            clearTimeout(late);
-            finish();
-            reject(harness(m, e));
-          });
-          return;
-        }
-        finish();
-        reject(e);
-      },
+      (v) => outcome(true, v),
+      (e) => outcome(false, e),
     );
   });
 }
