@@ -6,6 +6,7 @@ import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSett
 import { FsType } from '../../export/block-stack';
 import { isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
+import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 
 interface PgOpts {
   fpw: string;
@@ -21,6 +22,7 @@ interface PgOpts {
   loadMs: string;
   pgbench: string;
   json?: boolean;
+  deadlineFactor?: string;
 }
 
 function int(text: string, flag: string): number {
@@ -89,9 +91,11 @@ export function registerPgCommands(program: Command): void {
     .option('--load-ms <ms>', 'load before the cut', String(DEFAULT_CELL.loadMs))
     .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
     .option('--json', 'print the result as JSON')
+    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and PostgreSQL 15 (Debian paths).\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
     .action(async (o: PgOpts) => {
       const cfg = cellFromOptions(o);
+      applyDeadlineFactor(o.deadlineFactor);
       const r = await runPgCell(cfg, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
       process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
       process.exitCode = runExitStatus({ findings: r.cycles.some((c) => isFinding(c.verdict)), harnessErrors: r.cycles.some((c) => c.verdict === 'harness-error') });
