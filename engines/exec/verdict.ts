@@ -5,8 +5,12 @@
 export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-/** A user's verify command that fails without naming a class reports `failed`. */
-export type ExecVerdict = Verdict | 'failed';
+/**
+ * A user's verify command that fails without naming a class reports `failed`.
+ * `harness-error`: the cycle could not be judged (a phase passed its deadline);
+ * not a verdict on the database, not a finding.
+ */
+export type ExecVerdict = Verdict | 'failed' | 'harness-error';
 
 /**
  * Exit status of a verify command -> verdict. 0 is ok; 10..14 name a class;
