@@ -7,8 +7,12 @@ import { VERDICTS, Verdict } from '../../src/crash/verdict';
 export { VERDICTS };
 export type { Verdict };
 
-/** A user's verify command that fails without naming a class reports `failed`. */
-export type ExecVerdict = Verdict | 'failed';
+/**
+ * A user's verify command that fails without naming a class reports `failed`.
+ * `harness-error`: the cycle could not be judged (a phase passed its deadline);
+ * not a verdict on the database, not a finding.
+ */
+export type ExecVerdict = Verdict | 'failed' | 'harness-error';
 
 /**
  * Exit status of a verify command -> verdict. 0 is ok; 10..14 name a class;
