@@ -42,6 +42,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { haltIfInterrupted } from '../../src/export/teardown';
 import { BadInputError, HarnessError } from '../../src/util/errors';
+import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
 import { Prng } from '../../src/util/prng';
 import { Started, killAll, killMarked, killProcessesUsing, signalKillAll, sleep, start } from './processes';
 import { CrashableStorage, CutSummary, RemountSummary } from './storage';
@@ -53,6 +54,10 @@ export interface ExecTimeouts {
   loadMs: number;
   verifyMs: number;
 }
+
+/** Deadline of one storage step (export, cut, crash-image remount, release), before the deadline factor. */
+const STORAGE_DEADLINE_MS = 120_000;
+const guardCut = <T>(p: Promise<T>) => guard('cut', STORAGE_DEADLINE_MS, p);
 
 export const DEFAULT_TIMEOUTS: ExecTimeouts = { startMs: 60_000, loadMs: 120_000, verifyMs: 120_000 };
 
@@ -214,7 +219,8 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
   const ackFile = path.join(ackDir, 'acks');
   const ackedFile = path.join(ackDir, 'acked-at-cut');
   await fs.promises.writeFile(ackFile, '');
-  const storage = await o.openStorage(o.dir, cycle, prng.fork('storage'));
+  // Storage steps run under the watchdog (src/export/watchdog.ts): a mount or release that hangs ends the run as harness-error.
+  const storage = await guard('export', STORAGE_DEADLINE_MS, o.openStorage(o.dir, cycle, prng.fork('storage')));
   let load: Started | undefined;
   let tLoad = 0;
   let loadRun: CommandRun | undefined;
@@ -262,21 +268,23 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
         throw new BadInputError(`--load "${o.commands.load}" failed before the power cut (${why}). Output:\n${tail(load.output())}`);
       }
     }
-    // The cut: read what was acknowledged and stop the device in one synchronous step.
+    // The cut: read what was acknowledged, then stop the device. An acknowledgement written
+    // between the two is not counted: it came from a commit durable before the cut, so the
+    // oracle only expects less than it could (never more).
     const acked = readAcks(ackFile);
     ackedAtCut = acked.length;
     const finishedBeforeCut = loadDone;
     const l = load;
     // Signal only (see Started.signalKill): every process group of the cycle (start's daemon
     // included) and whatever uses DIR; the exits are awaited after the release.
-    const summary = await storage.powerCut(async () => {
+    const summary = await guardCut(storage.powerCut(async () => {
       l.signalKill();
       signalKillAll();
       await killProcessesUsing(o.dir, 0);
       // Processes that left their groups, by marker. On a device this waits for the held requests
       // to be failed (see markedPids): they follow below, after the release.
       if (storage.kind === 'plain-directory') await killMarked(ctx.mark, 0);
-    });
+    }));
     await killAll();
     await killMarked(ctx.mark);
     await killProcessesUsing(o.dir).catch(() => []);
@@ -285,8 +293,9 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     let remount: RemountSummary;
     cut = { ...summary, trigger, loadFinishedBeforeCut: finishedBeforeCut };
     try {
-      remount = await storage.remountCrashImage();
+      remount = await guard('fsck', STORAGE_DEADLINE_MS, storage.remountCrashImage());
     } catch (e) {
+      if (e instanceof PhaseDeadlineError) throw e;
       // The file system did not come back from the crash image: the user's database never got a chance.
       return { cycle, verdict: 'recovery-failed', finding: true, ackedAtCut, cut, runs, output: `file system: the crash image could not be checked and mounted: ${(e as Error).message}` };
     }
@@ -301,14 +310,16 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     return { cycle, verdict, finding: verdict !== 'ok', ackedAtCut, cut, runs, output: verify.output };
   } catch (e) {
     await haltIfInterrupted(); // a SIGINT/SIGTERM teardown owns the exit
-    if (!(e instanceof PhaseTimeoutError)) throw e;
+    if (!(e instanceof PhaseTimeoutError) && !(e instanceof PhaseDeadlineError)) throw e;
     // Killed here already so that the output below is all there will be.
     await killAll();
     await killMarked(ctx.mark);
     await recordLoad();
     const last = runs[runs.length - 1];
-    const output = `harness-error: ${e.message}${last?.output ? `. Output:\n${tail(last.output)}` : ''}`;
-    return { cycle, verdict: 'harness-error', finding: false, ackedAtCut, cut, harness: { phase: e.phase, option: e.option, deadlineMs: e.deadlineMs }, runs, output };
+    const what = e instanceof PhaseDeadlineError ? e.describe().join('\n') : e.message;
+    const output = `harness-error: ${what}${last?.output ? `. Output:\n${tail(last.output)}` : ''}`;
+    const harness = e instanceof PhaseTimeoutError ? { phase: e.phase, option: e.option, deadlineMs: e.deadlineMs } : { phase: e.phase, option: '--deadline-factor', deadlineMs: e.deadlineMs };
+    return { cycle, verdict: 'harness-error', finding: false, ackedAtCut, cut, harness, runs, output };
   } finally {
     await load?.kill();
     await killAll();
@@ -319,7 +330,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
       const later = p.outputSince(atExit);
       if (later) run.afterExit = tail(later);
     }
-    await storage.teardown();
+    await guard('release', STORAGE_DEADLINE_MS, storage.teardown());
     await fs.promises.rm(ackDir, { recursive: true, force: true });
   }
 }
