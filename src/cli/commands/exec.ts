@@ -1,5 +1,6 @@
 /** `tornlab exec`: crash cycles of the user's own database, driven by start/load/verify commands (engines/exec). */
 import * as fs from 'fs';
+import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import * as path from 'path';
 import { Command } from 'commander';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
@@ -17,6 +18,7 @@ import { runExitStatus } from '../exit-codes';
 export const EXIT_HARNESS_ERROR = 3;
 
 interface ExecOpts {
+  deadlineFactor?: string;
   mount: string;
   start: string;
   load: string;
@@ -57,6 +59,7 @@ export function registerExecCommands(program: Command): void {
     .option('--device-mib <n>', 'namespace size in MiB', String(DEFAULT_DEVICE_BYTES / 1024 / 1024))
     .option('--no-device', 'no emulated device: SIGKILL only, in DIR itself (process-crash safety, not power loss)')
     .option('--json', 'print the result as JSON')
+    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText(
       'after',
       '\nEnvironment of the commands: TORNLAB_MOUNT, TORNLAB_PHASE (start|load|recover|verify), TORNLAB_CYCLE, TORNLAB_SEED,\n' +
@@ -67,6 +70,7 @@ export function registerExecCommands(program: Command): void {
         'or a missing precondition, 3 a harness error (a phase passed its deadline; wins over 1: the run did not judge everything).',
     )
     .action(async (o: ExecOpts, cmd: Command) => {
+      applyDeadlineFactor(o.deadlineFactor);
       const profile = getProfile(o.profile).name;
       parseFaults(o.fault);
       const crashes = parsePositiveInt(o.crashes, '--crashes', 100000);
