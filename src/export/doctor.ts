@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { run, sleep } from './exec';
-import { abortConnections, anonDeviceMounts } from './fuse-conn';
+import { anonDeviceMounts } from './fuse-conn';
+import { abortConnections } from './fusectl';
 import { PLAIN_ROOT, RUNTIME_ROOT, isOurPath, pidAlive, readRunStates } from './ledger';
 import { deviceHosts, markedProcesses, waitGone } from './processes';
 

@@ -9,12 +9,11 @@
  * /dev/fuse). Two defences:
  * - `noFuseFds()` gives spawn a stdio array that replaces those descriptors
  *   in the child (with pipe ends), so killing the daemon aborts the connection;
- * - `abortConnections()` aborts a dead run's connection through a private
- *   fusectl mount (the connection id is recorded in the run ledger), which
- *   fails every waiting request so stuck processes can die.
+ * - `abortConnections()` (fusectl.ts) aborts a dead run's connection through a
+ *   private fusectl mount (the connection id is recorded in the run ledger),
+ *   which fails every waiting request so stuck processes can die.
  */
 import * as fs from 'node:fs';
-import { run } from './exec';
 
 /** The FUSE connection id (device minor) of the mount at `mountPoint`, from mountinfo. */
 export function fuseConnectionOf(mountPoint: string): number | undefined {
@@ -69,33 +68,4 @@ export function closeExtraPipes(child: { stdio: ReadonlyArray<unknown> }): void 
     const s = child.stdio[i] as { destroy?: () => void } | null;
     s?.destroy?.();
   }
-}
-
-/**
- * Abort FUSE connections (fail every waiting request) through a fusectl
- * mount at `scratchDir` (created and removed here). Returns the ids aborted.
- */
-export async function abortConnections(ids: number[], scratchDir: string): Promise<number[]> {
-  if (ids.length === 0) return [];
-  fs.mkdirSync(scratchDir, { recursive: true });
-  const m = await run('mount', ['-t', 'fusectl', 'none', scratchDir], { timeoutMs: 15_000 });
-  if (m.code !== 0) {
-    fs.rmdirSync(scratchDir);
-    throw new Error(`cannot mount fusectl to abort FUSE connections: ${m.stderr.trim()}`);
-  }
-  const done: number[] = [];
-  try {
-    for (const id of ids) {
-      try {
-        fs.writeFileSync(`${scratchDir}/${id}/abort`, '1');
-        done.push(id);
-      } catch {
-        // already gone
-      }
-    }
-  } finally {
-    await run('umount', [scratchDir], { timeoutMs: 15_000 });
-    fs.rmdirSync(scratchDir);
-  }
-  return done;
 }

@@ -24,4 +24,5 @@ export { killTree, descendants, markedProcesses, waitGone } from './processes';
 export { registerProcessTree, registerActive, releaseAll, interrupted, haltIfInterrupted } from './teardown';
 export { run, runOk, CommandError, CommandResult } from './exec';
 export { listLeftovers, cleanupLeftovers, Leftover } from './doctor';
-export { noFuseFds, closeExtraPipes, abortConnections, fuseConnectionOf } from './fuse-conn';
+export { noFuseFds, closeExtraPipes, fuseConnectionOf } from './fuse-conn';
+export { abortConnections } from './fusectl';
