@@ -37,11 +37,15 @@ CLI=dist/src/cli/main.js
 DDFILE="/var/tmp/tornlab-load-$$"
 WORK="$(mktemp -d /tmp/tornlab-stress-XXXXXX)"
 LOAD_PIDS=()
+SLEEPER=""
 
 stop_load() {
   local p
   for p in "${LOAD_PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; done
+  for p in "${LOAD_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   LOAD_PIDS=()
+  [ -n "$SLEEPER" ] && kill "$SLEEPER" 2>/dev/null
+  SLEEPER=""
   # dd may still finish its last direct write
   sleep 0.3
   rm -f "$DDFILE"
@@ -69,7 +73,7 @@ start_load() {
 if [ "$LOAD_ONLY" = 1 ]; then
   start_load
   echo "load only: running until SIGINT/SIGTERM"
-  while :; do sleep 3600 & wait $!; done
+  while :; do sleep 3600 & SLEEPER=$!; wait $SLEEPER; done
 fi
 
 if [ "${STRESS_NO_BUILD:-0}" != 1 ]; then
@@ -94,7 +98,7 @@ dstate_lines() {
   local f pid st
   for f in /proc/[0-9]*/environ; do
     pid=${f#/proc/}; pid=${pid%/environ}
-    tr '\0' '\n' <"$f" 2>/dev/null | grep -qE '^TORNLAB_(RUN|DEVICE_HOST)=' || continue
+    grep -qzE '^TORNLAB_(RUN|DEVICE_HOST)=' "$f" 2>/dev/null || continue
     st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
     [ "$st" = D ] && echo "$pid $(cat /proc/$pid/comm 2>/dev/null)"
   done

@@ -40,29 +40,33 @@ interface Kill {
   delayMs: number;
 }
 
-/** Kills per engine and the window (ms after the CLI's start) the kill time is drawn from. */
-const MIX: Record<Engine, { kills: number; window: [number, number] }> = {
-  // pg: ~3 s base image (10 s on a loaded machine), then ~3.5 s per cycle: 1-15 s hits both.
-  pg: { kills: 6, window: [1000, 15000] },
-  // sqlite and exec: node start + mkfs + mount ~0.7 s, then 1-2 s cycles.
-  sqlite: { kills: 8, window: [150, 6000] },
-  exec: { kills: 8, window: [150, 5000] },
+/**
+ * Kills per engine and the windows (ms after the CLI's start) the kill times are
+ * drawn from, used in turn: pg builds its base image in the first ~3.5 s (10 s on
+ * a loaded machine), then runs ~3.5 s cycles, so half its kills land in the base
+ * build and half in cycles. sqlite and exec: node start + mkfs + mount ~0.7 s,
+ * then 1-2 s cycles.
+ */
+const MIX: Record<Engine, { kills: number; windows: [number, number][] }> = {
+  pg: { kills: 6, windows: [[1000, 3500], [3500, 15000]] },
+  sqlite: { kills: 8, windows: [[150, 6000]] },
+  exec: { kills: 8, windows: [[150, 5000]] },
 };
 
 function drawPlan(seed: number): Kill[] {
   const prng = new Prng(seed, 'robustness/kill');
-  const items: { engine: Engine; signal: Sig }[] = [];
+  const items: { engine: Engine; signal: Sig; window: [number, number] }[] = [];
   for (const engine of ['pg', 'sqlite', 'exec'] as Engine[]) {
-    // Balanced signals per engine, in a drawn order.
-    const sigs: Sig[] = Array.from({ length: MIX[engine].kills }, (_, i) => (i % 2 === 0 ? 'SIGKILL' : 'SIGINT'));
-    for (const signal of sigs) items.push({ engine, signal });
+    // Both signals in every window of every engine; the order is drawn below.
+    const { kills, windows } = MIX[engine];
+    for (let i = 0; i < kills; i++) items.push({ engine, signal: Math.floor(i / windows.length) % 2 === 0 ? 'SIGKILL' : 'SIGINT', window: windows[i % windows.length] });
   }
   // Fisher-Yates with the plan's Prng: engines interleaved.
   for (let i = items.length - 1; i > 0; i--) {
     const j = prng.int(0, i);
     [items[i], items[j]] = [items[j], items[i]];
   }
-  return items.map((it, n) => ({ n, ...it, delayMs: prng.int(...MIX[it.engine].window) }));
+  return items.map((it, n) => ({ n, engine: it.engine, signal: it.signal, delayMs: prng.int(...it.window) }));
 }
 
 const PLAN = drawPlan(SEED);
