@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../util/errors';
+import { haltIfInterrupted } from '../export/teardown';
 import { TOOL_VERSION } from '../util/version';
 import { registerDeviceCommands } from './commands/device';
 import { registerCampaignCommands } from './commands/campaign';
@@ -45,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (e) {
+    // A step the SIGINT/SIGTERM teardown pulled the resources from failed: the teardown ends the process (128+signal).
+    await haltIfInterrupted();
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
       return EXIT_BAD_INPUT; // commander already printed the message

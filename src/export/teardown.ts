@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { closeExtraPipes, noFuseFds } from './fuse-conn';
 import { deviceHostPid, stopDeviceHost } from './device-host/client';
 import { currentLedger, onLedgerCreated, runLedger } from './ledger';
-import { cleanupLeftovers } from './doctor';
+import { Leftover, cleanupLeftovers, currentMounts, loopDevices } from './doctor';
 import { descendants, killTree, markedProcesses, waitGone } from './processes';
 
 export interface Releasable {
@@ -138,10 +138,17 @@ async function onSignal(sig: string, code: number): Promise<void> {
  */
 async function releaseUnowned(): Promise<void> {
   const l = currentLedger();
-  if (!l || !l.resources.some((r) => r.kind !== 'dir' && r.kind !== 'process')) return;
+  if (!l) return;
   // Tools of the interrupted step (mount, losetup, mkfs) finish first: what they made is what to release.
   await waitGone(descendants(process.pid), 10_000);
-  const items = l.resources.filter((r) => r.kind !== 'process').map((r) => ({ kind: r.kind, id: r.id, runId: l.runId }));
+  const items: Leftover[] = l.resources.filter((r) => r.kind !== 'process').map((r) => ({ kind: r.kind, id: r.id, runId: l.runId }));
+  // Also what exists under the run's folders without a ledger entry: an export whose answer never came
+  // (the device host ended mid-mount) is dropped from the ledger by its caller, but the kernel mount may be there.
+  const under = (p: string) => [l.dir, l.plainDir].some((d) => p.startsWith(d + '/'));
+  const add = (it: Leftover) => items.some((x) => x.kind === it.kind && x.id === it.id) || items.push(it);
+  for (const m of currentMounts()) if (under(m.mountPoint)) add({ kind: m.fsType.startsWith('fuse') ? 'fuse-mount' : 'mount', id: m.mountPoint, runId: l.runId });
+  for (const lo of loopDevices()) if (under(lo.backingFile)) add({ kind: 'loop', id: lo.dev, runId: l.runId });
+  if (!items.some((i) => i.kind !== 'dir')) return;
   const failed = await cleanupLeftovers(items);
   for (const r of items) if (!failed.some((f) => f.kind === r.kind && f.id === r.id)) l.remove(r.kind, r.id);
   for (const f of failed) process.stderr.write(`tornlab: teardown: could not release ${f.kind} ${f.id}: ${f.detail ?? ''}\n`);
