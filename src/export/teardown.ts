@@ -140,7 +140,16 @@ async function releaseUnowned(): Promise<void> {
   const l = currentLedger();
   if (!l) return;
   // Tools of the interrupted step (mount, losetup, mkfs) finish first: what they made is what to release.
-  await waitGone(descendants(process.pid), 10_000);
+  // Whatever child is still there after a moment (a tool stuck, a worker child) is killed.
+  const left = await waitGone(descendants(process.pid), 2_000);
+  for (const pid of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  await waitGone(left, 5_000);
   const items: Leftover[] = l.resources.filter((r) => r.kind !== 'process').map((r) => ({ kind: r.kind, id: r.id, runId: l.runId }));
   // Also what exists under the run's folders without a ledger entry: an export whose answer never came
   // (the device host ended mid-mount) is dropped from the ledger by its caller, but the kernel mount may be there.

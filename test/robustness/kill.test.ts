@@ -42,13 +42,13 @@ interface Kill {
 
 /**
  * Kills per engine and the windows (ms after the CLI's start) the kill times are
- * drawn from, used in turn: pg builds its base image in the first ~3.5 s (10 s on
- * a loaded machine), then runs ~3.5 s cycles, so half its kills land in the base
+ * drawn from, used in turn: pg builds its base image in the first ~1.5-2 s (4-10 s
+ * on a loaded machine), then runs ~3.5 s cycles, so half its kills land in the base
  * build and half in cycles. sqlite and exec: node start + mkfs + mount ~0.7 s,
  * then 1-2 s cycles.
  */
 const MIX: Record<Engine, { kills: number; windows: [number, number][] }> = {
-  pg: { kills: 6, windows: [[1000, 3500], [3500, 15000]] },
+  pg: { kills: 6, windows: [[400, 1500], [1500, 15000]] },
   sqlite: { kills: 8, windows: [[150, 6000]] },
   exec: { kills: 8, windows: [[150, 5000]] },
 };
