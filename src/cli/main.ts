@@ -15,6 +15,7 @@
 import { Command, CommanderError } from 'commander';
 import { isHarnessError, isUserError } from '../util/errors';
 import { exitWhenFlushed, tolerateClosedReader } from '../util/output';
+import { haltIfInterrupted } from '../export/teardown';
 import { TOOL_VERSION } from '../util/version';
 import { EXIT_BAD_INPUT, EXIT_FINDING, EXIT_HARNESS, EXIT_OK } from './exit-codes';
 import { registerDeviceCommands } from './commands/device';
@@ -67,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (e) {
+    // A step the SIGINT/SIGTERM teardown pulled the resources from failed: the teardown ends the process (128+signal).
+    await haltIfInterrupted();
     const f = describeFailure(e);
     if (f.message) process.stderr.write(f.message);
     return f.status;

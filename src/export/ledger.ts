@@ -116,6 +116,12 @@ export class RunLedger {
 }
 
 let current: RunLedger | undefined;
+const createdHooks: (() => void)[] = [];
+
+/** Call `fn` whenever a run's ledger (its folder) is created: teardown.ts installs its signal handlers then. */
+export function onLedgerCreated(fn: () => void): void {
+  createdHooks.push(fn);
+}
 
 /** The ledger of this process's run if one was created. */
 export function currentLedger(): RunLedger | undefined {
@@ -127,6 +133,7 @@ export function runLedger(): RunLedger {
   if (!current || !fs.existsSync(current.dir)) {
     const id = `r${process.pid}-${Date.now().toString(36)}`;
     current = new RunLedger(id);
+    for (const h of createdHooks) h();
   }
   return current;
 }

@@ -17,8 +17,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closeExtraPipes, noFuseFds } from './fuse-conn';
 import { deviceHostPid, stopDeviceHost } from './device-host/client';
-import { currentLedger, runLedger } from './ledger';
-import { killTree, markedProcesses, waitGone } from './processes';
+import { currentLedger, onLedgerCreated, runLedger } from './ledger';
+import { Leftover, cleanupLeftovers, currentMounts, loopDevices } from './doctor';
+import { descendants, killTree, markedProcesses, waitGone } from './processes';
 
 export interface Releasable {
   release(): Promise<void>;
@@ -41,6 +42,9 @@ function install(): void {
   process.on('SIGTERM', () => void onSignal('SIGTERM', 143));
   process.on('exit', onExit);
 }
+
+// From the moment a run has a folder, SIGINT/SIGTERM must remove it (exit 128+signal), not kill the process by default.
+onLedgerCreated(install);
 
 /** Register a block stack; returns the function that unregisters it. */
 export function registerActive(stack: Releasable): () => void {
@@ -122,8 +126,41 @@ async function onSignal(sig: string, code: number): Promise<void> {
   await releaseAll();
   // Everything it served is released: the device host ends before we do, so nothing of the run outlives the exit.
   await stopDeviceHost();
+  await releaseUnowned();
   clearTimeout(timer);
   process.exit(code);
+}
+
+/**
+ * What the ledger still lists after every registered stack was released: a step the
+ * signal interrupted before a stack owned its result (a FUSE export or a mount still
+ * in flight). Released like doctor releases a dead run's leftovers.
+ */
+async function releaseUnowned(): Promise<void> {
+  const l = currentLedger();
+  if (!l) return;
+  // Tools of the interrupted step (mount, losetup, mkfs) finish first: what they made is what to release.
+  // Whatever child is still there after a moment (a tool stuck, a worker child) is killed.
+  const left = await waitGone(descendants(process.pid), 2_000);
+  for (const pid of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  await waitGone(left, 5_000);
+  const items: Leftover[] = l.resources.filter((r) => r.kind !== 'process').map((r) => ({ kind: r.kind, id: r.id, runId: l.runId }));
+  // Also what exists under the run's folders without a ledger entry: an export whose answer never came
+  // (the device host ended mid-mount) is dropped from the ledger by its caller, but the kernel mount may be there.
+  const under = (p: string) => [l.dir, l.plainDir].some((d) => p.startsWith(d + '/'));
+  const add = (it: Leftover) => items.some((x) => x.kind === it.kind && x.id === it.id) || items.push(it);
+  for (const m of currentMounts()) if (under(m.mountPoint)) add({ kind: m.fsType.startsWith('fuse') ? 'fuse-mount' : 'mount', id: m.mountPoint, runId: l.runId });
+  for (const lo of loopDevices()) if (under(lo.backingFile)) add({ kind: 'loop', id: lo.dev, runId: l.runId });
+  if (!items.some((i) => i.kind !== 'dir')) return;
+  const failed = await cleanupLeftovers(items);
+  for (const r of items) if (!failed.some((f) => f.kind === r.kind && f.id === r.id)) l.remove(r.kind, r.id);
+  for (const f of failed) process.stderr.write(`tornlab: teardown: could not release ${f.kind} ${f.id}: ${f.detail ?? ''}\n`);
 }
 
 function onExit(): void {

@@ -46,7 +46,9 @@ const images = new Map<number, BlockStore>();
 let nextId = 1;
 
 function send(msg: FromHost): void {
-  if (process.connected) process.send!(msg);
+  // The channel can close between the check and the write (the orchestrator exited or was
+  // killed): without a callback, that EPIPE is an unhandled 'error' event and crashes the host.
+  if (process.connected) process.send!(msg, undefined, undefined, () => undefined);
 }
 
 function held(dev: number): Held {
