@@ -67,6 +67,8 @@ export interface WriteRecord {
   completedAt: number;
   /** Blocks of this write still in the cache (not yet durable nor superseded by a durable version). */
   pendingBlocks: number;
+  /** Blocks of this write whose bytes physically reached media. */
+  mediaBlocks: number;
 }
 
 interface InFlight {
@@ -109,6 +111,7 @@ function emptyCounters(): DeviceCounters {
     gcBytes: 0,
     erases: 0,
     durabilityConfirmations: 0,
+    retirements: 0,
     simTimeUs: 0,
   };
 }
@@ -138,6 +141,9 @@ export class NvmeDevice {
   private readonly done = new Map<number, Completion>();
   private readonly unconfirmed = new Set<number>();
   private readonly durableListeners: ((token: number, atUs: number) => void)[] = [];
+  private readonly retiredListeners: ((token: number, atUs: number) => void)[] = [];
+  /** Tokens settled without any of their bytes reaching media. */
+  private readonly retired = new Set<number>();
   private readonly eventListeners: ((e: DeviceEvent) => void)[] = [];
   private readonly jitter: Prng;
   private nextId = 1;
@@ -326,13 +332,34 @@ export class NvmeDevice {
 
   // ------------------------------------------------- asynchronous durability
 
-  /** Has the write with this persistence token reached media (or been superseded there by newer data)? */
+  /**
+   * Is the write with this token settled: every one of its LBAs holds, on
+   * media, its data or newer data? True for confirmed and for retired tokens
+   * (the host need wait no longer either way); tokenState tells them apart.
+   */
   isDurable(token: number): boolean {
     return token > 0 && token < this.nextId && !this.unconfirmed.has(token);
   }
 
+  /**
+   * pending: not settled yet; confirmed: its data physically reached media
+   * (destage, Flush, FUA, CRITICAL, cache off); retired: superseded by newer
+   * data that reached media before any of its own bytes did.
+   */
+  tokenState(token: number): 'unknown' | 'pending' | 'confirmed' | 'retired' {
+    if (!(token > 0 && token < this.nextId)) return 'unknown';
+    if (this.unconfirmed.has(token)) return 'pending';
+    return this.retired.has(token) ? 'retired' : 'confirmed';
+  }
+
+  /** Durability confirmation: the token's data physically reached media. */
   onDurable(listener: (token: number, atUs: number) => void): void {
     this.durableListeners.push(listener);
+  }
+
+  /** Retirement: the token's write was superseded before any of its data reached media. */
+  onRetired(listener: (token: number, atUs: number) => void): void {
+    this.retiredListeners.push(listener);
   }
 
   onEvent(listener: (e: DeviceEvent) => void): void {
@@ -521,6 +548,7 @@ export class NvmeDevice {
       completeSeq: -1,
       completedAt: 0,
       pendingBlocks: nlb,
+      mediaBlocks: 0,
     };
     this.unconfirmed.add(id);
     const cmd: InFlight = { id, kind, completeAt: t, submitSeq: 0, write: w };
@@ -567,10 +595,15 @@ export class NvmeDevice {
   private completeRead(cmd: InFlight): Completion {
     const { lba, nlb, fua } = cmd.read!;
     if (fua) {
-      // Force the LBAs read to media first: destage the newest cached version of each.
+      // Force the LBAs read to media first: the newest cached version of each. A
+      // version that belongs to a power-fail atomic write takes the whole write with
+      // it (INV-4: an atomic write reaches media together, never one block of it).
       for (let i = 0; i < nlb; i++) {
         const l = this.cache.get(lba + i);
-        if (l && l.length > 0) this.destageBlock(lba + i, l[l.length - 1]);
+        if (!l || l.length === 0) continue;
+        const w = l[l.length - 1];
+        if (w.atomic && w.nlb > 1) this.destageWrite(w);
+        else this.destageBlock(lba + i, w);
       }
     }
     const bs = this.blockSize;
@@ -611,7 +644,8 @@ export class NvmeDevice {
       this.c.destagedBytes += w.nlb * bs;
       this.ftl.program(w.lba * bs, w.nlb * bs);
       w.pendingBlocks = 0;
-      this.confirm(w);
+      w.mediaBlocks = w.nlb;
+      this.settle(w);
       return;
     }
     for (let i = 0; i < w.nlb; i++) {
@@ -625,15 +659,28 @@ export class NvmeDevice {
     else this.dirty.push(w);
   }
 
-  private releaseBlock(w: WriteRecord): void {
+  /** One cached block of `w` leaves the cache: destaged (its bytes reached media) or superseded by a newer durable version. */
+  private releaseBlock(w: WriteRecord, destaged = false): void {
     this.cachedBytes -= this.blockSize;
-    if (--w.pendingBlocks === 0) this.confirm(w);
+    if (destaged) w.mediaBlocks++;
+    if (--w.pendingBlocks === 0) this.settle(w);
   }
 
-  private confirm(w: WriteRecord): void {
+  /**
+   * Every block of `w` has left the cache (INV-5). Confirmed if some of its
+   * bytes physically reached media (the rest superseded there by newer data);
+   * retired if none did: superseded before reaching media, never "confirmed".
+   */
+  private settle(w: WriteRecord): void {
     if (!this.unconfirmed.delete(w.id)) return;
-    this.c.durabilityConfirmations++;
-    for (const l of this.durableListeners) l(w.id, this.now);
+    if (w.mediaBlocks > 0) {
+      this.c.durabilityConfirmations++;
+      for (const l of this.durableListeners) l(w.id, this.now);
+    } else {
+      this.retired.add(w.id);
+      this.c.retirements++;
+      for (const l of this.retiredListeners) l(w.id, this.now);
+    }
   }
 
   /** Destage one version of one block: it becomes the media value; it and older versions leave the cache. */
@@ -646,14 +693,29 @@ export class NvmeDevice {
     this.ftl.program(lba * this.blockSize, this.blockSize);
     const gone = l!.splice(0, at + 1);
     if (l!.length === 0) this.cache.delete(lba);
-    for (const old of gone) this.releaseBlock(old);
+    // The older versions never reached media: superseded. `w` itself did.
+    for (let i = 0; i < gone.length - 1; i++) this.releaseBlock(gone[i]);
+    this.releaseBlock(w, true);
     return true;
   }
 
-  /** Destage a whole write (its still-cached blocks together: atomic writes land as a unit). */
+  /**
+   * Destage a whole write (its still-cached blocks together: atomic writes land
+   * as a unit). The cache holds the newest data of an LBA, so where a newer
+   * version of a block is cached that one is programmed instead (coalescing;
+   * the older version is superseded without reaching media), and a newer
+   * power-fail atomic write is programmed whole (INV-4).
+   */
   private destageWrite(w: WriteRecord): void {
     if (w.pendingBlocks === 0) return;
-    for (let i = 0; i < w.nlb; i++) this.destageBlock(w.lba + i, w);
+    for (let i = 0; i < w.nlb; i++) {
+      const b = w.lba + i;
+      const l = this.cache.get(b);
+      if (!l || l.indexOf(w) < 0) continue;
+      const top = l[l.length - 1];
+      if (top !== w && top.atomic && top.nlb > 1) this.destageWrite(top);
+      else this.destageBlock(b, top);
+    }
   }
 
   private destageCompletedBefore(seq: number): void {

@@ -81,7 +81,10 @@ export interface DeviceCounters {
   gcBytes: number;
   /** Erase-block erases (FTL model). */
   erases: number;
+  /** Persistence tokens confirmed: their data physically reached media. */
   durabilityConfirmations: number;
+  /** Persistence tokens retired: superseded before any of their data reached media. */
+  retirements: number;
   /** Simulated time, microseconds. */
   simTimeUs: number;
 }
