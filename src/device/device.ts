@@ -29,7 +29,7 @@
  */
 import { BadInputError, TornlabError } from '../util/errors';
 import { Prng } from '../util/prng';
-import { Identify, PowerFailAtomicity, isPowerFailAtomic, powerFailAtomicity } from './identify';
+import { AtomicityRule, Identify, PowerFailAtomicity, isAtomicWrite, isPowerFailAtomic, normalAtomicity, powerFailAtomicity } from './identify';
 import { DeviceProfile, FaultSet, NO_FAULTS, getProfile, validateProfile } from './profiles';
 import { BlockStore } from './store';
 import { FTL_UNIT_BYTES, FtlModel } from './ftl';
@@ -61,6 +61,8 @@ export interface WriteRecord {
   readonly fua: boolean;
   /** Falls under the device's power-fail atomicity (decided at submission). */
   readonly atomic: boolean;
+  /** Falls under the normal atomicity (AWUN/NAWUN/NABSN): other commands see all of it or none of it. */
+  readonly normalAtomic: boolean;
   readonly submitSeq: number;
   /** -1 while in flight. */
   completeSeq: number;
@@ -146,6 +148,19 @@ export class NvmeDevice {
   private readonly retired = new Set<number>();
   private readonly eventListeners: ((e: DeviceEvent) => void)[] = [];
   private readonly jitter: Prng;
+  /** Races between commands in flight: reads of in-flight data, mixes of overlapping writes. */
+  private readonly race: Prng;
+  /** Per channel: when it is free (the controller stage is FIFO per channel). */
+  private readonly chanFree: Float64Array;
+  readonly normal: AtomicityRule;
+  /** Completed writes that some write still in flight was concurrent with (pruned when none is). */
+  private recent: WriteRecord[] = [];
+  /**
+   * Which write's data is the media value of a block, kept only while writes
+   * race (from the first media write with a command in flight until no
+   * completed write races any more); empty otherwise, so it is never stale.
+   */
+  private readonly mediaWriter = new Map<number, WriteRecord>();
   private nextId = 1;
   private seqNo = 0;
   private now = 0;
@@ -171,6 +186,9 @@ export class NvmeDevice {
     this.nsze = profile.identify.namespace.nsze;
     this.atomicity = powerFailAtomicity(profile.identify);
     this.jitter = new Prng(this.seed, `device/${profile.name}/jitter`);
+    this.race = new Prng(this.seed, `device/${profile.name}/race`);
+    this.chanFree = new Float64Array(profile.latency.channels);
+    this.normal = normalAtomicity(profile.identify);
     if (opts.image) {
       if (opts.image.store.blockSize !== this.blockSize) {
         throw new BadInputError(`image block size ${opts.image.store.blockSize} does not match profile ${profile.name} (${this.blockSize})`);
@@ -243,7 +261,7 @@ export class NvmeDevice {
     this.checkRange(lba, nlb);
     const bytes = nlb * this.blockSize;
     const lat = this.profile.latency;
-    let t = this.now + lat.commandUs + bytes / lat.linkBytesPerUs + this.jitterUs();
+    let t = this.service(this.now) + bytes / lat.linkBytesPerUs;
     let fromNand = false;
     for (let i = 0; i < nlb && !fromNand; i++) if (!this.cache.has(lba + i)) fromNand = true;
     if (fromNand) t += lat.nandReadUs;
@@ -417,7 +435,17 @@ export class NvmeDevice {
     const media = this.media.snapshot();
     // Per-LBA pending version lists, copied (the records themselves are shared and immutable in the parts we read).
     const lists = new Map<number, WriteRecord[]>();
-    for (const [lba, versions] of this.cache) lists.set(lba, versions.slice());
+    // Blocks whose versions are not in completion order (writes that raced, INV-6): their order, by id.
+    const blockOrder = new Map<number, number[]>();
+    for (const [lba, versions] of this.cache) {
+      lists.set(lba, versions.slice());
+      for (let i = 1; i < versions.length; i++) {
+        if (versions[i].completeSeq < versions[i - 1].completeSeq) {
+          blockOrder.set(lba, versions.map((v) => v.id));
+          break;
+        }
+      }
+    }
     const inflightWrites = this.inflight.filter((c) => c.write).map((c) => c.write!);
     inflightWrites.sort((a, b) => a.submitSeq - b.submitSeq);
     const windowMs = this.faults.powerWindowNotHonoured ? 0 : this.powerWindowMs;
@@ -474,6 +502,7 @@ export class NvmeDevice {
       media,
       unreadable: [...this.unreadable].sort((a, b) => a - b),
       pending,
+      blockOrder,
       windowDestagedBytes,
     };
   }
@@ -505,7 +534,21 @@ export class NvmeDevice {
 
   private jitterUs(): number {
     const j = this.profile.latency.jitterUs;
-    return j > 0 ? this.jitter.float() * j : 0;
+    return j > 0 ? -Math.log(1 - this.jitter.float()) * j : 0;
+  }
+
+  /**
+   * The controller stage of a command ready at `readyAt`: a channel drawn from
+   * the PRNG serves it FIFO for commandUs plus an exponential spread. Channels
+   * run in parallel, so a later command on a free channel completes first.
+   */
+  private service(readyAt: number): number {
+    const lat = this.profile.latency;
+    const ch = lat.channels === 1 ? 0 : Math.floor(this.jitter.float() * lat.channels);
+    const start = readyAt > this.chanFree[ch] ? readyAt : this.chanFree[ch];
+    const end = start + lat.commandUs + this.jitterUs();
+    this.chanFree[ch] = end;
+    return end;
   }
 
   private submitWriteRecord(lba: number, nlb: number, data: Uint8Array, opts: WriteOptions, kind: 'write' | 'write-zeroes'): number {
@@ -517,7 +560,7 @@ export class NvmeDevice {
     const bytes = nlb * this.blockSize;
     const lat = this.profile.latency;
     this.linkFreeAt = Math.max(this.now, this.linkFreeAt) + (kind === 'write' ? bytes / lat.linkBytesPerUs : 0);
-    let t = this.linkFreeAt + lat.commandUs + this.jitterUs();
+    let t = this.service(this.linkFreeAt);
     const durableAtCompletion = fua || intent === 'critical' || !this.profile.identify.controller.vwc.present;
     if (durableAtCompletion && !this.profile.plp) t += lat.nandProgramUs;
     // Backpressure: a full cache admits new data only as fast as it destages.
@@ -544,6 +587,7 @@ export class NvmeDevice {
       intent,
       fua,
       atomic,
+      normalAtomic: isAtomicWrite(this.normal, lba, nlb),
       submitSeq: 0,
       completeSeq: -1,
       completedAt: 0,
@@ -585,6 +629,7 @@ export class NvmeDevice {
       w.completeSeq = seq;
       w.completedAt = this.now;
       this.applyWrite(w);
+      this.trackRecent(w);
       c = { id: cmd.id, kind: cmd.kind, status: 'success', completedAt: this.now, token: w.id };
     }
     const w = cmd.write;
@@ -609,10 +654,28 @@ export class NvmeDevice {
     const bs = this.blockSize;
     const out = new Uint8Array(nlb * bs);
     const bad: number[] = [];
+    const racing = this.racingWrites(lba, nlb);
+    const seenWhole = new Map<WriteRecord, boolean>();
     for (let i = 0; i < nlb; i++) {
       const b = lba + i;
       const l = this.cache.get(b);
-      if (l && l.length > 0) {
+      // A write still in flight may already show (NVM-CS 2.1.4.1: no ordering between
+      // commands in flight); one within the normal atomic unit shows whole or not at all.
+      let seen: WriteRecord | undefined;
+      if (racing) {
+        for (const w of racing) {
+          if (b < w.lba || b >= w.lba + w.nlb) continue;
+          let show: boolean;
+          if (w.normalAtomic) {
+            if (!seenWhole.has(w)) seenWhole.set(w, this.race.chance(0.5));
+            show = seenWhole.get(w)!;
+          } else show = this.race.chance(0.5);
+          if (show) seen = w;
+        }
+      }
+      if (seen) {
+        out.set(blockOf(seen, b - seen.lba, bs), i * bs);
+      } else if (l && l.length > 0) {
         out.set(blockOf(l[l.length - 1], b - l[l.length - 1].lba, bs), i * bs);
       } else if (this.unreadable.has(b)) {
         bad.push(b);
@@ -625,8 +688,59 @@ export class NvmeDevice {
     return { id: cmd.id, kind: 'read', status: 'success', completedAt: this.now, data: out };
   }
 
+  /** Writes in flight overlapping [lba, lba+nlb), in submission order; undefined if none. */
+  private racingWrites(lba: number, nlb: number): WriteRecord[] | undefined {
+    let out: WriteRecord[] | undefined;
+    for (const c of this.inflight) {
+      const w = c.write;
+      if (w && w.lba < lba + nlb && lba < w.lba + w.nlb) (out ??= []).push(w);
+    }
+    return out?.sort((a, b) => a.submitSeq - b.submitSeq);
+  }
+
+  /** Keep completed writes only while a write in flight was submitted before they completed. */
+  private trackRecent(w: WriteRecord): void {
+    let oldest = Infinity;
+    for (const c of this.inflight) if (c.write && c.submitSeq < oldest) oldest = c.submitSeq;
+    if (oldest === Infinity) {
+      if (this.recent.length > 0) this.recent = [];
+      if (this.mediaWriter.size > 0) this.mediaWriter.clear();
+      return;
+    }
+    this.recent.push(w);
+    if (this.recent[0].completeSeq < oldest) this.recent = this.recent.filter((x) => x.completeSeq > oldest);
+  }
+
+  /**
+   * Overlapping writes that completed while `w` was in flight: `w` and they
+   * were in flight together, so beyond the normal atomic unit their blocks may
+   * end in any mix (NVM-CS 2.1.4.1). For each block, the set of them `w` ends
+   * under (undefined: `w` is newest everywhere, the common case).
+   */
+  private losses(w: WriteRecord): ((b: number) => Set<WriteRecord> | undefined) | undefined {
+    let rivals: WriteRecord[] | undefined;
+    for (const x of this.recent) {
+      if (x.completeSeq > w.submitSeq && x.lba < w.lba + w.nlb && w.lba < x.lba + x.nlb) (rivals ??= []).push(x);
+    }
+    if (!rivals) return undefined;
+    // Two writes both within the normal atomic unit: one order for all their common blocks.
+    const pair = new Map<WriteRecord, boolean>();
+    for (const x of rivals) if (w.normalAtomic && x.normalAtomic) pair.set(x, this.race.chance(0.5));
+    return (b: number) => {
+      let lost: Set<WriteRecord> | undefined;
+      for (const x of rivals!) {
+        if (b < x.lba || b >= x.lba + x.nlb) continue;
+        const loses = pair.has(x) ? pair.get(x)! : this.race.chance(0.5);
+        if (loses) (lost ??= new Set()).add(x);
+      }
+      return lost;
+    };
+  }
+
   /** Make a completed write visible: into the cache, or straight to media if it is durable at completion. */
   private applyWrite(w: WriteRecord): void {
+    const lostAt = this.recent.length > 0 ? this.losses(w) : undefined;
+    if (lostAt) return this.applyRacingWrite(w, lostAt);
     const bs = this.blockSize;
     for (let i = 0; i < w.nlb; i++) this.unreadable.delete(w.lba + i);
     const durableNow = w.fua || w.intent === 'critical' || !this.volatileCache;
@@ -640,6 +754,7 @@ export class NvmeDevice {
           this.cache.delete(b);
         }
         this.media.set(b, blockOf(w, i, bs));
+        if (this.mediaWriter.size > 0 || this.inflight.length > 0) this.mediaWriter.set(b, w);
       }
       this.c.destagedBytes += w.nlb * bs;
       this.ftl.program(w.lba * bs, w.nlb * bs);
@@ -655,6 +770,60 @@ export class NvmeDevice {
       l.push(w);
     }
     this.cachedBytes += w.nlb * bs;
+    if (w.intent === 'ephemeral') this.ephemeral.push(w);
+    else this.dirty.push(w);
+  }
+
+  /** applyWrite for a write that raced overlapping writes: per block, it may end under some of them. */
+  private applyRacingWrite(w: WriteRecord, lostAt: (b: number) => Set<WriteRecord> | undefined): void {
+    const bs = this.blockSize;
+    for (let i = 0; i < w.nlb; i++) this.unreadable.delete(w.lba + i);
+    const durableNow = w.fua || w.intent === 'critical' || !this.volatileCache;
+    let cachedAny = false;
+    for (let i = 0; i < w.nlb; i++) {
+      const b = w.lba + i;
+      const lost = lostAt(b);
+      let l = this.cache.get(b);
+      // Where w lost, it sits just below the rivals it lost to that are still cached.
+      let at = l ? l.length : 0;
+      if (lost && l) while (at > 0 && lost.has(l[at - 1])) at--;
+      // Lost to the rival whose data is the media value, with nothing else cached above it: w is superseded there.
+      const mw = this.mediaWriter.get(b);
+      const under = at === 0 && lost !== undefined && mw !== undefined && lost.has(mw);
+      if (durableNow) {
+        if (!under) {
+          if (l) {
+            // Versions below w's place are superseded by w on media.
+            const gone = l.splice(0, at);
+            for (const old of gone) this.releaseBlock(old);
+            if (l.length === 0) this.cache.delete(b);
+          }
+          this.media.set(b, blockOf(w, i, bs));
+          this.mediaWriter.set(b, w);
+        }
+        this.c.destagedBytes += bs;
+        this.ftl.program(b * bs, bs);
+        continue;
+      }
+      if (under) {
+        w.pendingBlocks--;
+        continue;
+      }
+      if (!l) this.cache.set(b, (l = []));
+      l.splice(at, 0, w);
+      this.cachedBytes += bs;
+      cachedAny = true;
+    }
+    if (durableNow) {
+      w.pendingBlocks = 0;
+      w.mediaBlocks = w.nlb;
+      this.settle(w);
+      return;
+    }
+    if (!cachedAny) {
+      this.settle(w);
+      return;
+    }
     if (w.intent === 'ephemeral') this.ephemeral.push(w);
     else this.dirty.push(w);
   }
@@ -689,6 +858,7 @@ export class NvmeDevice {
     const at = l ? l.indexOf(w) : -1;
     if (at < 0) return false;
     this.media.set(lba, blockOf(w, lba - w.lba, this.blockSize));
+    if (this.mediaWriter.size > 0 || this.inflight.length > 0) this.mediaWriter.set(lba, w);
     this.c.destagedBytes += this.blockSize;
     this.ftl.program(lba * this.blockSize, this.blockSize);
     const gone = l!.splice(0, at + 1);
@@ -836,6 +1006,12 @@ export interface CrashPoint {
   unreadable: number[];
   /** Versions that may or may not survive, oldest first. */
   pending: PendingWrite[];
+  /**
+   * Blocks where the cached versions' order differs from their writes'
+   * completion order (overlapping writes that were in flight together): the
+   * ids, oldest first. Elsewhere a version's age is its `order`.
+   */
+  blockOrder: Map<number, number[]>;
   /** Bytes the advertised power window destaged after the cut. */
   windowDestagedBytes: number;
 }

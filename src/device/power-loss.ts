@@ -63,6 +63,16 @@ export interface CrashImage {
   changedBlocks: number;
 }
 
+/** Age of version `w` at block `lba` (larger = newer): its position where the point records a block order, else its order. */
+export function ageAt(point: CrashPoint, lba: number, w: PendingWrite): number {
+  const bo = point.blockOrder?.get(lba);
+  if (bo) {
+    const i = bo.indexOf(w.id);
+    if (i >= 0) return i;
+  }
+  return w.order;
+}
+
 export function choiceSpace(point: CrashPoint): ChoiceSpace {
   const f = point.faults;
   const digits: Digit[] = [];
@@ -81,7 +91,7 @@ export function choiceSpace(point: CrashPoint): ChoiceSpace {
     }
   }
   for (const lba of [...perBlock.keys()].sort((a, b) => a - b)) {
-    const versions = perBlock.get(lba)!.sort((a, b) => a.order - b.order);
+    const versions = perBlock.get(lba)!.sort((a, b) => ageAt(point, lba, a) - ageAt(point, lba, b));
     const errorOption = f.inflightReadError && versions.some((v) => v.inflight);
     digits.push({ kind: 'block', lba, versions, radix: versions.length + 1 + (errorOption ? 1 : 0), errorOption });
   }
@@ -174,7 +184,7 @@ export function buildCrashImage(space: ChoiceSpace, choice: Choice): CrashImage 
   const consider = (lba: number, w: PendingWrite | undefined, error: boolean) => {
     if (!w) return;
     const cur = resolved.get(lba);
-    if (!cur || !cur.write || cur.write.order < w.order) resolved.set(lba, { write: w, error });
+    if (!cur || !cur.write || ageAt(point, lba, cur.write) < ageAt(point, lba, w)) resolved.set(lba, { write: w, error });
   };
   digits.forEach((d, i) => {
     const v = choice[i];
@@ -245,8 +255,9 @@ export function buildCrashImage(space: ChoiceSpace, choice: Choice): CrashImage 
 /** The value block `lba` had just before version `w` (the next older pending version, else the durable value). */
 function previousValue(point: CrashPoint, lba: number, w: PendingWrite): Uint8Array {
   let best: PendingWrite | undefined;
+  const age = ageAt(point, lba, w);
   for (const p of point.pending) {
-    if (p.order < w.order && p.lbas.includes(lba) && (!best || p.order > best.order)) best = p;
+    if (ageAt(point, lba, p) < age && p.lbas.includes(lba) && (!best || ageAt(point, lba, p) > ageAt(point, lba, best))) best = p;
   }
   if (best) return blockOf(best, lba - best.lba, point.blockSize);
   return point.media.get(lba) ?? new Uint8Array(point.blockSize);

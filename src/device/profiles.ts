@@ -36,8 +36,14 @@ export interface LatencyModel {
   nandBytesPerUs: number;
   /** Fixed cost of a Flush on top of destaging the dirty cache (us). */
   flushBaseUs: number;
-  /** Completion-time jitter (us), drawn from the seeded PRNG: lets commands in flight complete out of order. */
+  /**
+   * Mean of the firmware service-time spread (us): each command's controller
+   * stage takes commandUs plus an exponential draw of this mean from the seeded
+   * PRNG, so commands in flight on different channels complete out of order.
+   */
   jitterUs: number;
+  /** Controller channels (firmware cores / NAND channels) serving commands in parallel; each is FIFO. */
+  channels: number;
 }
 
 export interface CacheModel {
@@ -169,7 +175,8 @@ const consumerLatency: LatencyModel = {
   nandProgramUs: 700, // one-shot TLC program
   nandBytesPerUs: 190, // 8 ch x 16 KiB / 700 us
   flushBaseUs: 1500, // consumer flush 1-2 ms
-  jitterUs: 4,
+  jitterUs: 8,
+  channels: 4, // DRAM-less consumer controllers: 4 NAND channels
 };
 
 const enterpriseLatency: LatencyModel = {
@@ -179,7 +186,8 @@ const enterpriseLatency: LatencyModel = {
   nandProgramUs: 200, // FEMU NAND_PROG_LATENCY
   nandBytesPerUs: 2600, // 16 ch x 32 KiB / 200 us
   flushBaseUs: 20, // PLP flush: tens of us
-  jitterUs: 2,
+  jitterUs: 6,
+  channels: 16,
 };
 
 export const PROFILES: Record<string, DeviceProfile> = {
@@ -270,6 +278,7 @@ export function validateProfile(p: DeviceProfile): void {
   for (const [k, v] of Object.entries(p.latency)) {
     if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new BadInputError(`profile ${p.name}: latency.${k} must be a finite number >= 0`);
   }
+  if (!(Number.isInteger(p.latency.channels) && p.latency.channels >= 1)) throw new BadInputError(`profile ${p.name}: latency.channels must be an integer >= 1`);
   if (p.latency.linkBytesPerUs <= 0 || p.latency.nandBytesPerUs <= 0) throw new BadInputError(`profile ${p.name}: bandwidths must be > 0`);
   if (!(p.overProvisioning > 0 && p.overProvisioning <= 4)) throw new BadInputError(`profile ${p.name}: overProvisioning must be a fraction in (0, 4], e.g. 0.07`);
 }

@@ -180,3 +180,82 @@ describe('tornlab identify', () => {
     expect(Object.keys(json.linuxByKernel)).toEqual(['mainline', 'v6.11']);
   });
 });
+
+describe('NVM-CS 2.1.4.1 normal atomicity (AWUN/NAWUN/NABSN) and commands in flight', () => {
+  const rowOf = (data: Uint8Array, nlb: number, bs: number) =>
+    Array.from({ length: nlb }, (_, i) => {
+      const s = stampOf(data.subarray(i * bs, (i + 1) * bs));
+      return s === 'mixed' ? 'm' : s.writeNo;
+    }).join(',');
+
+  test('Base 3.4 / NVM-CS 2.1.2 commands in flight complete out of order: a later multi-block write often completes first', () => {
+    let reordered = 0;
+    for (let seed = 1; seed <= 500; seed++) {
+      const dev = createDevice({ profile: 'consumer-tlc', seed, nsze: 64 });
+      const a = dev.submitWrite(0, stamp(1, 4, 4096));
+      const b = dev.submitWrite(8, stamp(2, 4, 4096));
+      const order = dev.waitAll().map((c) => c.id);
+      if (order[0] === b && order[1] === a) reordered++;
+    }
+    expect(reordered).toBeGreaterThan(50); // > 10% of 500
+  });
+
+  test('NVM-CS 2.1.4.1 overlapping writes in flight together beyond AWUN may end in any mix of blocks', () => {
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 200; seed++) {
+      const dev = createDevice({ profile: 'consumer-tlc', seed, nsze: 64 });
+      dev.submitWrite(0, stamp(1, 4, 4096));
+      dev.submitWrite(0, stamp(2, 4, 4096));
+      dev.waitAll();
+      seen.add(rowOf(dev.read(0, 4), 4, 4096));
+    }
+    expect(seen.has('1,1,1,1')).toBe(true);
+    expect(seen.has('2,2,2,2')).toBe(true);
+    expect([...seen].some((r) => r.includes('1') && r.includes('2'))).toBe(true);
+  });
+
+  test('NVM-CS 2.1.4.1 overlapping writes within AWUN in flight together end whole: all of one or all of the other', () => {
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 200; seed++) {
+      const dev = createDevice({ profile: 'atomic-16k', seed, nsze: 64 });
+      dev.submitWrite(4, stamp(1, 4, 4096));
+      dev.submitWrite(4, stamp(2, 4, 4096));
+      dev.waitAll();
+      seen.add(rowOf(dev.read(4, 4), 4, 4096));
+    }
+    expect(seen).toEqual(new Set(['1,1,1,1', '2,2,2,2']));
+  });
+
+  test('NVM-CS 2.1.4.1 a read may return data of a write not yet completed; within AWUN all of it or none', () => {
+    let early = 0;
+    const rows = new Set<string>();
+    for (let seed = 1; seed <= 200; seed++) {
+      const dev = createDevice({ profile: 'atomic-16k', seed, nsze: 64 });
+      const w = dev.submitWrite(4, stamp(1, 4, 4096), { fua: true }); // slow: programs before completing
+      const r = dev.submitRead(4, 4);
+      const done = dev.waitAll();
+      const read = done.find((c) => c.id === r)!;
+      const row = rowOf(read.data!, 4, 4096);
+      rows.add(row);
+      if (done[0].id === r && row === '1,1,1,1') early++;
+      expect(done.map((c) => c.id)).toContain(w);
+    }
+    expect(early).toBeGreaterThan(0);
+    expect(rows).toEqual(new Set(['0,0,0,0', '1,1,1,1']));
+  });
+
+  test('NVM-CS 2.1.4.2 after overlapping writes raced, a crash with everything landed shows exactly what reads showed', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const dev = createDevice({ profile: 'consumer-tlc', seed, nsze: 64 });
+      dev.submitWrite(0, stamp(1, 4, 4096));
+      dev.submitWrite(2, stamp(2, 4, 4096));
+      dev.waitAll();
+      const visible = rowOf(dev.read(0, 6), 6, 4096);
+      const space = choiceSpace(dev.capture());
+      const all = space.digits.map((d) => (d.kind === 'block' ? d.radix - 1 : 1));
+      const img = buildCrashImage(space, all);
+      const crashed = Array.from({ length: 6 }, (_, l) => (stampOf(img.store.get(l) ?? new Uint8Array(4096)) as { writeNo: number }).writeNo).join(',');
+      expect(crashed).toBe(visible);
+    }
+  });
+});

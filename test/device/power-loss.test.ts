@@ -49,7 +49,8 @@ function checkImage(point: CrashPoint, img: CrashImage, writes: WriteLog[], flus
     const g = guaranteed(writes, flushes, lba, volatile);
     if (g) {
       if (!holder) throw new Error(`LBA ${lba} lost durable write #${g.writeNo} (reads as never written)`);
-      const newerOrInflight = !holder.completed || holder.completedSeq! >= g.completedSeq!;
+      // In flight at the cut, newer, or in flight together with it (NVM-CS 2.1.4.1: then either may end on top).
+      const newerOrInflight = !holder.completed || holder.completedSeq! >= g.completedSeq! || holder.completedSeq! > g.submitSeq;
       if (!newerOrInflight) throw new Error(`LBA ${lba} went back to write #${holder.writeNo}, older than durable write #${g.writeNo}`);
     }
   }
