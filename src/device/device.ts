@@ -198,7 +198,7 @@ export class NvmeDevice {
       this.media = new BlockStore(this.blockSize);
     }
     this.unreadable = new Set(opts.image?.unreadable ?? []);
-    this.ftl = new FtlModel(profile.overProvisioning);
+    this.ftl = new FtlModel({ userBytes: this.nsze * this.blockSize, overProvisioning: profile.overProvisioning, fill: profile.preconditionFill ?? 1 });
   }
 
   /** Counters, with the FTL's figures brought up to date (the FTL replays lazily). */

@@ -68,6 +68,12 @@ export interface DeviceProfile {
   tbw: number;
   /** Spare NAND beyond the user capacity, as a fraction (0.07 = the 7% of a consumer drive). */
   overProvisioning: number;
+  /**
+   * Fraction of the user capacity the FTL model is preconditioned with before
+   * the run (SNIA PTS workload-independent preconditioning). Default 1: a full
+   * drive, the state device life is rated for.
+   */
+  preconditionFill?: number;
 }
 
 export const FAULT_NAMES = [
@@ -280,5 +286,6 @@ export function validateProfile(p: DeviceProfile): void {
   }
   if (!(Number.isInteger(p.latency.channels) && p.latency.channels >= 1)) throw new BadInputError(`profile ${p.name}: latency.channels must be an integer >= 1`);
   if (p.latency.linkBytesPerUs <= 0 || p.latency.nandBytesPerUs <= 0) throw new BadInputError(`profile ${p.name}: bandwidths must be > 0`);
+  if (p.preconditionFill !== undefined && !(p.preconditionFill >= 0 && p.preconditionFill <= 1)) throw new BadInputError(`profile ${p.name}: preconditionFill must be a fraction in [0, 1]`);
   if (!(p.overProvisioning > 0 && p.overProvisioning <= 4)) throw new BadInputError(`profile ${p.name}: overProvisioning must be a fraction in (0, 4], e.g. 0.07`);
 }
