@@ -63,6 +63,8 @@ export interface WriteRecord {
   readonly atomic: boolean;
   /** Falls under the normal atomicity (AWUN/NAWUN/NABSN): other commands see all of it or none of it. */
   readonly normalAtomic: boolean;
+  /** Write Zeroes / Deallocate: reaching media unmaps in the FTL instead of programming. */
+  readonly unmap: boolean;
   readonly submitSeq: number;
   /** -1 while in flight. */
   completeSeq: number;
@@ -102,6 +104,7 @@ function emptyCounters(): DeviceCounters {
     writes: 0,
     flushes: 0,
     writeZeroes: 0,
+    deallocates: 0,
     fuaWrites: 0,
     criticalWrites: 0,
     ephemeralWrites: 0,
@@ -167,6 +170,8 @@ export class NvmeDevice {
   private linkFreeAt = 0;
   private nandFreeAt = 0;
   private poweredOff = false;
+  /** Volatile Write Cache Enable (Set Features FID 06h); on at power-on when VWC is present. */
+  private wce = true;
   private powerWindowMs = 0;
   private readonly c: DeviceCounters = emptyCounters();
   /** Where destaged data goes in NAND: garbage collection and erases. */
@@ -216,7 +221,32 @@ export class NvmeDevice {
 
   /** True when completed writes sit in a cache that a power cut can lose. */
   get volatileCache(): boolean {
-    return this.profile.identify.controller.vwc.present && !this.profile.plp;
+    return this.profile.identify.controller.vwc.present && !this.profile.plp && this.wce;
+  }
+
+  /** Data may still sit in the volatile cache (also after Set Features turned the cache off). */
+  private get cacheLive(): boolean {
+    return this.volatileCache || this.cachedBytes > 0;
+  }
+
+  /**
+   * Set Features, Volatile Write Cache (FID 06h), WCE bit (Base 5.27.1.4).
+   * Only with VWC present; otherwise refused as Invalid Field. Turning the
+   * cache off makes every write completed from now on durable at completion;
+   * data already cached stays volatile until a Flush or destage takes it
+   * (tornlab does not assume an implicit flush: the more permissive reading).
+   */
+  setVolatileWriteCache(enabled: boolean): void {
+    this.checkPower();
+    if (!this.profile.identify.controller.vwc.present) {
+      throw new DeviceError('invalid-field', 'Set Features Volatile Write Cache: the controller reports no volatile write cache (VWC=0)');
+    }
+    this.wce = enabled;
+  }
+
+  /** Get Features, Volatile Write Cache: the WCE bit. */
+  get volatileWriteCacheEnabled(): boolean {
+    return this.profile.identify.controller.vwc.present && this.wce;
   }
 
   get timeUs(): number {
@@ -256,6 +286,21 @@ export class NvmeDevice {
     return this.submitWriteRecord(lba, nlb, new Uint8Array(nlb * this.blockSize), opts, 'write-zeroes');
   }
 
+  /**
+   * Dataset Management, Attribute Deallocate (NVM-CS 3.2.3): the range reads
+   * as zeros afterwards (DLFEAT 001b). Until it is durable (Flush, destage) a
+   * power cut may bring back the old data, per block: a deallocate carries no
+   * atomicity promise. Costs no NAND program (the FTL unmaps).
+   */
+  submitDeallocate(lba: number, nlb: number): number {
+    this.checkRange(lba, nlb);
+    return this.submitWriteRecord(lba, nlb, new Uint8Array(nlb * this.blockSize), { tag: 'meta' }, 'deallocate');
+  }
+
+  deallocate(lba: number, nlb: number): Completion {
+    return this.wait(this.submitDeallocate(lba, nlb));
+  }
+
   submitRead(lba: number, nlb: number, opts: ReadOptions = {}): number {
     this.checkPower();
     this.checkRange(lba, nlb);
@@ -276,7 +321,7 @@ export class NvmeDevice {
     const lat = this.profile.latency;
     let t = this.now + lat.commandUs + lat.flushBaseUs + this.jitterUs();
     // A Flush has to program everything dirty now (a lying one does not bother).
-    if (this.volatileCache && !this.faults.lyingFlush) t += this.cachedBytes / lat.nandBytesPerUs;
+    if (this.cacheLive && !this.faults.lyingFlush) t += this.cachedBytes / lat.nandBytesPerUs;
     this.c.flushes++;
     const f: InFlight = { id: this.nextId++, kind: 'flush', completeAt: t, submitSeq: 0 };
     const id = this.enqueue(f);
@@ -450,7 +495,7 @@ export class NvmeDevice {
     inflightWrites.sort((a, b) => a.submitSeq - b.submitSeq);
     const windowMs = this.faults.powerWindowNotHonoured ? 0 : this.powerWindowMs;
     let windowDestagedBytes = 0;
-    if (windowMs > 0 && this.volatileCache) {
+    if (windowMs > 0 && this.cacheLive) {
       // The device keeps destaging for the window, in its normal priority order.
       let budget = windowMs * 1000 * this.profile.latency.nandBytesPerUs;
       const order = [...this.dirty.slice(this.dirtyHead), ...this.ephemeral.slice(this.ephemeralHead)];
@@ -551,7 +596,7 @@ export class NvmeDevice {
     return end;
   }
 
-  private submitWriteRecord(lba: number, nlb: number, data: Uint8Array, opts: WriteOptions, kind: 'write' | 'write-zeroes'): number {
+  private submitWriteRecord(lba: number, nlb: number, data: Uint8Array, opts: WriteOptions, kind: 'write' | 'write-zeroes' | 'deallocate'): number {
     this.checkPower();
     const intent = opts.intent ?? 'standard';
     const tag = opts.tag ?? 'other';
@@ -561,20 +606,23 @@ export class NvmeDevice {
     const lat = this.profile.latency;
     this.linkFreeAt = Math.max(this.now, this.linkFreeAt) + (kind === 'write' ? bytes / lat.linkBytesPerUs : 0);
     let t = this.service(this.linkFreeAt);
-    const durableAtCompletion = fua || intent === 'critical' || !this.profile.identify.controller.vwc.present;
+    const durableAtCompletion = fua || intent === 'critical' || !this.volatileCache;
     if (durableAtCompletion && !this.profile.plp) t += lat.nandProgramUs;
     // Backpressure: a full cache admits new data only as fast as it destages.
     const over = this.cachedBytes + bytes - this.profile.cache.sizeBytes;
     if (over > 0) t += over / lat.nandBytesPerUs;
     const c = this.c;
     if (kind === 'write') c.writes++;
-    else c.writeZeroes++;
+    else if (kind === 'write-zeroes') c.writeZeroes++;
+    else c.deallocates++;
     if (fua) c.fuaWrites++;
     if (intent === 'critical') c.criticalWrites++;
     if (intent === 'ephemeral') c.ephemeralWrites++;
-    c.hostWriteBytes += bytes;
-    c.byTag[tag].commands++;
-    c.byTag[tag].bytes += bytes;
+    if (kind !== 'deallocate') {
+      c.hostWriteBytes += bytes;
+      c.byTag[tag].commands++;
+      c.byTag[tag].bytes += bytes;
+    }
     const id = this.nextId++;
     // torn-atomic: the device advertises atomicity it does not provide.
     const atomic = !this.faults.tornAtomic && isPowerFailAtomic(this.atomicity, lba, nlb);
@@ -586,8 +634,10 @@ export class NvmeDevice {
       tag,
       intent,
       fua,
-      atomic,
-      normalAtomic: isAtomicWrite(this.normal, lba, nlb),
+      // Deallocate is not a write: no atomicity promise covers it.
+      atomic: atomic && kind !== 'deallocate',
+      normalAtomic: kind !== 'deallocate' && isAtomicWrite(this.normal, lba, nlb),
+      unmap: kind !== 'write',
       submitSeq: 0,
       completeSeq: -1,
       completedAt: 0,
@@ -622,7 +672,7 @@ export class NvmeDevice {
     if (cmd.kind === 'read') {
       c = this.completeRead(cmd);
     } else if (cmd.kind === 'flush') {
-      if (this.volatileCache && !this.faults.lyingFlush) this.destageCompletedBefore(cmd.flushCover!);
+      if (this.cacheLive && !this.faults.lyingFlush) this.destageCompletedBefore(cmd.flushCover!);
       c = { id: cmd.id, kind: 'flush', status: 'success', completedAt: this.now };
     } else {
       const w = cmd.write!;
@@ -756,8 +806,7 @@ export class NvmeDevice {
         this.media.set(b, blockOf(w, i, bs));
         if (this.mediaWriter.size > 0 || this.inflight.length > 0) this.mediaWriter.set(b, w);
       }
-      this.c.destagedBytes += w.nlb * bs;
-      this.ftl.program(w.lba * bs, w.nlb * bs);
+      this.toNand(w, w.lba, w.nlb);
       w.pendingBlocks = 0;
       w.mediaBlocks = w.nlb;
       this.settle(w);
@@ -801,8 +850,7 @@ export class NvmeDevice {
           this.media.set(b, blockOf(w, i, bs));
           this.mediaWriter.set(b, w);
         }
-        this.c.destagedBytes += bs;
-        this.ftl.program(b * bs, bs);
+        this.toNand(w, b, 1);
         continue;
       }
       if (under) {
@@ -826,6 +874,21 @@ export class NvmeDevice {
     }
     if (w.intent === 'ephemeral') this.ephemeral.push(w);
     else this.dirty.push(w);
+  }
+
+  /**
+   * What reaching media costs the NAND: a write programs its blocks; Write
+   * Zeroes and Deallocate only unmap them in the FTL (zeros are never
+   * programmed; reads of unmapped units return zeros, DLFEAT 001b).
+   */
+  private toNand(w: WriteRecord, lba: number, nlb: number): void {
+    const bs = this.blockSize;
+    if (w.unmap) {
+      this.ftl.unmap(lba * bs, nlb * bs);
+      return;
+    }
+    this.c.destagedBytes += nlb * bs;
+    this.ftl.program(lba * bs, nlb * bs);
   }
 
   /** One cached block of `w` leaves the cache: destaged (its bytes reached media) or superseded by a newer durable version. */
@@ -859,8 +922,7 @@ export class NvmeDevice {
     if (at < 0) return false;
     this.media.set(lba, blockOf(w, lba - w.lba, this.blockSize));
     if (this.mediaWriter.size > 0 || this.inflight.length > 0) this.mediaWriter.set(lba, w);
-    this.c.destagedBytes += this.blockSize;
-    this.ftl.program(lba * this.blockSize, this.blockSize);
+    this.toNand(w, lba, 1);
     const gone = l!.splice(0, at + 1);
     if (l!.length === 0) this.cache.delete(lba);
     // The older versions never reached media: superseded. `w` itself did.
@@ -924,7 +986,7 @@ export class NvmeDevice {
 
   /** Simulated time at which background destage next makes something durable. */
   private nextDestageAt(): number {
-    if (!this.volatileCache) return Infinity;
+    if (!this.cacheLive) return Infinity;
     const c = this.nextDestageCandidate();
     if (!c) return Infinity;
     const start = Math.max(this.nandFreeAt, c.readyAt);
@@ -934,7 +996,7 @@ export class NvmeDevice {
   /** Move the clock to `t`, running background destage on the way. */
   private advanceClock(t: number): void {
     if (t < this.now) t = this.now;
-    if (this.volatileCache) {
+    if (this.cacheLive) {
       for (;;) {
         const c = this.nextDestageCandidate();
         if (!c) break;

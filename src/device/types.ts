@@ -24,7 +24,7 @@ export interface ReadOptions {
   fua?: boolean;
 }
 
-export type CommandKind = 'read' | 'write' | 'flush' | 'write-zeroes';
+export type CommandKind = 'read' | 'write' | 'flush' | 'write-zeroes' | 'deallocate';
 
 export type CommandStatus = 'success' | 'unrecovered-read-error';
 
@@ -66,6 +66,8 @@ export interface DeviceCounters {
   writes: number;
   flushes: number;
   writeZeroes: number;
+  /** Dataset Management deallocate commands. */
+  deallocates: number;
   fuaWrites: number;
   criticalWrites: number;
   ephemeralWrites: number;

@@ -259,3 +259,50 @@ describe('NVM-CS 2.1.4.1 normal atomicity (AWUN/NAWUN/NABSN) and commands in fli
     }
   });
 });
+
+describe('NVM-CS 3.2 commands: Dataset Management, Write Zeroes; Base Set Features VWC', () => {
+  test('NVM-CS 3.2.3 Dataset Management deallocate: reads return zeros; a crash before it is durable may bring old data back per block; no NAND program', () => {
+    const dev = createDevice({ profile: 'consumer-tlc', seed: 1, nsze: 32 });
+    dev.write(4, stamp(1, 2, 4096));
+    dev.flush();
+    const nand = dev.counters.nandBytesProgrammed;
+    dev.deallocate(4, 2);
+    expect(dev.read(4, 2).every((b) => b === 0)).toBe(true);
+    expect(images(dev, 4, 6)).toEqual(new Set(['1,1', '0,1', '1,0', '0,0']));
+    dev.flush();
+    expect(images(dev, 4, 6)).toEqual(new Set(['0,0']));
+    expect(dev.counters.nandBytesProgrammed).toBe(nand);
+    expect(dev.counters.deallocates).toBe(1);
+    expect(dev.counters.hostWriteBytes).toBe(8192);
+  });
+
+  test('NVM-CS 3.2.8 Write Zeroes: reads return zeros and the zeros are never programmed into the NAND', () => {
+    const dev = createDevice({ profile: 'consumer-tlc', seed: 1, nsze: 32 });
+    dev.write(0, stamp(1, 8, 4096));
+    dev.flush();
+    const nand = dev.counters.nandBytesProgrammed;
+    dev.writeZeroes(0, 8);
+    dev.flush();
+    expect(dev.read(0, 8).every((b) => b === 0)).toBe(true);
+    expect(dev.counters.nandBytesProgrammed).toBe(nand);
+    expect(dev.counters.destagedBytes).toBe(8 * 4096);
+  });
+
+  test('Base 5.27.1.4 Set Features Volatile Write Cache at run time: off makes new writes durable at completion; cached data still needs a Flush', () => {
+    const dev = createDevice({ profile: 'consumer-tlc', seed: 1, nsze: 32 });
+    dev.write(1, stamp(1, 1, 4096));
+    dev.setVolatileWriteCache(false);
+    expect(dev.volatileWriteCacheEnabled).toBe(false);
+    const t = dev.write(2, stamp(2, 1, 4096)).token!;
+    expect(dev.tokenState(t)).toBe('confirmed');
+    // Block 1 is still only cached; block 2 is durable.
+    expect(images(dev, 1, 3)).toEqual(new Set(['0,2', '1,2']));
+    dev.flush();
+    expect(images(dev, 1, 3)).toEqual(new Set(['1,2']));
+    dev.setVolatileWriteCache(true);
+    dev.write(3, stamp(3, 1, 4096));
+    expect(images(dev, 3, 4)).toEqual(new Set(['0', '3']));
+    const plp = createDevice({ profile: 'enterprise-plp', seed: 1, nsze: 32 });
+    expect(() => plp.setVolatileWriteCache(true)).toThrow(/no volatile write cache/);
+  });
+});

@@ -36,6 +36,9 @@
  *    instead of its own blocks, over whatever is there, oldest first.
  * R9 latent-sector-error: any one block that holds data (durable or pending)
  *    may read back unreadable.
+ * R10 Deallocate is a write of zeros with no atomicity promise (per block);
+ *    Set Features VWC off makes later completions durable (R1) but leaves
+ *    cached data as it is; a Flush still destages it (R3).
  */
 import { Identify } from '../../src/device/identify';
 import { FaultSet } from '../../src/device/profiles';
@@ -48,11 +51,16 @@ export interface RefWrite {
   data: Uint8Array;
   fua: boolean;
   critical: boolean;
+  /** Dataset Management deallocate: reads as zeros; no atomicity promise. */
+  deallocate?: boolean;
 }
 
 export interface RefHistory {
   identify: Identify;
+  /** The cache is volatile at power-on (VWC present, no PLP). */
   volatile: boolean;
+  /** Set Features VWC: after `afterEvents` events, WCE becomes `enabled`. */
+  wceChanges?: { afterEvents: number; enabled: boolean }[];
   faults: FaultSet;
   blockSize: number;
   nsze: number;
@@ -67,8 +75,8 @@ interface Version {
   inflight: boolean;
 }
 
-function atomicR4(id: Identify, faults: FaultSet, lba: number, nlb: number): boolean {
-  if (faults.tornAtomic) return false;
+function atomicR4(id: Identify, faults: FaultSet, lba: number, nlb: number, deallocate?: boolean): boolean {
+  if (faults.tornAtomic || deallocate) return false;
   if (nlb === 1) return true;
   const c = id.controller;
   const n = id.namespace;
@@ -117,7 +125,7 @@ export function referenceImages(h: RefHistory, limit = Infinity): Set<ImageKey> 
     while (todo.length > 0) {
       const b = todo.pop()!;
       const top = cached[b][cached[b].length - 1];
-      if (!top || !atomicR4(h.identify, faults, top.w.lba, top.w.nlb) || top.w.nlb === 1) continue;
+      if (!top || !atomicR4(h.identify, faults, top.w.lba, top.w.nlb, top.w.deallocate) || top.w.nlb === 1) continue;
       for (let i = top.w.lba; i < top.w.lba + top.w.nlb; i++) {
         if (!set.has(i) && cached[i].some((v) => v.w === top.w)) {
           set.add(i);
@@ -133,16 +141,21 @@ export function referenceImages(h: RefHistory, limit = Infinity): Set<ImageKey> 
       cached[b] = [];
     }
   };
-  for (const e of h.events) {
+  let wce = true;
+  h.events.forEach((e, index) => {
+    for (const c of h.wceChanges ?? []) if (c.afterEvents === index) wce = c.enabled;
+    step(e);
+  });
+  function step(e: DeviceEvent): void {
     if (e.phase === 'submit') {
       if (h.writes.has(e.id)) inflight.set(e.id, e.seq);
-      continue;
+      return;
     }
     if (h.writes.has(e.id)) {
       const w = h.writes.get(e.id)!;
       inflight.delete(e.id);
       completedAt.set(w.id, e.seq);
-      const now = w.fua || w.critical || !h.volatile;
+      const now = w.fua || w.critical || !h.volatile || !wce;
       for (let b = w.lba; b < w.lba + w.nlb; b++) {
         if (now) {
           durable[b] = w;
@@ -150,7 +163,7 @@ export function referenceImages(h: RefHistory, limit = Infinity): Set<ImageKey> 
         } else cached[b].push({ w, age: e.seq, inflight: false });
       }
     } else if (e.kind === 'flush') {
-      if (!h.volatile || faults.lyingFlush) continue;
+      if (faults.lyingFlush) return;
       const submitted = h.events.find((x) => x.phase === 'submit' && x.id === e.id)!.seq;
       const start = new Set<number>();
       for (let b = 0; b < nsze; b++) if (cached[b].some((v) => completedAt.get(v.w.id)! < submitted)) start.add(b);
@@ -176,7 +189,7 @@ export function referenceImages(h: RefHistory, limit = Infinity): Set<ImageKey> 
     e.blocks.push(b);
   }
   for (const [w, e] of byWrite) {
-    if (w.nlb > 1 && atomicR4(h.identify, faults, w.lba, w.nlb)) units.push({ w, blocks: e.blocks, inflight: e.inflight, cachedWrite: !e.inflight });
+    if (w.nlb > 1 && atomicR4(h.identify, faults, w.lba, w.nlb, w.deallocate)) units.push({ w, blocks: e.blocks, inflight: e.inflight, cachedWrite: !e.inflight });
     else for (const b of e.blocks) units.push({ w, blocks: [b], inflight: e.inflight, cachedWrite: !e.inflight });
   }
   const misdirectable = [...byWrite.entries()].filter(([, e]) => faults.misdirectedWrite && !e.inflight).map(([w]) => w);

@@ -53,17 +53,19 @@ const PROFILES: DeviceProfile[] = [
 ];
 
 type Cmd =
-  | { op: 'write'; lba: number; nlb: number; mode: 'standard' | 'fua' | 'critical' | 'ephemeral' | 'zeroes'; wait: boolean }
+  | { op: 'write'; lba: number; nlb: number; mode: 'standard' | 'fua' | 'critical' | 'ephemeral' | 'zeroes' | 'deallocate'; wait: boolean }
+  | { op: 'vwc'; enabled: boolean }
   | { op: 'flush'; wait: boolean }
   | { op: 'read'; lba: number; nlb: number; fua: boolean; wait: boolean }
   | { op: 'waitAll' };
 
 const span = fc.integer({ min: 1, max: 4 }).chain((nlb) => fc.record({ nlb: fc.constant(nlb), lba: fc.integer({ min: 0, max: NSZE - nlb }) }));
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ s: span, mode: fc.constantFrom('standard', 'standard', 'fua', 'critical', 'ephemeral', 'zeroes' as const), wait: fc.boolean() }).map(({ s, mode, wait }) => ({ op: 'write' as const, ...s, mode: mode as any, wait })) },
+  { weight: 6, arbitrary: fc.record({ s: span, mode: fc.constantFrom('standard', 'standard', 'fua', 'critical', 'ephemeral', 'zeroes', 'deallocate' as const), wait: fc.boolean() }).map(({ s, mode, wait }) => ({ op: 'write' as const, ...s, mode: mode as any, wait })) },
   { weight: 2, arbitrary: fc.record({ wait: fc.boolean() }).map((r) => ({ op: 'flush' as const, ...r })) },
   { weight: 2, arbitrary: fc.record({ s: span, fua: fc.boolean(), wait: fc.boolean() }).map(({ s, fua, wait }) => ({ op: 'read' as const, ...s, fua, wait })) },
   { weight: 1, arbitrary: fc.constant({ op: 'waitAll' as const }) },
+  { weight: 1, arbitrary: fc.boolean().map((enabled) => ({ op: 'vwc' as const, enabled })) },
 );
 const faultArb: fc.Arbitrary<FaultSet> = fc.record({
   lyingFlush: fc.boolean(),
@@ -90,19 +92,27 @@ function runCase(profile: DeviceProfile, faults: FaultSet, seed: number, cmds: C
     }
   });
   let commands = 0;
+  const wceChanges: { afterEvents: number; enabled: boolean }[] = [];
   for (const c of cmds) {
     if (c.op === 'waitAll') {
       dev.waitAll();
+      continue;
+    }
+    if (c.op === 'vwc') {
+      if (!profile.identify.controller.vwc.present) continue;
+      dev.setVolatileWriteCache(c.enabled);
+      wceChanges.push({ afterEvents: events.length, enabled: c.enabled });
       continue;
     }
     if (++commands > 4) break;
     if (c.op === 'write') {
       // Never two overlapping writes in flight together (their race is covered elsewhere).
       for (const w of [...inflightWrites.values()]) if (w.lba < c.lba + c.nlb && c.lba < w.lba + w.nlb && !done.has(w.id)) dev.wait(w.id);
-      const data = c.mode === 'zeroes' ? new Uint8Array(c.nlb * dev.blockSize) : stamp(writes.size + 1, c.nlb, dev.blockSize);
+      const zero = c.mode === 'zeroes' || c.mode === 'deallocate';
+      const data = zero ? new Uint8Array(c.nlb * dev.blockSize) : stamp(writes.size + 1, c.nlb, dev.blockSize);
       const opts = { fua: c.mode === 'fua', intent: c.mode === 'critical' ? ('critical' as const) : c.mode === 'ephemeral' ? ('ephemeral' as const) : ('standard' as const) };
-      const id = c.mode === 'zeroes' ? dev.submitWriteZeroes(c.lba, c.nlb, opts) : dev.submitWrite(c.lba, data, opts);
-      const w: RefWrite = { id, lba: c.lba, nlb: c.nlb, data, fua: opts.fua, critical: opts.intent === 'critical' };
+      const id = c.mode === 'zeroes' ? dev.submitWriteZeroes(c.lba, c.nlb, opts) : c.mode === 'deallocate' ? dev.submitDeallocate(c.lba, c.nlb) : dev.submitWrite(c.lba, data, opts);
+      const w: RefWrite = { id, lba: c.lba, nlb: c.nlb, data, fua: c.mode === 'deallocate' ? false : opts.fua, critical: c.mode !== 'deallocate' && opts.intent === 'critical', deallocate: c.mode === 'deallocate' };
       writes.set(id, w);
       inflightWrites.set(id, w);
       if (c.wait) dev.wait(id);
@@ -118,7 +128,7 @@ function runCase(profile: DeviceProfile, faults: FaultSet, seed: number, cmds: C
   const point = dev.capture();
   const space = choiceSpace(point);
   if (space.count > 4096n) return undefined;
-  const reference = referenceImages({ identify: profile.identify, volatile: dev.volatileCache, faults, blockSize: dev.blockSize, nsze: NSZE, writes, fuaReads, events }, 200_000);
+  const reference = referenceImages({ identify: profile.identify, volatile: profile.identify.controller.vwc.present && !profile.plp, wceChanges, faults, blockSize: dev.blockSize, nsze: NSZE, writes, fuaReads, events }, 200_000);
   if (!reference) return undefined;
   const device = new Set<string>();
   for (const choice of enumerateChoices(space)) {
