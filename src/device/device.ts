@@ -4,28 +4,50 @@
  * capture of everything a power cut may leave behind.
  *
  * Semantics (NVM Command Set 2.1.2 / 2.1.4, NVMe Base 7.1; ARCHITECTURE 2):
- * - Commands in flight are not ordered. Each gets a completion time from the
- *   latency model plus seeded jitter, so a later command may complete first;
- *   the host orders by waiting for completions.
- * - A write's data becomes visible to reads at its completion.
+ * - Commands in flight are not ordered. A command's data crosses the host
+ *   link (serial, in submission order), then one of `latency.channels`
+ *   controller channels serves it FIFO for commandUs plus an exponential
+ *   spread, so a later command on a free channel completes first; the host
+ *   orders by waiting for completions.
+ * - A write's data is visible to reads at its completion, and may be earlier:
+ *   a read may return data of a write still in flight (per block, or whole for
+ *   a write within the normal atomic unit, AWUN/NAWUN/NABSN).
+ * - Overlapping writes in flight together may end in any mix beyond the
+ *   normal atomic unit: when a write completes, per block it may end below
+ *   the overlapping writes that completed while it was in flight; two writes
+ *   both within the unit take one order for all their common blocks.
  * - With a volatile cache, a completed write is durable only after a Flush
  *   submitted after its completion has completed, or if it was written FUA
- *   (or with the CRITICAL intent), or once background destage took it.
- * - Without a volatile cache, or with power-loss protection, every completed
- *   write is durable at completion.
+ *   (or with the CRITICAL intent), or once destage took it.
+ * - Without a volatile cache, with power-loss protection, or with WCE turned
+ *   off by Set Features, every write completed then is durable at completion.
  *
- * Invariants kept here (checked by test/device/*.test.ts):
- * - `cache` holds, per LBA, the versions written since that block was last
- *   durable, oldest first; `media` holds the durable value. A version leaves
- *   the cache only by being destaged (becoming the media value) or by a newer
- *   version of its block becoming durable.
- * - A write record's `pendingBlocks` counts its blocks still in the cache;
- *   when it reaches 0 its persistence token is confirmed, exactly once.
- * - The power-fail atomicity of a write is decided at submission from the
- *   identify data (isPowerFailAtomic) and recorded on the write; destage
- *   moves an atomic write's blocks to media together.
- * - Nothing here draws randomness except through `prng` (jitter), so the same
- *   seed and the same host commands give the same device, bit for bit.
+ * Invariants (INV-n; the cheap ones are asserted at the entry points, the
+ * rest by assertInvariants(), which the tests call):
+ * - INV-1 `cache` holds, per LBA, the versions written since that block was
+ *   last durable, oldest first (per-block order; INV-6); `media` holds the
+ *   durable value. A version leaves the cache only by being destaged (it
+ *   becomes the media value) or by a newer version becoming durable.
+ * - INV-2 `cachedBytes` = blockSize x the number of versions in `cache`.
+ * - INV-3 a write's `pendingBlocks` = the number of blocks whose list holds
+ *   it; `mediaBlocks` <= nlb counts blocks whose bytes reached media.
+ * - INV-4 the power-fail atomicity of a write is decided at submission from
+ *   the identify data (the pristine model; faults are an overlay applied at
+ *   the cut by power-loss.ts) and every destage (Flush, FUA read, background,
+ *   coalescing) moves an atomic write's cached blocks to media together.
+ * - INV-5 a token settles exactly once, when its pendingBlocks reaches 0:
+ *   confirmed if mediaBlocks > 0, else retired (RFC 2.5).
+ * - INV-6 a block's list is in completion order except where writes raced
+ *   (INV-1's mix); capture() records those blocks' order (CrashPoint.blockOrder).
+ * - INV-7 a version never goes below a version of a write that completed
+ *   before it was submitted (the host's ordering by waiting).
+ * - INV-8 nothing here draws randomness except through the seeded Prngs
+ *   (`jitter` for service times and channels, `race` for in-flight reads and
+ *   mixes), so the same seed and host commands give the same device, bit for bit.
+ *
+ * Faults: lying-flush and power-window-not-honoured change command behaviour
+ * (two checks here); every other fault is an overlay on the crash states
+ * (power-loss.ts), the model itself stays as the spec says.
  */
 import { BadInputError, TornlabError } from '../util/errors';
 import { Prng } from '../util/prng';
@@ -47,6 +69,13 @@ import {
 
 /** A command the device cannot take: out-of-range LBA, misaligned data, powered off. */
 export class DeviceError extends TornlabError {}
+
+/** A broken invariant of the device model (a tornlab bug, never bad input). */
+export class DeviceInvariantError extends TornlabError {}
+
+function invariant(ok: boolean, n: number, what: string): void {
+  if (!ok) throw new DeviceInvariantError('device-invariant', `device invariant INV-${n} violated: ${what}`);
+}
 
 /** A write command's data while it is in flight or in the cache. */
 export interface WriteRecord {
@@ -354,6 +383,7 @@ export class NvmeDevice {
   /** Complete the command in flight with the earliest completion time. */
   completeNext(): Completion {
     this.checkPower();
+    invariant(this.cachedBytes >= 0, 2, `cachedBytes ${this.cachedBytes} < 0`);
     const cmd = this.inflight.shift();
     if (!cmd) throw new DeviceError('idle', 'no command in flight');
     this.advanceClock(cmd.completeAt);
@@ -552,6 +582,24 @@ export class NvmeDevice {
     };
   }
 
+  /** Check INV-1..INV-3 and INV-7 over the whole cache (O(cache); for tests). */
+  assertInvariants(): void {
+    let versions = 0;
+    const held = new Map<WriteRecord, number>();
+    for (const [lba, l] of this.cache) {
+      invariant(l.length > 0, 1, `LBA ${lba} has an empty version list`);
+      versions += l.length;
+      for (let i = 0; i < l.length; i++) {
+        const w = l[i];
+        invariant(lba >= w.lba && lba < w.lba + w.nlb && w.completeSeq > 0, 1, `LBA ${lba} holds write ${w.id} that does not cover it or is not completed`);
+        held.set(w, (held.get(w) ?? 0) + 1);
+        for (let j = 0; j < i; j++) invariant(!(l[j].submitSeq > w.completeSeq), 7, `LBA ${lba}: write ${l[j].id} submitted after write ${w.id} completed sits below it`);
+      }
+    }
+    invariant(this.cachedBytes === versions * this.blockSize, 2, `cachedBytes ${this.cachedBytes} != ${versions} versions x ${this.blockSize}`);
+    for (const [w, n] of held) invariant(w.pendingBlocks === n, 3, `write ${w.id} pendingBlocks ${w.pendingBlocks} != ${n} lists holding it`);
+  }
+
   // ------------------------------------------------------------ internals
 
   private checkPower(): void {
@@ -624,8 +672,8 @@ export class NvmeDevice {
       c.byTag[tag].bytes += bytes;
     }
     const id = this.nextId++;
-    // torn-atomic: the device advertises atomicity it does not provide.
-    const atomic = !this.faults.tornAtomic && isPowerFailAtomic(this.atomicity, lba, nlb);
+    // The pristine model: what the spec promises. torn-atomic breaks it only at the cut (power-loss.ts overlay).
+    const atomic = isPowerFailAtomic(this.atomicity, lba, nlb);
     const w: WriteRecord = {
       id,
       lba,
@@ -904,6 +952,7 @@ export class NvmeDevice {
    * retired if none did: superseded before reaching media, never "confirmed".
    */
   private settle(w: WriteRecord): void {
+    invariant(w.pendingBlocks === 0 && w.mediaBlocks <= w.nlb, 5, `write ${w.id} settles with ${w.pendingBlocks} blocks cached, ${w.mediaBlocks}/${w.nlb} on media`);
     if (!this.unconfirmed.delete(w.id)) return;
     if (w.mediaBlocks > 0) {
       this.c.durabilityConfirmations++;

@@ -133,6 +133,7 @@ function orController(nsValue: number, ctrlValue: number): number {
 }
 
 function rule(ctrl: number, nsabp: boolean, nsUnit: number, boundary: number, offset: number): AtomicityRule {
+  if (nsabp && boundary !== 0 && orController(nsUnit, ctrl) > boundary) throw new RangeError('ID-2: atomic unit larger than its boundary (validateIdentify refuses this)');
   if (!nsabp) return { controllerUnitBlocks: ctrl + 1, unitBlocks: ctrl + 1, boundaryBlocks: 0, boundaryOffset: 0, source: 'controller' };
   const unit = orController(nsUnit, ctrl) + 1;
   return {

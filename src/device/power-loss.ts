@@ -31,9 +31,18 @@
  * landed" (the oldest possible state); the count is the product of radices
  * (choices, not distinct images: two choices can give the same bytes).
  *
- * Invariants (test/device/power-loss.test.ts): without faults no block holds
- * bytes never written to it, no block holds a version older than its durable
- * one, and an atomic write is all-old or all-new in every choice.
+ * Invariants (PL-n; test/device/power-loss.test.ts, reference.test.ts):
+ * - PL-1 without faults no block holds bytes never written to it;
+ * - PL-2 no block holds a version older than its durable one;
+ * - PL-3 without torn-atomic, an atomic write is all-old or all-new (on its
+ *   still-pending blocks) in every choice;
+ * - PL-4 the set of images equals the independent reference model's
+ *   (test/device/reference-model.ts) for every small history;
+ * - PL-5 faults are an overlay: with NO_FAULTS the digits are exactly 1 and 2,
+ *   and every fault only adds digits or options (torn-atomic turns groups
+ *   into blocks).
+ * Where writes raced, a block's version order is the device's recorded one
+ * (CrashPoint.blockOrder), not completion order (ageAt).
  */
 import { Prng } from '../util/prng';
 import { CrashPoint, NvmeDevice, PendingWrite, blockOf } from './device';
@@ -75,12 +84,14 @@ export function ageAt(point: CrashPoint, lba: number, w: PendingWrite): number {
 
 export function choiceSpace(point: CrashPoint): ChoiceSpace {
   const f = point.faults;
+  if (point.blockSize !== 512 && point.blockSize !== 4096) throw new RangeError(`crash point block size ${point.blockSize} (PL: 512 or 4096)`);
   const digits: Digit[] = [];
   const perBlock = new Map<number, PendingWrite[]>();
   const allPendingLbas = new Set<number>();
   for (const w of point.pending) {
     for (const lba of w.lbas) allPendingLbas.add(lba);
-    if (w.atomic && w.lbas.length > 1) {
+    // Fault overlay: torn-atomic lands an advertised-atomic write per block.
+    if (w.atomic && !f.tornAtomic && w.lbas.length > 1) {
       digits.push({ kind: 'group', write: w, radix: w.inflight && f.inflightReadError ? 3 : 2 });
     } else {
       for (const lba of w.lbas) {

@@ -89,6 +89,7 @@ export function runScript(dev: NvmeDevice, ops: Op[]): { writes: WriteLog[]; flu
     } else {
       dev.advance(o.us);
     }
+    dev.assertInvariants();
   }
   return { writes, flushes };
 }

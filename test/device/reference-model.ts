@@ -20,7 +20,8 @@
  *    are destaged with it (and so on, transitively).
  * R4 Power-fail atomic: nlb <= AWUPF+1 anywhere, or (NSABP) nlb <= NAWUPF+1
  *    (0h = AWUPF) without crossing a boundary at NABO + k(NABSPF+1)
- *    (NABSPF = 0h: no boundary). torn-atomic: nothing multi-block is.
+ *    (NABSPF = 0h: no boundary). torn-atomic: at the cut (R5) nothing
+ *    multi-block lands whole; destage (R3) still follows the promise.
  * R5 At the cut, every cached or in-flight version may have landed or not;
  *    an atomic multi-block one lands on all its still-pending blocks or on
  *    none; others per block. inflight-read-error: an in-flight version may
@@ -75,8 +76,8 @@ interface Version {
   inflight: boolean;
 }
 
-function atomicR4(id: Identify, faults: FaultSet, lba: number, nlb: number, deallocate?: boolean): boolean {
-  if (faults.tornAtomic || deallocate) return false;
+function atomicR4(id: Identify, faults: FaultSet | undefined, lba: number, nlb: number, deallocate?: boolean): boolean {
+  if (faults?.tornAtomic || deallocate) return false;
   if (nlb === 1) return true;
   const c = id.controller;
   const n = id.namespace;
@@ -125,7 +126,7 @@ export function referenceImages(h: RefHistory, limit = Infinity): Set<ImageKey> 
     while (todo.length > 0) {
       const b = todo.pop()!;
       const top = cached[b][cached[b].length - 1];
-      if (!top || !atomicR4(h.identify, faults, top.w.lba, top.w.nlb, top.w.deallocate) || top.w.nlb === 1) continue;
+      if (!top || !atomicR4(h.identify, undefined, top.w.lba, top.w.nlb, top.w.deallocate) || top.w.nlb === 1) continue;
       for (let i = top.w.lba; i < top.w.lba + top.w.nlb; i++) {
         if (!set.has(i) && cached[i].some((v) => v.w === top.w)) {
           set.add(i);

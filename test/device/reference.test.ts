@@ -125,6 +125,7 @@ function runCase(profile: DeviceProfile, faults: FaultSet, seed: number, cmds: C
       if (c.wait) dev.wait(id);
     }
   }
+  dev.assertInvariants();
   const point = dev.capture();
   const space = choiceSpace(point);
   if (space.count > 4096n) return undefined;
