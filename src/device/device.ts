@@ -383,7 +383,7 @@ export class NvmeDevice {
   /** Complete the command in flight with the earliest completion time. */
   completeNext(): Completion {
     this.checkPower();
-    invariant(this.cachedBytes >= 0, 2, `cachedBytes ${this.cachedBytes} < 0`);
+    if (this.cachedBytes < 0) invariant(false, 2, `cachedBytes ${this.cachedBytes} < 0`);
     const cmd = this.inflight.shift();
     if (!cmd) throw new DeviceError('idle', 'no command in flight');
     this.advanceClock(cmd.completeAt);
@@ -587,17 +587,17 @@ export class NvmeDevice {
     let versions = 0;
     const held = new Map<WriteRecord, number>();
     for (const [lba, l] of this.cache) {
-      invariant(l.length > 0, 1, `LBA ${lba} has an empty version list`);
+      if (l.length === 0) invariant(false, 1, `LBA ${lba} has an empty version list`);
       versions += l.length;
       for (let i = 0; i < l.length; i++) {
         const w = l[i];
-        invariant(lba >= w.lba && lba < w.lba + w.nlb && w.completeSeq > 0, 1, `LBA ${lba} holds write ${w.id} that does not cover it or is not completed`);
+        if (!(lba >= w.lba && lba < w.lba + w.nlb && w.completeSeq > 0)) invariant(false, 1, `LBA ${lba} holds write ${w.id} that does not cover it or is not completed`);
         held.set(w, (held.get(w) ?? 0) + 1);
-        for (let j = 0; j < i; j++) invariant(!(l[j].submitSeq > w.completeSeq), 7, `LBA ${lba}: write ${l[j].id} submitted after write ${w.id} completed sits below it`);
+        for (let j = 0; j < i; j++) if (l[j].submitSeq > w.completeSeq) invariant(false, 7, `LBA ${lba}: write ${l[j].id} submitted after write ${w.id} completed sits below it`);
       }
     }
-    invariant(this.cachedBytes === versions * this.blockSize, 2, `cachedBytes ${this.cachedBytes} != ${versions} versions x ${this.blockSize}`);
-    for (const [w, n] of held) invariant(w.pendingBlocks === n, 3, `write ${w.id} pendingBlocks ${w.pendingBlocks} != ${n} lists holding it`);
+    if (this.cachedBytes !== versions * this.blockSize) invariant(false, 2, `cachedBytes ${this.cachedBytes} != ${versions} versions x ${this.blockSize}`);
+    for (const [w, n] of held) if (w.pendingBlocks !== n) invariant(false, 3, `write ${w.id} pendingBlocks ${w.pendingBlocks} != ${n} lists holding it`);
   }
 
   // ------------------------------------------------------------ internals
@@ -952,7 +952,7 @@ export class NvmeDevice {
    * retired if none did: superseded before reaching media, never "confirmed".
    */
   private settle(w: WriteRecord): void {
-    invariant(w.pendingBlocks === 0 && w.mediaBlocks <= w.nlb, 5, `write ${w.id} settles with ${w.pendingBlocks} blocks cached, ${w.mediaBlocks}/${w.nlb} on media`);
+    if (w.pendingBlocks !== 0 || w.mediaBlocks > w.nlb) invariant(false, 5, `write ${w.id} settles with ${w.pendingBlocks} blocks cached, ${w.mediaBlocks}/${w.nlb} on media`);
     if (!this.unconfirmed.delete(w.id)) return;
     if (w.mediaBlocks > 0) {
       this.c.durabilityConfirmations++;
@@ -1084,6 +1084,9 @@ export interface PendingWrite {
   inflight: boolean;
   /** Age order: cached writes by completion, then in-flight ones by submission. */
   order: number;
+  /** Command-stream positions of submission and completion (-1: in flight at the cut). */
+  submitSeq: number;
+  completeSeq: number;
 }
 
 function pendingOf(w: WriteRecord, lbas: number[], inflight: boolean): PendingWrite {
@@ -1098,6 +1101,8 @@ function pendingOf(w: WriteRecord, lbas: number[], inflight: boolean): PendingWr
     atomic: w.atomic,
     inflight,
     order: inflight ? 1e15 + w.submitSeq : w.completeSeq,
+    submitSeq: w.submitSeq,
+    completeSeq: inflight ? -1 : w.completeSeq,
   };
 }
 

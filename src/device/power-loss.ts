@@ -50,6 +50,7 @@ import { BlockStore } from './store';
 
 export type Digit =
   | { kind: 'group'; write: PendingWrite; radix: number }
+  | { kind: 'order'; writes: PendingWrite[]; radix: number }
   | { kind: 'block'; lba: number; versions: PendingWrite[]; radix: number; errorOption: boolean }
   | { kind: 'tear'; lba: number; radix: number }
   | { kind: 'misdirect'; write: PendingWrite; radix: 2 }
@@ -70,6 +71,39 @@ export interface CrashImage {
   unreadable: number[];
   /** Blocks whose value differs from the durable media at the cut. */
   changedBlocks: number;
+}
+
+/**
+ * Were two pending versions in flight together with at least one still in
+ * flight at the cut? Then no order between them is known (NVM-CS 2.1.2): the
+ * device may have programmed either last. (Two completed ones that raced have
+ * the order the device recorded, CrashPoint.blockOrder.)
+ */
+export function concurrent(p: PendingWrite, q: PendingWrite): boolean {
+  if (p.inflight && q.inflight) return true;
+  if (p.inflight) return q.completeSeq > p.submitSeq;
+  if (q.inflight) return p.completeSeq > q.submitSeq;
+  return false;
+}
+
+function factorial(n: number): number {
+  let f = 1;
+  for (let i = 2; i <= n; i++) f *= i;
+  return f;
+}
+
+/** The k-th permutation (Lehmer code) of 0..n-1: rank[i] = position of item i (larger = programmed later). */
+function permutationRanks(n: number, k: number): number[] {
+  const items = Array.from({ length: n }, (_, i) => i);
+  const order: number[] = [];
+  for (let i = n; i >= 1; i--) {
+    const f = factorial(i - 1);
+    order.push(items.splice(Math.floor(k / f), 1)[0]);
+    k %= f;
+  }
+  const rank = new Array<number>(n);
+  order.forEach((item, pos) => (rank[item] = pos));
+  return rank;
 }
 
 /** Age of version `w` at block `lba` (larger = newer): its position where the point records a block order, else its order. */
@@ -99,6 +133,29 @@ export function choiceSpace(point: CrashPoint): ChoiceSpace {
         if (!l) perBlock.set(lba, (l = []));
         l.push(w);
       }
+    }
+  }
+  // 1b. Multi-block atomic writes that overlap and have no known order: one digit per
+  // connected set of them, its value a permutation (the order they were programmed in).
+  const groups = digits.filter((d): d is Extract<Digit, { kind: 'group' }> => d.kind === 'group').map((d) => d.write);
+  const seen = new Set<PendingWrite>();
+  for (const g of groups) {
+    if (seen.has(g)) continue;
+    const comp: PendingWrite[] = [];
+    const todo = [g];
+    seen.add(g);
+    while (todo.length > 0) {
+      const x = todo.pop()!;
+      comp.push(x);
+      for (const y of groups) {
+        if (seen.has(y) || !concurrent(x, y) || !x.lbas.some((l) => y.lbas.includes(l))) continue;
+        seen.add(y);
+        todo.push(y);
+      }
+    }
+    if (comp.length > 1) {
+      comp.sort((a, b) => a.order - b.order);
+      digits.push({ kind: 'order', writes: comp, radix: factorial(comp.length) });
     }
   }
   for (const lba of [...perBlock.keys()].sort((a, b) => a - b)) {
@@ -162,6 +219,7 @@ export function sampleChoice(space: ChoiceSpace, prng: Prng): Choice {
   return space.digits.map((d) => {
     switch (d.kind) {
       case 'group':
+      case 'order':
         return prng.int(0, d.radix - 1);
       case 'block':
         // Half the time nothing landed; otherwise a uniformly chosen outcome.
@@ -180,6 +238,8 @@ interface Resolved {
   /** The version the block ends with; undefined = the durable value. */
   write?: PendingWrite;
   error: boolean;
+  /** Chosen by the block's own digit (not by a group landing). */
+  explicit: boolean;
 }
 
 /** Build the crash image of one choice: the durable media plus an overlay of what the cut let land. */
@@ -191,11 +251,29 @@ export function buildCrashImage(space: ChoiceSpace, choice: Choice): CrashImage 
   digits.forEach((d, i) => {
     if (d.kind === 'misdirect' && choice[i] === 1) misdirected.add(d.write);
   });
+  // Programming order of atomic writes without a known order (order digits).
+  const rank = new Map<PendingWrite, { set: number; pos: number }>();
+  digits.forEach((d, i) => {
+    if (d.kind !== 'order') return;
+    const r = permutationRanks(d.writes.length, choice[i]);
+    d.writes.forEach((w, j) => rank.set(w, { set: i, pos: r[j] }));
+  });
   const resolved = new Map<number, Resolved>();
-  const consider = (lba: number, w: PendingWrite | undefined, error: boolean) => {
+  /** Does `w` end on top of `cur` at `lba`? */
+  const beats = (lba: number, w: PendingWrite, explicit: boolean, cur: Resolved): boolean => {
+    const c = cur.write!;
+    // A block's own choice beats an atomic write it has no known order with (either may be last).
+    if (explicit && !cur.explicit && concurrent(w, c)) return true;
+    if (!explicit && cur.explicit && concurrent(w, c)) return false;
+    const rw = rank.get(w);
+    const rc = rank.get(c);
+    if (rw && rc && rw.set === rc.set) return rw.pos > rc.pos;
+    return ageAt(point, lba, c) < ageAt(point, lba, w);
+  };
+  const consider = (lba: number, w: PendingWrite | undefined, error: boolean, explicit = false) => {
     if (!w) return;
     const cur = resolved.get(lba);
-    if (!cur || !cur.write || ageAt(point, lba, cur.write) < ageAt(point, lba, w)) resolved.set(lba, { write: w, error });
+    if (!cur || !cur.write || beats(lba, w, explicit, cur)) resolved.set(lba, { write: w, error, explicit });
   };
   digits.forEach((d, i) => {
     const v = choice[i];
@@ -207,11 +285,11 @@ export function buildCrashImage(space: ChoiceSpace, choice: Choice): CrashImage 
       if (d.errorOption && v === d.radix - 1) {
         // Unreadable: the newest in-flight version was being programmed when the power went.
         const inflight = d.versions.filter((w) => w.inflight);
-        consider(d.lba, inflight[inflight.length - 1], true);
+        consider(d.lba, inflight[inflight.length - 1], true, true);
         return;
       }
       const w = d.versions[v - 1];
-      if (!misdirected.has(w)) consider(d.lba, w, false);
+      if (!misdirected.has(w)) consider(d.lba, w, false, true);
     }
   });
 
