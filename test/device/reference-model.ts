@@ -276,3 +276,79 @@ export function referenceImages(h: RefHistory, limit = Infinity): Set<ImageKey> 
   return out;
 }
 
+
+/**
+ * Reference for a cut with every write in flight (none completed): no order
+ * is known between any of them (NVM-CS 2.1.2). Rules: each unit (an atomic
+ * multi-block write's blocks together, else one block of one write) lands or
+ * not (or, inflight-read-error, lands unreadable); the landed writes were
+ * programmed in some order; a block ends on any landed non-atomic version, or
+ * on the last-programmed landed atomic one; nothing landed: its durable
+ * value. Atomic writes keep one programming order on all their common blocks.
+ * latent-sector-error as R9. (sub-block-tear and misdirected-write are left
+ * to referenceImages; misdirection only concerns completed writes.)
+ */
+export function referenceInflightImages(h: { identify: Identify; faults: FaultSet; blockSize: number; nsze: number; durable: (RefWrite | undefined)[]; inflight: RefWrite[] }): Set<ImageKey> {
+  const { blockSize: bs, nsze, faults } = h;
+  interface Unit { w: RefWrite; blocks: number[] }
+  const units: Unit[] = [];
+  const atomic = new Set<RefWrite>();
+  for (const w of h.inflight) {
+    if (w.nlb > 1 && atomicR4(h.identify, faults, w.lba, w.nlb, w.deallocate)) {
+      atomic.add(w);
+      units.push({ w, blocks: Array.from({ length: w.nlb }, (_, i) => w.lba + i) });
+    } else for (let i = 0; i < w.nlb; i++) units.push({ w, blocks: [w.lba + i] });
+  }
+  const written = new Set<number>();
+  for (let b = 0; b < nsze; b++) if (h.durable[b]) written.add(b);
+  for (const w of h.inflight) for (let i = 0; i < w.nlb; i++) written.add(w.lba + i);
+  const lse = faults.latentSectorError ? [-1, ...[...written].sort((a, b) => a - b)] : [-1];
+  const valueOf = (b: number, w: RefWrite | undefined) => (w ? w.data.subarray((b - w.lba) * bs, (b - w.lba + 1) * bs) : undefined);
+  const perms = <T>(xs: T[]): T[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => perms([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p])));
+  const out = new Set<ImageKey>();
+  const landed: number[] = new Array(units.length).fill(0);
+  const finish = () => {
+    const atomicLanded = [...atomic].filter((w) => units.some((u, i) => u.w === w && landed[i] > 0));
+    for (const order of perms(atomicLanded)) {
+      // Allowed outcomes per block: [write, unreadable] pairs.
+      const options: { w?: RefWrite; bad: boolean }[][] = [];
+      for (let b = 0; b < nsze; b++) {
+        const opts: { w?: RefWrite; bad: boolean }[] = [];
+        let lastAtomic: { w: RefWrite; bad: boolean } | undefined;
+        units.forEach((u, i) => {
+          if (landed[i] === 0 || !u.blocks.includes(b)) return;
+          if (atomic.has(u.w)) {
+            if (!lastAtomic || order.indexOf(u.w) > order.indexOf(lastAtomic.w)) lastAtomic = { w: u.w, bad: landed[i] === 2 };
+          } else opts.push({ w: u.w, bad: landed[i] === 2 });
+        });
+        if (lastAtomic) opts.push(lastAtomic);
+        options.push(opts.length > 0 ? opts : [{ w: h.durable[b], bad: false }]);
+      }
+      const pick = (b: number, acc: { w?: RefWrite; bad: boolean }[]) => {
+        if (b === nsze) {
+          for (const l of lse) {
+            out.add(acc.map((o, i) => (o.bad || i === l ? 'U' : blockKey(valueOf(i, o.w), bs))).join(' '));
+          }
+          return;
+        }
+        for (const o of options[b]) {
+          acc.push(o);
+          pick(b + 1, acc);
+          acc.pop();
+        }
+      };
+      pick(0, []);
+    }
+  };
+  const land = (k: number) => {
+    if (k === units.length) return finish();
+    const n = faults.inflightReadError ? 3 : 2;
+    for (let o = 0; o < n; o++) {
+      landed[k] = o;
+      land(k + 1);
+    }
+    landed[k] = 0;
+  };
+  land(0);
+  return out;
+}
