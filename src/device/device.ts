@@ -199,6 +199,8 @@ export class NvmeDevice {
   private linkFreeAt = 0;
   private nandFreeAt = 0;
   private poweredOff = false;
+  private candW: WriteRecord | undefined;
+  private candReadyAt = 0;
   /** Volatile Write Cache Enable (Set Features FID 06h); on at power-on when VWC is present. */
   private wce = true;
   private powerWindowMs = 0;
@@ -1020,17 +1022,31 @@ export class NvmeDevice {
 
   /** The next write background destage would take: oldest STANDARD, else oldest EPHEMERAL. */
   private nextDestageCandidate(): { w: WriteRecord; readyAt: number } | undefined {
+    return this.findDestageCandidate() ? { w: this.candW!, readyAt: this.candReadyAt } : undefined;
+  }
+
+  /** The candidate into candW / candReadyAt without allocating (the hot path); false if none. */
+  private findDestageCandidate(): boolean {
     this.compactQueues();
     const cache = this.profile.cache;
     for (let i = this.dirtyHead; i < this.dirty.length; i++) {
       const w = this.dirty[i];
-      if (w.pendingBlocks > 0) return { w, readyAt: w.completedAt + cache.destageDelayUs };
+      if (w.pendingBlocks > 0) {
+        this.candW = w;
+        this.candReadyAt = w.completedAt + cache.destageDelayUs;
+        return true;
+      }
     }
     for (let i = this.ephemeralHead; i < this.ephemeral.length; i++) {
       const w = this.ephemeral[i];
-      if (w.pendingBlocks > 0) return { w, readyAt: w.completedAt + cache.ephemeralDelayUs };
+      if (w.pendingBlocks > 0) {
+        this.candW = w;
+        this.candReadyAt = w.completedAt + cache.ephemeralDelayUs;
+        return true;
+      }
     }
-    return undefined;
+    this.candW = undefined;
+    return false;
   }
 
   /** Simulated time at which background destage next makes something durable. */
@@ -1047,14 +1063,14 @@ export class NvmeDevice {
     if (t < this.now) t = this.now;
     if (this.cacheLive) {
       for (;;) {
-        const c = this.nextDestageCandidate();
-        if (!c) break;
-        const start = Math.max(this.nandFreeAt, c.readyAt);
-        const end = start + (c.w.pendingBlocks * this.blockSize) / this.profile.latency.nandBytesPerUs;
+        if (!this.findDestageCandidate()) break;
+        const w = this.candW!;
+        const start = Math.max(this.nandFreeAt, this.candReadyAt);
+        const end = start + (w.pendingBlocks * this.blockSize) / this.profile.latency.nandBytesPerUs;
         if (end > t) break;
         this.nandFreeAt = end;
         this.now = Math.max(this.now, end);
-        this.destageWrite(c.w);
+        this.destageWrite(w);
       }
     }
     this.now = t;
