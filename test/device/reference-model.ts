@@ -288,7 +288,8 @@ export function referenceImages(h: RefHistory, limit = Infinity): Set<ImageKey> 
  * latent-sector-error as R9. (sub-block-tear and misdirected-write are left
  * to referenceImages; misdirection only concerns completed writes.)
  */
-export function referenceInflightImages(h: { identify: Identify; faults: FaultSet; blockSize: number; nsze: number; durable: (RefWrite | undefined)[]; inflight: RefWrite[] }): Set<ImageKey> {
+export function referenceInflightImages(h: { identify: Identify; faults: FaultSet; blockSize: number; nsze: number; durable: (RefWrite | undefined)[]; inflight: RefWrite[] }, limit = Infinity): Set<ImageKey> | undefined {
+  let work = 0;
   const { blockSize: bs, nsze, faults } = h;
   interface Unit { w: RefWrite; blocks: number[] }
   const units: Unit[] = [];
@@ -324,6 +325,8 @@ export function referenceInflightImages(h: { identify: Identify; faults: FaultSe
         if (lastAtomic) opts.push(lastAtomic);
         options.push(opts.length > 0 ? opts : [{ w: h.durable[b], bad: false }]);
       }
+      work += options.reduce((a, o) => a * o.length, lse.length);
+      if (work > limit) throw new RangeError('reference space too large');
       const pick = (b: number, acc: { w?: RefWrite; bad: boolean }[]) => {
         if (b === nsze) {
           for (const l of lse) {
@@ -349,6 +352,11 @@ export function referenceInflightImages(h: { identify: Identify; faults: FaultSe
     }
     landed[k] = 0;
   };
-  land(0);
+  try {
+    land(0);
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  }
   return out;
 }
