@@ -4,32 +4,54 @@
  * capture of everything a power cut may leave behind.
  *
  * Semantics (NVM Command Set 2.1.2 / 2.1.4, NVMe Base 7.1; ARCHITECTURE 2):
- * - Commands in flight are not ordered. Each gets a completion time from the
- *   latency model plus seeded jitter, so a later command may complete first;
- *   the host orders by waiting for completions.
- * - A write's data becomes visible to reads at its completion.
+ * - Commands in flight are not ordered. A command's data crosses the host
+ *   link (serial, in submission order), then one of `latency.channels`
+ *   controller channels serves it FIFO for commandUs plus an exponential
+ *   spread, so a later command on a free channel completes first; the host
+ *   orders by waiting for completions.
+ * - A write's data is visible to reads at its completion, and may be earlier:
+ *   a read may return data of a write still in flight (per block, or whole for
+ *   a write within the normal atomic unit, AWUN/NAWUN/NABSN).
+ * - Overlapping writes in flight together may end in any mix beyond the
+ *   normal atomic unit: when a write completes, per block it may end below
+ *   the overlapping writes that completed while it was in flight; two writes
+ *   both within the unit take one order for all their common blocks.
  * - With a volatile cache, a completed write is durable only after a Flush
  *   submitted after its completion has completed, or if it was written FUA
- *   (or with the CRITICAL intent), or once background destage took it.
- * - Without a volatile cache, or with power-loss protection, every completed
- *   write is durable at completion.
+ *   (or with the CRITICAL intent), or once destage took it.
+ * - Without a volatile cache, with power-loss protection, or with WCE turned
+ *   off by Set Features, every write completed then is durable at completion.
  *
- * Invariants kept here (checked by test/device/*.test.ts):
- * - `cache` holds, per LBA, the versions written since that block was last
- *   durable, oldest first; `media` holds the durable value. A version leaves
- *   the cache only by being destaged (becoming the media value) or by a newer
- *   version of its block becoming durable.
- * - A write record's `pendingBlocks` counts its blocks still in the cache;
- *   when it reaches 0 its persistence token is confirmed, exactly once.
- * - The power-fail atomicity of a write is decided at submission from the
- *   identify data (isPowerFailAtomic) and recorded on the write; destage
- *   moves an atomic write's blocks to media together.
- * - Nothing here draws randomness except through `prng` (jitter), so the same
- *   seed and the same host commands give the same device, bit for bit.
+ * Invariants (INV-n; the cheap ones are asserted at the entry points, the
+ * rest by assertInvariants(), which the tests call):
+ * - INV-1 `cache` holds, per LBA, the versions written since that block was
+ *   last durable, oldest first (per-block order; INV-6); `media` holds the
+ *   durable value. A version leaves the cache only by being destaged (it
+ *   becomes the media value) or by a newer version becoming durable.
+ * - INV-2 `cachedBytes` = blockSize x the number of versions in `cache`.
+ * - INV-3 a write's `pendingBlocks` = the number of blocks whose list holds
+ *   it; `mediaBlocks` <= nlb counts blocks whose bytes reached media.
+ * - INV-4 the power-fail atomicity of a write is decided at submission from
+ *   the identify data (the pristine model; faults are an overlay applied at
+ *   the cut by power-loss.ts) and every destage (Flush, FUA read, background,
+ *   coalescing) moves an atomic write's cached blocks to media together.
+ * - INV-5 a token settles exactly once, when its pendingBlocks reaches 0:
+ *   confirmed if mediaBlocks > 0, else retired (RFC 2.5).
+ * - INV-6 a block's list is in completion order except where writes raced
+ *   (INV-1's mix); capture() records those blocks' order (CrashPoint.blockOrder).
+ * - INV-7 a version never goes below a version of a write that completed
+ *   before it was submitted (the host's ordering by waiting).
+ * - INV-8 nothing here draws randomness except through the seeded Prngs
+ *   (`jitter` for service times and channels, `race` for in-flight reads and
+ *   mixes), so the same seed and host commands give the same device, bit for bit.
+ *
+ * Faults: lying-flush and power-window-not-honoured change command behaviour
+ * (two checks here); every other fault is an overlay on the crash states
+ * (power-loss.ts), the model itself stays as the spec says.
  */
 import { BadInputError, TornlabError } from '../util/errors';
 import { Prng } from '../util/prng';
-import { Identify, PowerFailAtomicity, isPowerFailAtomic, powerFailAtomicity } from './identify';
+import { AtomicityRule, Identify, PowerFailAtomicity, isAtomicWrite, isPowerFailAtomic, normalAtomicity, powerFailAtomicity } from './identify';
 import { DeviceProfile, FaultSet, NO_FAULTS, getProfile, validateProfile } from './profiles';
 import { BlockStore } from './store';
 import { FTL_UNIT_BYTES, FtlModel } from './ftl';
@@ -48,6 +70,13 @@ import {
 /** A command the device cannot take: out-of-range LBA, misaligned data, powered off. */
 export class DeviceError extends TornlabError {}
 
+/** A broken invariant of the device model (a tornlab bug, never bad input). */
+export class DeviceInvariantError extends TornlabError {}
+
+function invariant(ok: boolean, n: number, what: string): void {
+  if (!ok) throw new DeviceInvariantError('device-invariant', `device invariant INV-${n} violated: ${what}`);
+}
+
 /** A write command's data while it is in flight or in the cache. */
 export interface WriteRecord {
   /** Command id; also its persistence token. */
@@ -61,12 +90,18 @@ export interface WriteRecord {
   readonly fua: boolean;
   /** Falls under the device's power-fail atomicity (decided at submission). */
   readonly atomic: boolean;
+  /** Falls under the normal atomicity (AWUN/NAWUN/NABSN): other commands see all of it or none of it. */
+  readonly normalAtomic: boolean;
+  /** Write Zeroes / Deallocate: reaching media unmaps in the FTL instead of programming. */
+  readonly unmap: boolean;
   readonly submitSeq: number;
   /** -1 while in flight. */
   completeSeq: number;
   completedAt: number;
   /** Blocks of this write still in the cache (not yet durable nor superseded by a durable version). */
   pendingBlocks: number;
+  /** Blocks of this write whose bytes physically reached media. */
+  mediaBlocks: number;
 }
 
 interface InFlight {
@@ -98,6 +133,7 @@ function emptyCounters(): DeviceCounters {
     writes: 0,
     flushes: 0,
     writeZeroes: 0,
+    deallocates: 0,
     fuaWrites: 0,
     criticalWrites: 0,
     ephemeralWrites: 0,
@@ -109,6 +145,7 @@ function emptyCounters(): DeviceCounters {
     gcBytes: 0,
     erases: 0,
     durabilityConfirmations: 0,
+    retirements: 0,
     simTimeUs: 0,
   };
 }
@@ -138,14 +175,34 @@ export class NvmeDevice {
   private readonly done = new Map<number, Completion>();
   private readonly unconfirmed = new Set<number>();
   private readonly durableListeners: ((token: number, atUs: number) => void)[] = [];
+  private readonly retiredListeners: ((token: number, atUs: number) => void)[] = [];
+  /** Tokens settled without any of their bytes reaching media. */
+  private readonly retired = new Set<number>();
   private readonly eventListeners: ((e: DeviceEvent) => void)[] = [];
   private readonly jitter: Prng;
+  /** Races between commands in flight: reads of in-flight data, mixes of overlapping writes. */
+  private readonly race: Prng;
+  /** Per channel: when it is free (the controller stage is FIFO per channel). */
+  private readonly chanFree: Float64Array;
+  readonly normal: AtomicityRule;
+  /** Completed writes that some write still in flight was concurrent with (pruned when none is). */
+  private recent: WriteRecord[] = [];
+  /**
+   * Which write's data is the media value of a block, kept only while writes
+   * race (from the first media write with a command in flight until no
+   * completed write races any more); empty otherwise, so it is never stale.
+   */
+  private readonly mediaWriter = new Map<number, WriteRecord>();
   private nextId = 1;
   private seqNo = 0;
   private now = 0;
   private linkFreeAt = 0;
   private nandFreeAt = 0;
   private poweredOff = false;
+  private candW: WriteRecord | undefined;
+  private candReadyAt = 0;
+  /** Volatile Write Cache Enable (Set Features FID 06h); on at power-on when VWC is present. */
+  private wce = true;
   private powerWindowMs = 0;
   private readonly c: DeviceCounters = emptyCounters();
   /** Where destaged data goes in NAND: garbage collection and erases. */
@@ -165,6 +222,9 @@ export class NvmeDevice {
     this.nsze = profile.identify.namespace.nsze;
     this.atomicity = powerFailAtomicity(profile.identify);
     this.jitter = new Prng(this.seed, `device/${profile.name}/jitter`);
+    this.race = new Prng(this.seed, `device/${profile.name}/race`);
+    this.chanFree = new Float64Array(profile.latency.channels);
+    this.normal = normalAtomicity(profile.identify);
     if (opts.image) {
       if (opts.image.store.blockSize !== this.blockSize) {
         throw new BadInputError(`image block size ${opts.image.store.blockSize} does not match profile ${profile.name} (${this.blockSize})`);
@@ -174,7 +234,7 @@ export class NvmeDevice {
       this.media = new BlockStore(this.blockSize);
     }
     this.unreadable = new Set(opts.image?.unreadable ?? []);
-    this.ftl = new FtlModel(profile.overProvisioning);
+    this.ftl = new FtlModel({ userBytes: this.nsze * this.blockSize, overProvisioning: profile.overProvisioning, fill: profile.preconditionFill ?? 1 });
   }
 
   /** Counters, with the FTL's figures brought up to date (the FTL replays lazily). */
@@ -192,7 +252,32 @@ export class NvmeDevice {
 
   /** True when completed writes sit in a cache that a power cut can lose. */
   get volatileCache(): boolean {
-    return this.profile.identify.controller.vwc.present && !this.profile.plp;
+    return this.profile.identify.controller.vwc.present && !this.profile.plp && this.wce;
+  }
+
+  /** Data may still sit in the volatile cache (also after Set Features turned the cache off). */
+  private get cacheLive(): boolean {
+    return this.volatileCache || this.cachedBytes > 0;
+  }
+
+  /**
+   * Set Features, Volatile Write Cache (FID 06h), WCE bit (Base 5.27.1.4).
+   * Only with VWC present; otherwise refused as Invalid Field. Turning the
+   * cache off makes every write completed from now on durable at completion;
+   * data already cached stays volatile until a Flush or destage takes it
+   * (tornlab does not assume an implicit flush: the more permissive reading).
+   */
+  setVolatileWriteCache(enabled: boolean): void {
+    this.checkPower();
+    if (!this.profile.identify.controller.vwc.present) {
+      throw new DeviceError('invalid-field', 'Set Features Volatile Write Cache: the controller reports no volatile write cache (VWC=0)');
+    }
+    this.wce = enabled;
+  }
+
+  /** Get Features, Volatile Write Cache: the WCE bit. */
+  get volatileWriteCacheEnabled(): boolean {
+    return this.profile.identify.controller.vwc.present && this.wce;
   }
 
   get timeUs(): number {
@@ -232,12 +317,27 @@ export class NvmeDevice {
     return this.submitWriteRecord(lba, nlb, new Uint8Array(nlb * this.blockSize), opts, 'write-zeroes');
   }
 
+  /**
+   * Dataset Management, Attribute Deallocate (NVM-CS 3.2.3): the range reads
+   * as zeros afterwards (DLFEAT 001b). Until it is durable (Flush, destage) a
+   * power cut may bring back the old data, per block: a deallocate carries no
+   * atomicity promise. Costs no NAND program (the FTL unmaps).
+   */
+  submitDeallocate(lba: number, nlb: number): number {
+    this.checkRange(lba, nlb);
+    return this.submitWriteRecord(lba, nlb, new Uint8Array(nlb * this.blockSize), { tag: 'meta' }, 'deallocate');
+  }
+
+  deallocate(lba: number, nlb: number): Completion {
+    return this.wait(this.submitDeallocate(lba, nlb));
+  }
+
   submitRead(lba: number, nlb: number, opts: ReadOptions = {}): number {
     this.checkPower();
     this.checkRange(lba, nlb);
     const bytes = nlb * this.blockSize;
     const lat = this.profile.latency;
-    let t = this.now + lat.commandUs + bytes / lat.linkBytesPerUs + this.jitterUs();
+    let t = this.service(this.now) + bytes / lat.linkBytesPerUs;
     let fromNand = false;
     for (let i = 0; i < nlb && !fromNand; i++) if (!this.cache.has(lba + i)) fromNand = true;
     if (fromNand) t += lat.nandReadUs;
@@ -252,7 +352,7 @@ export class NvmeDevice {
     const lat = this.profile.latency;
     let t = this.now + lat.commandUs + lat.flushBaseUs + this.jitterUs();
     // A Flush has to program everything dirty now (a lying one does not bother).
-    if (this.volatileCache && !this.faults.lyingFlush) t += this.cachedBytes / lat.nandBytesPerUs;
+    if (this.cacheLive && !this.faults.lyingFlush) t += this.cachedBytes / lat.nandBytesPerUs;
     this.c.flushes++;
     const f: InFlight = { id: this.nextId++, kind: 'flush', completeAt: t, submitSeq: 0 };
     const id = this.enqueue(f);
@@ -285,6 +385,7 @@ export class NvmeDevice {
   /** Complete the command in flight with the earliest completion time. */
   completeNext(): Completion {
     this.checkPower();
+    if (this.cachedBytes < 0) invariant(false, 2, `cachedBytes ${this.cachedBytes} < 0`);
     const cmd = this.inflight.shift();
     if (!cmd) throw new DeviceError('idle', 'no command in flight');
     this.advanceClock(cmd.completeAt);
@@ -326,13 +427,34 @@ export class NvmeDevice {
 
   // ------------------------------------------------- asynchronous durability
 
-  /** Has the write with this persistence token reached media (or been superseded there by newer data)? */
+  /**
+   * Is the write with this token settled: every one of its LBAs holds, on
+   * media, its data or newer data? True for confirmed and for retired tokens
+   * (the host need wait no longer either way); tokenState tells them apart.
+   */
   isDurable(token: number): boolean {
     return token > 0 && token < this.nextId && !this.unconfirmed.has(token);
   }
 
+  /**
+   * pending: not settled yet; confirmed: its data physically reached media
+   * (destage, Flush, FUA, CRITICAL, cache off); retired: superseded by newer
+   * data that reached media before any of its own bytes did.
+   */
+  tokenState(token: number): 'unknown' | 'pending' | 'confirmed' | 'retired' {
+    if (!(token > 0 && token < this.nextId)) return 'unknown';
+    if (this.unconfirmed.has(token)) return 'pending';
+    return this.retired.has(token) ? 'retired' : 'confirmed';
+  }
+
+  /** Durability confirmation: the token's data physically reached media. */
   onDurable(listener: (token: number, atUs: number) => void): void {
     this.durableListeners.push(listener);
+  }
+
+  /** Retirement: the token's write was superseded before any of its data reached media. */
+  onRetired(listener: (token: number, atUs: number) => void): void {
+    this.retiredListeners.push(listener);
   }
 
   onEvent(listener: (e: DeviceEvent) => void): void {
@@ -390,12 +512,22 @@ export class NvmeDevice {
     const media = this.media.snapshot();
     // Per-LBA pending version lists, copied (the records themselves are shared and immutable in the parts we read).
     const lists = new Map<number, WriteRecord[]>();
-    for (const [lba, versions] of this.cache) lists.set(lba, versions.slice());
+    // Blocks whose versions are not in completion order (writes that raced, INV-6): their order, by id.
+    const blockOrder = new Map<number, number[]>();
+    for (const [lba, versions] of this.cache) {
+      lists.set(lba, versions.slice());
+      for (let i = 1; i < versions.length; i++) {
+        if (versions[i].completeSeq < versions[i - 1].completeSeq) {
+          blockOrder.set(lba, versions.map((v) => v.id));
+          break;
+        }
+      }
+    }
     const inflightWrites = this.inflight.filter((c) => c.write).map((c) => c.write!);
     inflightWrites.sort((a, b) => a.submitSeq - b.submitSeq);
     const windowMs = this.faults.powerWindowNotHonoured ? 0 : this.powerWindowMs;
     let windowDestagedBytes = 0;
-    if (windowMs > 0 && this.volatileCache) {
+    if (windowMs > 0 && this.cacheLive) {
       // The device keeps destaging for the window, in its normal priority order.
       let budget = windowMs * 1000 * this.profile.latency.nandBytesPerUs;
       const order = [...this.dirty.slice(this.dirtyHead), ...this.ephemeral.slice(this.ephemeralHead)];
@@ -447,8 +579,27 @@ export class NvmeDevice {
       media,
       unreadable: [...this.unreadable].sort((a, b) => a - b),
       pending,
+      blockOrder,
       windowDestagedBytes,
     };
+  }
+
+  /** Check INV-1..INV-3 and INV-7 over the whole cache (O(cache); for tests). */
+  assertInvariants(): void {
+    let versions = 0;
+    const held = new Map<WriteRecord, number>();
+    for (const [lba, l] of this.cache) {
+      if (l.length === 0) invariant(false, 1, `LBA ${lba} has an empty version list`);
+      versions += l.length;
+      for (let i = 0; i < l.length; i++) {
+        const w = l[i];
+        if (!(lba >= w.lba && lba < w.lba + w.nlb && w.completeSeq > 0)) invariant(false, 1, `LBA ${lba} holds write ${w.id} that does not cover it or is not completed`);
+        held.set(w, (held.get(w) ?? 0) + 1);
+        for (let j = 0; j < i; j++) if (l[j].submitSeq > w.completeSeq) invariant(false, 7, `LBA ${lba}: write ${l[j].id} submitted after write ${w.id} completed sits below it`);
+      }
+    }
+    if (this.cachedBytes !== versions * this.blockSize) invariant(false, 2, `cachedBytes ${this.cachedBytes} != ${versions} versions x ${this.blockSize}`);
+    for (const [w, n] of held) if (w.pendingBlocks !== n) invariant(false, 3, `write ${w.id} pendingBlocks ${w.pendingBlocks} != ${n} lists holding it`);
   }
 
   // ------------------------------------------------------------ internals
@@ -478,10 +629,24 @@ export class NvmeDevice {
 
   private jitterUs(): number {
     const j = this.profile.latency.jitterUs;
-    return j > 0 ? this.jitter.float() * j : 0;
+    return j > 0 ? -Math.log(1 - this.jitter.float()) * j : 0;
   }
 
-  private submitWriteRecord(lba: number, nlb: number, data: Uint8Array, opts: WriteOptions, kind: 'write' | 'write-zeroes'): number {
+  /**
+   * The controller stage of a command ready at `readyAt`: a channel drawn from
+   * the PRNG serves it FIFO for commandUs plus an exponential spread. Channels
+   * run in parallel, so a later command on a free channel completes first.
+   */
+  private service(readyAt: number): number {
+    const lat = this.profile.latency;
+    const ch = lat.channels === 1 ? 0 : Math.floor(this.jitter.float() * lat.channels);
+    const start = readyAt > this.chanFree[ch] ? readyAt : this.chanFree[ch];
+    const end = start + lat.commandUs + this.jitterUs();
+    this.chanFree[ch] = end;
+    return end;
+  }
+
+  private submitWriteRecord(lba: number, nlb: number, data: Uint8Array, opts: WriteOptions, kind: 'write' | 'write-zeroes' | 'deallocate'): number {
     this.checkPower();
     const intent = opts.intent ?? 'standard';
     const tag = opts.tag ?? 'other';
@@ -490,24 +655,27 @@ export class NvmeDevice {
     const bytes = nlb * this.blockSize;
     const lat = this.profile.latency;
     this.linkFreeAt = Math.max(this.now, this.linkFreeAt) + (kind === 'write' ? bytes / lat.linkBytesPerUs : 0);
-    let t = this.linkFreeAt + lat.commandUs + this.jitterUs();
-    const durableAtCompletion = fua || intent === 'critical' || !this.profile.identify.controller.vwc.present;
+    let t = this.service(this.linkFreeAt);
+    const durableAtCompletion = fua || intent === 'critical' || !this.volatileCache;
     if (durableAtCompletion && !this.profile.plp) t += lat.nandProgramUs;
     // Backpressure: a full cache admits new data only as fast as it destages.
     const over = this.cachedBytes + bytes - this.profile.cache.sizeBytes;
     if (over > 0) t += over / lat.nandBytesPerUs;
     const c = this.c;
     if (kind === 'write') c.writes++;
-    else c.writeZeroes++;
+    else if (kind === 'write-zeroes') c.writeZeroes++;
+    else c.deallocates++;
     if (fua) c.fuaWrites++;
     if (intent === 'critical') c.criticalWrites++;
     if (intent === 'ephemeral') c.ephemeralWrites++;
-    c.hostWriteBytes += bytes;
-    c.byTag[tag].commands++;
-    c.byTag[tag].bytes += bytes;
+    if (kind !== 'deallocate') {
+      c.hostWriteBytes += bytes;
+      c.byTag[tag].commands++;
+      c.byTag[tag].bytes += bytes;
+    }
     const id = this.nextId++;
-    // torn-atomic: the device advertises atomicity it does not provide.
-    const atomic = !this.faults.tornAtomic && isPowerFailAtomic(this.atomicity, lba, nlb);
+    // The pristine model: what the spec promises. torn-atomic breaks it only at the cut (power-loss.ts overlay).
+    const atomic = isPowerFailAtomic(this.atomicity, lba, nlb);
     const w: WriteRecord = {
       id,
       lba,
@@ -516,11 +684,15 @@ export class NvmeDevice {
       tag,
       intent,
       fua,
-      atomic,
+      // Deallocate is not a write: no atomicity promise covers it.
+      atomic: atomic && kind !== 'deallocate',
+      normalAtomic: kind !== 'deallocate' && isAtomicWrite(this.normal, lba, nlb),
+      unmap: kind !== 'write',
       submitSeq: 0,
       completeSeq: -1,
       completedAt: 0,
       pendingBlocks: nlb,
+      mediaBlocks: 0,
     };
     this.unconfirmed.add(id);
     const cmd: InFlight = { id, kind, completeAt: t, submitSeq: 0, write: w };
@@ -550,13 +722,14 @@ export class NvmeDevice {
     if (cmd.kind === 'read') {
       c = this.completeRead(cmd);
     } else if (cmd.kind === 'flush') {
-      if (this.volatileCache && !this.faults.lyingFlush) this.destageCompletedBefore(cmd.flushCover!);
+      if (this.cacheLive && !this.faults.lyingFlush) this.destageCompletedBefore(cmd.flushCover!);
       c = { id: cmd.id, kind: 'flush', status: 'success', completedAt: this.now };
     } else {
       const w = cmd.write!;
       w.completeSeq = seq;
       w.completedAt = this.now;
       this.applyWrite(w);
+      this.trackRecent(w);
       c = { id: cmd.id, kind: cmd.kind, status: 'success', completedAt: this.now, token: w.id };
     }
     const w = cmd.write;
@@ -567,19 +740,42 @@ export class NvmeDevice {
   private completeRead(cmd: InFlight): Completion {
     const { lba, nlb, fua } = cmd.read!;
     if (fua) {
-      // Force the LBAs read to media first: destage the newest cached version of each.
+      // Force the LBAs read to media first: the newest cached version of each. A
+      // version that belongs to a power-fail atomic write takes the whole write with
+      // it (INV-4: an atomic write reaches media together, never one block of it).
       for (let i = 0; i < nlb; i++) {
         const l = this.cache.get(lba + i);
-        if (l && l.length > 0) this.destageBlock(lba + i, l[l.length - 1]);
+        if (!l || l.length === 0) continue;
+        const w = l[l.length - 1];
+        if (w.atomic && w.nlb > 1) this.destageWrite(w);
+        else this.destageBlock(lba + i, w);
       }
     }
     const bs = this.blockSize;
     const out = new Uint8Array(nlb * bs);
     const bad: number[] = [];
+    const racing = this.racingWrites(lba, nlb);
+    const seenWhole = new Map<WriteRecord, boolean>();
     for (let i = 0; i < nlb; i++) {
       const b = lba + i;
       const l = this.cache.get(b);
-      if (l && l.length > 0) {
+      // A write still in flight may already show (NVM-CS 2.1.4.1: no ordering between
+      // commands in flight); one within the normal atomic unit shows whole or not at all.
+      let seen: WriteRecord | undefined;
+      if (racing) {
+        for (const w of racing) {
+          if (b < w.lba || b >= w.lba + w.nlb) continue;
+          let show: boolean;
+          if (w.normalAtomic) {
+            if (!seenWhole.has(w)) seenWhole.set(w, this.race.chance(0.5));
+            show = seenWhole.get(w)!;
+          } else show = this.race.chance(0.5);
+          if (show) seen = w;
+        }
+      }
+      if (seen) {
+        out.set(blockOf(seen, b - seen.lba, bs), i * bs);
+      } else if (l && l.length > 0) {
         out.set(blockOf(l[l.length - 1], b - l[l.length - 1].lba, bs), i * bs);
       } else if (this.unreadable.has(b)) {
         bad.push(b);
@@ -592,8 +788,59 @@ export class NvmeDevice {
     return { id: cmd.id, kind: 'read', status: 'success', completedAt: this.now, data: out };
   }
 
+  /** Writes in flight overlapping [lba, lba+nlb), in submission order; undefined if none. */
+  private racingWrites(lba: number, nlb: number): WriteRecord[] | undefined {
+    let out: WriteRecord[] | undefined;
+    for (const c of this.inflight) {
+      const w = c.write;
+      if (w && w.lba < lba + nlb && lba < w.lba + w.nlb) (out ??= []).push(w);
+    }
+    return out?.sort((a, b) => a.submitSeq - b.submitSeq);
+  }
+
+  /** Keep completed writes only while a write in flight was submitted before they completed. */
+  private trackRecent(w: WriteRecord): void {
+    let oldest = Infinity;
+    for (const c of this.inflight) if (c.write && c.submitSeq < oldest) oldest = c.submitSeq;
+    if (oldest === Infinity) {
+      if (this.recent.length > 0) this.recent = [];
+      if (this.mediaWriter.size > 0) this.mediaWriter.clear();
+      return;
+    }
+    this.recent.push(w);
+    if (this.recent[0].completeSeq < oldest) this.recent = this.recent.filter((x) => x.completeSeq > oldest);
+  }
+
+  /**
+   * Overlapping writes that completed while `w` was in flight: `w` and they
+   * were in flight together, so beyond the normal atomic unit their blocks may
+   * end in any mix (NVM-CS 2.1.4.1). For each block, the set of them `w` ends
+   * under (undefined: `w` is newest everywhere, the common case).
+   */
+  private losses(w: WriteRecord): ((b: number) => Set<WriteRecord> | undefined) | undefined {
+    let rivals: WriteRecord[] | undefined;
+    for (const x of this.recent) {
+      if (x.completeSeq > w.submitSeq && x.lba < w.lba + w.nlb && w.lba < x.lba + x.nlb) (rivals ??= []).push(x);
+    }
+    if (!rivals) return undefined;
+    // Two writes both within the normal atomic unit: one order for all their common blocks.
+    const pair = new Map<WriteRecord, boolean>();
+    for (const x of rivals) if (w.normalAtomic && x.normalAtomic) pair.set(x, this.race.chance(0.5));
+    return (b: number) => {
+      let lost: Set<WriteRecord> | undefined;
+      for (const x of rivals!) {
+        if (b < x.lba || b >= x.lba + x.nlb) continue;
+        const loses = pair.has(x) ? pair.get(x)! : this.race.chance(0.5);
+        if (loses) (lost ??= new Set()).add(x);
+      }
+      return lost;
+    };
+  }
+
   /** Make a completed write visible: into the cache, or straight to media if it is durable at completion. */
   private applyWrite(w: WriteRecord): void {
+    const lostAt = this.recent.length > 0 ? this.losses(w) : undefined;
+    if (lostAt) return this.applyRacingWrite(w, lostAt);
     const bs = this.blockSize;
     for (let i = 0; i < w.nlb; i++) this.unreadable.delete(w.lba + i);
     const durableNow = w.fua || w.intent === 'critical' || !this.volatileCache;
@@ -607,11 +854,12 @@ export class NvmeDevice {
           this.cache.delete(b);
         }
         this.media.set(b, blockOf(w, i, bs));
+        if (this.mediaWriter.size > 0 || this.inflight.length > 0) this.mediaWriter.set(b, w);
       }
-      this.c.destagedBytes += w.nlb * bs;
-      this.ftl.program(w.lba * bs, w.nlb * bs);
+      this.toNand(w, w.lba, w.nlb);
       w.pendingBlocks = 0;
-      this.confirm(w);
+      w.mediaBlocks = w.nlb;
+      this.settle(w);
       return;
     }
     for (let i = 0; i < w.nlb; i++) {
@@ -625,15 +873,97 @@ export class NvmeDevice {
     else this.dirty.push(w);
   }
 
-  private releaseBlock(w: WriteRecord): void {
-    this.cachedBytes -= this.blockSize;
-    if (--w.pendingBlocks === 0) this.confirm(w);
+  /** applyWrite for a write that raced overlapping writes: per block, it may end under some of them. */
+  private applyRacingWrite(w: WriteRecord, lostAt: (b: number) => Set<WriteRecord> | undefined): void {
+    const bs = this.blockSize;
+    for (let i = 0; i < w.nlb; i++) this.unreadable.delete(w.lba + i);
+    const durableNow = w.fua || w.intent === 'critical' || !this.volatileCache;
+    let cachedAny = false;
+    for (let i = 0; i < w.nlb; i++) {
+      const b = w.lba + i;
+      const lost = lostAt(b);
+      let l = this.cache.get(b);
+      // Where w lost, it sits just below the rivals it lost to that are still cached.
+      let at = l ? l.length : 0;
+      if (lost && l) while (at > 0 && lost.has(l[at - 1])) at--;
+      // Lost to the rival whose data is the media value, with nothing else cached above it: w is superseded there.
+      const mw = this.mediaWriter.get(b);
+      const under = at === 0 && lost !== undefined && mw !== undefined && lost.has(mw);
+      if (durableNow) {
+        if (!under) {
+          if (l) {
+            // Versions below w's place are superseded by w on media.
+            const gone = l.splice(0, at);
+            for (const old of gone) this.releaseBlock(old);
+            if (l.length === 0) this.cache.delete(b);
+          }
+          this.media.set(b, blockOf(w, i, bs));
+          this.mediaWriter.set(b, w);
+        }
+        this.toNand(w, b, 1);
+        continue;
+      }
+      if (under) {
+        w.pendingBlocks--;
+        continue;
+      }
+      if (!l) this.cache.set(b, (l = []));
+      l.splice(at, 0, w);
+      this.cachedBytes += bs;
+      cachedAny = true;
+    }
+    if (durableNow) {
+      w.pendingBlocks = 0;
+      w.mediaBlocks = w.nlb;
+      this.settle(w);
+      return;
+    }
+    if (!cachedAny) {
+      this.settle(w);
+      return;
+    }
+    if (w.intent === 'ephemeral') this.ephemeral.push(w);
+    else this.dirty.push(w);
   }
 
-  private confirm(w: WriteRecord): void {
+  /**
+   * What reaching media costs the NAND: a write programs its blocks; Write
+   * Zeroes and Deallocate only unmap them in the FTL (zeros are never
+   * programmed; reads of unmapped units return zeros, DLFEAT 001b).
+   */
+  private toNand(w: WriteRecord, lba: number, nlb: number): void {
+    const bs = this.blockSize;
+    if (w.unmap) {
+      this.ftl.unmap(lba * bs, nlb * bs);
+      return;
+    }
+    this.c.destagedBytes += nlb * bs;
+    this.ftl.program(lba * bs, nlb * bs);
+  }
+
+  /** One cached block of `w` leaves the cache: destaged (its bytes reached media) or superseded by a newer durable version. */
+  private releaseBlock(w: WriteRecord, destaged = false): void {
+    this.cachedBytes -= this.blockSize;
+    if (destaged) w.mediaBlocks++;
+    if (--w.pendingBlocks === 0) this.settle(w);
+  }
+
+  /**
+   * Every block of `w` has left the cache (INV-5). Confirmed if some of its
+   * bytes physically reached media (the rest superseded there by newer data);
+   * retired if none did: superseded before reaching media, never "confirmed".
+   */
+  private settle(w: WriteRecord): void {
+    if (w.pendingBlocks !== 0 || w.mediaBlocks > w.nlb) invariant(false, 5, `write ${w.id} settles with ${w.pendingBlocks} blocks cached, ${w.mediaBlocks}/${w.nlb} on media`);
     if (!this.unconfirmed.delete(w.id)) return;
-    this.c.durabilityConfirmations++;
-    for (const l of this.durableListeners) l(w.id, this.now);
+    if (w.mediaBlocks > 0) {
+      this.c.durabilityConfirmations++;
+      for (const l of this.durableListeners) l(w.id, this.now);
+    } else {
+      this.retired.add(w.id);
+      this.c.retirements++;
+      for (const l of this.retiredListeners) l(w.id, this.now);
+    }
   }
 
   /** Destage one version of one block: it becomes the media value; it and older versions leave the cache. */
@@ -642,18 +972,33 @@ export class NvmeDevice {
     const at = l ? l.indexOf(w) : -1;
     if (at < 0) return false;
     this.media.set(lba, blockOf(w, lba - w.lba, this.blockSize));
-    this.c.destagedBytes += this.blockSize;
-    this.ftl.program(lba * this.blockSize, this.blockSize);
+    if (this.mediaWriter.size > 0 || this.inflight.length > 0) this.mediaWriter.set(lba, w);
+    this.toNand(w, lba, 1);
     const gone = l!.splice(0, at + 1);
     if (l!.length === 0) this.cache.delete(lba);
-    for (const old of gone) this.releaseBlock(old);
+    // The older versions never reached media: superseded. `w` itself did.
+    for (let i = 0; i < gone.length - 1; i++) this.releaseBlock(gone[i]);
+    this.releaseBlock(w, true);
     return true;
   }
 
-  /** Destage a whole write (its still-cached blocks together: atomic writes land as a unit). */
+  /**
+   * Destage a whole write (its still-cached blocks together: atomic writes land
+   * as a unit). The cache holds the newest data of an LBA, so where a newer
+   * version of a block is cached that one is programmed instead (coalescing;
+   * the older version is superseded without reaching media), and a newer
+   * power-fail atomic write is programmed whole (INV-4).
+   */
   private destageWrite(w: WriteRecord): void {
     if (w.pendingBlocks === 0) return;
-    for (let i = 0; i < w.nlb; i++) this.destageBlock(w.lba + i, w);
+    for (let i = 0; i < w.nlb; i++) {
+      const b = w.lba + i;
+      const l = this.cache.get(b);
+      if (!l || l.indexOf(w) < 0) continue;
+      const top = l[l.length - 1];
+      if (top !== w && top.atomic && top.nlb > 1) this.destageWrite(top);
+      else this.destageBlock(b, top);
+    }
   }
 
   private destageCompletedBefore(seq: number): void {
@@ -677,22 +1022,36 @@ export class NvmeDevice {
 
   /** The next write background destage would take: oldest STANDARD, else oldest EPHEMERAL. */
   private nextDestageCandidate(): { w: WriteRecord; readyAt: number } | undefined {
+    return this.findDestageCandidate() ? { w: this.candW!, readyAt: this.candReadyAt } : undefined;
+  }
+
+  /** The candidate into candW / candReadyAt without allocating (the hot path); false if none. */
+  private findDestageCandidate(): boolean {
     this.compactQueues();
     const cache = this.profile.cache;
     for (let i = this.dirtyHead; i < this.dirty.length; i++) {
       const w = this.dirty[i];
-      if (w.pendingBlocks > 0) return { w, readyAt: w.completedAt + cache.destageDelayUs };
+      if (w.pendingBlocks > 0) {
+        this.candW = w;
+        this.candReadyAt = w.completedAt + cache.destageDelayUs;
+        return true;
+      }
     }
     for (let i = this.ephemeralHead; i < this.ephemeral.length; i++) {
       const w = this.ephemeral[i];
-      if (w.pendingBlocks > 0) return { w, readyAt: w.completedAt + cache.ephemeralDelayUs };
+      if (w.pendingBlocks > 0) {
+        this.candW = w;
+        this.candReadyAt = w.completedAt + cache.ephemeralDelayUs;
+        return true;
+      }
     }
-    return undefined;
+    this.candW = undefined;
+    return false;
   }
 
   /** Simulated time at which background destage next makes something durable. */
   private nextDestageAt(): number {
-    if (!this.volatileCache) return Infinity;
+    if (!this.cacheLive) return Infinity;
     const c = this.nextDestageCandidate();
     if (!c) return Infinity;
     const start = Math.max(this.nandFreeAt, c.readyAt);
@@ -702,16 +1061,16 @@ export class NvmeDevice {
   /** Move the clock to `t`, running background destage on the way. */
   private advanceClock(t: number): void {
     if (t < this.now) t = this.now;
-    if (this.volatileCache) {
+    if (this.cacheLive) {
       for (;;) {
-        const c = this.nextDestageCandidate();
-        if (!c) break;
-        const start = Math.max(this.nandFreeAt, c.readyAt);
-        const end = start + (c.w.pendingBlocks * this.blockSize) / this.profile.latency.nandBytesPerUs;
+        if (!this.findDestageCandidate()) break;
+        const w = this.candW!;
+        const start = Math.max(this.nandFreeAt, this.candReadyAt);
+        const end = start + (w.pendingBlocks * this.blockSize) / this.profile.latency.nandBytesPerUs;
         if (end > t) break;
         this.nandFreeAt = end;
         this.now = Math.max(this.now, end);
-        this.destageWrite(c.w);
+        this.destageWrite(w);
       }
     }
     this.now = t;
@@ -741,6 +1100,9 @@ export interface PendingWrite {
   inflight: boolean;
   /** Age order: cached writes by completion, then in-flight ones by submission. */
   order: number;
+  /** Command-stream positions of submission and completion (-1: in flight at the cut). */
+  submitSeq: number;
+  completeSeq: number;
 }
 
 function pendingOf(w: WriteRecord, lbas: number[], inflight: boolean): PendingWrite {
@@ -755,6 +1117,8 @@ function pendingOf(w: WriteRecord, lbas: number[], inflight: boolean): PendingWr
     atomic: w.atomic,
     inflight,
     order: inflight ? 1e15 + w.submitSeq : w.completeSeq,
+    submitSeq: w.submitSeq,
+    completeSeq: inflight ? -1 : w.completeSeq,
   };
 }
 
@@ -774,6 +1138,12 @@ export interface CrashPoint {
   unreadable: number[];
   /** Versions that may or may not survive, oldest first. */
   pending: PendingWrite[];
+  /**
+   * Blocks where the cached versions' order differs from their writes'
+   * completion order (overlapping writes that were in flight together): the
+   * ids, oldest first. Elsewhere a version's age is its `order`.
+   */
+  blockOrder: Map<number, number[]>;
   /** Bytes the advertised power window destaged after the cut. */
   windowDestagedBytes: number;
 }

@@ -31,9 +31,18 @@
  * landed" (the oldest possible state); the count is the product of radices
  * (choices, not distinct images: two choices can give the same bytes).
  *
- * Invariants (test/device/power-loss.test.ts): without faults no block holds
- * bytes never written to it, no block holds a version older than its durable
- * one, and an atomic write is all-old or all-new in every choice.
+ * Invariants (PL-n; test/device/power-loss.test.ts, reference.test.ts):
+ * - PL-1 without faults no block holds bytes never written to it;
+ * - PL-2 no block holds a version older than its durable one;
+ * - PL-3 without torn-atomic, an atomic write is all-old or all-new (on its
+ *   still-pending blocks) in every choice;
+ * - PL-4 the set of images equals the independent reference model's
+ *   (test/device/reference-model.ts) for every small history;
+ * - PL-5 faults are an overlay: with NO_FAULTS the digits are exactly 1 and 2,
+ *   and every fault only adds digits or options (torn-atomic turns groups
+ *   into blocks).
+ * Where writes raced, a block's version order is the device's recorded one
+ * (CrashPoint.blockOrder), not completion order (ageAt).
  */
 import { Prng } from '../util/prng';
 import { CrashPoint, NvmeDevice, PendingWrite, blockOf } from './device';
@@ -41,6 +50,7 @@ import { BlockStore } from './store';
 
 export type Digit =
   | { kind: 'group'; write: PendingWrite; radix: number }
+  | { kind: 'order'; writes: PendingWrite[]; radix: number }
   | { kind: 'block'; lba: number; versions: PendingWrite[]; radix: number; errorOption: boolean }
   | { kind: 'tear'; lba: number; radix: number }
   | { kind: 'misdirect'; write: PendingWrite; radix: 2 }
@@ -63,14 +73,59 @@ export interface CrashImage {
   changedBlocks: number;
 }
 
+/**
+ * Were two pending versions in flight together with at least one still in
+ * flight at the cut? Then no order between them is known (NVM-CS 2.1.2): the
+ * device may have programmed either last. (Two completed ones that raced have
+ * the order the device recorded, CrashPoint.blockOrder.)
+ */
+export function concurrent(p: PendingWrite, q: PendingWrite): boolean {
+  if (p.inflight && q.inflight) return true;
+  if (p.inflight) return q.completeSeq > p.submitSeq;
+  if (q.inflight) return p.completeSeq > q.submitSeq;
+  return false;
+}
+
+function factorial(n: number): number {
+  let f = 1;
+  for (let i = 2; i <= n; i++) f *= i;
+  return f;
+}
+
+/** The k-th permutation (Lehmer code) of 0..n-1: rank[i] = position of item i (larger = programmed later). */
+function permutationRanks(n: number, k: number): number[] {
+  const items = Array.from({ length: n }, (_, i) => i);
+  const order: number[] = [];
+  for (let i = n; i >= 1; i--) {
+    const f = factorial(i - 1);
+    order.push(items.splice(Math.floor(k / f), 1)[0]);
+    k %= f;
+  }
+  const rank = new Array<number>(n);
+  order.forEach((item, pos) => (rank[item] = pos));
+  return rank;
+}
+
+/** Age of version `w` at block `lba` (larger = newer): its position where the point records a block order, else its order. */
+export function ageAt(point: CrashPoint, lba: number, w: PendingWrite): number {
+  const bo = point.blockOrder?.get(lba);
+  if (bo) {
+    const i = bo.indexOf(w.id);
+    if (i >= 0) return i;
+  }
+  return w.order;
+}
+
 export function choiceSpace(point: CrashPoint): ChoiceSpace {
   const f = point.faults;
+  if (point.blockSize !== 512 && point.blockSize !== 4096) throw new RangeError(`crash point block size ${point.blockSize} (PL: 512 or 4096)`);
   const digits: Digit[] = [];
   const perBlock = new Map<number, PendingWrite[]>();
   const allPendingLbas = new Set<number>();
   for (const w of point.pending) {
     for (const lba of w.lbas) allPendingLbas.add(lba);
-    if (w.atomic && w.lbas.length > 1) {
+    // Fault overlay: torn-atomic lands an advertised-atomic write per block.
+    if (w.atomic && !f.tornAtomic && w.lbas.length > 1) {
       digits.push({ kind: 'group', write: w, radix: w.inflight && f.inflightReadError ? 3 : 2 });
     } else {
       for (const lba of w.lbas) {
@@ -80,8 +135,31 @@ export function choiceSpace(point: CrashPoint): ChoiceSpace {
       }
     }
   }
+  // 1b. Multi-block atomic writes that overlap and have no known order: one digit per
+  // connected set of them, its value a permutation (the order they were programmed in).
+  const groups = digits.filter((d): d is Extract<Digit, { kind: 'group' }> => d.kind === 'group').map((d) => d.write);
+  const seen = new Set<PendingWrite>();
+  for (const g of groups) {
+    if (seen.has(g)) continue;
+    const comp: PendingWrite[] = [];
+    const todo = [g];
+    seen.add(g);
+    while (todo.length > 0) {
+      const x = todo.pop()!;
+      comp.push(x);
+      for (const y of groups) {
+        if (seen.has(y) || !concurrent(x, y) || !x.lbas.some((l) => y.lbas.includes(l))) continue;
+        seen.add(y);
+        todo.push(y);
+      }
+    }
+    if (comp.length > 1) {
+      comp.sort((a, b) => a.order - b.order);
+      digits.push({ kind: 'order', writes: comp, radix: factorial(comp.length) });
+    }
+  }
   for (const lba of [...perBlock.keys()].sort((a, b) => a - b)) {
-    const versions = perBlock.get(lba)!.sort((a, b) => a.order - b.order);
+    const versions = perBlock.get(lba)!.sort((a, b) => ageAt(point, lba, a) - ageAt(point, lba, b));
     const errorOption = f.inflightReadError && versions.some((v) => v.inflight);
     digits.push({ kind: 'block', lba, versions, radix: versions.length + 1 + (errorOption ? 1 : 0), errorOption });
   }
@@ -141,6 +219,7 @@ export function sampleChoice(space: ChoiceSpace, prng: Prng): Choice {
   return space.digits.map((d) => {
     switch (d.kind) {
       case 'group':
+      case 'order':
         return prng.int(0, d.radix - 1);
       case 'block':
         // Half the time nothing landed; otherwise a uniformly chosen outcome.
@@ -159,6 +238,8 @@ interface Resolved {
   /** The version the block ends with; undefined = the durable value. */
   write?: PendingWrite;
   error: boolean;
+  /** Chosen by the block's own digit (not by a group landing). */
+  explicit: boolean;
 }
 
 /** Build the crash image of one choice: the durable media plus an overlay of what the cut let land. */
@@ -170,11 +251,29 @@ export function buildCrashImage(space: ChoiceSpace, choice: Choice): CrashImage 
   digits.forEach((d, i) => {
     if (d.kind === 'misdirect' && choice[i] === 1) misdirected.add(d.write);
   });
+  // Programming order of atomic writes without a known order (order digits).
+  const rank = new Map<PendingWrite, { set: number; pos: number }>();
+  digits.forEach((d, i) => {
+    if (d.kind !== 'order') return;
+    const r = permutationRanks(d.writes.length, choice[i]);
+    d.writes.forEach((w, j) => rank.set(w, { set: i, pos: r[j] }));
+  });
   const resolved = new Map<number, Resolved>();
-  const consider = (lba: number, w: PendingWrite | undefined, error: boolean) => {
+  /** Does `w` end on top of `cur` at `lba`? */
+  const beats = (lba: number, w: PendingWrite, explicit: boolean, cur: Resolved): boolean => {
+    const c = cur.write!;
+    // A block's own choice beats an atomic write it has no known order with (either may be last).
+    if (explicit && !cur.explicit && concurrent(w, c)) return true;
+    if (!explicit && cur.explicit && concurrent(w, c)) return false;
+    const rw = rank.get(w);
+    const rc = rank.get(c);
+    if (rw && rc && rw.set === rc.set) return rw.pos > rc.pos;
+    return ageAt(point, lba, c) < ageAt(point, lba, w);
+  };
+  const consider = (lba: number, w: PendingWrite | undefined, error: boolean, explicit = false) => {
     if (!w) return;
     const cur = resolved.get(lba);
-    if (!cur || !cur.write || cur.write.order < w.order) resolved.set(lba, { write: w, error });
+    if (!cur || !cur.write || beats(lba, w, explicit, cur)) resolved.set(lba, { write: w, error, explicit });
   };
   digits.forEach((d, i) => {
     const v = choice[i];
@@ -186,11 +285,11 @@ export function buildCrashImage(space: ChoiceSpace, choice: Choice): CrashImage 
       if (d.errorOption && v === d.radix - 1) {
         // Unreadable: the newest in-flight version was being programmed when the power went.
         const inflight = d.versions.filter((w) => w.inflight);
-        consider(d.lba, inflight[inflight.length - 1], true);
+        consider(d.lba, inflight[inflight.length - 1], true, true);
         return;
       }
       const w = d.versions[v - 1];
-      if (!misdirected.has(w)) consider(d.lba, w, false);
+      if (!misdirected.has(w)) consider(d.lba, w, false, true);
     }
   });
 
@@ -245,8 +344,9 @@ export function buildCrashImage(space: ChoiceSpace, choice: Choice): CrashImage 
 /** The value block `lba` had just before version `w` (the next older pending version, else the durable value). */
 function previousValue(point: CrashPoint, lba: number, w: PendingWrite): Uint8Array {
   let best: PendingWrite | undefined;
+  const age = ageAt(point, lba, w);
   for (const p of point.pending) {
-    if (p.order < w.order && p.lbas.includes(lba) && (!best || p.order > best.order)) best = p;
+    if (ageAt(point, lba, p) < age && p.lbas.includes(lba) && (!best || ageAt(point, lba, p) > ageAt(point, lba, best))) best = p;
   }
   if (best) return blockOf(best, lba - best.lba, point.blockSize);
   return point.media.get(lba) ?? new Uint8Array(point.blockSize);

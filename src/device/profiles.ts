@@ -36,8 +36,14 @@ export interface LatencyModel {
   nandBytesPerUs: number;
   /** Fixed cost of a Flush on top of destaging the dirty cache (us). */
   flushBaseUs: number;
-  /** Completion-time jitter (us), drawn from the seeded PRNG: lets commands in flight complete out of order. */
+  /**
+   * Mean of the firmware service-time spread (us): each command's controller
+   * stage takes commandUs plus an exponential draw of this mean from the seeded
+   * PRNG, so commands in flight on different channels complete out of order.
+   */
   jitterUs: number;
+  /** Controller channels (firmware cores / NAND channels) serving commands in parallel; each is FIFO. */
+  channels: number;
 }
 
 export interface CacheModel {
@@ -62,6 +68,12 @@ export interface DeviceProfile {
   tbw: number;
   /** Spare NAND beyond the user capacity, as a fraction (0.07 = the 7% of a consumer drive). */
   overProvisioning: number;
+  /**
+   * Fraction of the user capacity the FTL model is preconditioned with before
+   * the run (SNIA PTS workload-independent preconditioning). Default 1: a full
+   * drive, the state device life is rated for.
+   */
+  preconditionFill?: number;
 }
 
 export const FAULT_NAMES = [
@@ -169,7 +181,8 @@ const consumerLatency: LatencyModel = {
   nandProgramUs: 700, // one-shot TLC program
   nandBytesPerUs: 190, // 8 ch x 16 KiB / 700 us
   flushBaseUs: 1500, // consumer flush 1-2 ms
-  jitterUs: 4,
+  jitterUs: 8,
+  channels: 4, // DRAM-less consumer controllers: 4 NAND channels
 };
 
 const enterpriseLatency: LatencyModel = {
@@ -179,7 +192,8 @@ const enterpriseLatency: LatencyModel = {
   nandProgramUs: 200, // FEMU NAND_PROG_LATENCY
   nandBytesPerUs: 2600, // 16 ch x 32 KiB / 200 us
   flushBaseUs: 20, // PLP flush: tens of us
-  jitterUs: 2,
+  jitterUs: 6,
+  channels: 16,
 };
 
 export const PROFILES: Record<string, DeviceProfile> = {
@@ -187,7 +201,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     name: 'consumer-tlc',
     version: 1,
     description: 'Consumer TLC NVMe: volatile write cache, no power-loss protection, single-block (4 KiB) power-fail atomicity',
-    identify: { controller: { vwc: { present: true, flushBroadcast: true }, awun: 0, awupf: 0, acwu: 0 }, namespace: ns(4096, 64 * GiB) },
+    identify: { controller: { vwc: { present: true, flushBroadcast: true }, awun: 0, awupf: 0, acwu: 0, mdts: 5 }, namespace: ns(4096, 64 * GiB) },
     plp: false,
     latency: consumerLatency,
     cache: { sizeBytes: 64 * 1024 ** 2, destageDelayUs: 2000, ephemeralDelayUs: 50000 },
@@ -198,7 +212,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     name: 'enterprise-plp',
     version: 1,
     description: 'Enterprise NVMe with power-loss protection: the cache is non-volatile, VWC=0, every completed write survives',
-    identify: { controller: { vwc: { present: false, flushBroadcast: false }, awun: 0, awupf: 0, acwu: 0 }, namespace: ns(4096, 64 * GiB) },
+    identify: { controller: { vwc: { present: false, flushBroadcast: false }, awun: 0, awupf: 0, acwu: 0, mdts: 5 }, namespace: ns(4096, 64 * GiB) },
     plp: true,
     latency: enterpriseLatency,
     cache: { sizeBytes: 1024 ** 3, destageDelayUs: 100, ephemeralDelayUs: 1000 },
@@ -210,7 +224,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     version: 1,
     description: 'NVMe with namespace atomics: NAWUPF and NABSPF cover 16 KiB (4 x 4 KiB blocks), NABO 0; volatile cache, no PLP',
     identify: {
-      controller: { vwc: { present: true, flushBroadcast: true }, awun: 3, awupf: 3, acwu: 0 },
+      controller: { vwc: { present: true, flushBroadcast: true }, awun: 3, awupf: 3, acwu: 0, mdts: 5 },
       namespace: ns(4096, 64 * GiB, { nsabp: true, nawun: 3, nawupf: 3, nabsn: 3, nabspf: 3, nabo: 0 }),
     },
     plp: false,
@@ -224,7 +238,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     version: 1,
     description: 'Cloud NVMe with 512 B LBAs and 16 KiB namespace atomics (NAWUN=NAWUPF=NABSPF=31), volatile cache',
     identify: {
-      controller: { vwc: { present: true, flushBroadcast: true }, awun: 31, awupf: 31, acwu: 0 },
+      controller: { vwc: { present: true, flushBroadcast: true }, awun: 31, awupf: 31, acwu: 0, mdts: 5 },
       namespace: ns(512, 64 * GiB, { nsabp: true, nawun: 31, nawupf: 31, nabsn: 31, nabspf: 31, nabo: 0 }),
     },
     plp: false,
@@ -237,7 +251,7 @@ export const PROFILES: Record<string, DeviceProfile> = {
     name: 'qemu-default',
     version: 1,
     description: "QEMU's emulated NVMe (hw/nvme) as configured by default: 512 B LBAs, VWC present, AWUN=AWUPF=0",
-    identify: { controller: { vwc: { present: true, flushBroadcast: true }, awun: 0, awupf: 0, acwu: 0 }, namespace: ns(512, 64 * GiB) },
+    identify: { controller: { vwc: { present: true, flushBroadcast: true }, awun: 0, awupf: 0, acwu: 0, mdts: 7 }, namespace: ns(512, 64 * GiB) },
     plp: false,
     latency: { ...consumerLatency, nandProgramUs: 200, nandBytesPerUs: 1000, flushBaseUs: 100 },
     cache: { sizeBytes: 64 * 1024 ** 2, destageDelayUs: 5000, ephemeralDelayUs: 50000 },
@@ -270,6 +284,8 @@ export function validateProfile(p: DeviceProfile): void {
   for (const [k, v] of Object.entries(p.latency)) {
     if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new BadInputError(`profile ${p.name}: latency.${k} must be a finite number >= 0`);
   }
+  if (!(Number.isInteger(p.latency.channels) && p.latency.channels >= 1)) throw new BadInputError(`profile ${p.name}: latency.channels must be an integer >= 1`);
   if (p.latency.linkBytesPerUs <= 0 || p.latency.nandBytesPerUs <= 0) throw new BadInputError(`profile ${p.name}: bandwidths must be > 0`);
+  if (p.preconditionFill !== undefined && !(p.preconditionFill >= 0 && p.preconditionFill <= 1)) throw new BadInputError(`profile ${p.name}: preconditionFill must be a fraction in [0, 1]`);
   if (!(p.overProvisioning > 0 && p.overProvisioning <= 4)) throw new BadInputError(`profile ${p.name}: overProvisioning must be a fraction in (0, 4], e.g. 0.07`);
 }

@@ -2,11 +2,11 @@
  * Sparse block storage with copy-on-write snapshots.
  *
  * Invariants:
- * - Only written blocks cost memory: an unwritten block reads as zeros and has
+ * - ST-1 Only written blocks cost memory: an unwritten block reads as zeros and has
  *   no entry. A 1 TiB namespace with 64 MiB written holds 64 MiB of blocks.
- * - Stored block buffers are never mutated after they are stored (the device
+ * - ST-2 Stored block buffers are never mutated after they are stored (the device
  *   copies data in on write and out on read), so snapshots can share them.
- * - Blocks live in chunks of CHUNK_BLOCKS slots. A snapshot shares every chunk
+ * - ST-3 Blocks live in chunks of CHUNK_BLOCKS slots. A snapshot shares every chunk
  *   with its origin; whichever side writes a shared chunk first clones that one
  *   chunk (copy-on-write). So a snapshot costs O(chunks), and a crash image built
  *   on a snapshot costs O(blocks that differ from it).
@@ -51,6 +51,7 @@ export class BlockStore {
 
   /** Store `data` (exactly one block; the caller hands over ownership: it must not mutate it afterwards). */
   set(lba: number, data: Uint8Array): void {
+    if (data.length !== this.blockSize) throw new RangeError(`ST-2: a stored block is ${this.blockSize} bytes, got ${data.length}`);
     const key = Math.floor(lba / CHUNK_BLOCKS);
     let c = this.chunks.get(key);
     if (!c) {

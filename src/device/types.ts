@@ -24,7 +24,7 @@ export interface ReadOptions {
   fua?: boolean;
 }
 
-export type CommandKind = 'read' | 'write' | 'flush' | 'write-zeroes';
+export type CommandKind = 'read' | 'write' | 'flush' | 'write-zeroes' | 'deallocate';
 
 export type CommandStatus = 'success' | 'unrecovered-read-error';
 
@@ -66,6 +66,8 @@ export interface DeviceCounters {
   writes: number;
   flushes: number;
   writeZeroes: number;
+  /** Dataset Management deallocate commands. */
+  deallocates: number;
   fuaWrites: number;
   criticalWrites: number;
   ephemeralWrites: number;
@@ -81,7 +83,10 @@ export interface DeviceCounters {
   gcBytes: number;
   /** Erase-block erases (FTL model). */
   erases: number;
+  /** Persistence tokens confirmed: their data physically reached media. */
   durabilityConfirmations: number;
+  /** Persistence tokens retired: superseded before any of their data reached media. */
+  retirements: number;
   /** Simulated time, microseconds. */
   simTimeUs: number;
 }

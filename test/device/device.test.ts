@@ -18,8 +18,8 @@ describe('identify', () => {
   test.each([
     ['awupf', (p: any) => (p.identify.controller.awupf = 5), /AWUPF <= AWUN/],
     ['nawupf', (p: any) => (p.identify.namespace.nawupf = 7), /NAWUPF <= NAWUN/],
-    ['nawupf', (p: any) => (p.identify.namespace.nabspf = 1), /NAWUPF <= NABSPF/],
-    ['nabo', (p: any) => (p.identify.namespace.nabo = 9), /NABO <= NABSPF/],
+    ['nabspf', (p: any) => (p.identify.namespace.nabspf = 1), /NABSPF >= NAWUPF/],
+    ['nabo', (p: any) => (p.identify.namespace.nabo = 9), /NABO <= NABSN/],
     ['lbaf', (p: any) => (p.identify.namespace.lbaDataSize = 1024), /512 or 4096/],
   ])('a profile violating a rule is refused, naming the field (%s)', (field, mutate, rule) => {
     const p = getProfile('atomic-16k');
@@ -34,14 +34,15 @@ describe('identify', () => {
     expect(() => validateIdentify(p.identify)).toThrow(/nawupf=3 .*NSABP/);
   });
 
-  test('Linux advertises NAWUPF/NABSPF only with NSABP, and one block when NABO != 0', () => {
+  test('Linux advertises NAWUPF/NABSPF only with NSABP, and nothing when NABO != 0', () => {
     expect(linuxAtomicLimits(getProfile('atomic-16k').identify)).toMatchObject({ atomic_write_unit_max_bytes: 16384, atomic_write_boundary_bytes: 16384 });
     expect(linuxAtomicLimits(getProfile('azure-atomic-16k').identify)).toMatchObject({ atomic_write_unit_max_bytes: 16384, logical_block_size: 512 });
     expect(linuxAtomicLimits(getProfile('consumer-tlc').identify)).toMatchObject({ atomic_write_unit_max_bytes: 4096 });
     const off = getProfile('atomic-16k');
     off.identify.namespace.nabo = 2;
-    expect(linuxAtomicLimits(off.identify)).toMatchObject({ atomic_write_unit_max_bytes: 4096 });
+    expect(linuxAtomicLimits(off.identify)).toMatchObject({ atomic_write_unit_max_bytes: 0 });
     // ... while the device itself still honours the offset boundary.
+    off.identify.controller.awun = off.identify.controller.awupf = 0;
     const a = powerFailAtomicity(off.identify);
     expect(isPowerFailAtomic(a, 2, 4)).toBe(true);
     expect(isPowerFailAtomic(a, 0, 4)).toBe(false);
@@ -96,7 +97,8 @@ describe('commands', () => {
     expect(dev.counters.flushes).toBe(1);
     expect(dev.counters.fuaWrites).toBe(1);
     expect(dev.counters.hostWriteBytes).toBe(16384);
-    expect(dev.counters.nandBytesProgrammed).toBeGreaterThanOrEqual(4096 * 3);
+    // Programmed: the FUA block and page block 1; block 0 ends zeroed, which unmaps instead of programming.
+    expect(dev.counters.nandBytesProgrammed).toBe(4096 * 2);
     expect(dev.counters.simTimeUs).toBeGreaterThan(1500); // the consumer flush costs ~1.5 ms
   });
 

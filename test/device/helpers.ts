@@ -44,6 +44,8 @@ export interface WriteLog {
   fua: boolean;
   intent: string;
   completed: boolean;
+  /** Device seq at submission. */
+  submitSeq: number;
   /** Device seq at completion (if completed). */
   completedSeq?: number;
 }
@@ -69,8 +71,9 @@ export function runScript(dev: NvmeDevice, ops: Op[]): { writes: WriteLog[]; flu
   for (const o of ops) {
     if (o.op === 'write') {
       const writeNo = writes.length + 1;
+      const submitSeq = dev.seq + 1;
       const id = dev.submitWrite(o.lba, stamp(writeNo, o.nlb, dev.blockSize), { fua: o.fua, intent: o.intent });
-      const l: WriteLog = { writeNo, id, lba: o.lba, nlb: o.nlb, fua: o.fua, intent: o.intent, completed: false };
+      const l: WriteLog = { writeNo, id, lba: o.lba, nlb: o.nlb, fua: o.fua, intent: o.intent, completed: false, submitSeq };
       writes.push(l);
       byId.set(id, l);
       if (o.wait) dev.wait(id);
@@ -86,6 +89,7 @@ export function runScript(dev: NvmeDevice, ops: Op[]): { writes: WriteLog[]; flu
     } else {
       dev.advance(o.us);
     }
+    dev.assertInvariants();
   }
   return { writes, flushes };
 }

@@ -1,6 +1,6 @@
 /** `tornlab profiles`, `tornlab identify`: what the emulated devices are. */
 import { Command } from 'commander';
-import { formatIdentify, linuxAtomicLimits, powerFailAtomicity } from '../../device/identify';
+import { DEFAULT_LINUX_KERNEL, LINUX_KERNELS, formatIdentify, linuxAtomicLimits, normalAtomicity, powerFailAtomicity } from '../../device/identify';
 import { DEFAULT_PROFILE, FAULT_HELP, FAULT_NAMES, PROFILES, getProfile } from '../../device/profiles';
 
 export function registerDeviceCommands(program: Command): void {
@@ -33,7 +33,16 @@ export function registerDeviceCommands(program: Command): void {
     .action((opts: { profile: string; json?: boolean }) => {
       const p = getProfile(opts.profile);
       if (opts.json) {
-        const out = { profile: p.name, version: p.version, identify: p.identify, powerFailAtomicity: powerFailAtomicity(p.identify), linux: linuxAtomicLimits(p.identify) };
+        const out = {
+          profile: p.name,
+          version: p.version,
+          identify: p.identify,
+          powerFailAtomicity: powerFailAtomicity(p.identify),
+          normalAtomicity: normalAtomicity(p.identify),
+          // The default kernel behaviour, and every modelled one by name.
+          linux: linuxAtomicLimits(p.identify, DEFAULT_LINUX_KERNEL),
+          linuxByKernel: Object.fromEntries(LINUX_KERNELS.map((k) => [k, linuxAtomicLimits(p.identify, k)])),
+        };
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');
         return;
       }
