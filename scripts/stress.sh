@@ -36,6 +36,8 @@ FILES=(${STRESS_FILES:-test/postgres test/sqlite test/exec test/export test/robu
 CLI=dist/src/cli/main.js
 DDFILE="/var/tmp/tornlab-load-$$"
 WORK="$(mktemp -d /tmp/tornlab-stress-XXXXXX)"
+# Output of failed or hung jest runs is kept here.
+LOGS="${STRESS_LOG_DIR:-/var/tmp/tornlab-stress-logs-$$}"
 LOAD_PIDS=()
 SLEEPER=""
 
@@ -128,6 +130,12 @@ for ((pass = 1; pass <= RUNS; pass++)); do
       124|137) hangs=$((hangs + 1)); verdict="HANG (over ${LIMIT} s)" ;;
       *) fails=$((fails + 1)); verdict="FAIL (exit $rc)"; grep -E '✕|●' "$WORK/out" | head -20 | sed 's/^/    /' ;;
     esac
+    if [ "$verdict" != pass ]; then
+      mkdir -p "$LOGS"
+      log="$LOGS/pass$pass-$(echo "$f" | tr '/' '_').log"
+      cp "$WORK/out" "$log"
+      verdict="$verdict (output: $log)"
+    fi
     leftover_lines | comm -13 "$WORK/baseline" - >"$WORK/new"
     nl=$(wc -l <"$WORK/new")
     nd=$(dstate_lines | wc -l)
