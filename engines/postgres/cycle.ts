@@ -389,21 +389,9 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     if (e instanceof HarnessError) return harnessResult(cfg, cycle, e, t0);
     throw e;
   }
-  const res: CycleResult = {
-    cycle,
-    seed: cfg.seed,
-    verdict: 'ok',
-    findings: [],
-    messages: [],
-    replayId: replayIdOf(cfg, cycle),
-    cut: { trigger: cfg.crashAt, afterWrites: 0, dirtyBytesAtLeast: 0, maxDirtyBytes: 0, dirtyBuffers: 0, seq: 0, pendingWrites: 0, pendingBlocks: 0, pendingLbas: [], heldRequests: 0, changedBlocks: 0 },
-    workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0, commitLatencyUs: { p50: 0, p99: 0 } },
-    wal: { startLsn: '', endLsn: '', lsnBytes: 0, records: -1, fpi: -1, walBytes: 0, walFpi: 0, walRecords: 0 },
-    device: { load: deviceBytes(await dev.counters()), recovery: deviceBytes(await dev.counters()) },
-    recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '' },
-    checks: {},
-    ms: { total: 0, start: 0, load: 0, cut: 0, recovery: 0, verify: 0 },
-  };
+  const c0 = deviceBytes(await dev.counters());
+  const res = emptyCycleResult(cfg, cycle, c0);
+
   const dev0 = res.device.load;
   const server = newServer(ledger, stack.mountPoint!, settings);
   const bank = new BankWorkload(cfg.accounts, cyclePrng.fork('bank'));
@@ -535,10 +523,9 @@ function noteHarnessError(res: CycleResult, e: HarnessError): void {
   res.findings.push(...(late ? late.describe() : [e.detail]));
 }
 
-/** A cycle that could not even export its device in time. */
-function harnessResult(cfg: PgCellConfig, cycle: number, e: HarnessError, t0: number): CycleResult {
-  const zero: DeviceBytes = { hostWriteBytes: 0, writes: 0, flushes: 0, nandBytesProgrammed: 0 };
-  const res: CycleResult = {
+/** A cycle's result before anything happened: ok, nothing measured; `device` is where its counters start. */
+function emptyCycleResult(cfg: PgCellConfig, cycle: number, device: DeviceBytes): CycleResult {
+  return {
     cycle,
     seed: cfg.seed,
     verdict: 'ok',
@@ -548,11 +535,17 @@ function harnessResult(cfg: PgCellConfig, cycle: number, e: HarnessError, t0: nu
     cut: { trigger: cfg.crashAt, afterWrites: 0, dirtyBytesAtLeast: 0, maxDirtyBytes: 0, dirtyBuffers: 0, seq: 0, pendingWrites: 0, pendingBlocks: 0, pendingLbas: [], heldRequests: 0, changedBlocks: 0 },
     workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0, commitLatencyUs: { p50: 0, p99: 0 } },
     wal: { startLsn: '', endLsn: '', lsnBytes: 0, records: -1, fpi: -1, walBytes: 0, walFpi: 0, walRecords: 0 },
-    device: { load: zero, recovery: zero },
+    device: { load: device, recovery: device },
     recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '' },
     checks: {},
-    ms: { total: Date.now() - t0, start: 0, load: 0, cut: 0, recovery: 0, verify: 0 },
+    ms: { total: 0, start: 0, load: 0, cut: 0, recovery: 0, verify: 0 },
   };
+}
+
+/** A cycle that could not even export its device in time. */
+function harnessResult(cfg: PgCellConfig, cycle: number, e: HarnessError, t0: number): CycleResult {
+  const res = emptyCycleResult(cfg, cycle, { hostWriteBytes: 0, writes: 0, flushes: 0, nandBytesProgrammed: 0 });
+  res.ms.total = Date.now() - t0;
   noteHarnessError(res, e);
   return res;
 }

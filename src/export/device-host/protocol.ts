@@ -5,6 +5,7 @@
  * and its images never leave the host; the orchestrator holds ids.
  */
 import type { DeviceCounters, Tag } from '../../device/types';
+import type { FuseFileStats, GateState } from '../fuse-file';
 
 /** How the host builds a device: a profile by name, fault switches by name, optionally powered on from a held image. */
 export interface DeviceSpec {
@@ -46,20 +47,11 @@ export interface CutTriggerSpec {
 /** Which pending writes survive: a fresh seeded stream, a given choice, or the n-th in enumeration order. */
 export type SurvivorSpec = { seed: number; label: string } | { choice: number[] } | { index: string };
 
-export interface ExportStats {
-  writeRequests: number;
-  writeBytes: number;
-  partialWrites: number;
-  writeSizes: Record<number, number>;
-  readRequests: number;
-  readBytes: number;
-  syncRequests: number;
-  failedAfterCut: number;
-  maxDirtyBytes: number;
-  /** Requests waiting for an answer since the cut. */
+/** The FUSE export's counters (fuse-file.ts), plus its gate and the requests held since a cut. */
+export type ExportStats = FuseFileStats & {
   heldCount: number;
-  gate: 'serving' | 'held' | 'failing' | 'hung';
-}
+  gate: GateState;
+};
 
 export type Request =
   | { op: 'ping' }
