@@ -16,6 +16,15 @@ import { VALID_PAGE_SIZES } from './page';
 import { pageLba } from './protections';
 import { verifyCrashState } from './verify';
 import { WORKLOAD_NAMES, WorkloadName } from './workloads';
+import { SABOTAGES, windowsFor } from './sabotage';
+
+/** Data pages to reserve for a cell: room for the workload's rows at half-full leaves, and at least 256. */
+export function maxPagesFor(cell: Pick<CellSpec, 'workload' | 'pageSize' | 'txns' | 'keys'>): number {
+  const keys = cell.keys ?? 400;
+  const rows = cell.workload === 'tpcc-like' ? 2 * keys + 12 * cell.txns : cell.workload === 'insert-seq' ? 4 * cell.txns : cell.workload === 'bank' ? Math.min(keys, 10000) : keys;
+  const bytes = rows * (cell.workload.startsWith('ycsb') ? 300 : 160);
+  return Math.max(256, Math.ceil((3 * bytes) / cell.pageSize) + 64);
+}
 
 const NON_OK: Verdict[] = ['torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'];
 
@@ -78,7 +87,17 @@ export const minipageAdapter: EngineAdapter = {
   pageSizes: VALID_PAGE_SIZES,
   commits: COMMIT_METHODS,
   runWorkload(cell, onEvent): WorkloadRun {
-    const engine: EngineConfig = { mode: cell.mode as ProtectionMode, pageSize: cell.pageSize, force: cell.force };
+    const engine: EngineConfig = {
+      mode: cell.mode as ProtectionMode,
+      pageSize: cell.pageSize,
+      force: cell.force,
+      maxPages: maxPagesFor(cell),
+    };
+    // Scale: what the cell names; the engine's and workload's defaults otherwise (so that replay ids
+    // without scale parts keep naming the states they named before scale existed).
+    if (cell.frames !== undefined) engine.frames = cell.frames;
+    if (cell.checkpointBatch !== undefined) engine.checkpointBatch = cell.checkpointBatch;
+    if (cell.sabotage) engine.sabotage = [cell.sabotage];
     // Only non-default commit methods add keys: a default cell runs exactly as before.
     if (cell.commit && cell.commit !== 'flush') engine.walDurability = cell.commit;
     if (cell.commit === 'window') engine.powerWindowMs = cell.windowMs ?? DEFAULT_WINDOW_MS;
@@ -87,8 +106,11 @@ export const minipageAdapter: EngineAdapter = {
       faults: cell.faults,
       seed: cell.seed,
       engine,
-      workload: { name: cell.workload as WorkloadName, seed: cell.seed, txns: cell.txns },
+      // With keys given, bank rows are padded to 120..200 bytes like real account rows, so that the accounts span many pages.
+      workload: { name: cell.workload as WorkloadName, seed: cell.seed, txns: cell.txns, ...(cell.keys !== undefined ? { keys: cell.keys, accounts: Math.min(10000, cell.keys), ...(cell.workload === 'bank' ? { valueBytes: [120, 200] as [number, number] } : {}) } : {}) },
+      checkpointEvery: cell.checkpointEvery,
       capture: 'none',
+      windows: true,
       onEvent,
     });
     const oracle = run.oracle;
@@ -99,6 +121,7 @@ export const minipageAdapter: EngineAdapter = {
       }
     };
     return {
+      windows: run.windows,
       metrics: {
         counters: run.counters,
         commits: run.stats.commits,
@@ -118,4 +141,6 @@ export const minipageAdapter: EngineAdapter = {
     };
   },
   expectation: minipageExpectation,
+  windowsFor: (cell) => windowsFor(cell.mode as ProtectionMode),
+  sabotages: SABOTAGES,
 };

@@ -18,6 +18,7 @@ import { Prng } from '../../src/util/prng';
 import { EngineOptions, EngineStats, MiniPageEngine } from './engine';
 import { ProtectionMode, requiredBlocks } from './layout';
 import { WorkloadConfig, createWorkload, normalizeWorkload } from './workloads';
+import { WindowInterval } from './sabotage';
 
 export interface EngineConfig extends EngineOptions {
   mode: ProtectionMode;
@@ -53,6 +54,8 @@ export interface RunConfig {
    * destage it, a persistence token need not wait for what is younger or EPHEMERAL.
    */
   neighbour?: { bytesPerGroup: number; intent: 'standard' | 'ephemeral' };
+  /** Record the crash windows the engine marks (sabotage.ts) into RunResult.windows. */
+  windows?: boolean;
 }
 
 /** Blocks of the neighbour's region (cycled through). */
@@ -111,6 +114,8 @@ export interface RunResult {
   /** The device at the end of the run (still powered). */
   device: NvmeDevice;
   engine: MiniPageEngine;
+  /** Crash windows marked during the run (with `windows: true`), in close order. */
+  windows: WindowInterval[];
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -141,6 +146,7 @@ export function runWorkload(config: RunConfig): RunResult {
   const wl = createWorkload(config.workload);
   const dev = createDevice({ profile: config.profile, faults: parseFaults(config.faults ?? []), seed: config.seed, nsze });
   const engine = MiniPageEngine.create(dev, config.engine);
+  if (config.windows) engine.steps.record = true;
   const oracle: Oracle = { engine: { ...config.engine }, workload: normalizeWorkload(config.workload), txns: [], createdSeq: dev.seq };
 
   const points: CapturedPoint[] = [];
@@ -187,7 +193,10 @@ export function runWorkload(config: RunConfig): RunResult {
       sinceCkpt++;
     }
     engine.sync();
-    for (const t of tickets) t.rec.ackSeq = t.ticket.ackSeq;
+    // A transaction without writes is acknowledged at once by the engine; the oracle dates it with
+    // its group, so acknowledgements stay in transaction order (judgeContent relies on that).
+    const groupAck = Math.max(...tickets.map((t) => t.ticket.ackSeq));
+    for (const t of tickets) t.rec.ackSeq = t.rec.writes.length === 0 ? groupAck : t.ticket.ackSeq;
     if (engine.checkpointInProgress) {
       if (engine.checkpointStep()) engine.checkpointFinish();
     } else if (sinceCkpt >= checkpointEvery) {
@@ -195,6 +204,7 @@ export function runWorkload(config: RunConfig): RunResult {
       sinceCkpt = 0;
     }
   }
+  engine.steps.closeAll();
   const stats = engine.engineStats();
   const c = dev.counters;
   const lat = stats.commitLatencyUs.slice().sort((a, b) => a - b);
@@ -213,5 +223,5 @@ export function runWorkload(config: RunConfig): RunResult {
     commitLatencyUs: { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), mean: lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : 0 },
     simTimeUs: dev.timeUs,
   };
-  return { oracle, points, counters: JSON.parse(JSON.stringify(c)), stats, bytes, device: dev, engine };
+  return { oracle, points, counters: JSON.parse(JSON.stringify(c)), stats, bytes, device: dev, engine, windows: engine.steps.intervals.slice() };
 }

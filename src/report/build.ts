@@ -12,6 +12,7 @@ import {
   CELL_STATUSES,
   CellResult,
   CellStatus,
+  ControlEntry,
   Expectation,
   Finding,
   LatencySummary,
@@ -59,6 +60,8 @@ export interface CellMeasurements {
   expectation: Expectation;
   /** Endurance rating; defaults to the profile's `tbw`. */
   tbwTerabytes?: number;
+  coverage?: readonly { window: string; states: number; nonOk: Record<string, number> }[];
+  control?: ControlEntry;
 }
 
 /** The cost part of CellMeasurements, straight from a device's counters after the run. */
@@ -104,14 +107,17 @@ export function latencySummary(values: readonly number[]): LatencySummary {
  * The invariant behind the CLI's exit status: a non-ok verdict that the
  * expectation does not tolerate is a bug; tolerated ones are expected findings.
  */
-export function cellStatus(verdicts: VerdictCounts, expectation: Expectation): CellStatus {
+export function cellStatus(verdicts: VerdictCounts, expectation: Expectation, cov?: { coverage?: readonly { states: number }[]; control?: unknown }): CellStatus {
   let anyFinding = false;
   for (const v of VERDICTS) {
     if (v === 'ok' || verdicts[v] === 0) continue;
     if (expectation.kind === 'claims-safe' || !expectation.tolerated.includes(v)) return 'finding-bug';
     anyFinding = true;
   }
-  return anyFinding ? 'finding-expected' : 'pass';
+  if (anyFinding) return 'finding-expected';
+  // A pass with a declared window never hit, or an uncaught positive control, proves nothing.
+  if (cov?.control || cov?.coverage?.some((w) => w.states === 0)) return 'not-covered';
+  return 'pass';
 }
 
 function nonNegativeInt(name: string, v: number): number {
@@ -224,7 +230,9 @@ export function buildCellResult(m: CellMeasurements, findingsCap = DEFAULT_FINDI
     findings,
     findingsOmitted: (m.findingsOmitted ?? 0) + (sorted.length - findings.length),
     expectation: { kind: m.expectation.kind, tolerated: VERDICTS.filter((v) => m.expectation.tolerated.includes(v)), reason: m.expectation.reason },
-    status: cellStatus(verdicts, m.expectation),
+    status: cellStatus(verdicts, m.expectation, m),
+    ...(m.coverage ? { coverage: m.coverage.map((w) => ({ window: w.window, states: w.states, nonOk: { ...w.nonOk } })) } : {}),
+    ...(m.control ? { control: { ...m.control } } : {}),
   };
 }
 

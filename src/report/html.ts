@@ -4,7 +4,7 @@
  * data-cell/data-metric/data-value (or data-total/data-value for the summary)
  * so a browser test can check it against report.json.
  */
-import { arrange, cellsWithFindings, cellAt, cellLabel, COST_COLUMNS, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
+import { arrange, cellsWithFindings, cellAt, cellLabel, controlsTable, COST_COLUMNS, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
 import { fmtBytes, fmtInt } from './format';
 import { CellResult, CELL_STATUSES, Report, TAGS } from './schema';
 import { bytesByTagChart, dataAttrs, esc, legend, STATUS_COLORS, TAG_COLORS, throughputChart, verdictMatrix } from './svg';
@@ -42,6 +42,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 td.status-pass { background: ${STATUS_COLORS.pass.fill}; }
 td.status-finding-expected { background: ${STATUS_COLORS['finding-expected'].fill}; }
 td.status-finding-bug { background: ${STATUS_COLORS['finding-bug'].fill}; font-weight: 600; }
+td.status-not-covered { background: ${STATUS_COLORS['not-covered'].fill}; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }
 `;
@@ -84,6 +85,24 @@ function findings(report: Report): string {
     if (c.findingsOmitted > 0) out.push(`<p class="note"><span ${dataAttrs(c, 'findingsOmitted', c.findingsOmitted)}>${fmtInt(c.findingsOmitted)}</span> more finding(s) omitted (the report keeps ${report.findingsCap} per cell).</p>`);
   }
   return out.join('\n');
+}
+
+function plainTable(header: string[], rows: { cell: CellResult; values: string[] }[]): string {
+  const body = rows.map((r) => `<tr data-cell="${esc(r.cell.id)}">${r.values.map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`);
+  return `<table>\n<thead><tr>${header.map(th).join('')}</tr></thead>\n<tbody>\n${body.join('\n')}\n</tbody>\n</table>`;
+}
+
+function controlsAndCoverage(report: Report, multiEngine: boolean): string[] {
+  const out: string[] = [];
+  const ctl = controlsTable(report);
+  if (ctl) {
+    out.push('<h2>Positive controls</h2>', `<p class="note">Each protection step broken on purpose (the engine's sabotage switches), run beside the real cells. <strong>Sensitivity: <span data-total="controls.caught" data-value="${ctl.caught}">${ctl.caught}</span>/${ctl.tried}</strong> caught. A control nothing catches makes the campaign not-covered.</p>`, plainTable(ctl.header, ctl.rows));
+  }
+  const cov = coverageTable(report, multiEngine);
+  if (cov) {
+    out.push('<h2>Crash-window coverage</h2>', '<p class="note">Crash states that landed inside each ordering window the cell\'s mode declares (non-ok among them); "-": not declared by the mode. A pass with a window never hit is not-covered.</p>', plainTable(cov.header, cov.rows));
+  }
+  return out;
 }
 
 export function renderHtml(report: Report): string {
@@ -139,6 +158,7 @@ export function renderHtml(report: Report): string {
     metricTable(report, PERF_COLUMNS, a.multiEngine),
     '<h2>Crash verdicts per cell</h2>',
     metricTable(report, VERDICT_COLUMNS, a.multiEngine, true),
+    ...controlsAndCoverage(report, a.multiEngine),
     '<h2>Findings</h2>',
     findings(report),
     '<h2>Campaign</h2>',

@@ -119,6 +119,7 @@ export const STATUS_LABEL: Record<CellResult['status'], string> = {
   pass: 'pass',
   'finding-expected': 'finding (expected)',
   'finding-bug': 'FINDING (BUG)',
+  'not-covered': 'not covered',
 };
 
 /** Short description of a cell's key for table rows: "none · consumer-tlc · bank · 8 KiB". */
@@ -130,4 +131,38 @@ export function cellLabel(c: CellResult, multiEngine: boolean): string {
 export function cellsWithFindings(report: Report): CellResult[] {
   const withF = report.cells.filter((c) => c.findings.length + c.findingsOmitted > 0);
   return [...withF.filter((c) => c.status === 'finding-bug'), ...withF.filter((c) => c.status !== 'finding-bug')];
+}
+
+/** Crash-window coverage as a table: one row per cell with coverage, one column per window any cell declares. */
+export function coverageTable(report: Report, multiEngine: boolean): { header: string[]; rows: { cell: CellResult; values: string[] }[] } | undefined {
+  const cells = report.cells.filter((c) => c.coverage && !c.control);
+  if (cells.length === 0) return undefined;
+  const windows: string[] = [];
+  for (const c of cells) for (const w of c.coverage!) if (!windows.includes(w.window)) windows.push(w.window);
+  const rows = cells.map((c) => ({
+    cell: c,
+    values: [
+      cellLabel(c, multiEngine),
+      ...windows.map((name) => {
+        const w = c.coverage!.find((x) => x.window === name);
+        if (!w) return '-';
+        const bad = Object.values(w.nonOk).reduce((a, b) => a + (b ?? 0), 0);
+        return w.states === 0 ? '0 (never hit)' : `${w.states}${bad ? ` (${bad} non-ok)` : ''}`;
+      }),
+      STATUS_LABEL[c.status],
+    ],
+  }));
+  return { header: ['cell', ...windows, 'status'], rows };
+}
+
+/** Positive controls: sabotage -> caught or not -> verdicts -> states in its window; and the sensitivity. */
+export function controlsTable(report: Report): { header: string[]; rows: { cell: CellResult; values: string[] }[]; caught: number; tried: number } | undefined {
+  const cells = report.cells.filter((c) => c.control);
+  if (cells.length === 0) return undefined;
+  const rows = cells.map((c) => {
+    const k = c.control!;
+    const nonOk = VERDICTS.filter((v) => v !== 'ok' && c.verdicts[v] > 0).map((v) => `${v} ${c.verdicts[v]}`).join(', ');
+    return { cell: c, values: [k.sabotage, `${c.mode.split('%')[0]} · ${c.profile} · ${c.workload}`, k.caught ? 'caught' : 'NOT CAUGHT', nonOk || 'all ok', `${k.statesInWindow} (${k.window})`, String(c.crashStatesTried), k.what] };
+  });
+  return { header: ['sabotage', 'cell', 'caught', 'verdicts', 'states in window', 'states', 'what it breaks'], rows, caught: cells.filter((c) => c.control!.caught).length, tried: cells.length };
 }

@@ -1,5 +1,5 @@
 /** report.md: the report as Markdown tables. Pure: same Report, same string. */
-import { arrange, cellsWithFindings, cellAt, cellLabel, COST_COLUMNS, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
+import { arrange, cellsWithFindings, cellAt, cellLabel, controlsTable, COST_COLUMNS, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
 import { fmtBytes, fmtInt } from './format';
 import { CellResult, Report, VERDICTS } from './schema';
 
@@ -81,6 +81,17 @@ export function renderMarkdown(report: Report): string {
     ]),
     '',
   );
+
+  const ctl = controlsTable(report);
+  if (ctl) {
+    out.push('## Positive controls', '', `Each protection step broken on purpose (the engine's sabotage switches), run beside the real cells. **Sensitivity: ${ctl.caught}/${ctl.tried}** caught. A control nothing catches makes the campaign \`not-covered\`.`, '');
+    out.push(...table(ctl.header, ctl.rows.map((r) => r.values)), '');
+  }
+  const cov = coverageTable(report, a.multiEngine);
+  if (cov) {
+    out.push('## Crash-window coverage', '', 'Crash states that landed inside each ordering window the cell\'s mode declares (and how many of those were not ok); "-": the mode declares no such window. A cell that passes with a window never hit is `not-covered`: raise the budget, use a bigger workload or the targeted strategy.', '');
+    out.push(...table(cov.header, cov.rows.map((r) => r.values)), '');
+  }
 
   out.push('## Findings', '');
   const withFindings = cellsWithFindings(report);

@@ -47,8 +47,11 @@ export interface Expectation {
 /**
  * pass: every crash state ended ok. finding-expected: non-ok verdicts, all tolerated.
  * finding-bug: a non-ok verdict the expectation does not tolerate (CLI exit 1, CI failure).
+ * not-covered: every crash state ended ok, but a declared crash window of the cell
+ * was never hit, or the cell is a positive control (a sabotaged variant) that
+ * nothing caught: the pass says nothing (CLI exit 2 when there is no bug).
  */
-export const CELL_STATUSES = ['pass', 'finding-expected', 'finding-bug'] as const;
+export const CELL_STATUSES = ['pass', 'finding-expected', 'finding-bug', 'not-covered'] as const;
 export type CellStatus = (typeof CELL_STATUSES)[number];
 
 /** One non-ok crash state, with what is needed to rebuild it: `tornlab replay <replayId>`. */
@@ -132,6 +135,25 @@ export interface CellResult {
   findingsOmitted: number;
   expectation: Expectation;
   status: CellStatus;
+  /** Per declared crash window: crash states that landed inside it and their non-ok verdicts (in-process engines). */
+  coverage?: WindowCoverageEntry[];
+  /** Present on a positive control: the sabotage switch it runs with and whether a crash state caught it. */
+  control?: ControlEntry;
+}
+
+export interface WindowCoverageEntry {
+  window: string;
+  states: number;
+  nonOk: Partial<Record<Verdict, number>>;
+}
+
+export interface ControlEntry {
+  sabotage: string;
+  what: string;
+  /** The window a crash must land in to expose the sabotage. */
+  window: string;
+  caught: boolean;
+  statesInWindow: number;
 }
 
 export interface ReportTotals {

@@ -49,6 +49,7 @@ export const STATUS_COLORS: Record<CellStatus, { fill: string; stroke: string }>
   pass: { fill: '#d5ecd4', stroke: '#2e7d32' },
   'finding-expected': { fill: '#ffe3bf', stroke: '#d9822b' },
   'finding-bug': { fill: '#ffc9c9', stroke: '#c62828' },
+  'not-covered': { fill: '#e0e0e0', stroke: '#616161' },
 };
 
 const VERDICT_SHORT: Record<Verdict, string> = {

@@ -69,7 +69,16 @@ const cell = closedObject({
     reason: { type: 'string' },
   }),
   status: { enum: [...CELL_STATUSES] },
+  coverage: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['window', 'states', 'nonOk'], properties: { window: { type: 'string' }, states: count, nonOk: { type: 'object', additionalProperties: count } } } },
+  control: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['sabotage', 'what', 'window', 'caught', 'statesInWindow'],
+    properties: { sabotage: { type: 'string' }, what: { type: 'string' }, window: { type: 'string' }, caught: { type: 'boolean' }, statesInWindow: count },
+  },
 });
+// coverage and control are optional (in-process engines; positive controls).
+cell.required = (cell.required as string[]).filter((k) => k !== 'coverage' && k !== 'control');
 
 /** JSON Schema (draft-07) of report.json, schemaVersion 1. */
 export const REPORT_JSON_SCHEMA = {
@@ -142,7 +151,7 @@ export function checkConsistency(r: Report): string[] {
     if (tried !== c.crashStatesTried) errs.push(`${at}.crashStatesTried: is ${c.crashStatesTried} but verdicts sum to ${tried}`);
     const wa = ratio(c.hostWriteBytes, c.logicalBytesCommitted);
     if (wa !== c.hostWriteAmplification) errs.push(`${at}.hostWriteAmplification: is ${c.hostWriteAmplification} but hostWriteBytes / logicalBytesCommitted is ${wa}`);
-    const st = cellStatus(c.verdicts, c.expectation);
+    const st = cellStatus(c.verdicts, c.expectation, c);
     if (st !== c.status) errs.push(`${at}.status: is "${c.status}" but its verdicts and expectation give "${st}"`);
     if (c.findings.length > r.findingsCap) errs.push(`${at}.findings: ${c.findings.length} findings exceed findingsCap ${r.findingsCap}`);
     const nonOk = c.crashStatesTried - c.verdicts.ok;

@@ -20,6 +20,10 @@ import { writeReportDir } from '../../report/writer';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { progressBar } from '../progress';
 import { hexDiff, writeDenseImage } from '../dump';
+import { registerSelftestCommand } from './selftest';
+
+/** Exit code of a run whose passes prove nothing (not-covered cells, uncaught controls), when there is no bug. */
+export const NOT_COVERED_EXIT = 4;
 
 function int(name: string) {
   return (v: string) => {
@@ -38,7 +42,9 @@ export function summaryLine(c: CellResult, seconds?: number): string {
   const rate = seconds ? ` in ${seconds.toFixed(1)} s (${(c.crashStatesTried / seconds).toFixed(0)}/s)` : '';
   const head = `${c.id}: ${c.crashStatesTried} crash states${rate}: ${counts || 'none'}`;
   if (c.status === 'pass') return `${head} -> pass (${c.expectation.kind})`;
+  if (c.control) return `${head} -> control ${c.control.caught ? 'caught' : 'NOT CAUGHT'} (${c.control.statesInWindow} states in ${c.control.window})`;
   if (c.status === 'finding-expected') return `${head} -> finding, expected (${c.expectation.kind}: ${c.expectation.reason})`;
+  if (c.status === 'not-covered') return `${head} -> NOT COVERED: windows never hit: ${(c.coverage ?? []).filter((w) => w.states === 0).map((w) => w.window).join(', ')} (raise --crashes, a bigger workload, or --strategy targeted)`;
   return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})`;
 }
 
@@ -70,6 +76,7 @@ function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, 
 }
 
 export function registerCampaignCommands(program: Command): void {
+  registerSelftestCommand(program);
   program
     .command('run')
     .description('run one campaign cell: a workload on an engine and device, cut the power at many points, recover, judge')
@@ -79,8 +86,13 @@ export function registerCampaignCommands(program: Command): void {
     .option('--profile <name>', 'device profile (tornlab profiles)', DEFAULT_PROFILE)
     .option('--fault <name>', 'fault switch, repeatable (tornlab profiles)', collect, [])
     .option('--page-size <bytes>', 'page size: 4096, 8192 or 16384', int('--page-size'), 8192)
-    .option('--workload <name>', 'kv-uniform, kv-zipf, bank or insert-seq', 'bank')
+    .option('--workload <name>', 'kv-uniform, kv-zipf, bank, insert-seq, ycsb-a, ycsb-f or tpcc-like', 'bank')
     .option('--txns <n>', 'transactions in the workload', int('--txns'), 300)
+    .option('--keys <n>', `key count: records, accounts, customers (default ${DEFAULT_CAMPAIGN.keys})`, int('--keys'), DEFAULT_CAMPAIGN.keys)
+    .option('--frames <n>', `buffer pool frames, at least 16 (default ${DEFAULT_CAMPAIGN.frames})`, int('--frames'), DEFAULT_CAMPAIGN.frames)
+    .option('--checkpoint-every <n>', `transactions between checkpoints (default ${DEFAULT_CAMPAIGN.checkpointEvery})`, int('--checkpoint-every'), DEFAULT_CAMPAIGN.checkpointEvery)
+    .option('--checkpoint-batch <n>', `pages per checkpoint step (default ${DEFAULT_CAMPAIGN.checkpointBatch})`, int('--checkpoint-batch'), DEFAULT_CAMPAIGN.checkpointBatch)
+    .option('--sabotage <switch>', 'positive control: run with one engine sabotage switch (tornlab selftest lists them)')
     .option('--crashes <n>', 'crash-state budget', int('--crashes'), 500)
     .option('--seed <n>', 'seed of every random choice', int('--seed'), 1)
     .addOption(new Option('--strategy <name>', 'crash-point strategy').choices([...STRATEGIES]).default('mixed'))
@@ -110,6 +122,11 @@ export function registerCampaignCommands(program: Command): void {
         crashDuringRecovery: !!o.crashDuringRecovery,
         commit: o.commit as CommitMethod,
         windowMs: o.windowMs,
+        keys: o.keys,
+        frames: o.frames,
+        checkpointEvery: o.checkpointEvery,
+        checkpointBatch: o.checkpointBatch,
+        ...(o.sabotage ? { sabotage: o.sabotage } : {}),
       });
       const bar = progressBar(`${cell.mode} on ${cell.profile}`);
       const outcome = await runCell(cell, { workers: o.workers, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
@@ -123,7 +140,8 @@ export function registerCampaignCommands(program: Command): void {
         if (outcome.truncated) process.stdout.write(`  (exhaustive plan cut at the budget of ${cell.crashes} crash states; raise --crashes to cover the whole run)\n`);
       }
       writeOutputs([outcome], { cell }, o, `tornlab run ${r.id}`);
-      process.exitCode = r.verdicts.ok === r.crashStatesTried ? 0 : 1;
+      // 4 = not covered (a control not caught, a window never hit); 2 is the CLI's bad-input code.
+      process.exitCode = r.control ? (r.control.caught ? 0 : NOT_COVERED_EXIT) : r.status === 'not-covered' ? NOT_COVERED_EXIT : r.verdicts.ok === r.crashStatesTried ? 0 : 1;
     });
 
   program
@@ -163,9 +181,13 @@ export function registerCampaignCommands(program: Command): void {
       if (o.junit) fs.writeFileSync(o.junit, renderJunit(report));
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       const bugs = report.cells.filter((c) => c.status === 'finding-bug');
-      const expected = report.cells.filter((c) => c.status === 'finding-expected');
-      process.stderr.write(`summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s)\n`);
-      process.exitCode = bugs.length > 0 ? 1 : 0;
+      const expected = report.cells.filter((c) => c.status === 'finding-expected' && !c.control);
+      const notCovered = report.cells.filter((c) => c.status === 'not-covered');
+      const controls = report.cells.filter((c) => c.control);
+      const sens = controls.length ? `; controls caught ${controls.filter((c) => c.control!.caught).length}/${controls.length}` : '';
+      process.stderr.write(`summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s), ${notCovered.length} not covered${sens}\n`);
+      // 1: a bug; 4: no bug, but a pass that proves nothing (a window never hit, a control not caught).
+      process.exitCode = bugs.length > 0 ? 1 : notCovered.length > 0 ? NOT_COVERED_EXIT : 0;
     });
 
   program
@@ -176,7 +198,7 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (id: string, o) => {
       if (id.trim().startsWith('pg:')) return replayPg(id, !!o.json);
       const s = parseReplayId(id);
-      const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs });
+      const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);
       const { run, spaces } = captureRun(adapter, cell, [s.point]);
       const space = spaces.get(s.point)!;
