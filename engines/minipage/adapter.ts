@@ -3,12 +3,12 @@
  * EngineAdapter): run a cell's workload once, recover + judge crash images,
  * and say what each mode promises on each device profile.
  */
-import { DEFAULT_WINDOW_MS, type CellSpec, type EngineAdapter, type WorkloadRun } from '../../src/campaign/cell';
+import { DEFAULT_WINDOW_MS, warmupTxnsFor, type CellSpec, type CostFigures, type EngineAdapter, type WorkloadRun } from '../../src/campaign/cell';
 import type { Expectation, Verdict } from '../../src/report/schema';
 import { NvmeDevice } from '../../src/device/device';
 import { isPowerFailAtomic, powerFailAtomicity } from '../../src/device/identify';
 import { getProfile, parseFaults } from '../../src/device/profiles';
-import { EngineConfig, runWorkload } from './driver';
+import { EngineConfig, RunConfig, runWorkload } from './driver';
 import { COMMIT_METHODS } from './commit-durability';
 import { MiniPageEngine } from './engine';
 import { PROTECTION_MODES, ProtectionMode, computeLayout } from './layout';
@@ -80,13 +80,8 @@ function baseExpectation(cell: Pick<CellSpec, 'mode' | 'force' | 'profile' | 'fa
   return { kind: 'demonstration', tolerated: ['torn-page-detected'], reason: `${mode}${cell.force ? ' (forced)' : ''} has no copy to repair a torn page from, and ${why}` };
 }
 
-export const minipageAdapter: EngineAdapter = {
-  name: 'minipage',
-  modes: PROTECTION_MODES,
-  workloads: WORKLOAD_NAMES,
-  pageSizes: VALID_PAGE_SIZES,
-  commits: COMMIT_METHODS,
-  runWorkload(cell, onEvent): WorkloadRun {
+/** The driver configuration of a cell (scale: what the cell names, the engine's defaults otherwise). */
+function runConfigOf(cell: CellSpec): RunConfig {
     const engine: EngineConfig = {
       mode: cell.mode as ProtectionMode,
       pageSize: cell.pageSize,
@@ -101,7 +96,7 @@ export const minipageAdapter: EngineAdapter = {
     // Only non-default commit methods add keys: a default cell runs exactly as before.
     if (cell.commit && cell.commit !== 'flush') engine.walDurability = cell.commit;
     if (cell.commit === 'window') engine.powerWindowMs = cell.windowMs ?? DEFAULT_WINDOW_MS;
-    const run = runWorkload({
+    return {
       profile: cell.profile,
       faults: cell.faults,
       seed: cell.seed,
@@ -109,10 +104,36 @@ export const minipageAdapter: EngineAdapter = {
       // With keys given, bank rows are padded to 120..200 bytes like real account rows, so that the accounts span many pages.
       workload: { name: cell.workload as WorkloadName, seed: cell.seed, txns: cell.txns, ...(cell.keys !== undefined ? { keys: cell.keys, accounts: Math.min(10000, cell.keys), ...(cell.workload === 'bank' ? { valueBytes: [120, 200] as [number, number] } : {}) } : {}) },
       checkpointEvery: cell.checkpointEvery,
-      capture: 'none',
-      windows: true,
-      onEvent,
-    });
+    };
+}
+
+export const minipageAdapter: EngineAdapter = {
+  name: 'minipage',
+  modes: PROTECTION_MODES,
+  workloads: WORKLOAD_NAMES,
+  pageSizes: VALID_PAGE_SIZES,
+  commits: COMMIT_METHODS,
+  costRun(cell): CostFigures {
+    const t0 = process.hrtime.bigint();
+    const warm = warmupTxnsFor(cell.costTxns!);
+    const run = runWorkload({ ...runConfigOf({ ...cell, txns: warm + cell.costTxns! }), capture: 'none', measureFrom: warm });
+    const s = run.steady!;
+    const per = (v: number) => (s.commits > 0 ? v / s.commits : 0);
+    const byTag: Record<string, number> = {};
+    for (const [t, v] of Object.entries(s.byTag)) byTag[t] = per(v);
+    return {
+      txns: s.txns,
+      warmupTxns: s.warmupTxns,
+      commits: s.commits,
+      perTxn: { hostBytes: per(s.hostWriteBytes), byTag, flushes: per(s.flushes), fuaWrites: per(s.fuaWrites), nandBytes: per(s.nandBytes), logicalBytes: per(s.logicalBytes) },
+      commitLatencyUs: s.commitLatencyUs,
+      evictions: s.evictions,
+      checkpoints: s.checkpoints,
+      wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9,
+    };
+  },
+  runWorkload(cell, onEvent): WorkloadRun {
+    const run = runWorkload({ ...runConfigOf(cell), capture: 'none', windows: true, onEvent });
     const oracle = run.oracle;
     const hook = (dev: NvmeDevice, h?: { onEvent?: (e: Parameters<NonNullable<typeof onEvent>>[0], dev: NvmeDevice) => void }) => {
       if (h?.onEvent) {

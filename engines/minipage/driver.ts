@@ -19,6 +19,7 @@ import { EngineOptions, EngineStats, MiniPageEngine } from './engine';
 import { ProtectionMode, requiredBlocks } from './layout';
 import { WorkloadConfig, createWorkload, normalizeWorkload } from './workloads';
 import { WindowInterval } from './sabotage';
+import { latencySummary } from '../../src/report/build';
 
 export interface EngineConfig extends EngineOptions {
   mode: ProtectionMode;
@@ -56,6 +57,25 @@ export interface RunConfig {
   neighbour?: { bytesPerGroup: number; intent: 'standard' | 'ephemeral' };
   /** Record the crash windows the engine marks (sabotage.ts) into RunResult.windows. */
   windows?: boolean;
+  /** Cost runs: measure from this transaction index on (after a warm-up) into RunResult.steady. */
+  measureFrom?: number;
+}
+
+/** What the run cost from `measureFrom` to its end (the steady state after a warm-up). */
+export interface SteadyCosts {
+  txns: number;
+  warmupTxns: number;
+  commits: number;
+  logicalBytes: number;
+  byTag: Record<Tag, number>;
+  hostWriteBytes: number;
+  flushes: number;
+  fuaWrites: number;
+  nandBytes: number;
+  simTimeUs: number;
+  commitLatencyUs: { p50: number; p99: number };
+  evictions: number;
+  checkpoints: number;
 }
 
 /** Blocks of the neighbour's region (cycled through). */
@@ -116,12 +136,10 @@ export interface RunResult {
   engine: MiniPageEngine;
   /** Crash windows marked during the run (with `windows: true`), in close order. */
   windows: WindowInterval[];
+  /** With `measureFrom`: the costs from there to the end. */
+  steady?: SteadyCosts;
 }
 
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
 
 /** Blocks a device needs for this engine configuration. */
 export function deviceBlocksFor(engine: EngineConfig, blockSize: number): number {
@@ -169,7 +187,14 @@ export function runWorkload(config: RunConfig): RunResult {
   const groups = new Prng(config.seed, 'driver/groups');
   let i = 0;
   let sinceCkpt = 0;
+  type Snap = { i: number; counters: DeviceCounters; commits: number; logical: number; lat: number; evictions: number; checkpoints: number };
+  let base: Snap | undefined;
+  const snap = (): Snap => ({ i, counters: JSON.parse(JSON.stringify(dev.counters)), commits: engine.stats.commits, logical: engine.stats.logicalBytes, lat: engine.stats.commitLatencyUs.length, evictions: engine.pool.evictions, checkpoints: engine.stats.checkpoints });
+  if (config.measureFrom !== undefined && !(Number.isInteger(config.measureFrom) && config.measureFrom >= 0 && config.measureFrom < wl.config.txns)) {
+    throw new BadInputError(`measureFrom must be an integer in 0..${wl.config.txns - 1}`);
+  }
   while (i < wl.config.txns) {
+    if (config.measureFrom !== undefined && !base && i >= config.measureFrom) base = snap();
     const n = Math.min(groups.int(1, groupSize), wl.config.txns - i);
     if (nb) {
       const blocks = nb.bytesPerGroup / blockSize;
@@ -210,6 +235,28 @@ export function runWorkload(config: RunConfig): RunResult {
   const lat = stats.commitLatencyUs.slice().sort((a, b) => a - b);
   const byTag = {} as ByteAccounting['byTag'];
   for (const t of TAGS) byTag[t] = { ...c.byTag[t] };
+  let steady: SteadyCosts | undefined;
+  if (base) {
+    const b = base.counters;
+    const byTagSteady = {} as Record<Tag, number>;
+    for (const t of TAGS) byTagSteady[t] = c.byTag[t].bytes - b.byTag[t].bytes;
+    const l = latencySummary(stats.commitLatencyUs.slice(base.lat));
+    steady = {
+      txns: wl.config.txns - base.i,
+      warmupTxns: base.i,
+      commits: stats.commits - base.commits,
+      logicalBytes: stats.logicalBytes - base.logical,
+      byTag: byTagSteady,
+      hostWriteBytes: c.hostWriteBytes - b.hostWriteBytes,
+      flushes: c.flushes - b.flushes,
+      fuaWrites: c.fuaWrites - b.fuaWrites,
+      nandBytes: c.nandBytesProgrammed - b.nandBytesProgrammed,
+      simTimeUs: dev.timeUs - b.simTimeUs,
+      commitLatencyUs: { p50: l.p50, p99: l.p99 },
+      evictions: engine.pool.evictions - base.evictions,
+      checkpoints: stats.checkpoints - base.checkpoints,
+    };
+  }
   const bytes: ByteAccounting = {
     byTag,
     pageBytes: c.byTag.page.bytes + c.byTag.doublewrite.bytes,
@@ -220,8 +267,9 @@ export function runWorkload(config: RunConfig): RunResult {
     flushes: c.flushes,
     fuaWrites: c.fuaWrites,
     commits: stats.commits,
-    commitLatencyUs: { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), mean: lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : 0 },
+    // One percentile implementation for every report (src/report/build.ts, nearest rank).
+    commitLatencyUs: { ...latencySummary(lat), mean: lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : 0 },
     simTimeUs: dev.timeUs,
   };
-  return { oracle, points, counters: JSON.parse(JSON.stringify(c)), stats, bytes, device: dev, engine, windows: engine.steps.intervals.slice() };
+  return { oracle, points, counters: JSON.parse(JSON.stringify(c)), stats, bytes, device: dev, engine, windows: engine.steps.intervals.slice(), ...(steady ? { steady } : {}) };
 }

@@ -50,6 +50,8 @@ export interface CampaignFile {
   checkpointBatch?: number;
   /** Run the engine's positive controls beside the cells (controlCells). */
   controls?: boolean;
+  /** Costs from a separate crash-free run of this many transactions per cell (after a warm-up). */
+  costTxns?: number;
   txns?: number;
   crashes?: number;
   seed?: number;
@@ -110,6 +112,7 @@ export const CAMPAIGN_SCHEMA = {
     txns: { type: 'integer', minimum: 1 },
     ...SCALE_SCHEMA,
     controls: { type: 'boolean' },
+    costTxns: { type: 'integer', minimum: 1 },
     crashes: { type: 'integer', minimum: 0 },
     seed: { type: 'integer', minimum: 0 },
     strategy: { type: 'string', enum: [...STRATEGIES] },
@@ -228,6 +231,7 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
               const v = entry[k] ?? c[k];
               if (v !== undefined) cell[k] = v;
             }
+            if (c.costTxns !== undefined) cell.costTxns = c.costTxns;
             // Flush adds no key: a campaign without `commits` expands exactly as before.
             if (commit !== 'flush') cell.commit = commit;
             if (commit === 'window' && c.windowMs !== undefined) cell.windowMs = c.windowMs;
@@ -258,7 +262,9 @@ export function controlCells(cells: readonly CellSpec[], adapter: EngineAdapter)
       const w = workloads[(i + j) % workloads.length];
       const base = cells.find((c) => c.workload === w && !c.sabotage && !c.commit && spec.modes.includes(c.mode) && c.faults.length === 0 && adapter.expectation(c).kind === 'claims-safe' && volatileCache(c.profile));
       if (base) {
-        controls.push({ ...base, sabotage: name });
+        // A control is judged by its crash states only: no cost run.
+        const { costTxns: _cost, ...rest } = base;
+        controls.push({ ...rest, sabotage: name });
         return;
       }
     }

@@ -81,6 +81,27 @@ export interface CellSpec {
   checkpointBatch?: number;
   /** A positive control: the engine's sabotage switch (EngineAdapter.sabotages) this cell runs with. */
   sabotage?: string;
+  /** Costs from a separate crash-free run of this many transactions after a warm-up (absent: from the crash run). */
+  costTxns?: number;
+}
+
+/** Per-transaction costs of a long crash-free run (EngineAdapter.costRun). */
+export interface CostFigures {
+  txns: number;
+  warmupTxns: number;
+  commits: number;
+  /** Per committed transaction. */
+  perTxn: { hostBytes: number; byTag: Record<string, number>; flushes: number; fuaWrites: number; nandBytes: number; logicalBytes: number };
+  commitLatencyUs: { p50: number; p99: number };
+  evictions: number;
+  checkpoints: number;
+  /** Wall-clock seconds of the run and transactions per second (the simulator's speed). */
+  wallSeconds: number;
+}
+
+/** Warm-up of a cost run: a tenth of it, at least 1000 transactions (past any load phase at default scale). */
+export function warmupTxnsFor(costTxns: number): number {
+  return Math.max(1000, Math.ceil(costTxns / 10));
 }
 
 /** What one run of the workload (without a crash) cost. */
@@ -134,6 +155,8 @@ export interface EngineAdapter {
   expectation(cell: CellSpec): Expectation;
   /** The crash windows the cell's mode declares (each must be hit by some crash state, else not-covered). */
   windowsFor?(cell: CellSpec): string[];
+  /** A crash-free run of cell.costTxns transactions after warmupTxnsFor(cell.costTxns): costs per transaction. */
+  costRun?(cell: CellSpec): CostFigures;
   /** The engine's fault set: sabotage switch -> what it breaks, the modes it applies to, its window. */
   sabotages?: Readonly<Record<string, { what: string; modes: readonly string[]; window: string }>>;
 }

@@ -76,6 +76,9 @@ export function validateCell(cell: CellSpec, adapter: EngineAdapter = getAdapter
     const min = k === 'frames' ? 16 : k === 'keys' ? 2 : 1;
     if (!Number.isSafeInteger(v) || v < min || v > 1_000_000) throw new BadInputError(`${k} must be an integer from ${min} to 1000000, got ${v}`);
   }
+  if (cell.costTxns !== undefined && !(Number.isSafeInteger(cell.costTxns) && cell.costTxns >= 1 && cell.costTxns <= 10_000_000)) {
+    throw new BadInputError(`costTxns must be an integer from 1 to 10000000, got ${cell.costTxns}`);
+  }
   if (cell.sabotage !== undefined) {
     const spec = adapter.sabotages?.[cell.sabotage];
     if (!spec) throw new BadInputError(`sabotage "${cell.sabotage}" is not a switch of engine ${adapter.name}; use one of: ${Object.keys(adapter.sabotages ?? {}).join(', ') || '(none)'}`);
@@ -252,6 +255,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
     verdictCounts[r.verdict] = (verdictCounts[r.verdict] ?? 0) + 1;
     if (r.verdict !== 'ok') findings.push({ replayId: r.replayId, verdict: r.verdict, detail: r.detail });
   }
+  const costs = cell.costTxns && adapter.costRun ? adapter.costRun(cell) : undefined;
   const coverage = windowCoverage(adapter.windowsFor?.(cell) ?? [], windows, states, results);
   const spec = cell.sabotage ? adapter.sabotages?.[cell.sabotage] : undefined;
   const control = spec
@@ -277,6 +281,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
       expectation,
       coverage,
       control,
+      ...(costs ? { costs } : {}),
     },
     opts.findingsCap,
   );

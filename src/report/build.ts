@@ -13,6 +13,7 @@ import {
   CellResult,
   CellStatus,
   ControlEntry,
+  CostsEntry,
   Expectation,
   Finding,
   LatencySummary,
@@ -62,6 +63,7 @@ export interface CellMeasurements {
   tbwTerabytes?: number;
   coverage?: readonly { window: string; states: number; nonOk: Record<string, number> }[];
   control?: ControlEntry;
+  costs?: CostsEntry & { wallSeconds?: number };
 }
 
 /** The cost part of CellMeasurements, straight from a device's counters after the run. */
@@ -233,6 +235,23 @@ export function buildCellResult(m: CellMeasurements, findingsCap = DEFAULT_FINDI
     status: cellStatus(verdicts, m.expectation, m),
     ...(m.coverage ? { coverage: m.coverage.map((w) => ({ window: w.window, states: w.states, nonOk: { ...w.nonOk } })) } : {}),
     ...(m.control ? { control: { ...m.control } } : {}),
+    ...(m.costs ? { costs: roundCosts(m.costs) } : {}),
+  };
+}
+
+/** Per-transaction figures to 6 significant digits; wall time is left out (reports are byte-reproducible). */
+function roundCosts(c: CostsEntry & { wallSeconds?: number }): CostsEntry {
+  const r = (x: number) => roundSig(x, 6);
+  const byTag: Partial<Record<Tag, number>> = {};
+  for (const [t, v] of Object.entries(c.perTxn.byTag)) byTag[t as Tag] = r(v ?? 0);
+  return {
+    txns: c.txns,
+    warmupTxns: c.warmupTxns,
+    commits: c.commits,
+    perTxn: { hostBytes: r(c.perTxn.hostBytes), byTag, flushes: r(c.perTxn.flushes), fuaWrites: r(c.perTxn.fuaWrites), nandBytes: r(c.perTxn.nandBytes), logicalBytes: r(c.perTxn.logicalBytes) },
+    commitLatencyUs: { p50: c.commitLatencyUs.p50, p99: c.commitLatencyUs.p99 },
+    evictions: c.evictions,
+    checkpoints: c.checkpoints,
   };
 }
 

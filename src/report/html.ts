@@ -4,7 +4,7 @@
  * data-cell/data-metric/data-value (or data-total/data-value for the summary)
  * so a browser test can check it against report.json.
  */
-import { arrange, cellsWithFindings, cellAt, cellLabel, controlsTable, COST_COLUMNS, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
+import { arrange, cellsWithFindings, cellAt, cellLabel, controlsTable, COST_COLUMNS, costsTables, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
 import { fmtBytes, fmtInt } from './format';
 import { CellResult, CELL_STATUSES, Report, TAGS } from './schema';
 import { bytesByTagChart, dataAttrs, esc, legend, STATUS_COLORS, TAG_COLORS, throughputChart, verdictMatrix } from './svg';
@@ -94,6 +94,13 @@ function plainTable(header: string[], rows: { cell: CellResult; values: string[]
 
 function controlsAndCoverage(report: Report, multiEngine: boolean): string[] {
   const out: string[] = [];
+  const costs = costsTables(report, multiEngine);
+  if (costs) {
+    out.push('<h2>Costs at scale</h2>', '<p class="note">A separate crash-free run per cell after a warm-up; figures per committed transaction.</p>', plainTable(costs.header, costs.rows));
+    if (costs.anchors.length) {
+      out.push('<p class="note">Measured ratios beside the published anchors:</p>', `<table><thead><tr>${['cells', 'ratio', 'measured', 'anchor', 'note'].map(th).join('')}</tr></thead><tbody>${costs.anchors.map((r) => `<tr>${r.map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+    }
+  }
   const ctl = controlsTable(report);
   if (ctl) {
     out.push('<h2>Positive controls</h2>', `<p class="note">Each protection step broken on purpose (the engine's sabotage switches), run beside the real cells. <strong>Sensitivity: <span data-total="controls.caught" data-value="${ctl.caught}">${ctl.caught}</span>/${ctl.tried}</strong> caught. A control nothing catches makes the campaign not-covered.</p>`, plainTable(ctl.header, ctl.rows));

@@ -1,5 +1,5 @@
 /** report.md: the report as Markdown tables. Pure: same Report, same string. */
-import { arrange, cellsWithFindings, cellAt, cellLabel, controlsTable, COST_COLUMNS, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
+import { arrange, cellsWithFindings, cellAt, cellLabel, controlsTable, COST_COLUMNS, costsTables, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
 import { fmtBytes, fmtInt } from './format';
 import { CellResult, Report, VERDICTS } from './schema';
 
@@ -82,6 +82,13 @@ export function renderMarkdown(report: Report): string {
     '',
   );
 
+  const costs = costsTables(report, a.multiEngine);
+  if (costs) {
+    const k = report.cells.find((c) => c.costs)!.costs!;
+    out.push('## Costs at scale', '', `A separate crash-free run per cell: ${fmtInt(k.txns)} transactions after a warm-up of ${fmtInt(k.warmupTxns)}, figures per committed transaction (bytes by the engine's tag).`, '');
+    out.push(...table(costs.header, costs.rows.map((r) => r.values)), '');
+    if (costs.anchors.length) out.push('Measured ratios beside the published anchors:', '', ...table(['cells', 'ratio', 'measured', 'anchor', 'note'], costs.anchors), '');
+  }
   const ctl = controlsTable(report);
   if (ctl) {
     out.push('## Positive controls', '', `Each protection step broken on purpose (the engine's sabotage switches), run beside the real cells. **Sensitivity: ${ctl.caught}/${ctl.tried}** caught. A control nothing catches makes the campaign \`not-covered\`.`, '');

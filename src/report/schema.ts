@@ -139,6 +139,18 @@ export interface CellResult {
   coverage?: WindowCoverageEntry[];
   /** Present on a positive control: the sabotage switch it runs with and whether a crash state caught it. */
   control?: ControlEntry;
+  /** Costs at scale: a separate crash-free run of `txns` transactions after `warmupTxns`, per committed transaction. */
+  costs?: CostsEntry;
+}
+
+export interface CostsEntry {
+  txns: number;
+  warmupTxns: number;
+  commits: number;
+  perTxn: { hostBytes: number; byTag: Partial<Record<Tag, number>>; flushes: number; fuaWrites: number; nandBytes: number; logicalBytes: number };
+  commitLatencyUs: LatencySummary;
+  evictions: number;
+  checkpoints: number;
 }
 
 export interface WindowCoverageEntry {

@@ -76,9 +76,10 @@ const cell = closedObject({
     required: ['sabotage', 'what', 'window', 'caught', 'statesInWindow'],
     properties: { sabotage: { type: 'string' }, what: { type: 'string' }, window: { type: 'string' }, caught: { type: 'boolean' }, statesInWindow: count },
   },
+  costs: { type: 'object' },
 });
 // coverage and control are optional (in-process engines; positive controls).
-cell.required = (cell.required as string[]).filter((k) => k !== 'coverage' && k !== 'control');
+cell.required = (cell.required as string[]).filter((k) => k !== 'coverage' && k !== 'control' && k !== 'costs');
 
 /** JSON Schema (draft-07) of report.json, schemaVersion 1. */
 export const REPORT_JSON_SCHEMA = {

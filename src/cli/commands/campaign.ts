@@ -92,6 +92,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--frames <n>', `buffer pool frames, at least 16 (default ${DEFAULT_CAMPAIGN.frames})`, int('--frames'), DEFAULT_CAMPAIGN.frames)
     .option('--checkpoint-every <n>', `transactions between checkpoints (default ${DEFAULT_CAMPAIGN.checkpointEvery})`, int('--checkpoint-every'), DEFAULT_CAMPAIGN.checkpointEvery)
     .option('--checkpoint-batch <n>', `pages per checkpoint step (default ${DEFAULT_CAMPAIGN.checkpointBatch})`, int('--checkpoint-batch'), DEFAULT_CAMPAIGN.checkpointBatch)
+    .option('--cost-txns <n>', 'also measure costs in a separate crash-free run of n transactions after a warm-up', int('--cost-txns'))
     .option('--sabotage <switch>', 'positive control: run with one engine sabotage switch (tornlab selftest lists them)')
     .option('--crashes <n>', 'crash-state budget', int('--crashes'), 500)
     .option('--seed <n>', 'seed of every random choice', int('--seed'), 1)
@@ -127,6 +128,7 @@ export function registerCampaignCommands(program: Command): void {
         checkpointEvery: o.checkpointEvery,
         checkpointBatch: o.checkpointBatch,
         ...(o.sabotage ? { sabotage: o.sabotage } : {}),
+        ...(o.costTxns ? { costTxns: o.costTxns } : {}),
       });
       const bar = progressBar(`${cell.mode} on ${cell.profile}`);
       const outcome = await runCell(cell, { workers: o.workers, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
@@ -136,6 +138,11 @@ export function registerCampaignCommands(program: Command): void {
         process.stdout.write(JSON.stringify({ ...r, truncated: outcome.truncated, findings: outcome.states.filter((s) => s.verdict !== 'ok').map((s) => ({ replayId: s.replayId, verdict: s.verdict, detail: s.detail })) }, null, 2) + '\n');
       } else {
         process.stdout.write(summaryLine(r, outcome.wallSeconds) + '\n');
+        if (r.costs) {
+          const k = r.costs;
+          const tags = Object.entries(k.perTxn.byTag).filter(([, v]) => (v ?? 0) > 0).map(([t, v]) => `${t} ${Math.round(v ?? 0)}`).join(', ');
+          process.stdout.write(`  costs (${k.txns} txns after ${k.warmupTxns} warm-up): per txn host ${Math.round(k.perTxn.hostBytes)} B (${tags}), NAND ${Math.round(k.perTxn.nandBytes)} B, ${k.perTxn.flushes.toFixed(2)} flushes, ${k.perTxn.fuaWrites.toFixed(2)} FUA; commit p50/p99 ${k.commitLatencyUs.p50}/${k.commitLatencyUs.p99} us\n`);
+        }
         for (const f of r.findings.slice(0, 5)) process.stdout.write(`  ${f.verdict}: ${f.detail}\n    tornlab replay ${f.replayId}\n`);
         if (outcome.truncated) process.stdout.write(`  (exhaustive plan cut at the budget of ${cell.crashes} crash states; raise --crashes to cover the whole run)\n`);
       }
