@@ -28,6 +28,18 @@
  * nothing before that last step but doublewrite repairs (which keep their
  * doublewrite copies), so a crash during recovery leaves a state recovery
  * handles again: recovery is idempotent.
+ *
+ * Invariants (asserted where cheap, at the entry points named):
+ *  E1 durable <= insert: wal.durableLsn <= wal.insertLsn (sync, checkpointFinish);
+ *  E2 redo point <= insert: the control block's redo point never passes the
+ *     WAL insert position (checkpointFinish, before the control block is written);
+ *  E3 write-ahead: a page goes to the device only once the WAL is durable past
+ *     its LSN (writePagesOut flushes the WAL first);
+ *  E4 no steal: a page never reaches the device carrying changes of a
+ *     transaction whose Commit record is not logged (bufferpool noSteal);
+ *  E5 every ordering step (Flush between phases, single-command page write,
+ *     checksum checks, FPI) goes through `steps` (sabotage.ts), which also marks
+ *     the crash windows; the engine never tests a sabotage switch itself.
  */
 import { NvmeDevice } from '../../src/device/device';
 import { BadInputError } from '../../src/util/errors';
@@ -369,6 +381,7 @@ export class MiniPageEngine implements TreeIO {
   sync(): CommitTicket[] {
     this.checkUsable();
     this.wal.flush();
+    if (this.wal.durableLsn > this.wal.insertLsn) throw new Error(`internal (E1): durable LSN ${this.wal.durableLsn} past insert LSN ${this.wal.insertLsn}`);
     const acked = this.pendingAcks;
     this.pendingAcks = [];
     for (const t of acked) this.ack(t);
@@ -429,6 +442,7 @@ export class MiniPageEngine implements TreeIO {
       /* keep writing */
     }
     const redoLsn = this.steps.keeps('ckpt.redo-at-begin') ? c.redoLsn : this.wal.insertLsn;
+    if (redoLsn > this.wal.insertLsn || redoLsn < this.control.redoLsn) throw new Error(`internal (E2): redo point ${redoLsn} outside [${this.control.redoLsn}, ${this.wal.insertLsn}]`);
     const control = { ...this.control, redoLsn, checkpoints: this.control.checkpoints + 1 };
     if (this.steps.keeps('ckpt.flush-before-control')) {
       this.steps.flush('ckpt.before-control');

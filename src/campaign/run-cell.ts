@@ -189,6 +189,9 @@ export function planCell(adapter: EngineAdapter, cell: CellSpec): { states: Plan
  * in one of its intervals [from, to), and their non-ok verdicts.
  */
 export function windowCoverage(names: readonly string[], spans: readonly { name: string; from: number; to: number }[], states: readonly PlannedState[], results: readonly StateResult[]): WindowCoverage[] {
+  // Entry checks (sabotage.ts W1, W2): states and verdicts align; every span is a declared, non-empty interval.
+  if (states.length !== results.length) throw new Error(`internal: ${states.length} planned states, ${results.length} verdicts`);
+  for (const w of spans) if (!(w.from < w.to) || !names.includes(w.name)) throw new Error(`internal: window span ${w.name} [${w.from}, ${w.to}) is empty or not declared (${names.join(', ')})`);
   return names.map((name) => {
     const iv = spans.filter((w) => w.name === name).sort((a, b) => a.from - b.from);
     // Prefix max of `to`, so a binary search on `from` answers "is p inside any interval".

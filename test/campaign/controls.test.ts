@@ -96,3 +96,10 @@ test('the default campaign runs a control for every sabotage switch', () => {
   expect([...names].sort()).toEqual([...SABOTAGE_NAMES].sort());
   for (const c of cells) expect(c.keys).toBe(DEFAULT_CAMPAIGN.keys);
 });
+
+test('tornlab selftest --list names every switch with its modes and window', () => {
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  const r = spawnSync(process.execPath, [require('path').join(__dirname, '../../dist/src/cli/main.js'), 'selftest', '--list'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  for (const n of SABOTAGE_NAMES) expect(r.stdout).toContain(`${n}  [`);
+});
