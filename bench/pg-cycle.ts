@@ -14,8 +14,7 @@ import * as path from 'node:path';
 import { DEFAULT_CELL, median, runPgCell } from '../engines/postgres/cycle';
 import { missingForPostgres } from '../engines/postgres/runtime';
 import { PgServer } from '../engines/postgres/server';
-import { createDevice } from '../src/device/device';
-import { BlockStack, requireExport, runLedger } from '../src/export';
+import { BlockStack, HostedDevice, requireExport, runLedger } from '../src/export';
 
 async function pgbenchTps(stack: BlockStack, seconds: number, label: string): Promise<number> {
   const ledger = runLedger();
@@ -61,7 +60,7 @@ async function main(): Promise<void> {
   console.log(`  median phases (s): ${phases.map((p) => `${p} ${(median(cell.cycles.map((c) => c.ms[p])) / 1000).toFixed(2)}`).join(', ')}`);
   console.log(`  base image (initdb + load, once per configuration): ${(cell.base.buildMs / 1000).toFixed(1)} s, ${cell.base.blocks} blocks; whole run ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-  const dev = createDevice({ profile: 'consumer-tlc', seed: 1, nsze: 262144 });
+  const dev = await HostedDevice.create({ profile: 'consumer-tlc', seed: 1, nsze: 262144 });
   const emu = await BlockStack.mountDevice(dev, { format: true });
   let tpsEmu: number;
   try {
@@ -77,7 +76,8 @@ async function main(): Promise<void> {
     await plain.release();
   }
   console.log(`pgbench -c 4 -T ${seconds} (scale 1): emulated consumer-tlc ${tpsEmu.toFixed(0)} tps, plain file on local disk ${tpsPlain.toFixed(0)} tps, ratio ${(tpsEmu / tpsPlain).toFixed(2)}`);
-  console.log(`  emulated device: ${dev.counters.writes} writes, ${dev.counters.flushes} flushes, ${(dev.counters.hostWriteBytes / 1024 / 1024).toFixed(0)} MiB written`);
+  const c = await dev.counters();
+  console.log(`  emulated device: ${c.writes} writes, ${c.flushes} flushes, ${(c.hostWriteBytes / 1024 / 1024).toFixed(0)} MiB written`);
 }
 
 main().catch((e) => {

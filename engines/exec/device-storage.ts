@@ -5,7 +5,7 @@
  *
  *   open:     fresh device (small namespace) -> mkfs.ext4 -> mount
  *             (-> bind mount at the user's directory, for `tornlab exec`)
- *   cut:      device stops (synchronously) -> caller kills -> bind unmounted ->
+ *   cut:      device stops (in the device host) -> caller kills -> bind unmounted ->
  *             pending requests failed, umount -l, losetup -d, FUSE unmount
  *   remount:  survivor choice (sample n of the crash point, seeded) -> crash
  *             image -> new device -> e2fsck -p -> mount (-> bind again)
@@ -18,8 +18,7 @@
  * exec runs the id documents the state; it does not promise a replay.
  */
 import { run, runOk } from '../../src/export/exec';
-import { BlockStack, cutAndRelease, registerActive, remountCrashImage, requireExport, runLedger } from '../../src/export';
-import { CrashPoint, createDevice } from '../../src/device/device';
+import { BlockStack, CutInfo, HostedDevice, cutAndRelease, registerActive, remountCrashImage, requireExport, runLedger, survivorsFrom } from '../../src/export';
 import { faultNames, getProfile, parseFaults } from '../../src/device/profiles';
 import { Prng } from '../../src/util/prng';
 import { killProcessesUsing } from './processes';
@@ -45,7 +44,8 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
   const profile = getProfile(o.profile);
   const faults = parseFaults(o.faults ?? []);
   const nsze = Math.floor((o.sizeBytes ?? DEFAULT_DEVICE_BYTES) / profile.identify.namespace.lbaDataSize);
-  const device = createDevice({ profile, faults, seed: o.seed, nsze });
+  // The device and its FUSE server live in the device host process (src/export/device-host).
+  let device = await HostedDevice.create({ profile: profile.name, faults: faultNames(faults), seed: o.seed, nsze });
   let bound = false;
   const bind = async (s: BlockStack) => {
     if (!o.bindAt) return;
@@ -78,6 +78,7 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
     stack = await BlockStack.mountDevice(device, { format: true });
   } catch (e) {
     unregisterBind();
+    await device.dispose();
     throw e;
   }
   try {
@@ -89,8 +90,8 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
   }
   // What the device saw from the moment the storage was ready (after mkfs and mount) to the cut:
   // the database's own writes and flushes, plus the file system's for them.
-  const ready = { ...device.counters };
-  let point: CrashPoint | undefined;
+  const ready = await device.counters();
+  let point: CutInfo | undefined;
   let onCutHook: (() => void) | undefined;
   const idBase = `${profile.name}${faultNames(faults).map((f) => '+' + f).join('')}:${o.seed}`;
 
@@ -124,12 +125,12 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
         if (o.bindAt) await killProcessesUsing(o.bindAt, 0);
         await unbind();
       });
-      point = r.point;
+      const p = (point = r.point);
       stack = undefined;
-      const c = device.counters;
+      const c = await device.counters();
       return {
-        seq: point.seq,
-        pendingWrites: point.pending.length,
+        seq: p.seq,
+        pendingWrites: p.pendingWrites,
         device: {
           hostWriteBytes: c.hostWriteBytes - ready.hostWriteBytes,
           writes: c.writes - ready.writes,
@@ -137,17 +138,20 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
           fuaWrites: c.fuaWrites - ready.fuaWrites,
           nandBytesProgrammed: c.nandBytesProgrammed - ready.nandBytesProgrammed,
         },
-        note: `power cut at device command ${point.seq}: ${point.pending.length} writes cached or in flight, ${r.heldRequests} requests failed with EIO after the kill`,
+        note: `power cut at device command ${p.seq}: ${p.pendingWrites} writes cached or in flight, ${r.heldRequests} requests failed with EIO after the kill`,
       };
     },
     async remountCrashImage(): Promise<RemountSummary> {
       if (!point) throw new Error('remountCrashImage before powerCut');
-      const rec = await remountCrashImage(point, { prng: new Prng(point.seed, `crash/p${point.seq}/s${o.sample}`) });
+      const rec = await remountCrashImage(device, survivorsFrom(new Prng(point.seed, `crash/p${point.seq}/s${o.sample}`)));
+      // The cut device (and its crash point) is no longer needed; the crash image's device takes its place.
+      await device.dispose();
+      device = rec.device;
       stack = rec.stack;
       await bind(stack);
       return {
-        choices: rec.space.count.toString(),
-        changedBlocks: rec.image.changedBlocks,
+        choices: rec.choices.toString(),
+        changedBlocks: rec.changedBlocks,
         crashStateId: `${idBase}:p${point.seq}:s${o.sample}`,
         fsck: rec.fsck ? { code: rec.fsck.code, output: rec.fsck.output.slice(-2000) } : undefined,
       };
@@ -164,6 +168,7 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
         if (!s.fuse?.isCut) await killProcessesUsing(s.mountPoint!, 5000).catch(() => []);
         await s.release();
       }
+      await device.dispose();
     },
   };
   return storage;

@@ -95,6 +95,17 @@ function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+/** Mount points at `dir` or below it (synchronous: for exit handlers). */
+export function mountsAtOrUnder(dir: string): string[] {
+  const abs = path.resolve(dir);
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => unescapeMount(l.split(' ')[4] ?? ''))
+    .filter((m) => m === abs || m.startsWith(abs + '/'));
+}
+
 export async function isMountPoint(dir: string): Promise<boolean> {
   const real = await fs.promises.realpath(dir);
   const info = await fs.promises.readFile('/proc/self/mountinfo', 'utf8');
@@ -132,6 +143,13 @@ export async function prepareMountDir(dir: string): Promise<{ dir: string; creat
 export function parsePositiveInt(raw: string | number, option: string, max = 1_000_000): number {
   const n = typeof raw === 'number' ? raw : /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > max) throw new BadInputError(`${option} must be an integer from 1 to ${max}, got "${raw}"`);
+  return n;
+}
+
+/** A duration in seconds (decimals allowed), more than 0 and at most `max`. */
+export function parseSeconds(raw: string | number, option: string, max = 86_400): number {
+  const n = typeof raw === 'number' ? raw : /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > max) throw new BadInputError(`${option} must be a number of seconds above 0 and at most ${max}, got "${raw}"`);
   return n;
 }
 

@@ -15,22 +15,36 @@
  *   TORNLAB_ACK_FILE    load: append one line per acknowledged operation
  *   TORNLAB_ACKED_FILE  verify: the lines that were acknowledged before the cut
  *   TORNLAB_ACKED_COUNT verify: their number
- *   TORNLAB_RUN         marks the processes of this run (tornlab doctor)
+ *   TORNLAB_RUN         marks the processes of this run (teardown, tornlab doctor)
  * The acknowledged lines are read by tornlab in the same synchronous step that
  * cuts the power, from a file outside the emulated device, so "acknowledged"
  * means: reported before the cut.
  *
+ * exec owns what it starts: each command runs as the leader of a process group
+ * of its own; a phase is over when the command exits (a daemon it left in the
+ * background may keep its stdout/stderr: its output is still read, bounded, and
+ * attached as `afterExit`). What the commands started lives on until the cut
+ * (start's daemon serves the load) or the end of the cycle (recover's daemon
+ * serves verify), where whole groups are SIGKILLed, and with them the processes
+ * that left their group but carry TORNLAB_RUN. A phase past its deadline
+ * (--start-timeout, --load-timeout, --verify-timeout) has its group killed and
+ * ends the cycle as `harness-error`: not a verdict on the database.
+ *
  * Invariant: whatever happens (bad exit, timeout, exception), every process
- * started for a cycle and every process using DIR is SIGKILLed and the storage
- * torn down before the cycle returns or throws.
+ * group started for a cycle, every process marked with its TORNLAB_RUN and
+ * every process using DIR is SIGKILLed and the storage torn down before the
+ * cycle returns or throws. (On SIGINT/SIGTERM the export's teardown does it
+ * and owns the exit; the cycle then never returns.)
  */
 import { runLedger } from '../../src/export';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BadInputError } from '../../src/util/errors';
+import { haltIfInterrupted } from '../../src/export/teardown';
+import { BadInputError, HarnessError } from '../../src/util/errors';
+import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
 import { Prng } from '../../src/util/prng';
-import { Started, killAll, killProcessesUsing, signalKillAll, sleep, start } from './processes';
+import { Started, killAll, killMarked, killProcessesUsing, signalKillAll, sleep, start } from './processes';
 import { CrashableStorage, CutSummary, RemountSummary } from './storage';
 import { ExecVerdict, verdictOfExitCode } from './verdict';
 import { ExecCommands } from './options';
@@ -41,7 +55,28 @@ export interface ExecTimeouts {
   verifyMs: number;
 }
 
+/** Deadline of one storage step (export, cut, crash-image remount, release), before the deadline factor. */
+const STORAGE_DEADLINE_MS = 120_000;
+const guardCut = <T>(p: Promise<T>) => guard('cut', STORAGE_DEADLINE_MS, p);
+
 export const DEFAULT_TIMEOUTS: ExecTimeouts = { startMs: 60_000, loadMs: 120_000, verifyMs: 120_000 };
+
+/** A command passed its phase's deadline: the cycle ends as `harness-error` (the testbed failed, not the database). */
+export class PhaseTimeoutError extends HarnessError {
+  constructor(
+    phase: string,
+    readonly option: string,
+    readonly deadlineMs: number,
+    message: string,
+  ) {
+    super(phase, message);
+  }
+}
+
+/** A deadline as the options give it (seconds). */
+export function formatDeadline(ms: number): string {
+  return `${ms / 1000} s`;
+}
 
 export interface ExecCampaignOptions {
   dir: string;
@@ -55,7 +90,12 @@ export interface ExecCampaignOptions {
   timeouts: ExecTimeouts;
   /** Mounts a fresh emulated device at `dir` for one cycle. */
   openStorage: (dir: string, cycle: number, prng: Prng) => Promise<CrashableStorage>;
-  /** Value of TORNLAB_RUN for the commands. */
+  /**
+   * Value of TORNLAB_RUN for the commands: the run ledger's id, so that the
+   * teardown and `tornlab doctor` find them. Without it, a marker of this
+   * process is made up (the runner still kills what carries it; doctor would
+   * count such processes as a dead run's).
+   */
   runId?: string;
   onCycle?: (i: number, r: ExecCycleResult) => void;
 }
@@ -67,6 +107,8 @@ export interface CommandRun {
   signal: string | null;
   ms: number;
   output: string;
+  /** What the command's process group (a daemon it started) wrote after the command exited, until it was killed. */
+  afterExit?: string;
 }
 
 export interface ExecCycleResult {
@@ -74,9 +116,12 @@ export interface ExecCycleResult {
   verdict: ExecVerdict;
   finding: boolean;
   ackedAtCut: number;
-  cut: CutSummary & RemountSummary & { trigger: string; loadFinishedBeforeCut: boolean };
+  /** Absent when the cycle ended before the power cut (harness-error). */
+  cut?: CutSummary & RemountSummary & { trigger: string; loadFinishedBeforeCut: boolean };
+  /** harness-error: the phase that passed its deadline, the option that sets it, the deadline. */
+  harness?: { phase: string; option: string; deadlineMs: number };
   runs: CommandRun[];
-  /** Output of the verify command (or of the failing recovery start). */
+  /** Output of the verify command (or of the failing recovery start, or what the harness-error names). */
   output: string;
 }
 
@@ -93,32 +138,57 @@ export interface ExecCampaignResult {
   cyclesPerMinute: number;
 }
 
-function envFor(o: ExecCampaignOptions, cycle: number, phase: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+let marks = 0;
+/** A run marker of this process, for runs without a ledger. */
+function localMark(): string {
+  return `exec-${process.pid}-${Date.now().toString(36)}-${++marks}`;
+}
+
+/** What a cycle knows about the commands it started. */
+interface CycleCtx {
+  mark: string;
+  runs: CommandRun[];
+  /** Each command with its run record and where its output stood when it exited (for afterExit). */
+  started: { p: Started; run: CommandRun; atExit: number }[];
+}
+
+function envFor(o: ExecCampaignOptions, mark: string, cycle: number, phase: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     TORNLAB_MOUNT: o.dir,
     TORNLAB_PHASE: phase,
     TORNLAB_CYCLE: String(cycle),
     TORNLAB_SEED: String(o.seed + cycle),
-    ...(o.runId ? { TORNLAB_RUN: o.runId } : {}),
+    TORNLAB_RUN: mark,
     ...extra,
   };
 }
 
-/** Run a shell command to its end, bounded; 126/127 (not executable / not found) and timeouts are bad input. */
-async function runToEnd(option: 'start' | 'verify', command: string, phase: string, env: NodeJS.ProcessEnv, timeoutMs: number, runs: CommandRun[]): Promise<CommandRun> {
+/**
+ * Run a shell command until it exits (what it left in the background lives on
+ * in its process group), bounded: past `timeoutMs` the whole group is killed
+ * and the cycle ends as harness-error. 126/127 (not executable / not found) are bad input.
+ */
+async function runToEnd(ctx: CycleCtx, option: 'start' | 'verify', command: string, phase: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CommandRun> {
+  await haltIfInterrupted();
   const t0 = Date.now();
-  const p = start('/bin/sh', ['-c', command], { env }); // cwd stays the user's: relative command paths work
+  const p = start('/bin/sh', ['-c', command], { env, runMark: ctx.mark }); // cwd stays the user's: relative command paths work
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    void p.kill();
+    p.signalKill();
   }, timeoutMs);
   const r = await p.exited;
   clearTimeout(timer);
+  if (timedOut) await p.kill(); // and wait until every member of its group is gone
+  await haltIfInterrupted(); // killed by a SIGINT/SIGTERM teardown: it owns the exit
   const run: CommandRun = { command, phase, code: r.code, signal: r.signal, ms: Date.now() - t0, output: p.output() };
-  runs.push(run);
-  if (timedOut) throw new BadInputError(`--${option} "${command}" (${phase}) timed out after ${timeoutMs} ms; make it finish or raise --timeout. Output:\n${tail(run.output)}`);
+  ctx.runs.push(run);
+  ctx.started.push({ p, run, atExit: p.outputLength() });
+  if (timedOut) {
+    const opt = `--${option}-timeout`;
+    throw new PhaseTimeoutError(phase, opt, timeoutMs, `the ${option} command (phase ${phase}) did not exit within ${formatDeadline(timeoutMs)} (${opt}); its process group was killed`);
+  }
   if (r.code === 127 || r.code === 126) throw new BadInputError(`--${option} "${command}" (${phase}): ${r.code === 127 ? 'command not found' : 'not executable'} (exit ${r.code}). Output:\n${tail(run.output)}`);
   return run;
 }
@@ -140,21 +210,35 @@ export function readAcks(file: string): string[] {
 }
 
 export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: Prng): Promise<ExecCycleResult> {
-  // On a device run the ack folder lives in the run's folder, so that doctor removes it after a SIGKILL.
+  await haltIfInterrupted();
+  const ctx: CycleCtx = { mark: o.runId ?? localMark(), runs: [], started: [] };
+  const { runs } = ctx;
+  // On a ledger run the ack folder lives in the run's folder, so that doctor removes it after a SIGKILL.
   const ackDir = o.runId ? runLedger().newPath('acks') : await fs.promises.mkdtemp(path.join(os.tmpdir(), 'tornlab-exec-acks-'));
   await fs.promises.mkdir(ackDir, { recursive: true });
   const ackFile = path.join(ackDir, 'acks');
   const ackedFile = path.join(ackDir, 'acked-at-cut');
   await fs.promises.writeFile(ackFile, '');
-  const runs: CommandRun[] = [];
-  const storage = await o.openStorage(o.dir, cycle, prng.fork('storage'));
+  // Storage steps run under the watchdog (src/export/watchdog.ts): a mount or release that hangs ends the run as harness-error.
+  const storage = await guard('export', STORAGE_DEADLINE_MS, o.openStorage(o.dir, cycle, prng.fork('storage')));
   let load: Started | undefined;
+  let tLoad = 0;
+  let loadRun: CommandRun | undefined;
+  const recordLoad = async () => {
+    if (!load || loadRun) return;
+    const r = await load.exited;
+    loadRun = { command: o.commands.load, phase: 'load', code: r.code, signal: r.signal, ms: Date.now() - tLoad, output: load.output() };
+    runs.push(loadRun);
+    ctx.started.push({ p: load, run: loadRun, atExit: load.outputLength() });
+  };
+  let ackedAtCut = 0;
+  let cut: ExecCycleResult['cut'];
   try {
-    const firstStart = await runToEnd('start', o.commands.start, 'start', envFor(o, cycle, 'start'), o.timeouts.startMs, runs);
+    const firstStart = await runToEnd(ctx, 'start', o.commands.start, 'start', envFor(o, ctx.mark, cycle, 'start'), o.timeouts.startMs);
     if (firstStart.code !== 0) throw new BadInputError(`--start "${o.commands.start}" failed before any power cut (exit ${firstStart.code}); it must succeed on a fresh empty file system. Output:\n${tail(firstStart.output)}`);
 
-    const tLoad = Date.now();
-    load = start('/bin/sh', ['-c', o.commands.load], { env: envFor(o, cycle, 'load', { TORNLAB_ACK_FILE: ackFile }) });
+    tLoad = Date.now();
+    load = start('/bin/sh', ['-c', o.commands.load], { env: envFor(o, ctx.mark, cycle, 'load', { TORNLAB_ACK_FILE: ackFile }), runMark: ctx.mark });
     let loadDone = false;
     const loadExit = load.exited.then((r) => {
       loadDone = true;
@@ -166,7 +250,9 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
       trigger = `after ${target} acknowledged operations`;
       const deadline = tLoad + o.timeouts.loadMs;
       while (!loadDone && readAcks(ackFile).length < target) {
-        if (Date.now() > deadline) throw new BadInputError(`--load "${o.commands.load}" did not report ${target} acknowledged operations in ${o.timeouts.loadMs} ms (append one line per operation to $TORNLAB_ACK_FILE, or lower --cut-after-acks / raise --timeout)`);
+        if (Date.now() > deadline) {
+          throw new PhaseTimeoutError('load', '--load-timeout', o.timeouts.loadMs, `the load command (phase load) did not report ${target} acknowledged operations within ${formatDeadline(o.timeouts.loadMs)} (--load-timeout; append one line per operation to $TORNLAB_ACK_FILE, or lower --cut-after-acks); its process group was killed`);
+        }
         await Promise.race([sleep(5), loadExit]);
       }
     } else {
@@ -174,6 +260,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
       trigger = `${delay} ms into load`;
       await Promise.race([sleep(delay), loadExit]);
     }
+    await haltIfInterrupted();
     if (loadDone) {
       const r = await loadExit;
       if (r.code !== 0) {
@@ -181,43 +268,69 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
         throw new BadInputError(`--load "${o.commands.load}" failed before the power cut (${why}). Output:\n${tail(load.output())}`);
       }
     }
-    // The cut: read what was acknowledged and stop the device in one synchronous step.
+    // The cut: read what was acknowledged, then stop the device. An acknowledgement written
+    // between the two is not counted: it came from a commit durable before the cut, so the
+    // oracle only expects less than it could (never more).
     const acked = readAcks(ackFile);
+    ackedAtCut = acked.length;
     const finishedBeforeCut = loadDone;
     const l = load;
-    // Signal only (see Started.signalKill); the exits are awaited after the release.
-    const summary = await storage.powerCut(async () => {
+    // Signal only (see Started.signalKill): every process group of the cycle (start's daemon
+    // included) and whatever uses DIR; the exits are awaited after the release.
+    const summary = await guardCut(storage.powerCut(async () => {
       l.signalKill();
       signalKillAll();
       await killProcessesUsing(o.dir, 0);
-    });
+      // Processes that left their groups, by marker. On a device this waits for the held requests
+      // to be failed (see markedPids): they follow below, after the release.
+      if (storage.kind === 'plain-directory') await killMarked(ctx.mark, 0);
+    }));
     await killAll();
+    await killMarked(ctx.mark);
     await killProcessesUsing(o.dir).catch(() => []);
-    const loadExitStatus = await loadExit;
-    runs.push({ command: o.commands.load, phase: 'load', code: loadExitStatus.code, signal: loadExitStatus.signal, ms: Date.now() - tLoad, output: load.output() });
+    await recordLoad();
     await fs.promises.writeFile(ackedFile, acked.length ? acked.join('\n') + '\n' : '');
     let remount: RemountSummary;
+    cut = { ...summary, trigger, loadFinishedBeforeCut: finishedBeforeCut };
     try {
-      remount = await storage.remountCrashImage();
+      remount = await guard('fsck', STORAGE_DEADLINE_MS, storage.remountCrashImage());
     } catch (e) {
+      if (e instanceof PhaseDeadlineError) throw e;
       // The file system did not come back from the crash image: the user's database never got a chance.
-      const cut = { ...summary, trigger, loadFinishedBeforeCut: finishedBeforeCut };
-      return { cycle, verdict: 'recovery-failed', finding: true, ackedAtCut: acked.length, cut, runs, output: `file system: the crash image could not be checked and mounted: ${(e as Error).message}` };
+      return { cycle, verdict: 'recovery-failed', finding: true, ackedAtCut, cut, runs, output: `file system: the crash image could not be checked and mounted: ${(e as Error).message}` };
     }
 
-    const cut = { ...summary, ...remount, trigger, loadFinishedBeforeCut: finishedBeforeCut };
-    const recover = await runToEnd('start', o.commands.start, 'recover', envFor(o, cycle, 'recover'), o.timeouts.startMs, runs);
+    cut = { ...summary, ...remount, trigger, loadFinishedBeforeCut: finishedBeforeCut };
+    const recover = await runToEnd(ctx, 'start', o.commands.start, 'recover', envFor(o, ctx.mark, cycle, 'recover'), o.timeouts.startMs);
     if (recover.code !== 0) {
-      return { cycle, verdict: 'recovery-failed', finding: true, ackedAtCut: acked.length, cut, runs, output: recover.output };
+      return { cycle, verdict: 'recovery-failed', finding: true, ackedAtCut, cut, runs, output: recover.output };
     }
-    const verify = await runToEnd('verify', o.commands.verify, 'verify', envFor(o, cycle, 'verify', { TORNLAB_ACKED_FILE: ackedFile, TORNLAB_ACKED_COUNT: String(acked.length) }), o.timeouts.verifyMs, runs);
+    const verify = await runToEnd(ctx, 'verify', o.commands.verify, 'verify', envFor(o, ctx.mark, cycle, 'verify', { TORNLAB_ACKED_FILE: ackedFile, TORNLAB_ACKED_COUNT: String(acked.length) }), o.timeouts.verifyMs);
     const verdict = verify.signal ? 'failed' : verdictOfExitCode(verify.code ?? 1);
-    return { cycle, verdict, finding: verdict !== 'ok', ackedAtCut: acked.length, cut, runs, output: verify.output };
+    return { cycle, verdict, finding: verdict !== 'ok', ackedAtCut, cut, runs, output: verify.output };
+  } catch (e) {
+    await haltIfInterrupted(); // a SIGINT/SIGTERM teardown owns the exit
+    if (!(e instanceof PhaseTimeoutError) && !(e instanceof PhaseDeadlineError)) throw e;
+    // Killed here already so that the output below is all there will be.
+    await killAll();
+    await killMarked(ctx.mark);
+    await recordLoad();
+    const last = runs[runs.length - 1];
+    const what = e instanceof PhaseDeadlineError ? e.describe().join('\n') : e.message;
+    const output = `harness-error: ${what}${last?.output ? `. Output:\n${tail(last.output)}` : ''}`;
+    const harness = e instanceof PhaseTimeoutError ? { phase: e.phase, option: e.option, deadlineMs: e.deadlineMs } : { phase: e.phase, option: '--deadline-factor', deadlineMs: e.deadlineMs };
+    return { cycle, verdict: 'harness-error', finding: false, ackedAtCut, cut, harness, runs, output };
   } finally {
     await load?.kill();
     await killAll();
+    await killMarked(ctx.mark).catch(() => []);
     await killProcessesUsing(o.dir).catch(() => []);
-    await storage.teardown();
+    await recordLoad();
+    for (const { p, run, atExit } of ctx.started) {
+      const later = p.outputSince(atExit);
+      if (later) run.afterExit = tail(later);
+    }
+    await guard('release', STORAGE_DEADLINE_MS, storage.teardown());
     await fs.promises.rm(ackDir, { recursive: true, force: true });
   }
 }
@@ -232,6 +345,7 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
   // One sequential stream for the cut points: the first draws of sibling forks are correlated.
   const cuts = root.fork('cuts');
   for (let i = 0; i < o.crashes; i++) {
+    await haltIfInterrupted();
     const r = await runExecCycle(
       {
         ...o,
@@ -267,7 +381,11 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
 export function formatExecCampaign(r: ExecCampaignResult): string {
   const lines = [`exec on ${r.storage}${r.profile ? ` (${r.profile})` : ''} at ${r.dir}: ${r.crashes} crash cycles, seed ${r.seed}`];
   for (const c of r.cycles) {
-    lines.push(`  #${c.cycle} ${c.verdict.padEnd(20)} cut ${c.cut.trigger}${c.cut.loadFinishedBeforeCut ? ' (load had finished)' : ''}, ${c.ackedAtCut} acknowledged${c.cut.crashStateId ? `, crash state ${c.cut.crashStateId}` : ''}`);
+    const what = c.cut
+      ? `cut ${c.cut.trigger}${c.cut.loadFinishedBeforeCut ? ' (load had finished)' : ''}, ${c.ackedAtCut} acknowledged${c.cut.crashStateId ? `, crash state ${c.cut.crashStateId}` : ''}`
+      : 'no power cut';
+    const harness = c.harness ? `; ${c.harness.phase} passed its deadline of ${formatDeadline(c.harness.deadlineMs)} (${c.harness.option})` : '';
+    lines.push(`  #${c.cycle} ${c.verdict.padEnd(20)} ${what}${harness}`);
     if (c.verdict !== 'ok') for (const l of c.output.trim().split('\n').slice(-6)) lines.push(`      | ${l}`);
   }
   lines.push(`  verdicts: ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}; findings ${r.findings}; ${r.cyclesPerMinute.toFixed(1)} cycles/min`);

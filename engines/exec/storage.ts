@@ -62,8 +62,10 @@ export interface CrashableStorage {
   /**
    * Optional (devices only): cut the power right before the (n+1)-th write
    * request the device receives from now on (a targeted cut inside a commit's
-   * writes). `onCut` runs synchronously at the cut, before any other request is
-   * answered; powerCut() must still be called afterwards to kill and release.
+   * writes). The device host cuts synchronously with that request; `onCut` runs
+   * when the cut is reported here, so no request was answered after the cut
+   * (an acknowledgement read before onCut came from a durable commit).
+   * powerCut() must still be called afterwards to kill and release.
    */
   armCut?(afterWrites: number, onCut: () => void): void;
   /** Cancel an armed cut that has not fired. */

@@ -1,12 +1,18 @@
 /**
- * Verdicts (ARCHITECTURE 4) as the real-database engines report them, and the
- * exit-code convention a user's verify command uses to name one.
+ * The exit-code convention a user's verify command uses to name a verdict
+ * (ARCHITECTURE 4; the vocabulary itself is src/crash/verdict.ts).
  */
-export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+import { VERDICTS, Verdict } from '../../src/crash/verdict';
 
-/** A user's verify command that fails without naming a class reports `failed`. */
-export type ExecVerdict = Verdict | 'failed';
+export { VERDICTS };
+export type { Verdict };
+
+/**
+ * A user's verify command that fails without naming a class reports `failed`.
+ * `harness-error`: the cycle could not be judged (a phase passed its deadline);
+ * not a verdict on the database, not a finding.
+ */
+export type ExecVerdict = Verdict | 'failed' | 'harness-error';
 
 /**
  * Exit status of a verify command -> verdict. 0 is ok; 10..14 name a class;

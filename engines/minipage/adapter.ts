@@ -4,7 +4,8 @@
  * and say what each mode promises on each device profile.
  */
 import { DEFAULT_WINDOW_MS, warmupTxnsFor, type CellSpec, type CostFigures, type EngineAdapter, type WorkloadRun } from '../../src/campaign/cell';
-import type { Expectation, Verdict } from '../../src/report/schema';
+import type { Expectation } from '../../src/report/schema';
+import { NON_OK } from '../../src/crash/verdict';
 import { NvmeDevice } from '../../src/device/device';
 import { isPowerFailAtomic, powerFailAtomicity } from '../../src/device/identify';
 import { getProfile, parseFaults } from '../../src/device/profiles';
@@ -25,8 +26,6 @@ export function maxPagesFor(cell: Pick<CellSpec, 'workload' | 'pageSize' | 'txns
   const bytes = rows * (cell.workload.startsWith('ycsb') ? 300 : 160);
   return Math.max(256, Math.ceil((3 * bytes) / cell.pageSize) + 64);
 }
-
-const NON_OK: Verdict[] = ['torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'];
 
 /** Does the profile guarantee that every page write of this page size lands all-or-nothing? */
 export function deviceCoversPages(profileName: string, pageSize: number): boolean {

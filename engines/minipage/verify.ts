@@ -30,9 +30,10 @@ import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage } from './page
 import { pageLba, readRange } from './protections';
 import { createWorkload } from './workloads';
 import { CrashPoint } from '../../src/device/device';
+import { VERDICTS, Verdict } from '../../src/crash/verdict';
 
-export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+export { VERDICTS };
+export type { Verdict };
 
 export interface VerifyResult {
   verdict: Verdict;

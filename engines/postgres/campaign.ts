@@ -6,10 +6,9 @@
  */
 import { BadInputError } from '../../src/util/errors';
 import type { CellMeasurements } from '../../src/report/build';
-import type { Expectation, Finding, Verdict } from '../../src/report/schema';
+import type { Expectation, NonOkState } from '../../src/report/schema';
+import { NON_OK } from '../../src/crash/verdict';
 import { CellResult, CrashAt, DEFAULT_CELL, PgCellConfig, median } from './cycle';
-
-const NON_OK: Verdict[] = ['torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'];
 
 /**
  * full_page_writes=on claims that no torn page survives recovery, on any
@@ -28,9 +27,14 @@ export function pgExpectation(cfg: Pick<PgCellConfig, 'fpw' | 'faults'>): Expect
 export function pgMeasurements(r: CellResult): CellMeasurements {
   const cycles = r.cycles;
   const sum = (f: (c: (typeof cycles)[number]) => number) => cycles.reduce((a, c) => a + f(c), 0);
-  const findings: Finding[] = cycles
-    .filter((c) => c.verdict !== 'ok')
-    .map((c) => ({ replayId: c.replayId, verdict: c.verdict as Finding['verdict'], detail: (c.messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m)) ?? c.findings[0] ?? '').slice(0, 300) }));
+  // A harness error's detail is why the testbed failed (findings[0]); a finding's is PostgreSQL's own words first.
+  const findings: NonOkState[] = cycles
+    .filter((c): c is typeof c & { verdict: NonOkState['verdict'] } => c.verdict !== 'ok')
+    .map((c) => ({
+      replayId: c.replayId,
+      verdict: c.verdict,
+      detail: (c.verdict === 'harness-error' ? (c.findings[0] ?? c.messages[0] ?? '') : (c.messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m)) ?? c.findings[0] ?? '')).slice(0, 300),
+    }));
   return {
     engine: 'postgres',
     mode: r.config.fpw ? 'fpw-on' : 'fpw-off',

@@ -9,20 +9,27 @@
  * the oracle, run pg_amcheck (heap + btree), shut down cleanly and run
  * pg_checksums --check. The verdict follows ARCHITECTURE 4, with
  * PostgreSQL's own messages attached.
+ *
+ * Every phase runs under a watchdog deadline (src/export/watchdog.ts, scaled
+ * by `pgDeadlines`); a phase that passes it ends the cycle as
+ * `harness-error`, naming the phase and what was stuck. The device and its
+ * FUSE server live in the device host process, so nothing this module does
+ * (spawning, killing, unmounting) can starve them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from './pg-client';
-import { createDevice, NvmeDevice } from '../../src/device/device';
 import { getProfile, parseFaults } from '../../src/device/profiles';
-import { BlockStore } from '../../src/device/store';
 import { DeviceCounters } from '../../src/device/types';
 import { BlockStack, FsType } from '../../src/export/block-stack';
+import { HostImage, HostedDevice } from '../../src/export/device-host/client';
+import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
+import { HarnessError } from '../../src/util/errors';
 import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
-import { remountCrashImage } from '../../src/export/power-cut';
+import { remountCrashImage, survivorsFrom } from '../../src/export/power-cut';
 import { markedProcesses } from '../../src/export/processes';
 import { BadInputError } from '../../src/util/errors';
 import { Prng } from '../../src/util/prng';
@@ -115,11 +122,63 @@ export function parseSettings(items: readonly string[]): Record<string, string> 
   return out;
 }
 
+// -------------------------------------------------------------- deadlines
+
+/** Deadline (ms) of each phase of a cycle, before the deadline factor (see watchdog.ts). */
+export interface PgDeadlines {
+  /** initdb + schema + load + clean shutdown of the base image. */
+  base: number;
+  /** Device, FUSE export, loop device, mount. */
+  export: number;
+  start: number;
+  /** The load and the targeted checkpoint, up to the cut. */
+  load: number;
+  /** Kill the server, fail pending requests, release the stack. */
+  cut: number;
+  /** Crash image -> e2fsck -p -> mount. */
+  fsck: number;
+  /** PostgreSQL crash recovery until it accepts connections. */
+  recoveryStart: number;
+  /** Oracle, pg_amcheck, clean shutdown, pg_checksums. */
+  verify: number;
+  /** Teardown after an error or at the end. */
+  release: number;
+}
+
+/**
+ * Deadlines scaled with the work: the namespace size (mkfs, e2fsck), the
+ * data set (accounts, pgbench scale: load, amcheck, checksums) and the load
+ * time. Generous on purpose — they catch hangs, not slowness — and sized for a
+ * loaded 2-core machine.
+ */
+export function pgDeadlines(cfg: PgCellConfig): PgDeadlines {
+  const gib = (nszeOf(cfg) * getProfile(cfg.profile).identify.namespace.lbaDataSize) / 1024 ** 3;
+  const data = cfg.accounts / 20000 + (cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0);
+  return {
+    base: Math.round(180_000 + 60_000 * data + 30_000 * gib),
+    export: Math.round(60_000 + 30_000 * gib),
+    start: 90_000,
+    load: cfg.loadMs + 120_000,
+    cut: 60_000,
+    fsck: Math.round(60_000 + 60_000 * gib),
+    recoveryStart: 150_000,
+    verify: Math.round(150_000 + 60_000 * data),
+    release: 60_000,
+  };
+}
+
+/** Test hooks (never set by the CLI). */
+export interface PgTestHooks {
+  /** Make the FUSE handler stop answering right after the server started (a hung device server). */
+  hangAfterStart?: boolean;
+}
+
 // ------------------------------------------------------------- base image
 
 export interface BaseImage {
   key: string;
-  store: BlockStore;
+  /** The image, held by the device host. */
+  image: HostImage;
   blocks: number;
   buildMs: number;
   nsze: number;
@@ -155,16 +214,36 @@ function newServer(ledger: RunLedger, mountPoint: string, settings: Record<strin
  * load, shut down cleanly, built once per process and configuration, on a
  * device without faults (faults apply to the cycles, not to setup).
  */
-export async function baseImage(cfg: PgCellConfig, ledger = runLedger()): Promise<BaseImage> {
+export async function baseImage(cfg: PgCellConfig, ledger = runLedger(), d = pgDeadlines(cfg)): Promise<BaseImage> {
   const key = baseKey(cfg);
   const cached = bases.get(key);
-  if (cached) return cached;
+  // A base image lives in the device host; a host that ended took it along.
+  if (cached && cached.image.alive) return cached;
   const t0 = Date.now();
   const nsze = nszeOf(cfg);
-  const dev = createDevice({ profile: cfg.profile, seed: cfg.seed, nsze });
-  const stack = await BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, ledger });
+  const dev = await HostedDevice.create({ profile: cfg.profile, seed: cfg.seed, nsze });
+  let stack: BlockStack;
+  try {
+    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, ledger }));
+  } catch (e) {
+    await dev.dispose();
+    throw e;
+  }
   let server: PgServer | undefined;
   try {
+    await guard('base-image', d.base, buildBase());
+  } finally {
+    server?.kill();
+    await guard('base-release', d.release, stack.release());
+  }
+  // Everything the file system wrote reaches media in the snapshot (no faults on the base device).
+  const image = await dev.snapshot();
+  await dev.dispose();
+  const base: BaseImage = { key, image, blocks: image.blocks, buildMs: Date.now() - t0, nsze };
+  bases.set(key, base);
+  return base;
+
+  async function buildBase(): Promise<void> {
     server = newServer(ledger, stack.mountPoint!, { ...serverSettings({ ...cfg, fpw: true }), max_wal_size: '64MB' });
     await server.initdb();
     const st = await server.start();
@@ -182,16 +261,7 @@ export async function baseImage(cfg: PgCellConfig, ledger = runLedger()): Promis
     }
     const stop = await server.stop();
     if (!stop.clean) throw new Error(`postgres did not shut down cleanly on the base image:\n${server.logSinceStart()}`);
-  } finally {
-    server?.kill();
-    await stack.release();
   }
-  // Everything the file system wrote is on media after this Flush (no faults on the base device).
-  dev.waitAll();
-  dev.flush();
-  const base: BaseImage = { key, store: dev.media.snapshot(), blocks: dev.media.size, buildMs: Date.now() - t0, nsze };
-  bases.set(key, base);
-  return base;
 }
 
 // ------------------------------------------------------------------ cycle
@@ -240,6 +310,8 @@ export interface CycleResult {
   cycle: number;
   seed: number;
   verdict: Verdict;
+  /** Set when the verdict is harness-error: the phase that passed its deadline and what was stuck. */
+  harness?: { phase: string; deadlineMs: number; stuck: { pid: number; comm: string; state: string; stack: string[] }[] };
   /** Why the verdict is what it is (one line each). */
   findings: string[];
   /** PostgreSQL's own words: log lines, tool output. */
@@ -303,29 +375,36 @@ function lsnToNumber(lsn: string): number {
 }
 
 /** Run one crash cycle. */
-export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number, ledger = runLedger()): Promise<CycleResult> {
+export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number, ledger = runLedger(), d = pgDeadlines(cfg), hooks: PgTestHooks = {}): Promise<CycleResult> {
   const t0 = Date.now();
   const cyclePrng = new Prng(cfg.seed, `pg/cycle${cycle}`);
   const devSeed = cyclePrng.fork('device').int(1, 2 ** 31 - 1);
   const settings = serverSettings(cfg);
-  const dev: NvmeDevice = createDevice({ profile: cfg.profile, faults: parseFaults(cfg.faults), seed: devSeed, nsze: base.nsze, image: { store: base.store } });
-  const stack = await BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, ledger });
+  const dev = await HostedDevice.create({ profile: cfg.profile, faults: cfg.faults, seed: devSeed, nsze: base.nsze, image: base.image.id });
+  let stack: BlockStack;
+  try {
+    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, ledger }));
+  } catch (e) {
+    await dev.dispose();
+    if (e instanceof HarnessError) return harnessResult(cfg, cycle, e, t0);
+    throw e;
+  }
   const res: CycleResult = {
     cycle,
     seed: cfg.seed,
     verdict: 'ok',
     findings: [],
     messages: [],
-    replayId: `pg:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`,
+    replayId: replayIdOf(cfg, cycle),
     cut: { trigger: cfg.crashAt, afterWrites: 0, dirtyBytesAtLeast: 0, maxDirtyBytes: 0, dirtyBuffers: 0, seq: 0, pendingWrites: 0, pendingBlocks: 0, pendingLbas: [], heldRequests: 0, changedBlocks: 0 },
     workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0, commitLatencyUs: { p50: 0, p99: 0 } },
     wal: { startLsn: '', endLsn: '', lsnBytes: 0, records: -1, fpi: -1, walBytes: 0, walFpi: 0, walRecords: 0 },
-    device: { load: deviceBytes(dev.counters), recovery: deviceBytes(dev.counters) },
+    device: { load: deviceBytes(await dev.counters()), recovery: deviceBytes(await dev.counters()) },
     recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '' },
     checks: {},
     ms: { total: 0, start: 0, load: 0, cut: 0, recovery: 0, verify: 0 },
   };
-  const dev0 = deviceBytes(dev.counters);
+  const dev0 = res.device.load;
   const server = newServer(ledger, stack.mountPoint!, settings);
   const bank = new BankWorkload(cfg.accounts, cyclePrng.fork('bank'));
   stack.fuse!.onCut(() => bank.markCut());
@@ -337,69 +416,36 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   let pgbench: ReturnType<PgServer['runTool']> | undefined;
   let released = false;
   try {
-    const st = await server.start();
+    const st = await guard('start', d.start, server.start());
     res.ms.start = Date.now() - t0;
     if (!st.ready) throw new Error(`postgres did not start from the base image:\n${server.logSinceStart()}`);
-    const ctl = await server.connect();
-    const wal0 = await walSnapshot(ctl);
-    for (let i = 0; i < cfg.clients; i++) clients.push(await server.connect());
+    const ctl = await guard('start', d.start, server.connect());
+    if (hooks.hangAfterStart) await stack.fuse!.hang();
+    const wal0 = await guard('load', d.load, walSnapshot(ctl));
+    for (let i = 0; i < cfg.clients; i++) clients.push(await guard('load', d.load, server.connect()));
     const tLoad = Date.now();
-    const cutPrng = cyclePrng.fork('cut');
-    let cutPromise: Promise<unknown> | undefined;
-    if (cfg.crashAt === 'seeded') {
-      res.cut.afterWrites = cutPrng.int(1, 400);
-      cutPromise = stack.armCut({ afterWrites: res.cut.afterWrites });
-    }
-    bank.start(clients);
-    if (cfg.pgbenchClients > 0) {
-      pgbench = server.runTool('pgbench', ['-n', '-c', String(cfg.pgbenchClients), '-T', '600', '-h', server.opts.socketDir, '-p', String(server.opts.port), '-U', 'postgres', 'postgres'], 700_000);
-      void pgbench.catch(() => undefined);
-    }
-    if (cutPromise) {
-      const first = await Promise.race([cutPromise.then(() => 'cut'), sleep(cfg.loadMs).then(() => 'time')]);
-      if (first !== 'cut') res.cut.trigger = 'end-of-load';
-    } else {
-      await sleep(cfg.loadMs);
-    }
     let walCut: Awaited<ReturnType<typeof walSnapshot>>;
-    if (!stack.fuse!.isCut) {
-      walCut = await untilCut(walSnapshot(ctl));
-      if (stack.fuse!.isCut) walCut = undefined;
-      if (cfg.crashAt === 'checkpoint' && !stack.fuse!.isCut) {
-        const dirty = await safeQuery(ctl, 'SELECT count(*)::int AS n FROM pg_buffercache WHERE isdirty');
-        res.cut.dirtyBuffers = dirty ? Number(dirty[0].n) : 0;
-        // Cut inside the checkpoint's data writeback: once the device cache holds a seeded
-        // amount of not-yet-flushed data (commits' WAL flushes keep it near empty otherwise).
-        res.cut.dirtyBytesAtLeast = cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
-        stack.fuse!.stats.maxDirtyBytes = 0;
-        const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: CUT_MIN_WRITE_BYTES });
-        const ckpt = ctl.query('CHECKPOINT').then(
-          () => 'done',
-          () => 'error',
-        );
-        const first = await Promise.race([armed.then(() => 'cut'), ckpt]);
-        if (first !== 'cut') res.cut.trigger = 'after-checkpoint';
-      }
-    }
+    await guard('load', d.load, loadUntilCut());
     res.ms.load = Date.now() - tLoad;
-    if (!stack.fuse!.isCut) stack.cut();
+    if (!stack.fuse!.isCut) await guard('cut', d.cut, stack.cut());
     // --- the cut: kill everything that used the file system, then release it
     const tCut = Date.now();
     const point = stack.fuse!.point!;
     res.cut.seq = point.seq;
-    res.cut.pendingWrites = point.pending.length;
-    res.cut.pendingBlocks = point.pending.reduce((a, w) => a + w.lbas.length, 0);
-    res.cut.pendingLbas = point.pending.map((w) => `${w.lba}+${w.nlb}`);
-    res.cut.heldRequests = stack.fuse!.heldCount;
-    res.cut.maxDirtyBytes = stack.fuse!.stats.maxDirtyBytes;
-    res.device.load = deviceBytes(dev.counters, dev0);
+    res.cut.pendingWrites = point.pendingWrites;
+    res.cut.pendingBlocks = point.pendingBlocks;
+    res.cut.pendingLbas = point.pendingLbas;
+    res.device.load = deviceBytes(await dev.counters(), dev0);
     const victims = server.kill();
     for (const p of killMarkedPgbench(ledger)) victims.push(p);
-    await stack.release();
+    const exportStats = await stack.fuse!.stats();
+    res.cut.heldRequests = exportStats.heldCount;
+    res.cut.maxDirtyBytes = exportStats.maxDirtyBytes;
+    await guard('cut', d.cut, stack.release());
     released = true;
-    await server.waitGone(victims);
+    await guard('cut', d.cut, server.waitGone(victims));
     for (const c of [ctl, ...clients]) void c.end().catch(() => undefined);
-    await bank.settled();
+    await guard('cut', d.cut, bank.settled());
     res.workload.acked = bank.acked.length;
     res.workload.commitLatencyUs = latencySummary(bank.latenciesUs);
     res.workload.attempted = bank.attempted;
@@ -418,16 +464,101 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     }
     res.ms.cut = Date.now() - tCut;
     // --- recovery on the crash image
-    await recoverAndVerify(cfg, point, cyclePrng, bank.acked, res, ledger);
+    await recoverAndVerify(cfg, dev, cyclePrng, bank.acked, res, ledger, d);
+
+    /** The load, and the targeted cut inside a CHECKPOINT; returns once the power is cut or the load ended. */
+    async function loadUntilCut(): Promise<void> {
+    const cutPrng = cyclePrng.fork('cut');
+    let cutPromise: Promise<unknown> | undefined;
+    if (cfg.crashAt === 'seeded') {
+      res.cut.afterWrites = cutPrng.int(1, 400);
+      cutPromise = stack.armCut({ afterWrites: res.cut.afterWrites });
+    }
+    bank.start(clients);
+    if (cfg.pgbenchClients > 0) {
+      pgbench = server.runTool('pgbench', ['-n', '-c', String(cfg.pgbenchClients), '-T', '600', '-h', server.opts.socketDir, '-p', String(server.opts.port), '-U', 'postgres', 'postgres'], 700_000);
+      void pgbench.catch(() => undefined);
+    }
+    if (cutPromise) {
+      const first = await Promise.race([cutPromise.then(() => 'cut'), sleep(cfg.loadMs).then(() => 'time')]);
+      if (first !== 'cut') res.cut.trigger = 'end-of-load';
+    } else {
+      await sleep(cfg.loadMs);
+    }
+    if (!stack.fuse!.isCut) {
+      walCut = await untilCut(walSnapshot(ctl));
+      if (stack.fuse!.isCut) walCut = undefined;
+      if (cfg.crashAt === 'checkpoint' && !stack.fuse!.isCut) {
+        const dirty = await safeQuery(ctl, 'SELECT count(*)::int AS n FROM pg_buffercache WHERE isdirty');
+        res.cut.dirtyBuffers = dirty ? Number(dirty[0].n) : 0;
+        // Cut inside the checkpoint's data writeback: once the device cache holds a seeded
+        // amount of not-yet-flushed data (commits' WAL flushes keep it near empty otherwise).
+        res.cut.dirtyBytesAtLeast = cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
+        await stack.fuse!.resetMaxDirty();
+        const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: CUT_MIN_WRITE_BYTES });
+        const ckpt = ctl.query('CHECKPOINT').then(
+          () => 'done',
+          () => 'error',
+        );
+        const first = await Promise.race([armed.then(() => 'cut'), ckpt]);
+        if (first !== 'cut') res.cut.trigger = 'after-checkpoint';
+      }
+    }
+    }
+  } catch (e) {
+    if (!(e instanceof HarnessError)) throw e;
+    noteHarnessError(res, e);
   } finally {
     server.kill();
     if (!released) {
-      if (!stack.fuse!.isCut) stack.cut();
-      await stack.release();
+      await guard('release', d.release, async () => {
+        if (!stack.fuse!.isCut) await stack.cut();
+        await stack.release();
+      }).catch((e) => {
+        if (!(e instanceof HarnessError)) throw e;
+        noteHarnessError(res, e);
+      });
     }
+    await dev.dispose();
   }
   res.ms.total = Date.now() - t0;
   return res;
+}
+
+function noteHarnessError(res: CycleResult, e: HarnessError): void {
+  const late = e instanceof PhaseDeadlineError ? e : undefined;
+  if (res.verdict !== 'harness-error') {
+    res.verdict = 'harness-error';
+    res.harness = { phase: e.phase, deadlineMs: late?.deadlineMs ?? 0, stuck: late?.stuck ?? [] };
+  }
+  // The first finding names the phase and what went wrong (the detail of the verdict).
+  res.findings.push(...(late ? late.describe() : [e.detail]));
+}
+
+/** A cycle that could not even export its device in time. */
+function harnessResult(cfg: PgCellConfig, cycle: number, e: HarnessError, t0: number): CycleResult {
+  const zero: DeviceBytes = { hostWriteBytes: 0, writes: 0, flushes: 0, nandBytesProgrammed: 0 };
+  const res: CycleResult = {
+    cycle,
+    seed: cfg.seed,
+    verdict: 'ok',
+    findings: [],
+    messages: [],
+    replayId: replayIdOf(cfg, cycle),
+    cut: { trigger: cfg.crashAt, afterWrites: 0, dirtyBytesAtLeast: 0, maxDirtyBytes: 0, dirtyBuffers: 0, seq: 0, pendingWrites: 0, pendingBlocks: 0, pendingLbas: [], heldRequests: 0, changedBlocks: 0 },
+    workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0, commitLatencyUs: { p50: 0, p99: 0 } },
+    wal: { startLsn: '', endLsn: '', lsnBytes: 0, records: -1, fpi: -1, walBytes: 0, walFpi: 0, walRecords: 0 },
+    device: { load: zero, recovery: zero },
+    recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '' },
+    checks: {},
+    ms: { total: Date.now() - t0, start: 0, load: 0, cut: 0, recovery: 0, verify: 0 },
+  };
+  noteHarnessError(res, e);
+  return res;
+}
+
+function replayIdOf(cfg: PgCellConfig, cycle: number): string {
+  return `pg:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
 }
 
 /** pgbench runs as a client tool with our marker; find and kill it at the cut. */
@@ -447,27 +578,28 @@ function killMarkedPgbench(ledger: RunLedger): number[] {
   return out;
 }
 
-async function recoverAndVerify(cfg: PgCellConfig, point: import('../../src/device/device').CrashPoint, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger): Promise<void> {
+async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: PgDeadlines): Promise<void> {
   const tRec = Date.now();
-  const rec = await remountCrashImage(point, { prng: cyclePrng.fork('survivors') }, { fs: cfg.fs, ledger });
-  res.cut.changedBlocks = rec.image.changedBlocks;
+  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, ledger }));
+  res.cut.changedBlocks = rec.changedBlocks;
   res.recovery.fsckCode = rec.fsck?.code ?? 0;
   res.recovery.fsckOutput = rec.fsck?.output ?? '';
-  const rdev0 = deviceBytes(rec.device.counters);
+  const rdev0 = deviceBytes(await rec.device.counters());
+  let tVer = 0;
   const server = newServer(ledger, rec.stack.mountPoint!, serverSettings(cfg));
   try {
-    if (res.wal.startLsn && (rec.fsck?.code ?? 0) < 4) await countWal(server, res.wal);
+    if (res.wal.startLsn && (rec.fsck?.code ?? 0) < 4) await guard('verify', d.verify, countWal(server, res.wal));
     if ((rec.fsck?.code ?? 0) >= 4) {
       res.findings.push(`e2fsck -p could not repair the file system (exit ${rec.fsck?.code})`);
       res.messages.push(...(rec.fsck?.output ?? '').split('\n').slice(0, 20));
       res.verdict = 'recovery-failed';
       return;
     }
-    const st = await server.start();
+    const st = await guard('recovery-start', d.recoveryStart, server.start());
     res.recovery.ready = st.ready;
     res.recovery.ms = st.ms;
     res.ms.recovery = Date.now() - tRec;
-    const tVer = Date.now();
+    tVer = Date.now();
     if (!st.ready) {
       const log = server.logSinceStart();
       res.messages.push(...notableLogLines(log));
@@ -475,6 +607,14 @@ async function recoverAndVerify(cfg: PgCellConfig, point: import('../../src/devi
       res.findings.push(`PostgreSQL did not finish crash recovery (postmaster exit ${st.exitCode ?? 'timeout'})`);
       return;
     }
+    await guard('verify', d.verify, verify());
+  } finally {
+    server.kill();
+    res.device.recovery = deviceBytes(await rec.device.counters(), rdev0);
+    await guard('release', d.release, rec.stack.release()).finally(() => rec.device.dispose());
+  }
+
+  async function verify(): Promise<void> {
     const c = await server.connect();
     let oracle: OracleResult;
     try {
@@ -499,10 +639,6 @@ async function recoverAndVerify(cfg: PgCellConfig, point: import('../../src/devi
     const v = decideVerdict({ recoveryFailed: false, log, oracle, amcheck: res.checks.amcheck, checksums: res.checks.checksums, cleanShutdown: stop.clean });
     res.verdict = v;
     res.findings.push(...describeFindings(res));
-  } finally {
-    server.kill();
-    res.device.recovery = deviceBytes(rec.device.counters, rdev0);
-    await rec.stack.release();
   }
 }
 
@@ -595,15 +731,27 @@ export function median(xs: number[]): number {
 }
 
 /** Run a cell: preconditions, base image, `crashes` cycles. */
-export async function runPgCell(cfg: PgCellConfig, opts: { onCycle?: (r: CycleResult) => void; ledger?: RunLedger; /** Run only cycles from this one on (replay of one cycle). */ fromCycle?: number } = {}): Promise<CellResult> {
+export async function runPgCell(
+  cfg: PgCellConfig,
+  opts: {
+    onCycle?: (r: CycleResult) => void;
+    ledger?: RunLedger;
+    /** Run only cycles from this one on (replay of one cycle). */
+    fromCycle?: number;
+    /** Override phase deadlines (ms, before the deadline factor). */
+    deadlines?: Partial<PgDeadlines>;
+    hooks?: PgTestHooks;
+  } = {},
+): Promise<CellResult> {
   validateCell(cfg);
   requireExport(cfg.fs, missingForPostgres());
   const ledger = opts.ledger ?? runLedger();
+  const d = { ...pgDeadlines(cfg), ...opts.deadlines };
   const cycles: CycleResult[] = [];
   try {
-    const base = await baseImage(cfg, ledger);
+    const base = await baseImage(cfg, ledger, d);
     for (let i = opts.fromCycle ?? 0; i < cfg.crashes; i++) {
-      const r = await runCycle(cfg, base, i, ledger);
+      const r = await runCycle(cfg, base, i, ledger, d, opts.hooks);
       cycles.push(r);
       opts.onCycle?.(r);
     }
@@ -612,7 +760,7 @@ export async function runPgCell(cfg: PgCellConfig, opts: { onCycle?: (r: CycleRe
     await haltIfInterrupted();
     throw e;
   }
-  const base = await baseImage(cfg, ledger);
+  const base = await baseImage(cfg, ledger, d);
   const verdicts: Partial<Record<Verdict, number>> = {};
   for (const c of cycles) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
   return {
@@ -621,7 +769,7 @@ export async function runPgCell(cfg: PgCellConfig, opts: { onCycle?: (r: CycleRe
     base: { blocks: base.blocks, buildMs: base.buildMs },
     cycles,
     verdicts,
-    finding: cycles.some((c) => c.verdict !== 'ok'),
+    finding: cycles.some((c) => c.verdict !== 'ok' && c.verdict !== 'harness-error'),
     medianCycleMs: median(cycles.map((c) => c.ms.total)),
   };
 }

@@ -4,9 +4,10 @@
  * data outrank damage the engine noticed by itself.
  */
 import { OracleResult } from './bank';
+import { VERDICTS, Verdict } from '../../src/crash/verdict';
 
-export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+export { VERDICTS };
+export type { Verdict };
 
 /** PostgreSQL's words for a page that failed verification (bufmgr.c, checksum.c, pg_checksums). */
 const CHECKSUM_WORDS = /invalid page in block|page verification failed|checksum mismatch|checksum verification failed|Bad checksums:\s*[1-9]/i;

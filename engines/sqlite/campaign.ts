@@ -5,12 +5,13 @@
  * documented trade-offs, and measures crash cycles per minute.
  */
 import { Prng } from '../../src/util/prng';
-import { BadInputError } from '../../src/util/errors';
+import { BadInputError, HarnessError, isHarnessError } from '../../src/util/errors';
+import { guard } from '../../src/export/watchdog';
 import { CrashableStorage } from '../exec/storage';
-import { killAll, withTimeout } from '../exec/processes';
+import { TimeoutError, killAll } from '../exec/processes';
 import { CellPromise, SqliteCell, cellName, cellPromise } from './cell';
 import { CycleOptions, CycleResult, runCycle } from './cycle';
-import { VERDICTS, Verdict } from './oracle';
+import { VERDICTS, Verdict } from '../../src/crash/verdict';
 
 export interface SqliteCampaignOptions {
   cell: SqliteCell;
@@ -60,18 +61,26 @@ export async function runSqliteCampaign(o: SqliteCampaignOptions): Promise<Sqlit
   const cuts = root.fork('cuts');
   for (let i = 0; i < o.crashes; i++) {
     const prng = root.fork(`cycle-${i}`);
-    // Bounded: a mount that never completes fails the campaign with its name instead of hanging it.
-    const storage = await withTimeout(o.openStorage(i, prng.fork('storage')), STORAGE_STEP_MS, 'mounting the storage (device export, mkfs, mount)');
+    // Bounded by the watchdog: a mount that never completes ends the run as harness-error
+    // (naming the phase and what was stuck) instead of hanging it.
+    const storage = await guard('export', STORAGE_STEP_MS, o.openStorage(i, prng.fork('storage')));
     storageKind = storage.kind;
     profile = storage.profile;
+    let r: CycleResult;
     try {
-      const r = await runCycle(storage, { ...o.cycle, cell: o.cell, seed: o.seed + i, prng: cuts });
+      try {
+        r = await runCycle(storage, { ...o.cycle, cell: o.cell, seed: o.seed + i, prng: cuts });
+      } catch (e) {
+        // The testbed failed (a phase past its deadline, a load that never got going): not a verdict on SQLite.
+        if (!isHarnessError(e) && !(e instanceof TimeoutError)) throw e;
+        r = harnessCycle(e instanceof TimeoutError ? new HarnessError('load', e.message) : e);
+      }
       counts[r.verdict]++;
       cycles.push({ ...r, cycle: i });
       o.onCycle?.(i, r);
     } finally {
       await killAll();
-      await withTimeout(storage.teardown(), STORAGE_STEP_MS, 'releasing the storage (umount, losetup -d, FUSE unmount)');
+      await guard('release', STORAGE_STEP_MS, storage.teardown());
     }
   }
   const elapsedMs = Date.now() - t0;
@@ -89,6 +98,20 @@ export async function runSqliteCampaign(o: SqliteCampaignOptions): Promise<Sqlit
     cycles,
     cyclesPerMinute: elapsedMs > 0 ? (o.crashes * 60000) / elapsedMs : 0,
     elapsedMs,
+  };
+}
+
+/** A cycle the testbed could not judge. */
+function harnessCycle(e: HarnessError): CycleResult {
+  const lines = 'describe' in e && typeof (e as { describe?: unknown }).describe === 'function' ? (e as unknown as { describe(): string[] }).describe() : [e.detail];
+  return {
+    verdict: 'harness-error',
+    ackedTxid: -1,
+    balanceExpected: 0,
+    messages: lines,
+    finding: false,
+    cut: { note: `harness error in phase ${e.phase}` } as CycleResult['cut'],
+    ms: { load: 0, cutAndRemount: 0, verify: 0 },
   };
 }
 

@@ -13,12 +13,18 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Prng } from '../../src/util/prng';
+import { isHarnessError } from '../../src/util/errors';
 import { CrashableStorage, CutSummary, RemountSummary } from '../exec/storage';
 import { Started, TimeoutError, killProcessesUsing, sleep, start, withTimeout } from '../exec/processes';
 import { SqliteCell, cellPromise } from './cell';
 import { LoadArgs, VerifyFacts } from './child';
 import { OracleResult, judge } from './oracle';
 import { DEFAULT_SHAPE, WorkloadShape } from './workload';
+import { guard } from '../../src/export/watchdog';
+
+/** Deadlines of the storage steps inside a cycle (before the deadline factor). */
+const CUT_DEADLINE_MS = 60_000;
+const REMOUNT_DEADLINE_MS = 120_000;
 
 /**
  * The child runs compiled JS: next to this file when it runs from dist/, else
@@ -125,12 +131,13 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
       summary = storage.powerCut(killLoad);
     }
     const tCut = Date.now();
-    const cutSummary = await summary;
+    const cutSummary = await guard('cut', CUT_DEADLINE_MS, summary);
     await withTimeout(load.exited, 10000, 'the SQLite load child to die after SIGKILL');
     let remount: RemountSummary;
     try {
-      remount = await storage.remountCrashImage();
+      remount = await guard('fsck', REMOUNT_DEADLINE_MS, storage.remountCrashImage());
     } catch (e) {
+      if (isHarnessError(e)) throw e;
       // The file system under SQLite did not come back (e2fsck or mount refused the crash
       // image): nothing SQLite could recover. Reported, and attributed to the file system.
       cut = { ...cutSummary, afterAcks, delayMs, afterWrites, armedCutFired };

@@ -25,7 +25,7 @@ import { CellPromise } from './cell';
 import { VerifyFacts } from './child';
 import { BankState, TxStream, WorkloadShape, applyTx, initialState, partsText } from './workload';
 
-import { VERDICTS, Verdict } from '../exec/verdict';
+import { VERDICTS, Verdict } from '../../src/crash/verdict';
 export { VERDICTS };
 export type { Verdict };
 

@@ -9,10 +9,9 @@
  * rolled back in DELETE + FULL) is not tolerated and makes the cell a bug.
  */
 import type { CellMeasurements } from '../../src/report/build';
-import type { Expectation, Finding, Verdict } from '../../src/report/schema';
+import type { Expectation, NonOkState } from '../../src/report/schema';
+import { NON_OK } from '../../src/crash/verdict';
 import { SqliteCampaignResult } from './campaign';
-
-const NON_OK: Verdict[] = ['torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'];
 
 export function sqliteExpectation(r: SqliteCampaignResult, faults: readonly string[]): Expectation {
   const r0 = sqliteExpectationCore(r, faults);
@@ -23,9 +22,10 @@ function sqliteExpectationCore(r: SqliteCampaignResult, faults: readonly string[
   const p = r.promise;
   if (faults.length > 0) return { kind: 'demonstration', tolerated: NON_OK, reason: `device faults ${faults.join(', ')} break promises SQLite relies on` };
   if (!p.integrity) return { kind: 'demonstration', tolerated: NON_OK, reason: p.note ?? 'the setting promises neither integrity nor durability' };
-  const tradeOffVerdicts = new Set(r.cycles.filter((c) => c.tradeOff).map((c) => c.verdict as Verdict));
-  const findingVerdicts = new Set(r.cycles.filter((c) => c.finding).map((c) => c.verdict as Verdict));
-  const tolerated = [...tradeOffVerdicts].filter((v) => v !== 'ok' && !findingVerdicts.has(v));
+  const tradeOffVerdicts = new Set(r.cycles.filter((c) => c.tradeOff).map((c) => c.verdict));
+  const findingVerdicts = new Set(r.cycles.filter((c) => c.finding).map((c) => c.verdict));
+  // Only findings are ever tolerated: a harness error is no verdict on SQLite (src/crash/verdict.ts).
+  const tolerated = NON_OK.filter((v) => tradeOffVerdicts.has(v) && !findingVerdicts.has(v));
   if (!p.durability || p.lastCommitMayRollBack) {
     return { kind: 'documented-tradeoff', tolerated, reason: p.lastCommitMayRollBack ?? p.note ?? 'acknowledged commits may roll back by design' };
   }
@@ -40,11 +40,11 @@ function sqliteExpectationCore(r: SqliteCampaignResult, faults: readonly string[
  */
 export function sqliteMeasurements(r: SqliteCampaignResult, profile: string, faults: readonly string[]): CellMeasurements {
   const dev = (f: (d: NonNullable<SqliteCampaignResult['cycles'][number]['cut']['device']>) => number) => r.cycles.reduce((a, c) => a + (c.cut.device ? f(c.cut.device) : 0), 0);
-  const findings: Finding[] = r.cycles
-    .filter((c) => c.verdict !== 'ok')
+  const findings: NonOkState[] = r.cycles
+    .filter((c): c is typeof c & { verdict: NonOkState['verdict'] } => c.verdict !== 'ok')
     .map((c) => ({
       replayId: c.cut.crashStateId ?? `sqlite:${r.cellName}:seed=${r.seed}:cycle=${c.cycle}`,
-      verdict: c.verdict as Finding['verdict'],
+      verdict: c.verdict,
       detail: `${c.tradeOff ? 'documented trade-off: ' : ''}${(c.messages[0] ?? '').slice(0, 300)}`,
     }));
   return {

@@ -6,7 +6,8 @@
  */
 import { NvmeDevice } from '../device/device';
 import { DeviceCounters, DeviceEvent } from '../device/types';
-import type { Expectation, Verdict } from '../report/schema';
+import type { Expectation } from '../report/schema';
+import type { Verdict } from '../crash/verdict';
 
 export const STRATEGIES = ['exhaustive', 'random', 'targeted', 'mixed'] as const;
 export type Strategy = (typeof STRATEGIES)[number];

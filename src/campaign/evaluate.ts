@@ -14,6 +14,7 @@ import { NvmeDevice } from '../device/device';
 import { formatReplayId } from '../crash/replay-id';
 import { PlannedState } from '../crash/strategies';
 import { Prng } from '../util/prng';
+import { HarnessError, isHarnessError } from '../crash/verdict';
 import { CellSpec, EngineAdapter, VerdictResult, WorkloadRun } from './cell';
 
 export interface StateResult extends VerdictResult {
@@ -31,11 +32,13 @@ export function captureRun(adapter: EngineAdapter, cell: CellSpec, points: Itera
   const run = adapter.runWorkload(cell, (e: DeviceEvent, dev: NvmeDevice) => {
     if (need.has(e.seq)) spaces.set(e.seq, choiceSpace(dev.capture()));
   });
-  for (const p of need) if (!spaces.has(p)) throw new Error(`crash point ${p} was not reached by the run of ${cell.workload} (${cell.txns} txns, seed ${cell.seed})`);
+  for (const p of need) if (!spaces.has(p)) throw new HarnessError('capture', `crash point ${p} was not reached by the run of ${cell.workload} (${cell.txns} txns, seed ${cell.seed})`);
   return { run, spaces };
 }
 
+/** What an exception while judging means: the harness failing (HarnessError) is not judged; anything else is recovery failing. */
 function failed(e: unknown): VerdictResult {
+  if (isHarnessError(e)) return { verdict: 'harness-error', detail: e.detail };
   const msg = e instanceof Error ? e.message : String(e);
   return { verdict: 'recovery-failed', detail: `recovery threw: ${msg.split('\n')[0]}` };
 }
@@ -79,10 +82,11 @@ export function judgeState(
         run.recover(dev, { onEvent: (e, d) => {
           if (e.seq === cutAt) inner = choiceSpace(d.capture());
         } });
-      } catch {
+      } catch (e) {
         // The first recovery may fail or not; what counts is the recovery after the second cut.
+        if (isHarnessError(e)) return { ...failed(e), replayId: replayIdOf(cell, state, recovery), image, recovered: dev };
       }
-      if (!inner) throw new Error(`recovery crash point r${cutAt} was not reached`);
+      if (!inner) throw new HarnessError('recovery-cut', `recovery crash point r${cutAt} was not reached`);
       dev = powerOn(inner.point, buildCrashImage(inner, resolveChoice(inner, recovery.choice, cell.seed)));
     }
   }

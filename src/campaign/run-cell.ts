@@ -15,11 +15,9 @@ import { BadInputError } from '../util/errors';
 import { Prng } from '../util/prng';
 import { planChoices, planPoints, PlannedState, TraceEvent } from '../crash/strategies';
 import { buildCellResult, measurementsFromCounters } from '../report/build';
-import type { CellResult, Finding } from '../report/schema';
+import type { CellResult, Expectation, NonOkState } from '../report/schema';
 import { CellSpec, COMMIT_METHODS, EngineAdapter, RunMetrics, SCALE_KEYS, STRATEGIES, WindowCoverage, WorkloadRun, modeLabel } from './cell';
-import type { Expectation } from '../report/schema';
-
-const NON_OK_VERDICTS = ['torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
+import { isFinding, isHarnessVerdict, NON_OK } from '../crash/verdict';
 import { getAdapter } from './engines';
 import { captureRun, judgeStates, StateResult } from './evaluate';
 import { ChoiceSpace } from '../device/power-loss';
@@ -212,19 +210,20 @@ export function windowCoverage(names: readonly string[], spans: readonly { name:
     };
     const cov: WindowCoverage = { window: name, states: 0, nonOk: {} };
     states.forEach((s, i) => {
-      if (!inside(s.point)) return;
-      cov.states++;
       const v = results[i].verdict;
-      if (v !== 'ok') cov.nonOk[v] = (cov.nonOk[v] ?? 0) + 1;
+      // A harness-error state was never judged: it covers nothing (the cell is harness-error anyway).
+      if (!inside(s.point) || isHarnessVerdict(v)) return;
+      cov.states++;
+      if (isFinding(v)) cov.nonOk[v] = (cov.nonOk[v] ?? 0) + 1;
     });
     return cov;
   });
 }
 
-/** A positive control's expectation: the sabotage must be caught (any non-ok verdict); passing means the campaign cannot see it. */
+/** A positive control's expectation: the sabotage must be caught (any finding, src/crash/verdict.ts NON_OK); passing means the campaign cannot see it. */
 export function controlExpectation(adapter: EngineAdapter, cell: CellSpec): Expectation {
   const spec = adapter.sabotages?.[cell.sabotage!];
-  return { kind: 'demonstration', tolerated: [...NON_OK_VERDICTS], reason: `positive control: ${spec?.what ?? cell.sabotage}; must be caught` };
+  return { kind: 'demonstration', tolerated: NON_OK, reason: `positive control: ${spec?.what ?? cell.sabotage}; must be caught` };
 }
 
 export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promise<CellOutcome> {
@@ -253,7 +252,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
   const local = judgeStates(cell, run, spaces, shares[0], (d, v) => progress(0, d, v));
   const results = [local, ...(await Promise.all(remote))].flat();
   const verdictCounts: Record<string, number> = {};
-  const findings: Finding[] = [];
+  const findings: NonOkState[] = [];
   for (const r of results) {
     verdictCounts[r.verdict] = (verdictCounts[r.verdict] ?? 0) + 1;
     if (r.verdict !== 'ok') findings.push({ replayId: r.replayId, verdict: r.verdict, detail: r.detail });
@@ -262,7 +261,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
   const coverage = windowCoverage(adapter.windowsFor?.(cell) ?? [], windows, states, results);
   const spec = cell.sabotage ? adapter.sabotages?.[cell.sabotage] : undefined;
   const control = spec
-    ? { sabotage: cell.sabotage!, what: spec.what, window: spec.window, caught: results.some((r) => r.verdict !== 'ok'), statesInWindow: coverage.find((c) => c.window === spec.window)?.states ?? 0 }
+    ? { sabotage: cell.sabotage!, what: spec.what, window: spec.window, caught: results.some((r) => isFinding(r.verdict)), statesInWindow: coverage.find((c) => c.window === spec.window)?.states ?? 0 }
     : undefined;
   const result = buildCellResult(
     {

@@ -1,11 +1,24 @@
 /**
  * The `tornlab` command. Each subcommand lives in its own module under
- * src/cli/commands and registers itself here. Errors the user can fix exit 2
- * with the message alone; findings exit 1; everything else exits 1 with a stack.
+ * src/cli/commands and registers itself here.
+ *
+ * Exit status (src/cli/exit-codes.ts): 0 nothing to report; 1 a finding (a
+ * protection failed); 2 errors the user can fix, printed with the message
+ * alone; 3 harness error: a crash state the testbed failed to judge, or an
+ * internal error (any other exception), printed as `tornlab: harness-error: ...`
+ * (with the stack when it was unexpected). With both a finding and a harness
+ * error, 3 wins: the run's result is not complete enough to act on. 4 not
+ * covered: no finding and no harness error, but a pass that proves nothing (a
+ * crash window never hit, a positive control not caught).
+ *
+ * Output is complete before the process ends (src/util/output.ts): the status
+ * is set, stdout and stderr are flushed, and only then may the process end.
  */
 import { Command, CommanderError } from 'commander';
-import { isUserError } from '../util/errors';
+import { isHarnessError, isUserError } from '../util/errors';
+import { exitWhenFlushed, tolerateClosedReader } from '../util/output';
 import { TOOL_VERSION } from '../util/version';
+import { EXIT_BAD_INPUT, EXIT_FINDING, EXIT_HARNESS, EXIT_NOT_COVERED, EXIT_OK } from './exit-codes';
 import { registerDeviceCommands } from './commands/device';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerReportCommands } from './commands/report';
@@ -15,9 +28,7 @@ import { registerPgCommands } from './commands/pg';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerDurabilityCommands } from './commands/durability';
 
-export const EXIT_OK = 0;
-export const EXIT_FINDING = 1;
-export const EXIT_BAD_INPUT = 2;
+export { EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_HARNESS, EXIT_NOT_COVERED };
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,7 +37,8 @@ export function buildProgram(): Command {
     .description('Testbed for database torn-write protection on an emulated NVMe device')
     .version(TOOL_VERSION)
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', '\nExit status: 0 ok, 1 a finding (a protection failed), 2 bad input or a missing precondition, 3 harness error (the testbed failed; wins over 1).');
   registerDeviceCommands(program);
   registerCampaignCommands(program);
   registerReportCommands(program);
@@ -38,6 +50,18 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The message and status of an error that ended a command. */
+export function describeFailure(e: unknown): { status: number; message?: string } {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return { status: EXIT_OK };
+    return { status: EXIT_BAD_INPUT }; // commander already printed the message
+  }
+  if (isUserError(e)) return { status: EXIT_BAD_INPUT, message: `tornlab: ${e.message}\n` };
+  if (isHarnessError(e)) return { status: EXIT_HARNESS, message: `tornlab: harness-error: ${e.phase}: ${e.message}\n` };
+  const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  return { status: EXIT_HARNESS, message: `tornlab: harness-error: internal error: ${text}\n` };
+}
+
 /** Run the CLI; resolves to the process exit status. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -45,25 +69,21 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
-      return EXIT_BAD_INPUT; // commander already printed the message
-    }
-    if (isUserError(e)) {
-      process.stderr.write(`tornlab: ${(e as Error).message}\n`);
-      return EXIT_BAD_INPUT;
-    }
-    process.stderr.write(`tornlab: internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return EXIT_FINDING;
+    const f = describeFailure(e);
+    if (f.message) process.stderr.write(f.message);
+    return f.status;
   }
 }
 
+/** An error nothing caught (a callback that threw, a rejection nobody awaited): exit 3, never Node's default 1. */
+function fatal(e: unknown): void {
+  process.stderr.write(describeFailure(e).message ?? `tornlab: harness-error: ${String(e)}\n`);
+  void exitWhenFlushed(EXIT_HARNESS, undefined, 0);
+}
+
 if (require.main === module || process.argv[1]?.endsWith('bin/tornlab')) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      process.stderr.write(`tornlab: ${String(e)}\n`);
-      process.exit(1);
-    },
-  );
+  tolerateClosedReader(process.stdout, process.stderr);
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  main(process.argv.slice(2)).then((code) => exitWhenFlushed(code), fatal);
 }

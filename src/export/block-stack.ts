@@ -8,14 +8,19 @@
  * file system is unmounted lazily, the loop device detached, and only then is
  * the FUSE file system unmounted. Every step is recorded in the run ledger
  * before it can leak and removed from it after release.
+ *
+ * The emulated device and its FUSE server live in the device host process
+ * (device-host/host.ts); this module runs in the orchestrator and only
+ * drives them, so none of its kernel calls (mount, umount, losetup, the last
+ * close of a lazily unmounted file system) can wait on a FUSE request that
+ * this process would have to answer.
  */
 import * as fs from 'node:fs';
-import { CrashPoint, NvmeDevice } from '../device/device';
 import { Tag } from '../device/types';
 import { BadInputError } from '../util/errors';
 import { CommandError, run, runOk, sleep } from './exec';
+import { CutInfo, CutTriggerSpec, HostedDevice, HostedExport } from './device-host/client';
 import { fuseConnectionOf } from './fuse-conn';
-import { CutTrigger, FuseFile } from './fuse-file';
 import { RunLedger, runLedger } from './ledger';
 import { interrupted, registerActive } from './teardown';
 
@@ -53,26 +58,26 @@ export class BlockStack {
     readonly ledger: RunLedger,
     readonly backingFile: string,
     readonly fsType: FsType,
-    readonly fuse: FuseFile | undefined,
+    readonly fuse: HostedExport | undefined,
     public loopDevice: string | undefined,
     public mountPoint: string | undefined,
   ) {}
 
   /** The emulated device behind this stack (undefined for a plain file). */
-  get device(): NvmeDevice | undefined {
+  get device(): HostedDevice | undefined {
     return this.fuse?.device;
   }
 
-  /** Export `dev` through FUSE and mount a file system from it. */
-  static async mountDevice(dev: NvmeDevice, opts: MountOptions = {}): Promise<BlockStack> {
+  /** Export `dev` through FUSE (in the device host) and mount a file system from it. */
+  static async mountDevice(dev: HostedDevice, opts: MountOptions = {}): Promise<BlockStack> {
     if (interrupted()) throw new Error('interrupted: not mounting anything more');
     const ledger = opts.ledger ?? runLedger();
     const fuseDir = ledger.newPath('fuse');
     ledger.add('dir', fuseDir);
     ledger.add('fuse-mount', fuseDir);
-    let fuse: FuseFile;
+    let fuse: HostedExport;
     try {
-      fuse = await FuseFile.mount(dev, fuseDir, { tag: opts.tag });
+      fuse = await dev.export(fuseDir, opts.tag ?? 'other');
     } catch (e) {
       ledger.remove('fuse-mount', fuseDir);
       throw e;
@@ -126,23 +131,27 @@ export class BlockStack {
     }
   }
 
-  /** Cut the power of the emulated device now (see FuseFile.cut). */
-  cut(): CrashPoint {
+  /** Cut the power of the emulated device now (see fuse-file.ts FuseFile.cut). */
+  cut(): Promise<CutInfo> {
     if (!this.fuse) throw new BadInputError('a plain-file stack has no device to cut');
     return this.fuse.cut();
   }
 
-  /** Arm a cut in the middle of the write stream (see CutTrigger); resolves at the cut. */
-  armCut(trigger: CutTrigger): Promise<CrashPoint> {
+  /** Arm a cut in the middle of the write stream (see fuse-file.ts CutTrigger); resolves at the cut. */
+  armCut(trigger: CutTriggerSpec): Promise<CutInfo> {
     if (!this.fuse) throw new BadInputError('a plain-file stack has no device to cut');
     return this.fuse.armCut(trigger);
   }
 
   /** Cut the power (if not yet) and fail every pending and later request: for teardown after the users were killed. */
-  abort(): void {
+  async abort(): Promise<void> {
     if (!this.fuse) return;
-    if (!this.fuse.isCut) this.fuse.cut();
-    this.fuse.failPending();
+    try {
+      if (!this.fuse.isCut) await this.fuse.cut();
+      await this.fuse.failPending();
+    } catch {
+      // the host is gone: the kernel failed every request already
+    }
   }
 
   /**
@@ -158,9 +167,11 @@ export class BlockStack {
 
   private async doRelease(): Promise<void> {
     try {
-      if (this.fuse?.isCut) this.fuse.failPending();
+      // The host knows whether the device still serves (a cut may be on its way to us).
+      const gate = this.fuse ? await this.fuse.stats().then((s) => s.gate, () => 'failing' as const) : 'serving';
+      if (gate !== 'serving') await this.fuse!.failPending();
       if (this.mountPoint) {
-        const lazy = this.fuse?.isCut ?? false;
+        const lazy = gate !== 'serving';
         let r = await run('umount', lazy ? ['-l', this.mountPoint] : [this.mountPoint], { timeoutMs: 60_000 });
         if (r.code !== 0 && !/not mounted/.test(r.stderr)) r = await run('umount', ['-l', this.mountPoint], { timeoutMs: 30_000 });
         if (r.code === 0 || /not mounted/.test(r.stderr)) this.ledger.remove('mount', this.mountPoint);

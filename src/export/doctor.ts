@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { run, sleep } from './exec';
 import { abortConnections, anonDeviceMounts } from './fuse-conn';
 import { PLAIN_ROOT, RUNTIME_ROOT, isOurPath, pidAlive, readRunStates } from './ledger';
-import { markedProcesses, waitGone } from './processes';
+import { deviceHosts, markedProcesses, waitGone } from './processes';
 
 export interface Leftover {
   kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir';
@@ -67,6 +67,17 @@ function runIdOfPath(p: string): string {
   return '?';
 }
 
+/** True if the parent of device host `pid` is alive and not init (hosts are reparented when their orchestrator dies). */
+function orchestratorAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return ppid > 1 && pidAlive(ppid) && fs.existsSync(`/proc/${ppid}/cmdline`) && !/(^|\/)(init|tini|dumb-init)\0/.test(fs.readFileSync(`/proc/${ppid}/cmdline`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
 /** Run ids whose owner process is alive (their resources are in use, not left over). */
 function activeRuns(exceptRun?: string): Set<string> {
   const s = new Set<string>();
@@ -82,6 +93,8 @@ export function listLeftovers(opts: { runId?: string } = {}): Leftover[] {
   const keep = (runId: string) => !active.has(runId) && (opts.runId === undefined || runId === opts.runId);
   const out: Leftover[] = [];
   for (const p of markedProcesses()) if (keep(p.runId)) out.push({ kind: 'process', id: String(p.pid), runId: p.runId });
+  // A device host still attached to a live orchestrator is in use, even if its run's folder is gone.
+  for (const p of deviceHosts()) if (keep(p.runId) && !orchestratorAlive(p.pid)) out.push({ kind: 'process', id: String(p.pid), runId: p.runId, detail: 'device host' });
   for (const m of currentMounts()) {
     if (!isOurPath(m.mountPoint)) continue;
     const runId = runIdOfPath(m.mountPoint);

@@ -1,7 +1,9 @@
 /**
  * One emulated namespace exposed to the kernel as one regular file through
  * FUSE (fuse-native over Debian's libfuse2), so that a loop device can sit on
- * it. The FUSE daemon runs on this process's event loop.
+ * it. The FUSE daemon runs on the event loop of the device host process
+ * (device-host/host.ts), never in the orchestrator: see the threading model
+ * there. Only the device host imports this module.
  *
  * Mapping (ARCHITECTURE 6):
  * - a FUSE write of [pos, pos+len) is one device write command covering the
@@ -49,7 +51,8 @@ const EIO = -5;
 const ENOENT = -2;
 export const EXPORTED_FILE_NAME = 'disk';
 
-export type GateState = 'serving' | 'held' | 'failing';
+/** `hung` is a test hook: requests are held as after a cut, but the device keeps its power. */
+export type GateState = 'serving' | 'held' | 'failing' | 'hung';
 
 export interface FuseFileStats {
   writeRequests: number;
@@ -183,6 +186,11 @@ export class FuseFile {
     this.armed = undefined;
   }
 
+  /** Test hook: stop answering requests (held until failPending), as a hung handler would. */
+  hang(): void {
+    if (this.gate === 'serving') this.gate = 'hung';
+  }
+
   /** Answer every held request (and every later one) with EIO. Call after the issuers were killed. */
   failPending(): void {
     this.gate = 'failing';
@@ -195,7 +203,7 @@ export class FuseFile {
   /** Unmount the FUSE file system (lazily: the loop device may still hold the file). */
   async unmount(): Promise<void> {
     if (!this.fuse) return;
-    if (this.gate === 'held') this.failPending();
+    if (this.gate === 'held' || this.gate === 'hung') this.failPending();
     const r = await run('umount', [this.mountPoint], { timeoutMs: 15_000 });
     if (r.code !== 0 && !/not mounted/.test(r.stderr)) await run('umount', ['-l', this.mountPoint], { timeoutMs: 15_000 });
     // The native side only drops its event-loop handle; the FUSE thread ends when the kernel closes the channel.

@@ -1,11 +1,12 @@
 /**
  * Block export: an emulated NVMe namespace as a real kernel file system.
  *
+ *   const dev = await HostedDevice.create({ profile: 'consumer-tlc', seed: 1 }); // lives in the device host
  *   const stack = await BlockStack.mountDevice(dev, { format: true });   // FUSE file -> loop -> mkfs.ext4 -> mount
  *   ... run a database in stack.mountPoint ...
- *   const cut = stack.armCut({ afterWrites: 100 });                        // or stack.cut() now
+ *   const cut = stack.armCut({ afterWrites: 100 });                        // or await stack.cut() now
  *   const { point } = await cutAndRelease(stack, () => killMyProcesses()); // kill, fail pending, umount -l, losetup -d
- *   const rec = await remountCrashImage(point, { prng });                  // crash image -> e2fsck -p -> mount
+ *   const rec = await remountCrashImage(dev, survivorsFrom(prng));         // crash image -> e2fsck -p -> mount
  *   ... recover and verify in rec.stack.mountPoint ...
  *   await rec.stack.release();
  *
@@ -14,8 +15,9 @@
  * or SIGTERM; `tornlab doctor [--cleanup]` handles runs that were killed.
  */
 export { BlockStack, FsType, FsckResult, MountOptions } from './block-stack';
-export { FuseFile, FuseFileStats, CutTrigger, EXPORTED_FILE_NAME } from './fuse-file';
-export { CutResult, CrashState, RemountResult, SurvivorSpec, cutAndRelease, crashState, remountCrashImage } from './power-cut';
+export { EXPORTED_FILE_NAME } from './fuse-file';
+export { HostedDevice, HostImage, HostedExport, CutInfo, CutTriggerSpec, DeviceSpec, ExportStats, DeviceHostGone, deviceHostPid, stopDeviceHost } from './device-host/client';
+export { CutResult, RemountResult, SurvivorSpec, cutAndRelease, remountCrashImage, survivorsFrom } from './power-cut';
 export { requireExport, missingForExport, formatMissing, Missing } from './preconditions';
 export { RunLedger, runLedger, RUNTIME_ROOT, PLAIN_ROOT, RUN_ENV, isOurPath } from './ledger';
 export { killTree, descendants, markedProcesses, waitGone } from './processes';

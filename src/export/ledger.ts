@@ -22,6 +22,12 @@ export const RUNTIME_ROOT = process.env.TORNLAB_RUNTIME_DIR ?? '/run/tornlab';
 export const PLAIN_ROOT = process.env.TORNLAB_PLAIN_DIR ?? '/var/tmp/tornlab';
 /** Environment variable that marks every process a run starts. */
 export const RUN_ENV = 'TORNLAB_RUN';
+/**
+ * Marks a run's device host instead (value: the run id). Apart from RUN_ENV on
+ * purpose: code that kills "every process of the run" at a cut must not kill
+ * the process that serves the run's FUSE files; doctor finds it by this one.
+ */
+export const HOST_ENV = 'TORNLAB_DEVICE_HOST';
 
 /** fuse-conn: the kernel FUSE connection id of a fuse-mount (see fuse-conn.ts). */
 export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir';

@@ -10,58 +10,57 @@
  *   5. a survivor choice picks the crash image; a fresh device powers on from
  *      it and is exported, checked (e2fsck -p) and mounted again.
  */
-import { CrashPoint, NvmeDevice } from '../device/device';
-import { Choice, ChoiceSpace, CrashImage, buildCrashImage, choiceAt, choiceSpace, powerOn, sampleChoice } from '../device/power-loss';
 import { Prng } from '../util/prng';
 import { BlockStack, FsckResult, MountOptions } from './block-stack';
+import { CutInfo, HostedDevice, SurvivorSpec } from './device-host/client';
 
-/** Which of the pending writes survive: drawn from a Prng, given, or the n-th in enumeration order. */
-export type SurvivorSpec = { prng: Prng } | { choice: Choice } | { index: bigint };
+export { SurvivorSpec } from './device-host/client';
+
+/** The survivor choice drawn from a fresh seeded stream (the stream is rebuilt in the device host). */
+export function survivorsFrom(prng: Prng): SurvivorSpec {
+  return { seed: prng.seed, label: prng.label };
+}
 
 export interface CutResult {
-  point: CrashPoint;
+  point: CutInfo;
   /** Requests that were waiting for an answer when they were failed with EIO. */
   heldRequests: number;
 }
 
 /** Steps 1-4: cut (unless already cut), kill via the caller, fail pending, release the stack. */
 export async function cutAndRelease(stack: BlockStack, kill: () => Promise<void> | void): Promise<CutResult> {
-  const point = stack.fuse?.point ?? stack.cut();
-  const heldRequests = stack.fuse?.heldCount ?? 0;
+  const point = stack.fuse?.point ?? (await stack.cut());
+  let heldRequests = 0;
   try {
     await kill();
+    heldRequests = (await stack.fuse?.stats().catch(() => undefined))?.heldCount ?? 0;
   } finally {
     await stack.release();
   }
   return { point, heldRequests };
 }
 
-export interface CrashState {
-  space: ChoiceSpace;
-  choice: Choice;
-  image: CrashImage;
-}
-
-/** The crash image a survivor choice gives at a crash point. */
-export function crashState(point: CrashPoint, survivors: SurvivorSpec): CrashState {
-  const space = choiceSpace(point);
-  let choice: Choice;
-  if ('prng' in survivors) choice = sampleChoice(space, survivors.prng);
-  else if ('choice' in survivors) choice = survivors.choice;
-  else choice = choiceAt(space, survivors.index);
-  return { space, choice, image: buildCrashImage(space, choice) };
-}
-
-export interface RemountResult extends CrashState {
-  device: NvmeDevice;
+export interface RemountResult {
+  /** The device powered on from the crash image (in the device host). */
+  device: HostedDevice;
   stack: BlockStack;
   fsck: FsckResult | undefined;
+  /** Size of the survivor-choice space at the cut, and the choice applied. */
+  choices: bigint;
+  choice: number[];
+  /** Blocks whose value differs from what was durable at the cut. */
+  changedBlocks: number;
 }
 
-/** Step 5: power a device on from the chosen crash image and mount it (e2fsck -p first). */
-export async function remountCrashImage(point: CrashPoint, survivors: SurvivorSpec, opts: MountOptions = {}): Promise<RemountResult> {
-  const st = crashState(point, survivors);
-  const device = powerOn(point, st.image);
-  const stack = await BlockStack.mountDevice(device, { ...opts, format: false, fsck: opts.fsck ?? true });
-  return { ...st, device, stack, fsck: stack.fsck };
+/** Step 5: power a device on from the chosen crash image of the cut device `cut` and mount it (e2fsck -p first). */
+export async function remountCrashImage(cut: HostedDevice, survivors: SurvivorSpec, opts: MountOptions = {}): Promise<RemountResult> {
+  const r = await cut.powerOnCrashImage(survivors);
+  let stack: BlockStack;
+  try {
+    stack = await BlockStack.mountDevice(r.device, { ...opts, format: false, fsck: opts.fsck ?? true });
+  } catch (e) {
+    await r.device.dispose();
+    throw e;
+  }
+  return { device: r.device, stack, fsck: stack.fsck, choices: r.choices, choice: r.choice, changedBlocks: r.changedBlocks };
 }

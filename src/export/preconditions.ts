@@ -52,7 +52,7 @@ export function missingForExport(fsType: FsType = 'ext4'): Missing[] {
   if (!fs.existsSync('/dev/fuse')) out.push({ what: '/dev/fuse', fix: 'load the fuse module (modprobe fuse) or, in a container, pass --device /dev/fuse --cap-add SYS_ADMIN' });
   if (!libfuse2Present()) out.push({ what: 'libfuse2', fix: 'apt-get install libfuse2' });
   if (!onPath('losetup')) out.push({ what: 'losetup', fix: 'apt-get install mount' });
-  else if (!freeLoopPossible()) out.push({ what: 'a free loop device', fix: 'modprobe loop, or detach an unused one (losetup -a lists them)' });
+  else if (!freeLoopPossible()) out.push({ what: 'a free loop device', fix: 'modprobe loop, or free one: tornlab doctor --cleanup releases the loop devices of dead tornlab runs (see /sys/block/loop*/loop/backing_file for the rest)' });
   if (!onPath('mount') || !onPath('umount')) out.push({ what: 'mount/umount', fix: 'apt-get install mount' });
   if (fsType === 'ext4') {
     if (!onPath('mkfs.ext4')) out.push({ what: 'mkfs.ext4', fix: 'apt-get install e2fsprogs' });

@@ -8,7 +8,7 @@
  * environment marker, which every child of a process we started inherits.
  */
 import * as fs from 'node:fs';
-import { RUN_ENV } from './ledger';
+import { HOST_ENV, RUN_ENV } from './ledger';
 
 interface ProcInfo {
   pid: number;
@@ -55,23 +55,28 @@ export function descendants(root: number): number[] {
   return out;
 }
 
-/** The run id a process was marked with, if any. */
-export function runMarkOf(pid: number): string | undefined {
+/** The run id a process was marked with (by `marker`: RUN_ENV, or HOST_ENV for device hosts), if any. */
+export function runMarkOf(pid: number, marker = RUN_ENV): string | undefined {
   try {
     const env = fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-    const kv = env.find((e) => e.startsWith(`${RUN_ENV}=`));
-    return kv?.slice(RUN_ENV.length + 1);
+    const kv = env.find((e) => e.startsWith(`${marker}=`));
+    return kv?.slice(marker.length + 1);
   } catch {
     return undefined;
   }
 }
 
+/** Device host processes (optionally: of one run); see ledger.ts HOST_ENV. */
+export function deviceHosts(runId?: string): { pid: number; runId: string }[] {
+  return markedProcesses(runId, HOST_ENV);
+}
+
 /** Processes carrying our marker (optionally: of one run). Never includes this process. */
-export function markedProcesses(runId?: string): { pid: number; runId: string }[] {
+export function markedProcesses(runId?: string, marker = RUN_ENV): { pid: number; runId: string }[] {
   const out: { pid: number; runId: string }[] = [];
   for (const pid of allPids()) {
     if (pid === process.pid) continue;
-    const mark = runMarkOf(pid);
+    const mark = runMarkOf(pid, marker);
     if (mark && (runId === undefined || mark === runId)) out.push({ pid, runId: mark });
   }
   return out;

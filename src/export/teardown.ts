@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closeExtraPipes, noFuseFds } from './fuse-conn';
+import { deviceHostPid, stopDeviceHost } from './device-host/client';
 import { currentLedger, runLedger } from './ledger';
 import { killTree, markedProcesses, waitGone } from './processes';
 
@@ -26,7 +27,7 @@ export interface Releasable {
    * EIO from now on, so that no release step — including one already under
    * way — can wait on it.
    */
-  abort?(): void;
+  abort?(): void | Promise<void>;
 }
 
 const stacks = new Set<Releasable>();
@@ -67,7 +68,10 @@ function killAll(): number[] {
   // Tools started for the run (initdb, pgbench, pg_checksums, ...) carry its marker too.
   const runId = currentLedger()?.runId;
   if (runId) {
+    // The device host carries the marker too, but it must outlive the releases that follow.
+    const host = deviceHostPid();
     for (const p of markedProcesses(runId)) {
+      if (p.pid === host) continue;
       try {
         process.kill(p.pid, 'SIGKILL');
         victims.push(p.pid);
@@ -84,7 +88,7 @@ export async function releaseAll(): Promise<void> {
   const victims = killAll();
   for (const s of [...stacks]) {
     try {
-      s.abort?.();
+      await s.abort?.();
       await s.release();
     } catch (e) {
       process.stderr.write(`tornlab: teardown: ${(e as Error).message}\n`);
@@ -116,6 +120,8 @@ async function onSignal(sig: string, code: number): Promise<void> {
   process.stderr.write(`tornlab: ${sig}: releasing mounts, loop devices and processes of this run\n`);
   const timer = setTimeout(() => process.exit(code), 60_000);
   await releaseAll();
+  // Everything it served is released: the device host ends before we do, so nothing of the run outlives the exit.
+  await stopDeviceHost();
   clearTimeout(timer);
   process.exit(code);
 }

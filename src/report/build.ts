@@ -16,7 +16,10 @@ import {
   CostsEntry,
   Expectation,
   Finding,
+  HarnessErrorRecord,
   LatencySummary,
+  NON_OK,
+  NonOkState,
   REPORT_SCHEMA_VERSION,
   Report,
   ReportTotals,
@@ -54,10 +57,15 @@ export interface CellMeasurements {
   crashStatesTried: number;
   /** Missing verdicts count 0. */
   verdicts: Partial<VerdictCounts>;
-  /** All findings (or as many as were kept); capped and ordered here. */
-  findings: readonly Finding[];
+  /**
+   * The crash states that did not end ok (all, or as many as were kept), findings
+   * and harness errors alike: sorted apart, capped and ordered here.
+   */
+  findings: readonly NonOkState[];
   /** Findings already dropped before this call (counted, not kept). */
   findingsOmitted?: number;
+  /** Harness errors already dropped before this call (counted, not kept). */
+  harnessErrorsOmitted?: number;
   expectation: Expectation;
   /** Endurance rating; defaults to the profile's `tbw`. */
   tbwTerabytes?: number;
@@ -106,16 +114,25 @@ export function latencySummary(values: readonly number[]): LatencySummary {
 }
 
 /**
- * The invariant behind the CLI's exit status: a non-ok verdict that the
- * expectation does not tolerate is a bug; tolerated ones are expected findings.
+ * The invariant behind the CLI's exit status: a finding that the expectation
+ * does not tolerate is a bug; tolerated ones are expected findings. A
+ * harness error is never a finding (src/crash/verdict.ts): a cell whose only
+ * trouble is harness errors is neither a pass nor a finding but
+ * `harness-error`; a bug outranks it (the bug is real, replayable evidence).
+ * A cell with no finding and no harness error that still proves nothing (a
+ * crash window its mode declares was never hit, or it is a positive control
+ * and nothing caught its sabotage) is `not-covered`; harness errors outrank
+ * that (the unjudged states may be the ones in the window). Order:
+ * finding-bug > harness-error > finding-expected > not-covered > pass.
  */
 export function cellStatus(verdicts: VerdictCounts, expectation: Expectation, cov?: { coverage?: readonly { states: number }[]; control?: unknown }): CellStatus {
   let anyFinding = false;
-  for (const v of VERDICTS) {
-    if (v === 'ok' || verdicts[v] === 0) continue;
+  for (const v of NON_OK) {
+    if (verdicts[v] === 0) continue;
     if (expectation.kind === 'claims-safe' || !expectation.tolerated.includes(v)) return 'finding-bug';
     anyFinding = true;
   }
+  if (verdicts['harness-error'] > 0) return 'harness-error';
   if (anyFinding) return 'finding-expected';
   // A pass with a declared window never hit, or an uncaught positive control, proves nothing.
   if (cov?.control || cov?.coverage?.some((w) => w.states === 0)) return 'not-covered';
@@ -149,7 +166,7 @@ export function compareNatural(a: string, b: string): number {
   return ra.length - rb.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-function compareFindings(a: Finding, b: Finding): number {
+function compareFindings(a: NonOkState, b: NonOkState): number {
   const va = VERDICTS.indexOf(a.verdict);
   const vb = VERDICTS.indexOf(b.verdict);
   if (va !== vb) return va - vb;
@@ -161,10 +178,10 @@ function compareFindings(a: Finding, b: Finding): number {
  * verdict (3 silent corruptions among 40 torn pages) keeps its examples; the kept
  * ones stay in (verdict, replay id) order. Input must be sorted by compareFindings.
  */
-function capFindings(sorted: readonly Finding[], cap: number): Finding[] {
+function capFindings<T extends NonOkState>(sorted: readonly T[], cap: number): T[] {
   if (sorted.length <= cap) return [...sorted];
   const queues = VERDICTS.map((v) => sorted.filter((f) => f.verdict === v)).filter((q) => q.length > 0);
-  const kept = new Set<Finding>();
+  const kept = new Set<T>();
   for (let round = 0; kept.size < cap; round++) {
     for (const q of queues) if (round < q.length && kept.size < cap) kept.add(q[round]);
   }
@@ -192,8 +209,10 @@ export function buildCellResult(m: CellMeasurements, findingsCap = DEFAULT_FINDI
   if (tbw === undefined) throw new BadInputError(`report cell ${cellId(m)}: profile "${m.profile}" is unknown; pass tbwTerabytes`);
   const hostBytesPerSec = m.simTimeUs > 0 ? hostWriteBytes / (m.simTimeUs / 1e6) : 0;
 
-  const sorted = [...m.findings].sort(compareFindings);
-  const findings = capFindings(sorted, findingsCap).map((f) => ({ replayId: f.replayId, verdict: f.verdict, detail: f.detail }));
+  const sorted = m.findings.filter((f): f is Finding => f.verdict !== 'harness-error').sort(compareFindings);
+  const findings: Finding[] = capFindings(sorted, findingsCap).map((f) => ({ replayId: f.replayId, verdict: f.verdict, detail: f.detail }));
+  const errors = m.findings.filter((f) => f.verdict === 'harness-error').sort(compareFindings);
+  const harnessErrors: HarnessErrorRecord[] = errors.slice(0, findingsCap).map((f) => ({ replayId: f.replayId, detail: f.detail }));
 
   return {
     id: cellId(m),
@@ -231,7 +250,9 @@ export function buildCellResult(m: CellMeasurements, findingsCap = DEFAULT_FINDI
     verdicts,
     findings,
     findingsOmitted: (m.findingsOmitted ?? 0) + (sorted.length - findings.length),
-    expectation: { kind: m.expectation.kind, tolerated: VERDICTS.filter((v) => m.expectation.tolerated.includes(v)), reason: m.expectation.reason },
+    harnessErrors,
+    harnessErrorsOmitted: (m.harnessErrorsOmitted ?? 0) + (errors.length - harnessErrors.length),
+    expectation: { kind: m.expectation.kind, tolerated: NON_OK.filter((v) => m.expectation.tolerated.includes(v)), reason: m.expectation.reason },
     status: cellStatus(verdicts, m.expectation, m),
     ...(m.coverage ? { coverage: m.coverage.map((w) => ({ window: w.window, states: w.states, nonOk: { ...w.nonOk } })) } : {}),
     ...(m.control ? { control: { ...m.control } } : {}),
@@ -301,7 +322,7 @@ export function computeTotals(cells: readonly CellResult[]): ReportTotals {
     cellsByStatus[c.status]++;
     t.crashStatesTried += c.crashStatesTried;
     for (const v of VERDICTS) verdicts[v] += c.verdicts[v];
-    t.findings += c.crashStatesTried - c.verdicts.ok;
+    t.findings += c.crashStatesTried - c.verdicts.ok - c.verdicts['harness-error'];
     t.hostWriteBytes += c.hostWriteBytes;
     t.logicalBytesCommitted += c.logicalBytesCommitted;
     t.nandBytesProgrammed += c.nandBytesProgrammed;
@@ -343,6 +364,11 @@ export function buildReport(input: ReportInput): Report {
 /** Cells whose status makes the run a CI failure. */
 export function bugCells(report: Report): CellResult[] {
   return report.cells.filter((c) => c.status === 'finding-bug');
+}
+
+/** Cells with crash states the testbed failed to judge (any status). */
+export function harnessErrorCells(report: Report): CellResult[] {
+  return report.cells.filter((c) => c.verdicts['harness-error'] > 0);
 }
 
 export type { Verdict };

@@ -4,10 +4,10 @@
  * data-cell/data-metric/data-value (or data-total/data-value for the summary)
  * so a browser test can check it against report.json.
  */
-import { arrange, cellsWithFindings, cellAt, cellLabel, controlsTable, COST_COLUMNS, costsTables, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
+import { arrange, cellsWithFindings, cellsWithHarnessErrors, cellAt, cellLabel, controlsTable, COST_COLUMNS, costsTables, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
 import { fmtBytes, fmtInt } from './format';
 import { CellResult, CELL_STATUSES, Report, TAGS } from './schema';
-import { bytesByTagChart, dataAttrs, esc, legend, STATUS_COLORS, TAG_COLORS, throughputChart, verdictMatrix } from './svg';
+import { bytesByTagChart, dataAttrs, esc, HARNESS_COLOR, legend, STATUS_COLORS, TAG_COLORS, throughputChart, verdictMatrix } from './svg';
 
 const CSS = `
 :root { color-scheme: light; }
@@ -22,6 +22,8 @@ p.note { color: #444; max-width: 70em; }
 .stat .v { font-size: 18px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .stat .k { color: #666; font-size: 12px; }
 .stat.bug { border-color: #c62828; background: #fff0f0; }
+.stat.harness { border-color: ${HARNESS_COLOR}; background: ${STATUS_COLORS['harness-error'].fill}; }
+.harness, p.note.harness { color: ${HARNESS_COLOR}; }
 .charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 svg.chart { font: 11px system-ui, "DejaVu Sans", sans-serif; background: #fcfcfc; border: 1px solid #eee; border-radius: 4px; }
 svg.legend { font: 11px system-ui, "DejaVu Sans", sans-serif; display: block; margin: 4px 0 8px; }
@@ -42,6 +44,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 td.status-pass { background: ${STATUS_COLORS.pass.fill}; }
 td.status-finding-expected { background: ${STATUS_COLORS['finding-expected'].fill}; }
 td.status-finding-bug { background: ${STATUS_COLORS['finding-bug'].fill}; font-weight: 600; }
+td.status-harness-error { background: ${STATUS_COLORS['harness-error'].fill}; color: ${HARNESS_COLOR}; font-weight: 600; }
 td.status-not-covered { background: ${STATUS_COLORS['not-covered'].fill}; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }
@@ -112,10 +115,27 @@ function controlsAndCoverage(report: Report, multiEngine: boolean): string[] {
   return out;
 }
 
+function harnessErrors(report: Report): string {
+  const cells = cellsWithHarnessErrors(report);
+  if (cells.length === 0) return '<p>None: the testbed judged every crash state.</p>';
+  const out = ['<p class="note harness">These crash states were not judged: the testbed itself failed (a phase passed its deadline, a tool was missing). They are neither a pass nor a finding; the run exits 3. <code>tornlab replay ID</code> runs one again.</p>'];
+  for (const c of cells) {
+    out.push(`<h3>${esc(c.id)} — ${esc(STATUS_LABEL[c.status])}</h3>`);
+    out.push('<table><thead><tr><th>replay id</th><th>phase: message</th><th>replay</th></tr></thead><tbody>');
+    for (const h of c.harnessErrors) {
+      out.push(`<tr class="harness-error" data-cell="${esc(c.id)}" data-replay-id="${esc(h.replayId)}"><td><code>${esc(h.replayId)}</code></td><td>${esc(h.detail)}</td><td><code>tornlab replay ${esc(h.replayId)}</code></td></tr>`);
+    }
+    out.push('</tbody></table>');
+    if (c.harnessErrorsOmitted > 0) out.push(`<p class="note"><span ${dataAttrs(c, 'harnessErrorsOmitted', c.harnessErrorsOmitted)}>${fmtInt(c.harnessErrorsOmitted)}</span> more harness error(s) omitted (the report keeps ${report.findingsCap} per cell).</p>`);
+  }
+  return out.join('\n');
+}
+
 export function renderHtml(report: Report): string {
   const a = arrange(report);
   const t = report.totals;
   const bugs = t.cellsByStatus['finding-bug'];
+  const unjudged = t.verdicts['harness-error'];
   const tagLegend = legend(TAGS.map((tag) => ({ label: tag, color: TAG_COLORS[tag] })));
   const statusLegend = legend(CELL_STATUSES.map((s) => ({ label: STATUS_LABEL[s], color: STATUS_COLORS[s].fill, stroke: STATUS_COLORS[s].stroke })));
   const hasMatrix = a.series.length > 0 && a.groups.some((g) => a.panels.some((p) => a.series.some((s) => cellAt(a, p, g, s))));
@@ -136,15 +156,24 @@ export function renderHtml(report: Report): string {
     stat('cellsByStatus.pass', 'pass', t.cellsByStatus.pass, fmtInt(t.cellsByStatus.pass)),
     stat('cellsByStatus.finding-expected', 'finding (expected)', t.cellsByStatus['finding-expected'], fmtInt(t.cellsByStatus['finding-expected'])),
     stat('cellsByStatus.finding-bug', 'finding (bug)', bugs, fmtInt(bugs), bugs > 0 ? ' bug' : ''),
+    stat('cellsByStatus.harness-error', 'harness error (cells)', t.cellsByStatus['harness-error'], fmtInt(t.cellsByStatus['harness-error']), t.cellsByStatus['harness-error'] > 0 ? ' harness' : ''),
+    stat('cellsByStatus.not-covered', 'not covered (cells)', t.cellsByStatus['not-covered'], fmtInt(t.cellsByStatus['not-covered'])),
     stat('crashStatesTried', 'crash states', t.crashStatesTried, fmtInt(t.crashStatesTried)),
-    stat('findings', 'non-ok crash states', t.findings, fmtInt(t.findings)),
+    stat('findings', 'crash states with a finding', t.findings, fmtInt(t.findings)),
+    stat('verdicts.harness-error', 'not judged (harness error)', unjudged, fmtInt(unjudged), unjudged > 0 ? ' harness' : ''),
     stat('hostWriteBytes', 'host bytes written', t.hostWriteBytes, fmtBytes(t.hostWriteBytes)),
     '</div>',
     bugs > 0
       ? `<p class="note"><strong>${bugs} cell(s) found a bug</strong>: a mode that claims safety on its profile produced a non-ok crash state (see the matrix and the findings).</p>`
       : '<p class="note">No mode that claims safety on its profile produced a non-ok crash state.</p>',
+    ...(unjudged > 0
+      ? [`<p class="note harness"><strong>${fmtInt(unjudged)} crash state(s) were not judged</strong> (harness error: the testbed itself failed); the result is incomplete (exit status 3). See "Harness errors".</p>`]
+      : []),
+    ...(t.cellsByStatus['not-covered'] > 0
+      ? [`<p class="note"><strong>${fmtInt(t.cellsByStatus['not-covered'])} cell(s) not covered</strong>: they passed without proving anything (a crash window never hit, or a positive control not caught; exit status 4 when there is no bug and no harness error). See "Positive controls" and "Crash-window coverage".</p>`]
+      : []),
     '<h2>Verdict matrix</h2>',
-    '<p class="note">Rows: modes. Columns: device profile (with faults), workload and page size. Each square: crash states that ended ok out of those tried, and the most frequent non-ok verdicts. Colour: the cell status; "expected" findings are ones the mode does not claim to prevent on that profile.</p>',
+    '<p class="note">Rows: modes. Columns: device profile (with faults), workload and page size. Each square: crash states that ended ok out of those tried, and the most frequent non-ok verdicts. Colour: the cell status; "expected" findings are ones the mode does not claim to prevent on that profile; "harness error" marks crash states the testbed failed to judge (neither a pass nor a finding); "not covered" marks a pass that proves nothing (a crash window never hit, a positive control not caught).</p>',
     statusLegend,
     hasMatrix ? verdictMatrix(a) : '<p>No cells.</p>',
     '<h2>Bytes written by tag</h2>',
@@ -168,6 +197,8 @@ export function renderHtml(report: Report): string {
     ...controlsAndCoverage(report, a.multiEngine),
     '<h2>Findings</h2>',
     findings(report),
+    '<h2>Harness errors</h2>',
+    harnessErrors(report),
     '<h2>Campaign</h2>',
     `<pre>${esc(JSON.stringify(report.campaign, null, 2))}</pre>`,
     '</body>',

@@ -11,7 +11,7 @@
  */
 import { compareModes, compareProfiles } from './build';
 import { fmtBytes, fmtCount, fmtDays, fmtIntOrNa, fmtRate, fmtRatio, fmtUs, fmtPageSize } from './format';
-import { CellResult, Report, TAGS, VERDICTS } from './schema';
+import { CellResult, NON_OK, Report, TAGS, VERDICTS } from './schema';
 
 export interface Key {
   id: string;
@@ -119,12 +119,18 @@ export const STATUS_LABEL: Record<CellResult['status'], string> = {
   pass: 'pass',
   'finding-expected': 'finding (expected)',
   'finding-bug': 'FINDING (BUG)',
+  'harness-error': 'HARNESS ERROR (not judged)',
   'not-covered': 'not covered',
 };
 
 /** Short description of a cell's key for table rows: "none · consumer-tlc · bank · 8 KiB". */
 export function cellLabel(c: CellResult, multiEngine: boolean): string {
   return [seriesOf(c, multiEngine).label, groupOf(c).label, c.workload, fmtPageSize(c.pageSize)].join(' · ');
+}
+
+/** Cells with harness errors (crash states the testbed failed to judge), in report order. */
+export function cellsWithHarnessErrors(report: Report): CellResult[] {
+  return report.cells.filter((c) => c.harnessErrors.length + c.harnessErrorsOmitted > 0);
 }
 
 /** Cells with findings, bugs first (what a reader must look at), then in report order. */
@@ -161,7 +167,7 @@ export function controlsTable(report: Report): { header: string[]; rows: { cell:
   if (cells.length === 0) return undefined;
   const rows = cells.map((c) => {
     const k = c.control!;
-    const nonOk = VERDICTS.filter((v) => v !== 'ok' && c.verdicts[v] > 0).map((v) => `${v} ${c.verdicts[v]}`).join(', ');
+    const nonOk = [...NON_OK, 'harness-error' as const].filter((v) => c.verdicts[v] > 0).map((v) => `${v} ${c.verdicts[v]}`).join(', ');
     return { cell: c, values: [k.sabotage, `${c.mode.split('%')[0]} · ${c.profile} · ${c.workload}`, k.caught ? 'caught' : 'NOT CAUGHT', nonOk || 'all ok', `${k.statesInWindow} (${k.window})`, String(c.crashStatesTried), k.what] };
   });
   return { header: ['sabotage', 'cell', 'caught', 'verdicts', 'states in window', 'states', 'what it breaks'], rows, caught: cells.filter((c) => c.control!.caught).length, tried: cells.length };

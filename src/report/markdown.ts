@@ -1,7 +1,7 @@
 /** report.md: the report as Markdown tables. Pure: same Report, same string. */
-import { arrange, cellsWithFindings, cellAt, cellLabel, controlsTable, COST_COLUMNS, costsTables, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
+import { arrange, cellsWithFindings, cellsWithHarnessErrors, cellAt, cellLabel, controlsTable, COST_COLUMNS, costsTables, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
 import { fmtBytes, fmtInt } from './format';
-import { CellResult, Report, VERDICTS } from './schema';
+import { CellResult, CellStatus, NON_OK, Report } from './schema';
 
 function mdCell(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -22,11 +22,17 @@ function metricTable(cells: readonly CellResult[], columns: MetricColumn[], mult
   return table(header, rows, ['l', ...columns.map(() => 'r' as const), ...(extra ?? []).map(() => 'l' as const)]);
 }
 
-/** One verdict-matrix entry: "pass 200/200 ok", "expected: torn 37 · 163/200 ok". */
+const MATRIX_HEAD: Record<CellStatus, string> = { pass: 'pass', 'finding-expected': 'expected', 'finding-bug': '**BUG**', 'harness-error': '**HARNESS ERROR**', 'not-covered': '**NOT COVERED**' };
+
+/**
+ * One verdict-matrix entry: "pass 200/200 ok", "expected 163/200 ok (torn-page-detected 37)";
+ * harness errors always last and labelled as such: "**HARNESS ERROR** 198/200 ok (2 not judged: harness-error)".
+ */
 export function matrixText(c: CellResult): string {
-  const nonOk = VERDICTS.filter((v) => v !== 'ok' && c.verdicts[v] > 0).map((v) => `${v} ${fmtInt(c.verdicts[v])}`);
-  const head = c.status === 'pass' ? 'pass' : c.status === 'finding-expected' ? 'expected' : '**BUG**';
-  return `${head} ${fmtInt(c.verdicts.ok)}/${fmtInt(c.crashStatesTried)} ok${nonOk.length ? ` (${nonOk.join(', ')})` : ''}`;
+  const parts = NON_OK.filter((v) => c.verdicts[v] > 0).map((v) => `${v} ${fmtInt(c.verdicts[v])}`);
+  const harness = c.verdicts['harness-error'];
+  if (harness > 0) parts.push(`${fmtInt(harness)} not judged: harness-error`);
+  return `${MATRIX_HEAD[c.status]} ${fmtInt(c.verdicts.ok)}/${fmtInt(c.crashStatesTried)} ok${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
 export function renderMarkdown(report: Report): string {
@@ -38,9 +44,22 @@ export function renderMarkdown(report: Report): string {
   out.push('## Summary', '');
   out.push(
     ...table(
-      ['cells', 'pass', 'finding (expected)', 'finding (bug)', 'crash states', 'non-ok', 'host bytes', 'logical bytes', 'NAND bytes'],
-      [[fmtInt(t.cells), fmtInt(t.cellsByStatus.pass), fmtInt(t.cellsByStatus['finding-expected']), fmtInt(t.cellsByStatus['finding-bug']), fmtInt(t.crashStatesTried), fmtInt(t.findings), fmtBytes(t.hostWriteBytes), fmtBytes(t.logicalBytesCommitted), fmtBytes(t.nandBytesProgrammed)]],
-      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['cells', 'pass', 'finding (expected)', 'finding (bug)', 'harness error', 'not covered', 'crash states', 'findings', 'not judged (harness error)', 'host bytes', 'logical bytes', 'NAND bytes'],
+      [[
+        fmtInt(t.cells),
+        fmtInt(t.cellsByStatus.pass),
+        fmtInt(t.cellsByStatus['finding-expected']),
+        fmtInt(t.cellsByStatus['finding-bug']),
+        fmtInt(t.cellsByStatus['harness-error']),
+        fmtInt(t.cellsByStatus['not-covered']),
+        fmtInt(t.crashStatesTried),
+        fmtInt(t.findings),
+        fmtInt(t.verdicts['harness-error']),
+        fmtBytes(t.hostWriteBytes),
+        fmtBytes(t.logicalBytesCommitted),
+        fmtBytes(t.nandBytesProgrammed),
+      ]],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
   );
@@ -52,8 +71,22 @@ export function renderMarkdown(report: Report): string {
   } else {
     out.push('No mode that claims safety on its profile produced a non-ok crash state.', '');
   }
+  const harnessCells = cellsWithHarnessErrors(report);
+  if (harnessCells.length) {
+    out.push(
+      `**HARNESS ERROR: ${fmtInt(t.verdicts['harness-error'])} crash state(s) in ${harnessCells.length} cell(s) were not judged**: the testbed itself failed (a phase passed its deadline, a tool was missing). They are neither a pass nor a finding, and the result is incomplete (exit status 3); see "Harness errors".`,
+      '',
+    );
+  }
+  const notCovered = report.cells.filter((c) => c.status === 'not-covered');
+  if (notCovered.length) {
+    out.push(
+      `**NOT COVERED: ${notCovered.length} cell(s) passed without proving anything**: a crash window the mode declares was never hit, or a positive control was not caught (exit status 4 when there is no bug and no harness error); see "Crash-window coverage" and "Positive controls".`,
+      '',
+    );
+  }
 
-  out.push('## Verdict matrix', '', 'Rows: modes. Columns: device profile (with faults), workload and page size. "expected" marks findings the mode does not claim to prevent on that profile; **BUG** marks findings in a mode that claims safety there.', '');
+  out.push('## Verdict matrix', '', 'Rows: modes. Columns: device profile (with faults), workload and page size. "expected" marks findings the mode does not claim to prevent on that profile; **BUG** marks findings in a mode that claims safety there; **NOT COVERED** marks a pass with a crash window never hit (or a positive control not caught).', '');
   const cols: { g: (typeof a.groups)[number]; p: (typeof a.panels)[number] }[] = [];
   for (const g of a.groups) for (const p of a.panels) if (a.series.some((s) => cellAt(a, p, g, s))) cols.push({ g, p });
   out.push(
@@ -110,6 +143,18 @@ export function renderMarkdown(report: Report): string {
       out.push(`### ${mdCell(c.id)} (${STATUS_LABEL[c.status]})`, '');
       out.push(...table(['replay id', 'verdict', 'detail', 'replay'], c.findings.map((f) => [`\`${f.replayId}\``, f.verdict, f.detail, `\`tornlab replay ${f.replayId}\``])), '');
       if (c.findingsOmitted > 0) out.push(`${fmtInt(c.findingsOmitted)} more finding(s) omitted (the report keeps ${report.findingsCap} per cell).`, '');
+    }
+  }
+
+  out.push('## Harness errors', '');
+  if (harnessCells.length === 0) {
+    out.push('None: the testbed judged every crash state.', '');
+  } else {
+    out.push('Crash states the testbed failed to judge (harness-error: not a verdict on the database). `tornlab replay ID` runs one again.', '');
+    for (const c of harnessCells) {
+      out.push(`### ${mdCell(c.id)} (${STATUS_LABEL[c.status]})`, '');
+      out.push(...table(['replay id', 'phase: message', 'replay'], c.harnessErrors.map((h) => [`\`${h.replayId}\``, h.detail, `\`tornlab replay ${h.replayId}\``])), '');
+      if (c.harnessErrorsOmitted > 0) out.push(`${fmtInt(c.harnessErrorsOmitted)} more harness error(s) omitted (the report keeps ${report.findingsCap} per cell).`, '');
     }
   }
 

@@ -5,24 +5,38 @@
  * html.ts) only read it.
  *
  * Versioning: `schemaVersion` changes whenever a field is renamed, removed or
- * changes meaning. Adding an optional field does not change it. The JSON
- * Schema in json-schema.ts is the executable form of this file; keep them in step
- * (test/report/schema.test.ts checks a built report against it).
+ * changes meaning, or a value appears that an older reader would refuse.
+ * Adding an optional field does not change it. The JSON Schema in validate.ts
+ * is the executable form of this file; keep them in step.
+ *   1  the first schema.
+ *   2  the verdict `harness-error` (src/crash/verdict.ts): a count in every
+ *      verdicts object, the cell status `harness-error`, and per cell the
+ *      list `harnessErrors` / `harnessErrorsOmitted`; `findings` and
+ *      `totals.findings` hold findings only (never harness errors). Also in
+ *      2: the cell status `not-covered` and the optional cell fields
+ *      `coverage`, `control` and `costs` (a schema-1 report has none of them).
+ * Compatibility: this tornlab writes 2 and reads 1 and 2; a schema-1 report is
+ * upgraded on load (zero harness errors, which is what it recorded), so every
+ * report.json written before schema 2 still validates and renders.
  *
  * Units: bytes are integers; times are microseconds unless the name says
  * otherwise; ratios that have no meaning (division by zero) are `null`, never
  * NaN or Infinity (JSON cannot carry those).
  */
 import { TAGS, Tag } from '../device/types';
+import { NON_OK, VERDICTS } from '../crash/verdict';
+import type { FindingVerdict, Verdict } from '../crash/verdict';
 
-export const REPORT_SCHEMA_VERSION = 1 as const;
+export const REPORT_SCHEMA_VERSION = 2 as const;
+/** Schema versions this tornlab reads (older ones are upgraded on load). */
+export const READABLE_SCHEMA_VERSIONS = [1, 2] as const;
 
 export { TAGS };
 export type { Tag };
 
-/** Oracle verdicts (ARCHITECTURE section 4), in the order reports list them. */
-export const VERDICTS = ['ok', 'torn-page-detected', 'silent-corruption', 'lost-commit', 'atomicity-violation', 'recovery-failed'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+/** Oracle verdicts (ARCHITECTURE section 4), in the order reports list them; defined in src/crash/verdict.ts. */
+export { VERDICTS, NON_OK };
+export type { Verdict, FindingVerdict };
 export type VerdictCounts = Record<Verdict, number>;
 
 /**
@@ -38,27 +52,47 @@ export type ExpectationKind = (typeof EXPECTATION_KINDS)[number];
 
 export interface Expectation {
   kind: ExpectationKind;
-  /** Non-ok verdicts that do not make the cell a bug. claims-safe: []; demonstration: usually all non-ok verdicts. */
-  tolerated: Verdict[];
+  /** Findings (never `harness-error`) that do not make the cell a bug. claims-safe: []; demonstration: usually NON_OK. */
+  tolerated: readonly FindingVerdict[];
   /** One sentence a reader understands: why the mode does or does not claim safety here. */
   reason: string;
 }
 
 /**
- * pass: every crash state ended ok. finding-expected: non-ok verdicts, all tolerated.
- * finding-bug: a non-ok verdict the expectation does not tolerate (CLI exit 1, CI failure).
- * not-covered: every crash state ended ok, but a declared crash window of the cell
- * was never hit, or the cell is a positive control (a sabotaged variant) that
- * nothing caught: the pass says nothing (CLI exit 2 when there is no bug).
+ * pass: every crash state ended ok. finding-expected: findings, all tolerated,
+ * and every state judged. finding-bug: a finding the expectation does not
+ * tolerate (CLI exit 1, CI failure), whether or not some states also ended
+ * harness-error. harness-error: no bug, but some crash states were not judged
+ * (the testbed failed; CLI exit 3): neither a pass nor a finding.
+ * not-covered: no finding and no harness error, but a declared crash window of
+ * the cell was never hit, or the cell is a positive control (a sabotaged
+ * variant) that nothing caught: the pass says nothing (CLI exit 4 when there
+ * is no bug and no harness error; src/cli/exit-codes.ts).
+ * Precedence (src/report/build.ts cellStatus): finding-bug > harness-error >
+ * finding-expected > not-covered > pass.
  */
-export const CELL_STATUSES = ['pass', 'finding-expected', 'finding-bug', 'not-covered'] as const;
+export const CELL_STATUSES = ['pass', 'finding-expected', 'finding-bug', 'harness-error', 'not-covered'] as const;
 export type CellStatus = (typeof CELL_STATUSES)[number];
 
-/** One non-ok crash state, with what is needed to rebuild it: `tornlab replay <replayId>`. */
+/** One crash state that ended in a finding, with what is needed to rebuild it: `tornlab replay <replayId>`. */
 export interface Finding {
   replayId: string;
-  verdict: Exclude<Verdict, 'ok'>;
+  verdict: FindingVerdict;
   /** What the oracle saw, one line (e.g. "page 17: CRC mismatch after recovery"). */
+  detail: string;
+}
+
+/** One crash state the testbed failed to judge (verdict `harness-error`). */
+export interface HarnessErrorRecord {
+  replayId: string;
+  /** The phase that failed and why, one line: "verify: passed its deadline of 120000 ms". */
+  detail: string;
+}
+
+/** A crash state that did not end ok, as the campaign hands it to buildCellResult (which sorts findings from harness errors). */
+export interface NonOkState {
+  replayId: string;
+  verdict: Exclude<Verdict, 'ok'>;
   detail: string;
 }
 
@@ -133,6 +167,10 @@ export interface CellResult {
   findings: Finding[];
   /** Findings left out because of the cap (their count only). */
   findingsOmitted: number;
+  /** Crash states that ended harness-error, at most findingsCap, in replay-id order. */
+  harnessErrors: HarnessErrorRecord[];
+  /** Harness errors left out because of the cap (their count only). */
+  harnessErrorsOmitted: number;
   expectation: Expectation;
   status: CellStatus;
   /** Per declared crash window: crash states that landed inside it and their non-ok verdicts (in-process engines). */
@@ -173,7 +211,7 @@ export interface ReportTotals {
   cellsByStatus: Record<CellStatus, number>;
   crashStatesTried: number;
   verdicts: VerdictCounts;
-  /** Non-ok crash states over all cells (kept or omitted from the findings lists). */
+  /** Crash states that ended in a finding, over all cells (kept or omitted from the findings lists); harness errors are in verdicts['harness-error']. */
   findings: number;
   hostWriteBytes: number;
   logicalBytesCommitted: number;

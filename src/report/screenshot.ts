@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isUserError } from '../util/errors';
+import { exitWhenFlushed } from '../util/output';
 import { openHtml } from './browser';
 import { REPORT_HTML, rerenderReportDir } from './writer';
 
@@ -25,13 +26,18 @@ if (require.main === module) {
   const dir = process.argv[2];
   if (!dir) {
     process.stderr.write('usage: npm run report:screenshot -- DIR   (writes DIR/index.png from DIR/index.html)\n');
-    process.exit(2);
+    void exitWhenFlushed(2);
+  } else {
+    // Exit status as the CLI's: 2 bad input, 3 anything else (the tool failed, not a protection).
+    screenshotReportDir(dir).then(
+      (file) => {
+        process.stdout.write(`wrote ${file}\n`);
+        return exitWhenFlushed(0);
+      },
+      (e) => {
+        process.stderr.write(`report:screenshot: ${(e as Error).message}\n`);
+        return exitWhenFlushed(isUserError(e) ? 2 : 3);
+      },
+    );
   }
-  screenshotReportDir(dir).then(
-    (file) => process.stdout.write(`wrote ${file}\n`),
-    (e) => {
-      process.stderr.write(`report:screenshot: ${(e as Error).message}\n`);
-      process.exit(isUserError(e) ? 2 : 1);
-    },
-  );
 }

@@ -16,7 +16,8 @@
  */
 import { Arrangement, Key, cellAt, STATUS_LABEL } from './layout';
 import { fmtBytes, fmtFixed, fmtInt, fmtRate, fmtRatio } from './format';
-import { CellResult, CellStatus, TAGS, Tag, VERDICTS, Verdict } from './schema';
+import { CellResult, CellStatus, NON_OK, TAGS, Tag, VERDICTS } from './schema';
+import { VERDICT_SHORT } from '../crash/verdict';
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -49,17 +50,14 @@ export const STATUS_COLORS: Record<CellStatus, { fill: string; stroke: string }>
   pass: { fill: '#d5ecd4', stroke: '#2e7d32' },
   'finding-expected': { fill: '#ffe3bf', stroke: '#d9822b' },
   'finding-bug': { fill: '#ffc9c9', stroke: '#c62828' },
+  // Not a finding and not a pass: the testbed failed to judge some crash states.
+  'harness-error': { fill: '#e4dcf4', stroke: '#5e35b1' },
+  // A pass that proves nothing: a crash window never hit, a positive control not caught.
   'not-covered': { fill: '#e0e0e0', stroke: '#616161' },
 };
 
-const VERDICT_SHORT: Record<Verdict, string> = {
-  ok: 'ok',
-  'torn-page-detected': 'torn',
-  'silent-corruption': 'silent',
-  'lost-commit': 'lost',
-  'atomicity-violation': 'atomicity',
-  'recovery-failed': 'recovery',
-};
+/** Colour of the harness-error count wherever it is drawn (matrix text, summary). */
+export const HARNESS_COLOR = STATUS_COLORS['harness-error'].stroke;
 
 /** Ticks from 0 covering max with 1/2/5 steps; at least one step. */
 export function niceTicks(max: number, target = 5): number[] {
@@ -252,10 +250,12 @@ export function verdictMatrix(a: Arrangement): string {
         return;
       }
       const color = STATUS_COLORS[cell.status];
-      const nonOk = VERDICTS.filter((v) => v !== 'ok' && cell.verdicts[v] > 0);
-      const detail = nonOk
-        .slice(0, 2)
-        .map((v) => `<tspan ${dataAttrs(cell, `verdicts.${v}`, cell.verdicts[v])}>${VERDICT_SHORT[v]} ${fmtInt(cell.verdicts[v])}</tspan>`)
+      // The two most telling counts: findings first; a harness error always shows (it has its own colour).
+      const found = NON_OK.filter((v) => cell.verdicts[v] > 0);
+      const harness = cell.verdicts['harness-error'] > 0;
+      const shown = [...found.slice(0, harness ? 1 : 2), ...(harness ? (['harness-error'] as const) : [])];
+      const detail = shown
+        .map((v) => `<tspan ${v === 'harness-error' ? `class="harness" fill="${HARNESS_COLOR}" ` : ''}${dataAttrs(cell, `verdicts.${v}`, cell.verdicts[v])}>${VERDICT_SHORT[v]} ${fmtInt(cell.verdicts[v])}</tspan>`)
         .join(' · ');
       const tip = [`${cell.id}: ${STATUS_LABEL[cell.status]} (${cell.expectation.kind})`, ...VERDICTS.map((v) => `${v}: ${cell.verdicts[v]}`)].join('\n');
       body.push(

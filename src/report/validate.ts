@@ -7,7 +7,7 @@
 import Ajv, { ErrorObject } from 'ajv';
 import { BadInputError } from '../util/errors';
 import { cellId, cellStatus, computeTotals, ratio } from './build';
-import { CELL_STATUSES, EXPECTATION_KINDS, REPORT_SCHEMA_VERSION, Report, TAGS, VERDICTS } from './schema';
+import { CELL_STATUSES, EXPECTATION_KINDS, NON_OK, READABLE_SCHEMA_VERSIONS, REPORT_SCHEMA_VERSION, Report, TAGS, VERDICTS } from './schema';
 
 const count = { type: 'integer', minimum: 0 } as const;
 const num = { type: 'number' } as const;
@@ -21,55 +21,12 @@ function countsOf(keys: readonly string[]): Record<string, unknown> {
   return closedObject(Object.fromEntries(keys.map((k) => [k, count])));
 }
 
-const finding = closedObject({
-  replayId: { type: 'string', minLength: 1 },
-  verdict: { enum: VERDICTS.filter((v) => v !== 'ok') },
-  detail: { type: 'string' },
-});
-
-const cell = closedObject({
-  id: { type: 'string', minLength: 1 },
-  engine: { type: 'string', minLength: 1 },
-  mode: { type: 'string', minLength: 1 },
-  profile: { type: 'string', minLength: 1 },
-  faults: { type: 'array', items: { type: 'string', minLength: 1 } },
-  pageSize: { type: 'integer', minimum: 1 },
-  workload: { type: 'string', minLength: 1 },
-  txns: count,
-  seed: { type: 'integer' },
-  bytesByTag: countsOf(TAGS),
-  hostWriteBytes: count,
-  logicalBytesCommitted: count,
-  commits: count,
-  hostWriteAmplification: ratioOrNull,
-  nandBytesProgrammed: count,
-  nandWriteAmplification: ratioOrNull,
-  totalWriteAmplification: ratioOrNull,
-  flushes: count,
-  fuaWrites: count,
-  flushesPerCommit: ratioOrNull,
-  fuaWritesPerCommit: ratioOrNull,
-  simTimeUs: { type: 'number', minimum: 0 },
-  throughputTxnPerSec: ratioOrNull,
-  commitLatencyUs: closedObject({ p50: { type: 'number', minimum: 0 }, p99: { type: 'number', minimum: 0 } }),
-  lifetime: closedObject({
-    tbwTerabytes: { type: 'number', minimum: 0 },
-    hostBytesPerTxn: ratioOrNull,
-    nandBytesPerTxn: ratioOrNull,
-    txnsToTbw: ratioOrNull,
-    daysToTbwAtSimRate: ratioOrNull,
-  }),
-  crashStatesTried: count,
-  verdicts: countsOf(VERDICTS),
-  findings: { type: 'array', items: finding },
-  findingsOmitted: count,
-  expectation: closedObject({
-    kind: { enum: [...EXPECTATION_KINDS] },
-    tolerated: { type: 'array', uniqueItems: true, items: { enum: VERDICTS.filter((v) => v !== 'ok') } },
-    reason: { type: 'string' },
-  }),
-  status: { enum: [...CELL_STATUSES] },
-  coverage: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['window', 'states', 'nonOk'], properties: { window: { type: 'string' }, states: count, nonOk: { type: 'object', additionalProperties: count } } } },
+/** Optional cell fields of version 2 (in-process engines: crash-window coverage; positive controls; costs at scale). */
+const coverageFields = {
+  coverage: {
+    type: 'array',
+    items: { type: 'object', additionalProperties: false, required: ['window', 'states', 'nonOk'], properties: { window: { type: 'string' }, states: count, nonOk: { type: 'object', additionalProperties: count } } },
+  },
   control: {
     type: 'object',
     additionalProperties: false,
@@ -77,38 +34,107 @@ const cell = closedObject({
     properties: { sabotage: { type: 'string' }, what: { type: 'string' }, window: { type: 'string' }, caught: { type: 'boolean' }, statesInWindow: count },
   },
   costs: { type: 'object' },
-});
-// coverage and control are optional (in-process engines; positive controls).
-cell.required = (cell.required as string[]).filter((k) => k !== 'coverage' && k !== 'control' && k !== 'costs');
-
-/** JSON Schema (draft-07) of report.json, schemaVersion 1. */
-export const REPORT_JSON_SCHEMA = {
-  $schema: 'http://json-schema.org/draft-07/schema#',
-  $id: 'https://tornlab.invalid/schemas/report-v1.json',
-  title: 'tornlab report',
-  ...closedObject({
-    schemaVersion: { const: REPORT_SCHEMA_VERSION },
-    tool: closedObject({ name: { const: 'tornlab' }, version: { type: 'string' } }),
-    generatedAt: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$' },
-    title: { type: 'string' },
-    campaign: { type: 'object' },
-    findingsCap: count,
-    cells: { type: 'array', items: cell },
-    totals: closedObject({
-      cells: count,
-      cellsByStatus: countsOf(CELL_STATUSES),
-      crashStatesTried: count,
-      verdicts: countsOf(VERDICTS),
-      findings: count,
-      hostWriteBytes: count,
-      logicalBytesCommitted: count,
-      nandBytesProgrammed: count,
-    }),
-  }),
 };
+
+/**
+ * The JSON Schema of report.json at a schema version. Version 1 is version 2
+ * without harness errors and without coverage: no `harness-error` verdict
+ * count, no `harness-error` or `not-covered` cell status, no harnessErrors /
+ * harnessErrorsOmitted, no coverage / control / costs. In version 2 those
+ * three cell fields are optional.
+ */
+function reportJsonSchema(version: 1 | 2): Record<string, unknown> {
+  const verdicts = version === 1 ? VERDICTS.filter((v) => v !== 'harness-error') : VERDICTS;
+  const statuses = version === 1 ? CELL_STATUSES.filter((s) => s !== 'harness-error' && s !== 'not-covered') : CELL_STATUSES;
+  const finding = closedObject({
+    replayId: { type: 'string', minLength: 1 },
+    verdict: { enum: [...NON_OK] },
+    detail: { type: 'string' },
+  });
+  const harnessError = closedObject({
+    replayId: { type: 'string', minLength: 1 },
+    detail: { type: 'string' },
+  });
+  const cell = closedObject({
+    id: { type: 'string', minLength: 1 },
+    engine: { type: 'string', minLength: 1 },
+    mode: { type: 'string', minLength: 1 },
+    profile: { type: 'string', minLength: 1 },
+    faults: { type: 'array', items: { type: 'string', minLength: 1 } },
+    pageSize: { type: 'integer', minimum: 1 },
+    workload: { type: 'string', minLength: 1 },
+    txns: count,
+    seed: { type: 'integer' },
+    bytesByTag: countsOf(TAGS),
+    hostWriteBytes: count,
+    logicalBytesCommitted: count,
+    commits: count,
+    hostWriteAmplification: ratioOrNull,
+    nandBytesProgrammed: count,
+    nandWriteAmplification: ratioOrNull,
+    totalWriteAmplification: ratioOrNull,
+    flushes: count,
+    fuaWrites: count,
+    flushesPerCommit: ratioOrNull,
+    fuaWritesPerCommit: ratioOrNull,
+    simTimeUs: { type: 'number', minimum: 0 },
+    throughputTxnPerSec: ratioOrNull,
+    commitLatencyUs: closedObject({ p50: { type: 'number', minimum: 0 }, p99: { type: 'number', minimum: 0 } }),
+    lifetime: closedObject({
+      tbwTerabytes: { type: 'number', minimum: 0 },
+      hostBytesPerTxn: ratioOrNull,
+      nandBytesPerTxn: ratioOrNull,
+      txnsToTbw: ratioOrNull,
+      daysToTbwAtSimRate: ratioOrNull,
+    }),
+    crashStatesTried: count,
+    verdicts: countsOf(verdicts),
+    findings: { type: 'array', items: finding },
+    findingsOmitted: count,
+    ...(version === 1 ? {} : { harnessErrors: { type: 'array', items: harnessError }, harnessErrorsOmitted: count }),
+    expectation: closedObject({
+      kind: { enum: [...EXPECTATION_KINDS] },
+      tolerated: { type: 'array', uniqueItems: true, items: { enum: [...NON_OK] } },
+      reason: { type: 'string' },
+    }),
+    status: { enum: [...statuses] },
+    ...(version === 1 ? {} : coverageFields),
+  });
+  cell.required = (cell.required as string[]).filter((k) => !(k in coverageFields));
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: `https://tornlab.invalid/schemas/report-v${version}.json`,
+    title: 'tornlab report',
+    ...closedObject({
+      schemaVersion: { const: version },
+      tool: closedObject({ name: { const: 'tornlab' }, version: { type: 'string' } }),
+      generatedAt: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$' },
+      title: { type: 'string' },
+      campaign: { type: 'object' },
+      findingsCap: count,
+      cells: { type: 'array', items: cell },
+      totals: closedObject({
+        cells: count,
+        cellsByStatus: countsOf(statuses),
+        crashStatesTried: count,
+        verdicts: countsOf(verdicts),
+        findings: count,
+        hostWriteBytes: count,
+        logicalBytesCommitted: count,
+        nandBytesProgrammed: count,
+      }),
+    }),
+  };
+}
+
+/** JSON Schema (draft-07) of report.json, schemaVersion 2 (what this tornlab writes). */
+export const REPORT_JSON_SCHEMA = reportJsonSchema(REPORT_SCHEMA_VERSION);
+/** JSON Schema of schemaVersion 1 reports (read, and upgraded on load). */
+export const REPORT_JSON_SCHEMA_V1 = reportJsonSchema(1);
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validateShape = ajv.compile(REPORT_JSON_SCHEMA);
+const validateShapeV1 = ajv.compile(REPORT_JSON_SCHEMA_V1);
 
 /** `/cells/3/verdicts` -> `cells[3].verdicts` */
 function keyPath(pointer: string): string {
@@ -155,8 +181,11 @@ export function checkConsistency(r: Report): string[] {
     const st = cellStatus(c.verdicts, c.expectation, c);
     if (st !== c.status) errs.push(`${at}.status: is "${c.status}" but its verdicts and expectation give "${st}"`);
     if (c.findings.length > r.findingsCap) errs.push(`${at}.findings: ${c.findings.length} findings exceed findingsCap ${r.findingsCap}`);
-    const nonOk = c.crashStatesTried - c.verdicts.ok;
-    if (c.findings.length + c.findingsOmitted !== nonOk) errs.push(`${at}.findingsOmitted: findings (${c.findings.length}) + findingsOmitted (${c.findingsOmitted}) must equal the non-ok crash states (${nonOk})`);
+    const harness = c.verdicts['harness-error'];
+    const found = c.crashStatesTried - c.verdicts.ok - harness;
+    if (c.findings.length + c.findingsOmitted !== found) errs.push(`${at}.findingsOmitted: findings (${c.findings.length}) + findingsOmitted (${c.findingsOmitted}) must equal the crash states with a finding (${found})`);
+    if (c.harnessErrors.length > r.findingsCap) errs.push(`${at}.harnessErrors: ${c.harnessErrors.length} harness errors exceed findingsCap ${r.findingsCap}`);
+    if (c.harnessErrors.length + c.harnessErrorsOmitted !== harness) errs.push(`${at}.harnessErrorsOmitted: harnessErrors (${c.harnessErrors.length}) + harnessErrorsOmitted (${c.harnessErrorsOmitted}) must equal verdicts.harness-error (${harness})`);
   });
   const t = computeTotals(r.cells);
   if (JSON.stringify(t) !== JSON.stringify(r.totals)) {
@@ -167,25 +196,59 @@ export function checkConsistency(r: Report): string[] {
   return errs;
 }
 
+/** Counts in canonical key order with a zero for `harness-error` (what a schema-1 report recorded: none). */
+function withHarnessCount(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(VERDICTS.map((v) => [v, counts[v] ?? 0]));
+}
+
 /**
- * Check that `data` (parsed JSON) is a report of this schema version; returns it typed.
+ * A valid schema-1 report as schema 2: zero harness errors everywhere (schema 1
+ * had no such verdict), keys in the order the builder writes them.
+ */
+export function upgradeV1(data: Record<string, unknown>): Report {
+  const v1 = data as unknown as { cells: Record<string, unknown>[]; totals: Record<string, unknown> };
+  const cells = v1.cells.map((c) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(c)) {
+      out[k] = k === 'verdicts' ? withHarnessCount(v as Record<string, number>) : v;
+      if (k === 'findingsOmitted') {
+        out.harnessErrors = [];
+        out.harnessErrorsOmitted = 0;
+      }
+    }
+    return out;
+  });
+  const totals: Record<string, unknown> = { ...v1.totals, verdicts: withHarnessCount(v1.totals.verdicts as Record<string, number>) };
+  totals.cellsByStatus = Object.fromEntries(CELL_STATUSES.map((s) => [s, (v1.totals.cellsByStatus as Record<string, number>)[s] ?? 0]));
+  return { ...data, schemaVersion: REPORT_SCHEMA_VERSION, cells, totals } as unknown as Report;
+}
+
+/**
+ * Check that `data` (parsed JSON) is a report this tornlab reads (schemaVersion
+ * 1 or 2); returns it typed, as schema 2 (a schema-1 report is upgraded).
  * Throws BadInputError listing the problems (at most 20), each naming its key.
  * `source` names the file in the message.
  */
 export function validateReport(data: unknown, source = 'report.json'): Report {
-  if (data && typeof data === 'object' && 'schemaVersion' in data && (data as { schemaVersion: unknown }).schemaVersion !== REPORT_SCHEMA_VERSION) {
-    throw new BadInputError(`${source}: schemaVersion is ${JSON.stringify((data as { schemaVersion: unknown }).schemaVersion)}, this tornlab reads schemaVersion ${REPORT_SCHEMA_VERSION}; regenerate the report with this version`);
+  const version = data && typeof data === 'object' && 'schemaVersion' in data ? (data as { schemaVersion: unknown }).schemaVersion : undefined;
+  if (version !== undefined && !(READABLE_SCHEMA_VERSIONS as readonly unknown[]).includes(version)) {
+    throw new BadInputError(
+      `${source}: schemaVersion is ${JSON.stringify(version)}, this tornlab reads schemaVersion ${READABLE_SCHEMA_VERSIONS.join(' and ')}; regenerate the report with this version`,
+    );
   }
+  const shape = version === 1 ? validateShapeV1 : validateShape;
   let errs: string[];
-  if (!validateShape(data)) {
-    errs = [...new Set((validateShape.errors ?? []).map(describe))];
+  let report: Report | undefined;
+  if (!shape(data)) {
+    errs = [...new Set((shape.errors ?? []).map(describe))];
   } else {
-    errs = checkConsistency(data as unknown as Report);
+    report = version === 1 ? upgradeV1(data as Record<string, unknown>) : (data as unknown as Report);
+    errs = checkConsistency(report);
   }
-  if (errs.length > 0) {
+  if (errs.length > 0 || !report) {
     const shown = errs.slice(0, 20).map((e) => `  ${e}`);
     if (errs.length > 20) shown.push(`  ... and ${errs.length - 20} more`);
     throw new BadInputError(`${source} is not a valid tornlab report:\n${shown.join('\n')}`);
   }
-  return data as unknown as Report;
+  return report;
 }

@@ -2,13 +2,18 @@
  * The only module of src/report that touches the file system: renders a
  * report into its three files and reads a report directory back.
  *
- *   report.json  the data (schemaVersion 1; validated on load)
+ *   report.json  the data (schemaVersion 2, schema 1 still read; validated on load)
  *   report.md    Markdown tables
  *   index.html   self-contained page with SVG charts
+ *
+ * Each file is written under a temporary name in its directory and renamed
+ * into place (src/util/output.ts writeFileAtomic): a run killed while writing
+ * leaves the previous file or none, never half of one.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BadInputError } from '../util/errors';
+import { writeFileAtomic } from '../util/output';
 import { renderHtml } from './html';
 import { renderMarkdown } from './markdown';
 import { Report } from './schema';
@@ -39,7 +44,7 @@ export function writeReportDir(dir: string, report: Report): string[] {
   const written: string[] = [];
   for (const [name, text] of Object.entries(renderReportFiles(report))) {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, text);
+    writeFileAtomic(file, text);
     written.push(file);
   }
   return written;
@@ -72,7 +77,7 @@ export function rerenderReportDir(dir: string): { report: Report; written: strin
     [REPORT_HTML, renderHtml(report)],
   ] as const) {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, text);
+    writeFileAtomic(file, text);
     written.push(file);
   }
   return { report, written };

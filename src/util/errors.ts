@@ -1,7 +1,9 @@
 /**
  * Errors the user can fix (bad profile, bad LBA, bad option) are `BadInputError`s:
- * the CLI prints their message and exits 2. Everything else is a bug or an
- * environment failure and keeps its stack.
+ * the CLI prints their message and exits 2. A `HarnessError` is the testbed
+ * itself failing in a phase (a deadline passed, a tool went missing): the
+ * verdict `harness-error` (src/crash/verdict.ts), CLI exit status 3. Everything
+ * else is a bug or an environment failure: also exit 3, with its stack.
  */
 export class TornlabError extends Error {
   constructor(
@@ -25,6 +27,30 @@ export class PreconditionError extends TornlabError {
   constructor(message: string) {
     super('precondition', message);
   }
+}
+
+/**
+ * The testbed failed, not the database: `phase` names what it was doing
+ * ("recovery", "verify", "mount", ...). Where a crash state is being judged
+ * the campaign turns it into the verdict `harness-error`; anywhere else it
+ * ends the run with exit status 3.
+ */
+export class HarnessError extends TornlabError {
+  constructor(
+    readonly phase: string,
+    message: string,
+  ) {
+    super('harness-error', message);
+  }
+
+  /** One line: `phase: message` (the detail of a harness-error verdict). */
+  get detail(): string {
+    return `${this.phase}: ${this.message.split('\n')[0]}`;
+  }
+}
+
+export function isHarnessError(e: unknown): e is HarnessError {
+  return e instanceof HarnessError;
 }
 
 export function isUserError(e: unknown): e is TornlabError {

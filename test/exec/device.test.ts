@@ -1,7 +1,8 @@
 /**
  * `tornlab exec` on the emulated device, through the CLI as a user runs it:
  * the worked example survives power cuts with synchronous=FULL, is caught
- * with synchronous=OFF, and bad input exits 2 with nothing left mounted.
+ * with synchronous=OFF, bad input exits 2 and a phase past its deadline exits 3,
+ * with nothing left mounted.
  * Skips (with a line naming what is missing) without root, /dev/fuse, loop.
  */
 import { spawn } from 'child_process';
@@ -10,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { missingForExport } from '../../src/export';
 import { isMountPoint } from '../../engines/exec/options';
+import { RUNTIME_ROOT } from '../../src/export/ledger';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -27,6 +29,22 @@ function tornlab(args: string[], env: Record<string, string> = {}): Promise<{ co
     p.stderr.on('data', (d) => (stderr += d));
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return cond();
 }
 
 const exampleArgs = (dir: string) => ['exec', '--mount', dir, '--start', `${EXAMPLE}/start.sh`, '--load', `${EXAMPLE}/load.sh`, '--verify', `${EXAMPLE}/verify.sh`];
@@ -73,13 +91,36 @@ describeDevice('tornlab exec on the emulated device', () => {
     expect(mounted.stderr).toMatch(/already a mount point/);
   });
 
-  test('a verify that times out after the crash exits 2, and the device is released', async () => {
+  test('a verify past its deadline after the crash is harness-error (exit 3), and the device is released', async () => {
     const dir = path.join(tmp, 'timeout');
     fs.mkdirSync(dir);
-    const r = await tornlab(['exec', '--mount', dir, '--start', 'true', '--load', 'sleep 30', '--verify', 'sleep 30', '--cut-within-ms', '100', '--timeout', '1500']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--verify "sleep 30" \(verify\) timed out after 1500 ms/);
+    const r = await tornlab(['exec', '--mount', dir, '--start', 'true', '--load', 'sleep 30', '--verify', 'sleep 30', '--cut-within-ms', '100', '--verify-timeout', '1.5']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/harness-error .*verify passed its deadline of 1\.5 s \(--verify-timeout\)/);
     expect(await isMountPoint(dir)).toBe(false);
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  test('SIGTERM while a START daemon holds DIR (stdio not redirected): no process, mount or directory of the run is left', async () => {
+    const dir = path.join(tmp, 'sigterm'); // absent: created by tornlab, removed again
+    const side = fs.mkdtempSync(path.join(tmp, 'side-'));
+    const p = spawn(process.execPath, [CLI, 'exec', '--mount', dir, '--cut-after-acks', '3', '--load-timeout', '600',
+      '--start', `cd "$TORNLAB_MOUNT" && sleep 1000 & echo $! >> ${side}/pids`,
+      '--load', `setsid sleep 1000 & echo $! >> ${side}/pids; echo $$ >> ${side}/pids; touch ${side}/loading; sleep 1000`,
+      '--verify', 'true'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+    expect(await until(() => fs.existsSync(path.join(side, 'loading')), 60_000)).toBe(true);
+    const pids = fs.readFileSync(path.join(side, 'pids'), 'utf8').trim().split('\n').map(Number);
+    expect(pids).toHaveLength(3);
+    expect(await isMountPoint(dir)).toBe(true);
+    p.kill('SIGTERM');
+    expect(await closed).toBe(143);
+    expect(stderr).toMatch(/SIGTERM: releasing/);
+    for (const pid of pids) expect(running(pid)).toBe(false);
+    expect(fs.existsSync(dir)).toBe(false);
+    // The run folder: removed at exit, or by the doctor the teardown starts for what it still listed.
+    expect(await until(() => !fs.readdirSync(RUNTIME_ROOT).some((d) => d.startsWith(`r${p.pid}-`)), 30_000)).toBe(true);
   });
 });

@@ -12,8 +12,7 @@ import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createDevice } from '../../src/device/device';
-import { BlockStack, FuseFile, cutAndRelease, remountCrashImage, missingForExport, run, RUNTIME_ROOT, runLedger, RUN_ENV } from '../../src/export';
+import { BlockStack, HostedDevice, cutAndRelease, remountCrashImage, missingForExport, run, RUNTIME_ROOT, runLedger, RUN_ENV, stopDeviceHost, survivorsFrom } from '../../src/export';
 import { cleanupLeftovers, currentMounts, listLeftovers, loopDevices } from '../../src/export/doctor';
 import { killTree, markedProcesses, waitGone } from '../../src/export/processes';
 import { currentLedger } from '../../src/export/ledger';
@@ -22,7 +21,10 @@ import { Prng } from '../../src/util/prng';
 const missing = missingForExport('ext4');
 const describeKernel = missing.length === 0 ? describe : describe.skip;
 // This test process's run folder (sockets, logs, state) goes once everything was released.
-afterAll(() => currentLedger()?.close());
+afterAll(async () => {
+  await stopDeviceHost();
+  currentLedger()?.close();
+});
 if (missing.length > 0) {
   // eslint-disable-next-line no-console
   console.log(`SKIP test/export (block export): missing ${missing.map((m) => m.what).join(', ')}`);
@@ -37,7 +39,8 @@ function leftoversOfThisRun(): string[] {
   for (const m of currentMounts()) if (m.mountPoint.startsWith(l.dir + '/') || m.mountPoint.startsWith(l.plainDir + '/')) out.push(`mount ${m.mountPoint}`);
   for (const lo of loopDevices()) if (lo.backingFile.startsWith(l.dir + '/') || lo.backingFile.startsWith(l.plainDir + '/')) out.push(`loop ${lo.dev}`);
   for (const p of markedProcesses(l.runId)) out.push(`process ${p.pid}`);
-  for (const r of l.resources) if (r.kind !== 'dir') out.push(`ledger ${r.kind} ${r.id}`);
+  // The device host is the run's own, alive while the run is.
+  for (const r of l.resources) if (r.kind !== 'dir' && !(r.kind === 'process' && r.note === 'device host')) out.push(`ledger ${r.kind} ${r.id}`);
   return out;
 }
 
@@ -45,15 +48,15 @@ describeKernel('block export (FUSE -> loop -> ext4)', () => {
   jest.setTimeout(120_000);
 
   test('writes that are not block aligned are completed by read-modify-write; fsync is a device Flush', async () => {
-    const dev = createDevice({ profile: 'consumer-tlc', seed: 31, nsze: 1024 });
+    const dev = await HostedDevice.create({ profile: 'consumer-tlc', seed: 31, nsze: 1024 });
     const base = new Uint8Array(4096 * 3).fill(0xaa);
-    dev.write(10, base);
+    await dev.write(10, base);
     const dir = runLedger().newPath('fuse-raw');
-    const f = await FuseFile.mount(dev, dir);
+    const f = await dev.export(dir, 'other');
     try {
       const src = path.join(runLedger().dir, 'patch.bin');
       fs.writeFileSync(src, Buffer.alloc(3000, 0x55));
-      const flushes = dev.counters.flushes;
+      const flushes = (await dev.counters()).flushes;
       // 3000 bytes at byte 10*4096 + 1000: inside block 10 only; then 5000 bytes straddling blocks 11-12.
       const r1 = await run('dd', [`if=${src}`, `of=${f.filePath}`, 'bs=3000', 'count=1', `seek=${10 * 4096 + 1000}`, 'oflag=seek_bytes', 'conv=notrunc,fsync']);
       expect(r1.code).toBe(0);
@@ -61,9 +64,9 @@ describeKernel('block export (FUSE -> loop -> ext4)', () => {
       const r2 = await run('dd', [`if=${src}`, `of=${f.filePath}`, 'bs=5000', 'count=1', `seek=${11 * 4096 + 3000}`, 'oflag=seek_bytes', 'conv=notrunc']);
       expect(r2.code).toBe(0);
       fs.rmSync(src);
-      expect(f.stats.partialWrites).toBeGreaterThanOrEqual(2);
-      expect(dev.counters.flushes).toBeGreaterThan(flushes);
-      const got = dev.read(10, 3);
+      expect((await f.stats()).partialWrites).toBeGreaterThanOrEqual(2);
+      expect((await dev.counters()).flushes).toBeGreaterThan(flushes);
+      const got = await dev.read(10, 3);
       const want = new Uint8Array(4096 * 3).fill(0xaa);
       want.fill(0x55, 1000, 4000);
       want.fill(0x66, 4096 + 3000, 4096 + 8000);
@@ -74,35 +77,38 @@ describeKernel('block export (FUSE -> loop -> ext4)', () => {
     } finally {
       await f.unmount();
       fs.rmdirSync(dir);
+      await dev.dispose();
     }
   });
 
   test('a file written with fsync lands as device writes and Flushes and reads back after a remount', async () => {
-    const dev = createDevice({ profile: 'consumer-tlc', seed: 11, nsze: NSZE });
+    const dev = await HostedDevice.create({ profile: 'consumer-tlc', seed: 11, nsze: NSZE });
     const stack = await BlockStack.mountDevice(dev, { format: true });
     const data = Buffer.alloc(3 * 1024 * 1024 + 1234);
     const prng = new Prng(5, 'export-test');
     for (let i = 0; i < data.length; i++) data[i] = prng.int(0, 255);
     const digest = crypto.createHash('sha256').update(data).digest('hex');
     try {
-      const before = { bytes: dev.counters.byTag.other.bytes, flushes: dev.counters.flushes };
-      // Write from a child process (never synchronously from this process: the FUSE daemon lives here).
+      const c0 = await dev.counters();
+      const before = { bytes: c0.byTag.other.bytes, flushes: c0.flushes };
+      // The FUSE server lives in the device host, but the writer is a child process all the same.
       const src = path.join(runLedger().dir, 'payload.bin');
       fs.writeFileSync(src, data);
       const r = await run('dd', [`if=${src}`, `of=${stack.mountPoint}/payload.bin`, 'bs=64k', 'conv=fsync'], { timeoutMs: 60_000 });
       expect(r.code).toBe(0);
       fs.rmSync(src);
-      expect(dev.counters.byTag.other.bytes - before.bytes).toBeGreaterThanOrEqual(data.length);
-      expect(dev.counters.flushes - before.flushes).toBeGreaterThanOrEqual(1);
-      expect(stack.fuse!.stats.syncRequests).toBeGreaterThanOrEqual(1);
+      const c1 = await dev.counters();
+      expect(c1.byTag.other.bytes - before.bytes).toBeGreaterThanOrEqual(data.length);
+      expect(c1.flushes - before.flushes).toBeGreaterThanOrEqual(1);
+      expect((await stack.fuse!.stats()).syncRequests).toBeGreaterThanOrEqual(1);
     } finally {
       await stack.release();
     }
     expect(leftoversOfThisRun()).toEqual([]);
     // Everything ext4 wrote is on media after a Flush; a new device powered on from it sees the file.
-    dev.waitAll();
-    dev.flush();
-    const dev2 = createDevice({ profile: 'consumer-tlc', seed: 12, nsze: NSZE, image: { store: dev.media } });
+    const image = await dev.snapshot();
+    await dev.dispose();
+    const dev2 = await HostedDevice.create({ profile: 'consumer-tlc', seed: 12, nsze: NSZE, image: image.id });
     const again = await BlockStack.mountDevice(dev2, { fsck: true });
     try {
       expect(again.fsck!.code).toBe(0);
@@ -110,12 +116,14 @@ describeKernel('block export (FUSE -> loop -> ext4)', () => {
       expect(back.stdout.split(' ')[0]).toBe(digest);
     } finally {
       await again.release();
+      await dev2.dispose();
+      await image.dispose();
     }
     expect(leftoversOfThisRun()).toEqual([]);
   });
 
   test('a power cut under a running writer: held requests are failed after the kill, nothing is left, the crash image mounts', async () => {
-    const dev = createDevice({ profile: 'consumer-tlc', seed: 21, nsze: NSZE });
+    const dev = await HostedDevice.create({ profile: 'consumer-tlc', seed: 21, nsze: NSZE });
     const stack = await BlockStack.mountDevice(dev, { format: true });
     // A writer that keeps writing and fsyncing until killed, marked like every process of a run.
     const writer = spawn('sh', ['-c', `i=0; while true; do dd if=/dev/zero of=${stack.mountPoint}/f$i bs=64k count=4 conv=fsync 2>/dev/null; i=$((i+1)); done`], {
@@ -124,7 +132,7 @@ describeKernel('block export (FUSE -> loop -> ext4)', () => {
       detached: true,
     });
     const cut = stack.armCut({ afterWrites: 40 });
-    const point = await cut;
+    await cut;
     expect(stack.fuse!.isCut).toBe(true);
     const { heldRequests } = await cutAndRelease(stack, async () => {
       const victims = killTree(writer.pid!, runLedger().runId);
@@ -133,32 +141,33 @@ describeKernel('block export (FUSE -> loop -> ext4)', () => {
     expect(heldRequests).toBeGreaterThanOrEqual(0);
     expect(await waitGone([writer.pid!], 10_000)).toEqual([]);
     expect(leftoversOfThisRun()).toEqual([]);
-    const rec = await remountCrashImage(point, { prng: new Prng(3, 'survivors') });
+    const rec = await remountCrashImage(dev, survivorsFrom(new Prng(3, 'survivors')));
     try {
       expect(rec.fsck!.code).toBeLessThan(4);
       const ls = await run('ls', [rec.stack.mountPoint!]);
       expect(ls.code).toBe(0);
     } finally {
       await rec.stack.release();
+      await rec.device.dispose();
+      await dev.dispose();
     }
     expect(leftoversOfThisRun()).toEqual([]);
   });
 
-  test('a run SIGKILLed after a cut, with a writer stuck in I/O holding /dev/fuse: doctor lists it and --cleanup releases it', async () => {
+  test('a run SIGKILLed after a cut, with a writer of its own still running: its device host follows it, doctor lists the rest and --cleanup releases it', async () => {
     const dist = path.resolve(__dirname, '../../dist/src');
     if (!fs.existsSync(`${dist}/export/index.js`)) throw new Error('dist/ is missing: run npm run build first');
-    // The victim run: mount, start a marked writer the plain way (it inherits /dev/fuse, as
-    // libfuse2 leaves it), cut the power mid-stream and never answer the held requests.
+    // The victim run: mount, start a marked writer the plain way, cut the power mid-stream
+    // and never answer the held requests.
     const script = `
       const { spawn } = require('node:child_process');
-      const { createDevice } = require(${JSON.stringify(dist + '/device/device')});
-      const { BlockStack, runLedger, RUN_ENV } = require(${JSON.stringify(dist + '/export')});
+      const { BlockStack, HostedDevice, runLedger, RUN_ENV } = require(${JSON.stringify(dist + '/export')});
       (async () => {
-        const s = await BlockStack.mountDevice(createDevice({ profile: 'consumer-tlc', seed: 1, nsze: ${NSZE} }), { format: true });
+        const s = await BlockStack.mountDevice(await HostedDevice.create({ profile: 'consumer-tlc', seed: 1, nsze: ${NSZE} }), { format: true });
         const w = spawn('sh', ['-c', 'i=0; while true; do dd if=/dev/zero of=' + s.mountPoint + '/f$i bs=64k count=4 conv=fsync 2>/dev/null; i=$((i+1)); done'],
           { env: { ...process.env, [RUN_ENV]: runLedger().runId }, stdio: 'ignore' });
         await s.armCut({ afterWrites: 30 });
-        process.stdout.write(JSON.stringify({ run: runLedger().runId, writer: w.pid }) + '\\n');
+        process.stdout.write(JSON.stringify({ run: runLedger().runId, writer: w.pid, host: s.device.hostPid }) + '\\n');
         setInterval(() => undefined, 1000);
       })();`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -170,12 +179,14 @@ describeKernel('block export (FUSE -> loop -> ext4)', () => {
       });
       child.on('exit', () => reject(new Error('child exited before the cut')));
     });
-    const { run: victimRun, writer } = JSON.parse(line) as { run: string; writer: number };
+    const { run: victimRun, writer, host } = JSON.parse(line) as { run: string; writer: number; host: number };
     child.kill('SIGKILL');
     await waitGone([child.pid!], 10_000);
+    // The device host ends with its orchestrator (its IPC channel closes), so the kernel fails what it held.
+    expect(await waitGone([host], 10_000)).toEqual([]);
     const found = listLeftovers({ runId: victimRun });
     const kinds = new Set(found.map((f) => f.kind));
-    for (const k of ['dir', 'fuse-mount', 'fuse-conn', 'loop', 'mount', 'process']) expect({ kind: k, listed: kinds.has(k as never) }).toEqual({ kind: k, listed: true });
+    for (const k of ['dir', 'fuse-mount', 'loop', 'mount', 'process']) expect({ kind: k, listed: kinds.has(k as never) }).toEqual({ kind: k, listed: true });
     const failed = await cleanupLeftovers(found);
     expect(failed).toEqual([]);
     expect(await waitGone([writer], 10_000)).toEqual([]);

@@ -101,6 +101,34 @@ describe('buildCellResult derives every ratio from raw counts', () => {
     expect(c.findingsOmitted).toBe(23);
   });
 
+  test('harness errors are sorted apart from findings, capped on their own, and never count as findings', () => {
+    const states = [
+      { replayId: 'r.p9', verdict: 'harness-error' as const, detail: 'verify: passed its deadline of 10 ms' },
+      { replayId: 'r.p3', verdict: 'harness-error' as const, detail: 'verify: passed its deadline of 10 ms' },
+      { replayId: 'r.p4', verdict: 'harness-error' as const, detail: 'mount: mkfs.ext4 is missing' },
+      { replayId: 'r.p5', verdict: 'torn-page-detected' as const, detail: 'page 3' },
+    ];
+    const e: Expectation = { kind: 'demonstration', tolerated: ['torn-page-detected'], reason: 'x' };
+    const c = buildCellResult(base({ crashStatesTried: 6, verdicts: { ok: 2, 'torn-page-detected': 1, 'harness-error': 3 }, findings: states, expectation: e }), 2);
+    expect(c.findings).toEqual([{ replayId: 'r.p5', verdict: 'torn-page-detected', detail: 'page 3' }]);
+    expect(c.findingsOmitted).toBe(0);
+    expect(c.harnessErrors).toEqual([
+      { replayId: 'r.p3', detail: 'verify: passed its deadline of 10 ms' },
+      { replayId: 'r.p4', detail: 'mount: mkfs.ext4 is missing' },
+    ]);
+    expect(c.harnessErrorsOmitted).toBe(1);
+    expect(c.status).toBe('harness-error');
+    const r = buildReport({ toolVersion: 't', campaign: {}, cells: [c] });
+    expect(r.totals.findings).toBe(1);
+    expect(r.totals.verdicts['harness-error']).toBe(3);
+  });
+
+  test('an expectation never tolerates harness-error', () => {
+    const e = { kind: 'demonstration', tolerated: ['torn-page-detected', 'harness-error'], reason: 'x' } as unknown as Expectation;
+    const c = buildCellResult(base({ verdicts: { ok: 4, 'harness-error': 1 }, findings: [{ replayId: 'a', verdict: 'harness-error', detail: 'x: y' }], expectation: e }));
+    expect(c.expectation.tolerated).toEqual(['torn-page-detected']);
+  });
+
   test('measurementsFromCounters reads the device counters', () => {
     const byTag = { wal: { commands: 1, bytes: 4096 }, fpi: { commands: 0, bytes: 0 }, doublewrite: { commands: 0, bytes: 0 }, page: { commands: 2, bytes: 16384 }, meta: { commands: 0, bytes: 0 }, other: { commands: 0, bytes: 0 } };
     const m = measurementsFromCounters({ byTag, nandBytesProgrammed: 9, flushes: 3, fuaWrites: 1, simTimeUs: 77 } as never);
@@ -118,6 +146,13 @@ describe('cell status', () => {
     expect(cellStatus(counts({ ok: 5, 'torn-page-detected': 5 }), e)).toBe('finding-expected');
     expect(cellStatus(counts({ ok: 10 }), e)).toBe('pass');
     expect(cellStatus(counts({ ok: 5, 'recovery-failed': 1 }), e)).toBe('finding-bug');
+  });
+  test('harness-error is neither a pass nor a finding; a bug outranks it', () => {
+    const demo: Expectation = { kind: 'demonstration', tolerated: ['torn-page-detected'], reason: '' };
+    expect(cellStatus(counts({ ok: 9, 'harness-error': 1 }), claimsSafe)).toBe('harness-error');
+    expect(cellStatus(counts({ ok: 8, 'harness-error': 1, 'lost-commit': 1 }), claimsSafe)).toBe('finding-bug');
+    expect(cellStatus(counts({ ok: 8, 'harness-error': 1, 'torn-page-detected': 1 }), demo)).toBe('harness-error');
+    expect(cellStatus(counts({ 'harness-error': 10 }), demo)).toBe('harness-error');
   });
   test('documented-tradeoff: only the permitted verdicts are expected', () => {
     const e: Expectation = { kind: 'documented-tradeoff', tolerated: ['lost-commit'], reason: 'asynchronous commit' };
@@ -154,9 +189,11 @@ describe('buildReport', () => {
     expect(r.cells[r.cells.length - 1].id).toBe('minipage/atomic/enterprise-plp/8192/kv-zipf');
     expect(r.totals.cells).toBe(24);
     expect(r.totals.crashStatesTried).toBe(24 * 50);
-    expect(r.totals.verdicts.ok + r.totals.findings).toBe(24 * 50);
+    expect(r.totals.verdicts.ok + r.totals.findings + r.totals.verdicts['harness-error']).toBe(24 * 50);
+    expect(r.totals.verdicts['harness-error']).toBe(2);
     expect(r.totals.cellsByStatus['finding-bug']).toBe(1);
     expect(r.totals.cellsByStatus['finding-expected']).toBe(4);
+    expect(r.totals.cellsByStatus['harness-error']).toBe(1);
     expect(r.totals.hostWriteBytes).toBe(cells.reduce((s, c) => s + c.hostWriteBytes, 0));
   });
 

@@ -5,10 +5,12 @@
  * what the engine does (one 4 KiB WAL block per commit, checkpoints write the
  * dirty pages, doublewrite writes them twice, fpw logs first-touch images), and
  * the verdicts are what the architecture predicts, plus one deliberate bug cell
- * (fpw / consumer-tlc / kv-zipf loses commits) so that every status shows up.
+ * (fpw / consumer-tlc / kv-zipf loses commits) and one cell the testbed failed
+ * to judge twice (doublewrite / enterprise-plp / kv-zipf: harness errors) so
+ * that every status shows up.
  */
 import { buildCellResult, buildReport, CellMeasurements } from '../../src/report/build';
-import { CellResult, Expectation, Finding, Report, Verdict, VERDICTS } from '../../src/report/schema';
+import { CellResult, Expectation, NON_OK, NonOkState, Report, Verdict, VERDICTS } from '../../src/report/schema';
 import { Prng } from '../../src/util/prng';
 
 export const MODES = ['none', 'doublewrite', 'fpw', 'atomic'] as const;
@@ -33,7 +35,7 @@ const PROFILE_MODEL: Record<(typeof PROFILES)[number], ProfileModel> = {
 };
 
 function expectation(mode: string, profile: string): Expectation {
-  const nonOk = VERDICTS.filter((v) => v !== 'ok');
+  const nonOk = [...NON_OK];
   if (mode === 'none') return { kind: 'demonstration', tolerated: nonOk, reason: 'none writes pages in place and claims nothing against torn pages' };
   if (mode === 'atomic' && profile === 'consumer-tlc') return { kind: 'demonstration', tolerated: nonOk, reason: 'atomic forced on a device whose AWUPF covers one 4 KiB block, not an 8 KiB page' };
   return { kind: 'claims-safe', tolerated: [], reason: `${mode} protects every page write on ${profile}` };
@@ -47,18 +49,26 @@ function verdictsFor(mode: string, profile: string, workload: string, tried: num
     return { ok: tried - torn - silent, 'torn-page-detected': torn, 'silent-corruption': silent };
   }
   if (mode === 'fpw' && profile === 'consumer-tlc' && workload === 'kv-zipf') return { ok: tried - 2, 'lost-commit': 2 };
+  if (mode === 'doublewrite' && profile === 'enterprise-plp' && workload === 'kv-zipf') return { ok: tried - 2, 'harness-error': 2 };
   return { ok: tried };
 }
 
-function findingsFor(id: string, verdicts: Partial<Record<Verdict, number>>, seed: number): Finding[] {
-  const out: Finding[] = [];
+function findingsFor(id: string, verdicts: Partial<Record<Verdict, number>>, seed: number): NonOkState[] {
+  const out: NonOkState[] = [];
   let point = 17;
   for (const v of VERDICTS) {
     if (v === 'ok') continue;
     for (let i = 0; i < (verdicts[v] ?? 0); i++) {
       point += 13;
       const replayId = `tl1.${id.split('/')[2]}.s${seed}.p${point}.c${(i * 7) % 5}`;
-      const detail = v === 'torn-page-detected' ? `page ${3 + (point % 29)}: CRC-32C mismatch after recovery` : v === 'lost-commit' ? `txn ${point * 3} acknowledged but missing after recovery` : `page ${point % 31}: key order broken with a valid checksum`;
+      const detail =
+        v === 'torn-page-detected'
+          ? `page ${3 + (point % 29)}: CRC-32C mismatch after recovery`
+          : v === 'lost-commit'
+            ? `txn ${point * 3} acknowledged but missing after recovery`
+            : v === 'harness-error'
+              ? `verify: passed its deadline of 120000 ms`
+              : `page ${point % 31}: key order broken with a valid checksum`;
       out.push({ replayId, verdict: v, detail });
     }
   }

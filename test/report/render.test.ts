@@ -138,3 +138,27 @@ describe('report.md', () => {
     expect(renderHtml(empty)).toContain('<p>No cells.</p>');
   });
 });
+
+describe('harness errors in the renderers', () => {
+  const id = 'minipage/doublewrite/enterprise-plp/8192/kv-zipf';
+
+  test('markdown labels them on their own: summary, matrix, a section; never as findings', () => {
+    expect(md).toContain('**HARNESS ERROR: 2 crash state(s) in 1 cell(s) were not judged**');
+    expect(md).toContain('**HARNESS ERROR** 198/200 ok (2 not judged: harness-error)');
+    expect(md).toContain('## Harness errors');
+    expect(md).toContain(`### ${id} (HARNESS ERROR (not judged))`);
+    expect(md).toContain('| not judged (harness error) |');
+    const findings = md.slice(md.indexOf('## Findings'), md.indexOf('## Harness errors'));
+    expect(findings).not.toContain(id);
+  });
+
+  test('html: its own status colour in the matrix, its own stat and section', () => {
+    expect(html).toMatch(new RegExp(`<g class="matrix-cell" data-cell="${id.replace(/\//g, '\\/')}" data-status="harness-error">`));
+    expect(html).toContain('fill="#e4dcf4" stroke="#5e35b1"');
+    expect(html).toMatch(/<tspan class="harness" fill="#5e35b1" data-cell="[^"]*" data-metric="verdicts.harness-error" data-value="2">harness 2<\/tspan>/);
+    expect(html).toContain('data-total="verdicts.harness-error" data-value="2"');
+    expect(html).toContain('<td class="status-harness-error"');
+    expect(html).toContain('<h2>Harness errors</h2>');
+    expect(html.match(/<tr class="harness-error"/g)).toHaveLength(2);
+  });
+});

@@ -1,5 +1,9 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import Ajv from 'ajv';
-import { REPORT_JSON_SCHEMA, validateReport } from '../../src/report/validate';
+import { REPORT_JSON_SCHEMA, REPORT_JSON_SCHEMA_V1, validateReport } from '../../src/report/validate';
+import { renderHtml } from '../../src/report/html';
+import { renderMarkdown } from '../../src/report/markdown';
 import { renderJson } from '../../src/report/writer';
 import { BadInputError } from '../../src/util/errors';
 import { syntheticReport } from './fixture';
@@ -48,15 +52,58 @@ describe('report.json validation', () => {
     d.cells[1].bytesByTag.wal = -3;
     d.cells[1].hostWriteAmplification = 'high';
     const msg = errorOf(d);
-    expect(msg).toContain('cells[5].status: must be one of "pass", "finding-expected", "finding-bug"');
+    expect(msg).toContain('cells[5].status: must be one of "pass", "finding-expected", "finding-bug", "harness-error"');
     expect(msg).toContain('cells[1].bytesByTag.wal: must be >= 0');
     expect(msg).toContain('cells[1].hostWriteAmplification: must be number,null');
   });
 
   test('another schema version is refused with a clear message', () => {
     const d = fresh();
-    d.schemaVersion = 2;
-    expect(errorOf(d)).toMatch(/schemaVersion is 2, this tornlab reads schemaVersion 1/);
+    d.schemaVersion = 3;
+    expect(errorOf(d)).toMatch(/schemaVersion is 3, this tornlab reads schemaVersion 1 and 2/);
+  });
+
+  test('a schema-1 report (reports/example as committed before harness-error) still validates, upgraded to schema 2', () => {
+    // test/report/report-v1.json is reports/example/report.json as schema 1 wrote it.
+    const v1 = JSON.parse(fs.readFileSync(path.join(__dirname, 'report-v1.json'), 'utf8'));
+    expect(v1.schemaVersion).toBe(1);
+    const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
+    expect(ajv.validate(REPORT_JSON_SCHEMA_V1, v1)).toBe(true);
+    expect(ajv.validate(REPORT_JSON_SCHEMA, v1)).toBe(false);
+    const r = validateReport(v1);
+    expect(r.schemaVersion).toBe(2);
+    expect(r.cells.length).toBe(v1.cells.length);
+    for (const c of r.cells) {
+      expect(c.verdicts['harness-error']).toBe(0);
+      expect(Object.keys(c.verdicts).pop()).toBe('harness-error');
+      expect(c.harnessErrors).toEqual([]);
+      expect(c.harnessErrorsOmitted).toBe(0);
+    }
+    expect(r.totals.cellsByStatus['harness-error']).toBe(0);
+    // It renders, and the upgraded data is a valid schema-2 report.
+    expect(renderMarkdown(r)).toContain('## Harness errors');
+    expect(renderHtml(r)).toContain('data-chart="verdict-matrix"');
+    expect(ajv.validate(REPORT_JSON_SCHEMA, JSON.parse(JSON.stringify(r)))).toBe(true);
+  });
+
+  test('a schema-1 report may not carry schema-2 fields', () => {
+    const d = fresh();
+    d.schemaVersion = 1;
+    expect(errorOf(d)).toContain('harnessErrors: unknown key');
+  });
+
+  test('harness errors: their own list, which must add up to the count', () => {
+    const d = fresh();
+    const i = d.cells.findIndex((c: { id: string }) => c.id === 'minipage/doublewrite/enterprise-plp/8192/kv-zipf');
+    expect(d.cells[i].status).toBe('harness-error');
+    expect(d.cells[i].harnessErrors).toHaveLength(2);
+    expect(validateReport(d).cells[i].verdicts['harness-error']).toBe(2);
+    d.cells[i].harnessErrors.pop();
+    d.cells[i].findings.push({ replayId: 'x', verdict: 'harness-error', detail: 'y' });
+    const msg = errorOf(d);
+    expect(msg).toContain(`cells[${i}].findings[0].verdict: must be one of "torn-page-detected"`);
+    d.cells[i].findings.pop();
+    expect(errorOf(d)).toContain(`cells[${i}].harnessErrorsOmitted: harnessErrors (1) + harnessErrorsOmitted (0) must equal verdicts.harness-error (2)`);
   });
 
   test('not an object at all', () => {

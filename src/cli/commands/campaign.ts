@@ -21,9 +21,12 @@ import { DEFAULT_PROFILE } from '../../device/profiles';
 import { progressBar } from '../progress';
 import { hexDiff, writeDenseImage } from '../dump';
 import { registerSelftestCommand } from './selftest';
+import { countsHaveFinding, countsHaveHarnessError, isFinding } from '../../crash/verdict';
+import { writeFileAtomic } from '../../util/output';
+import { EXIT_NOT_COVERED, runExitStatus } from '../exit-codes';
 
-/** Exit code of a run whose passes prove nothing (not-covered cells, uncaught controls), when there is no bug. */
-export const NOT_COVERED_EXIT = 4;
+/** Exit code of a run whose passes prove nothing (not-covered cells, uncaught controls), when there is no bug: src/cli/exit-codes.ts EXIT_NOT_COVERED. */
+export const NOT_COVERED_EXIT = EXIT_NOT_COVERED;
 
 function int(name: string) {
   return (v: string) => {
@@ -36,16 +39,24 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-/** One line per cell: counts, and whether findings are the expected demonstration or a bug. */
+/**
+ * One line per cell: counts, and whether findings are the expected demonstration
+ * or a bug. Harness errors (crash states not judged) are counted on their own,
+ * after the cell's status, never as a finding.
+ */
 export function summaryLine(c: CellResult, seconds?: number): string {
   const counts = Object.entries(c.verdicts).filter(([, n]) => n > 0).map(([v, n]) => `${v}=${n}`).join(' ');
   const rate = seconds ? ` in ${seconds.toFixed(1)} s (${(c.crashStatesTried / seconds).toFixed(0)}/s)` : '';
   const head = `${c.id}: ${c.crashStatesTried} crash states${rate}: ${counts || 'none'}`;
+  const n = c.verdicts['harness-error'];
+  const h = c.harnessErrors[0];
+  const harness = n > 0 ? `HARNESS ERROR: ${n} crash state(s) not judged; first: ${h?.detail} (tornlab replay ${h?.replayId})` : '';
   if (c.status === 'pass') return `${head} -> pass (${c.expectation.kind})`;
+  if (c.status === 'harness-error') return `${head} -> ${harness}`;
   if (c.control) return `${head} -> control ${c.control.caught ? 'caught' : 'NOT CAUGHT'} (${c.control.statesInWindow} states in ${c.control.window})`;
   if (c.status === 'finding-expected') return `${head} -> finding, expected (${c.expectation.kind}: ${c.expectation.reason})`;
   if (c.status === 'not-covered') return `${head} -> NOT COVERED: windows never hit: ${(c.coverage ?? []).filter((w) => w.states === 0).map((w) => w.window).join(', ')} (raise --crashes, a bigger workload, or --strategy targeted)`;
-  return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})`;
+  return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})${harness ? `; ${harness}` : ''}`;
 }
 
 /**
@@ -60,7 +71,7 @@ async function replayPg(id: string, json: boolean): Promise<void> {
   const c = r.cycles[0];
   if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
   else process.stdout.write(`${formatCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
-  process.exitCode = c.verdict === 'ok' ? 0 : 1;
+  process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
 }
 
 function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, opts: { out?: string; junit?: string }, title: string): void {
@@ -71,7 +82,7 @@ function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, 
   }
   if (opts.junit) {
     fs.mkdirSync(path.dirname(path.resolve(opts.junit)), { recursive: true });
-    fs.writeFileSync(opts.junit, renderJunit(report));
+    writeFileAtomic(opts.junit, renderJunit(report));
   }
 }
 
@@ -135,7 +146,10 @@ export function registerCampaignCommands(program: Command): void {
       bar.end();
       const r = outcome.result;
       if (o.json) {
-        process.stdout.write(JSON.stringify({ ...r, truncated: outcome.truncated, findings: outcome.states.filter((s) => s.verdict !== 'ok').map((s) => ({ replayId: s.replayId, verdict: s.verdict, detail: s.detail })) }, null, 2) + '\n');
+        // Every state, uncapped: all findings, and all harness errors on their own.
+        const findings = outcome.states.filter((s) => isFinding(s.verdict)).map((s) => ({ replayId: s.replayId, verdict: s.verdict, detail: s.detail }));
+        const harnessErrors = outcome.states.filter((s) => s.verdict === 'harness-error').map((s) => ({ replayId: s.replayId, detail: s.detail }));
+        process.stdout.write(JSON.stringify({ ...r, truncated: outcome.truncated, findings, findingsOmitted: 0, harnessErrors, harnessErrorsOmitted: 0 }, null, 2) + '\n');
       } else {
         process.stdout.write(summaryLine(r, outcome.wallSeconds) + '\n');
         if (r.costs) {
@@ -144,11 +158,14 @@ export function registerCampaignCommands(program: Command): void {
           process.stdout.write(`  costs (${k.txns} txns after ${k.warmupTxns} warm-up): per txn host ${Math.round(k.perTxn.hostBytes)} B (${tags}), NAND ${Math.round(k.perTxn.nandBytes)} B, ${k.perTxn.flushes.toFixed(2)} flushes, ${k.perTxn.fuaWrites.toFixed(2)} FUA; commit p50/p99 ${k.commitLatencyUs.p50}/${k.commitLatencyUs.p99} us\n`);
         }
         for (const f of r.findings.slice(0, 5)) process.stdout.write(`  ${f.verdict}: ${f.detail}\n    tornlab replay ${f.replayId}\n`);
+        for (const h of r.harnessErrors.slice(0, 5)) process.stdout.write(`  harness-error: ${h.detail}\n    tornlab replay ${h.replayId}\n`);
         if (outcome.truncated) process.stdout.write(`  (exhaustive plan cut at the budget of ${cell.crashes} crash states; raise --crashes to cover the whole run)\n`);
       }
       writeOutputs([outcome], { cell }, o, `tornlab run ${r.id}`);
-      // 4 = not covered (a control not caught, a window never hit); 2 is the CLI's bad-input code.
-      process.exitCode = r.control ? (r.control.caught ? 0 : NOT_COVERED_EXIT) : r.status === 'not-covered' ? NOT_COVERED_EXIT : r.verdicts.ok === r.crashStatesTried ? 0 : 1;
+      // src/cli/exit-codes.ts: 3 harness error > 1 finding > 4 not covered > 0. Any finding (expected or
+      // not) is 1 here, except in a positive control, where a finding is the sabotage caught and 4 is the
+      // sabotage missed (the cell is then not-covered).
+      process.exitCode = runExitStatus({ findings: !r.control && countsHaveFinding(r.verdicts), harnessErrors: countsHaveHarnessError(r.verdicts), notCovered: r.status === 'not-covered' });
     });
 
   program
@@ -185,16 +202,25 @@ export function registerCampaignCommands(program: Command): void {
       });
       const files = writeReportDir(out, report);
       process.stderr.write(`report written: ${files.join(', ')}\n`);
-      if (o.junit) fs.writeFileSync(o.junit, renderJunit(report));
+      if (o.junit) {
+        fs.mkdirSync(path.dirname(path.resolve(o.junit)), { recursive: true });
+        writeFileAtomic(o.junit, renderJunit(report));
+      }
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       const bugs = report.cells.filter((c) => c.status === 'finding-bug');
       const expected = report.cells.filter((c) => c.status === 'finding-expected' && !c.control);
       const notCovered = report.cells.filter((c) => c.status === 'not-covered');
       const controls = report.cells.filter((c) => c.control);
       const sens = controls.length ? `; controls caught ${controls.filter((c) => c.control!.caught).length}/${controls.length}` : '';
-      process.stderr.write(`summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s), ${notCovered.length} not covered${sens}\n`);
-      // 1: a bug; 4: no bug, but a pass that proves nothing (a window never hit, a control not caught).
-      process.exitCode = bugs.length > 0 ? 1 : notCovered.length > 0 ? NOT_COVERED_EXIT : 0;
+      const unjudged = report.totals.verdicts['harness-error'];
+      const harnessCells = report.cells.filter((c) => c.verdicts['harness-error'] > 0);
+      process.stderr.write(
+        `summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s), ${notCovered.length} not covered${sens}` +
+          (unjudged > 0 ? `; HARNESS ERROR: ${unjudged} crash state(s) in ${harnessCells.length} cell(s) not judged (neither pass nor finding)` : '') +
+          '\n',
+      );
+      // src/cli/exit-codes.ts: 3 harness error > 1 bug > 4 not covered (a window never hit, a control not caught) > 0.
+      process.exitCode = runExitStatus({ findings: bugs.length > 0, harnessErrors: unjudged > 0, notCovered: notCovered.length > 0 });
     });
 
   program
@@ -214,7 +240,7 @@ export function registerCampaignCommands(program: Command): void {
       if (o.dump) {
         fs.mkdirSync(o.dump, { recursive: true });
         writeDenseImage(path.join(o.dump, 'crash-image.bin'), r.image.store, space.point.nsze);
-        fs.writeFileSync(path.join(o.dump, 'diff.txt'), hexDiff(space.point.media, r.image.store, space.point.blockSize));
+        writeFileAtomic(path.join(o.dump, 'diff.txt'), hexDiff(space.point.media, r.image.store, space.point.blockSize));
       }
       const out = { replayId: r.replayId, verdict: r.verdict, detail: r.detail, crashPoint: s.point, pendingWrites: space.point.pending.length, choiceSpace: space.count.toString(), changedBlocks: r.image.changedBlocks };
       if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -223,7 +249,7 @@ export function registerCampaignCommands(program: Command): void {
         process.stdout.write(`  crash point ${s.point}: ${space.point.pending.length} write(s) pending, ${space.count} survivor choices; ${r.image.changedBlocks} block(s) changed by this one\n`);
         if (o.dump) process.stdout.write(`  dumped to ${o.dump}/crash-image.bin and ${o.dump}/diff.txt\n`);
       }
-      process.exitCode = r.verdict === 'ok' ? 0 : 1;
+      process.exitCode = runExitStatus({ findings: isFinding(r.verdict), harnessErrors: r.verdict === 'harness-error' });
     });
 }
 

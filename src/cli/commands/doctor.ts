@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { cleanupLeftovers, listLeftovers, waitForPidExit } from '../../export/doctor';
 import { BadInputError } from '../../util/errors';
+import { EXIT_HARNESS, EXIT_OK } from '../exit-codes';
 
 interface DoctorOpts {
   cleanup?: boolean;
@@ -35,6 +36,7 @@ export function registerDoctorCommands(program: Command): void {
         if (!o.cleanup) process.stdout.write('run `tornlab doctor --cleanup` to release them\n');
         for (const f of failed) process.stdout.write(`  could not release ${f.kind} ${f.id}: ${f.detail ?? ''}\n`);
       }
-      process.exitCode = failed.length > 0 ? 1 : 0;
+      // Leftovers it could not release are the testbed failing, not a protection: 3, never 1.
+      process.exitCode = failed.length > 0 ? EXIT_HARNESS : EXIT_OK;
     });
 }

@@ -21,6 +21,8 @@ import type { CellStatus, ExpectationKind } from '../../report/schema';
 import { runWorkload } from '../../../engines/minipage/driver';
 import { ProtectionMode } from '../../../engines/minipage/layout';
 import { WorkloadName } from '../../../engines/minipage/workloads';
+import { countsHaveHarnessError } from '../../crash/verdict';
+import { runExitStatus } from '../exit-codes';
 
 export interface DurabilityOptions {
   profile: string;
@@ -212,7 +214,7 @@ export function formatDurability(r: DurabilityResult): string {
         fmt(x.fuaWritesPerCommit, 2),
         fmt(x.criticalWritesPerCommit, 2),
         String(x.crashStatesTried),
-        `${Object.entries(x.verdicts).map(([k, n]) => `${k}=${n}`).join(' ')} -> ${x.status === 'pass' ? 'pass' : x.status === 'finding-expected' ? `expected (${x.expectation})` : 'BUG'}`,
+        `${Object.entries(x.verdicts).map(([k, n]) => `${k}=${n}`).join(' ')} -> ${x.status === 'pass' ? 'pass' : x.status === 'finding-expected' ? `expected (${x.expectation})` : x.status === 'harness-error' ? 'HARNESS ERROR (not judged)' : 'BUG'}`,
       ]),
     ),
   );
@@ -295,7 +297,7 @@ export function registerDurabilityCommands(program: Command): void {
         groupSizes,
       });
       process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatDurability(r)) + '\n');
-      // Findings the expectation tolerates (the window fault) are the experiment's point; a bug is not.
-      process.exitCode = r.rows.some((x) => x.status === 'finding-bug') ? 1 : 0;
+      // Findings the expectation tolerates (the window fault) are the experiment's point; a bug is not. Harness errors: 3.
+      process.exitCode = runExitStatus({ findings: r.rows.some((x) => x.status === 'finding-bug'), harnessErrors: r.rows.some((x) => countsHaveHarnessError(x.verdicts)) });
     });
 }

@@ -1,14 +1,24 @@
 /** `tornlab exec`: crash cycles of the user's own database, driven by start/load/verify commands (engines/exec). */
 import * as fs from 'fs';
+import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
+import * as path from 'path';
 import { Command } from 'commander';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
-import { requireExport, runLedger } from '../../export';
+import { RunLedger, haltIfInterrupted, requireExport, runLedger } from '../../export';
+import { markedProcesses } from '../../export/processes';
 import { openDeviceStorage, DEFAULT_DEVICE_BYTES } from '../../../engines/exec/device-storage';
 import { openPlainDirectoryAt } from '../../../engines/exec/storage';
-import { parsePositiveInt, parseSeed, prepareMountDir, validateCommands } from '../../../engines/exec/options';
+import { mountsAtOrUnder, parsePositiveInt, parseSeconds, parseSeed, prepareMountDir, validateCommands } from '../../../engines/exec/options';
+import { signalKillAll } from '../../../engines/exec/processes';
 import { DEFAULT_TIMEOUTS, formatExecCampaign, runExecCampaign } from '../../../engines/exec/runner';
+import { countsHaveHarnessError } from '../../crash/verdict';
+import { runExitStatus } from '../exit-codes';
+
+/** Exit status when a cycle ended as harness-error (a phase passed its deadline) and none had a finding. */
+export const EXIT_HARNESS_ERROR = 3;
 
 interface ExecOpts {
+  deadlineFactor?: string;
   mount: string;
   start: string;
   load: string;
@@ -19,6 +29,9 @@ interface ExecOpts {
   seed: string;
   cutAfterAcks?: string;
   cutWithinMs: string;
+  startTimeout: string;
+  loadTimeout: string;
+  verifyTimeout: string;
   timeout?: string;
   deviceMib: string;
   device: boolean;
@@ -39,30 +52,53 @@ export function registerExecCommands(program: Command): void {
     .option('--seed <n>', 'seed of the cut points and survivor choices (TORNLAB_SEED = seed + cycle)', '1')
     .option('--cut-after-acks <n>', 'cut after 1..N acknowledged operations (lines in $TORNLAB_ACK_FILE)')
     .option('--cut-within-ms <ms>', 'without --cut-after-acks: cut 0..MS ms into the load', '2000')
-    .option('--timeout <ms>', `time limit of each start/verify run and of reaching the ack target (default ${DEFAULT_TIMEOUTS.startMs} ms)`)
+    .option('--start-timeout <s>', 'seconds each start (and recover) command may take to exit; past it its process group is killed and the cycle is harness-error', String(DEFAULT_TIMEOUTS.startMs / 1000))
+    .option('--load-timeout <s>', 'seconds the load may take to report the --cut-after-acks target', String(DEFAULT_TIMEOUTS.loadMs / 1000))
+    .option('--verify-timeout <s>', 'seconds the verify command may take to exit', String(DEFAULT_TIMEOUTS.verifyMs / 1000))
+    .option('--timeout <ms>', 'deprecated: milliseconds, sets the three timeouts above where they are not given')
     .option('--device-mib <n>', 'namespace size in MiB', String(DEFAULT_DEVICE_BYTES / 1024 / 1024))
     .option('--no-device', 'no emulated device: SIGKILL only, in DIR itself (process-crash safety, not power loss)')
     .option('--json', 'print the result as JSON')
+    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText(
       'after',
       '\nEnvironment of the commands: TORNLAB_MOUNT, TORNLAB_PHASE (start|load|recover|verify), TORNLAB_CYCLE, TORNLAB_SEED,\n' +
         'TORNLAB_ACK_FILE (load), TORNLAB_ACKED_FILE and TORNLAB_ACKED_COUNT (verify: what was acknowledged before the cut).\n' +
-        'Exit status: 0 every cycle ok, 1 a finding, 2 bad input (mount dir, command not found or timing out) or a missing precondition.',
+        'Each command is over when it exits; what it left in the background (a daemon) is killed with its process group at the\n' +
+        'power cut (start) or at the end of the cycle (recover); daemons should redirect their stdio (>log 2>&1 </dev/null &).\n' +
+        'Exit status: 0 every cycle ok, 1 a finding, 2 bad input (mount dir, command not found, start failing before the cut)\n' +
+        'or a missing precondition, 3 a harness error (a phase passed its deadline; wins over 1: the run did not judge everything).',
     )
-    .action(async (o: ExecOpts) => {
+    .action(async (o: ExecOpts, cmd: Command) => {
+      applyDeadlineFactor(o.deadlineFactor);
       const profile = getProfile(o.profile).name;
       parseFaults(o.fault);
       const crashes = parsePositiveInt(o.crashes, '--crashes', 100000);
       const seed = parseSeed(o.seed);
       const cutAfterAcks = o.cutAfterAcks !== undefined ? parsePositiveInt(o.cutAfterAcks, '--cut-after-acks') : undefined;
       const cutWithinMs = parsePositiveInt(o.cutWithinMs, '--cut-within-ms', 3_600_000);
-      const t = o.timeout !== undefined ? parsePositiveInt(o.timeout, '--timeout', 86_400_000) : undefined;
-      const timeouts = t ? { startMs: t, loadMs: t, verifyMs: t } : DEFAULT_TIMEOUTS;
+      // --timeout (deprecated, ms) fills in the per-phase limits not given explicitly.
+      const legacy = o.timeout !== undefined ? parsePositiveInt(o.timeout, '--timeout', 86_400_000) : undefined;
+      const limit = (key: 'startTimeout' | 'loadTimeout' | 'verifyTimeout', option: string) =>
+        legacy !== undefined && cmd.getOptionValueSource(key) === 'default' ? legacy : parseSeconds(o[key], option) * 1000;
+      const timeouts = { startMs: limit('startTimeout', '--start-timeout'), loadMs: limit('loadTimeout', '--load-timeout'), verifyMs: limit('verifyTimeout', '--verify-timeout') };
+      if (legacy !== undefined) process.stderr.write('tornlab: --timeout is deprecated; use --start-timeout, --load-timeout and --verify-timeout (seconds)\n');
       const sizeBytes = parsePositiveInt(o.deviceMib, '--device-mib', 4096) * 1024 * 1024;
       const commands = { start: o.start, load: o.load, verify: o.verify };
       await validateCommands(commands);
       if (o.device) requireExport('ext4');
       const { dir, created } = await prepareMountDir(o.mount);
+      // The run ledger marks the commands' processes (TORNLAB_RUN) for the teardown and doctor,
+      // also without a device; where it cannot be made (no root), the runner marks them itself.
+      let ledger: RunLedger | undefined;
+      try {
+        ledger = runLedger();
+      } catch (e) {
+        if (o.device) throw e;
+      }
+      // At any exit (SIGINT/SIGTERM teardown, an error that escaped): leave DIR as it was found.
+      const leaveDir = () => leaveDirAsFound(dir, { created, plain: !o.device, runId: ledger?.runId });
+      process.on('exit', leaveDir);
       try {
         const r = await runExecCampaign({
           dir,
@@ -72,15 +108,48 @@ export function registerExecCommands(program: Command): void {
           cutAfterAcks,
           cutWithinMs,
           timeouts,
-          runId: o.device ? runLedger().runId : undefined,
+          runId: ledger?.runId,
           openStorage: (d, i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, bindAt: d }) : openPlainDirectoryAt(d)),
           onCycle: o.json ? undefined : (i, c) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${c.verdict}\n`),
         });
+        await haltIfInterrupted();
         process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatExecCampaign(r)) + '\n');
-        process.exitCode = r.findings > 0 ? 1 : 0;
+        process.exitCode = runExitStatus({ findings: r.findings > 0, harnessErrors: countsHaveHarnessError(r.counts) });
+      } catch (e) {
+        await haltIfInterrupted(); // a SIGINT/SIGTERM teardown owns the exit (128+signal)
+        throw e;
       } finally {
+        process.off('exit', leaveDir);
         if (created) await fs.promises.rmdir(dir).catch(() => undefined);
-        if (o.device) runLedger().close(); // removes the run folder when nothing is held any more
+        ledger?.close(); // removes the run folder when nothing is held any more
       }
     });
+}
+
+/**
+ * Synchronous last resort at process exit: kill what is left of the commands
+ * (their groups, and by marker what left them), then, without a device, empty
+ * DIR (never when anything is mounted at or under it) and remove it if tornlab
+ * created it. With a device the teardown has unmounted DIR (lazily); it is
+ * removed if tornlab created it and it is empty; doctor handles the rest.
+ */
+function leaveDirAsFound(dir: string, o: { created: boolean; plain: boolean; runId?: string }): void {
+  try {
+    signalKillAll();
+    // Not with a device: reading a process's environment could block on one stuck in its I/O.
+    if (o.plain && o.runId) {
+      for (const p of markedProcesses(o.runId)) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    if (mountsAtOrUnder(dir).length) return;
+    if (o.plain) for (const e of fs.readdirSync(dir)) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
+    if (o.created) fs.rmdirSync(dir);
+  } catch {
+    // what is left is reported by `tornlab doctor`
+  }
 }

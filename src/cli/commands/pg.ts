@@ -4,6 +4,9 @@ import { DEFAULT_PROFILE } from '../../device/profiles';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, runPgCell, validateCell } from '../../../engines/postgres/cycle';
 import { FsType } from '../../export/block-stack';
+import { isFinding } from '../../crash/verdict';
+import { runExitStatus } from '../exit-codes';
+import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 
 interface PgOpts {
   fpw: string;
@@ -19,6 +22,7 @@ interface PgOpts {
   loadMs: string;
   pgbench: string;
   json?: boolean;
+  deadlineFactor?: string;
 }
 
 function int(text: string, flag: string): number {
@@ -87,11 +91,13 @@ export function registerPgCommands(program: Command): void {
     .option('--load-ms <ms>', 'load before the cut', String(DEFAULT_CELL.loadMs))
     .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and PostgreSQL 15 (Debian paths).\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition.')
+    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
+    .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and PostgreSQL 15 (Debian paths).\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
     .action(async (o: PgOpts) => {
       const cfg = cellFromOptions(o);
+      applyDeadlineFactor(o.deadlineFactor);
       const r = await runPgCell(cfg, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
       process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
-      process.exitCode = r.finding ? 1 : 0;
+      process.exitCode = runExitStatus({ findings: r.cycles.some((c) => isFinding(c.verdict)), harnessErrors: r.cycles.some((c) => c.verdict === 'harness-error') });
     });
 }

@@ -15,7 +15,9 @@ export function registerReportCommands(program: Command): void {
       const t = report.totals;
       process.stdout.write(
         `report: ${t.cells} cells, ${t.crashStatesTried} crash states, ${t.cellsByStatus['finding-bug']} cell(s) with a bug, ` +
-          `${t.cellsByStatus['finding-expected']} with expected findings\n` +
+          `${t.cellsByStatus['finding-expected']} with expected findings` +
+          (t.verdicts['harness-error'] > 0 ? `, ${t.verdicts['harness-error']} crash state(s) not judged (harness error)` : '') +
+          '\n' +
           written.map((f) => `wrote ${f}\n`).join(''),
       );
     });

@@ -1,5 +1,6 @@
 /** `tornlab sqlite`: crash cycles of real SQLite on an emulated device (engines/sqlite). */
 import { Command, Option } from 'commander';
+import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { parseCell } from '../../../engines/sqlite/cell';
 import { GRID_HEADER, SqliteCampaignResult, formatCampaign, formatGridRow, runSqliteCampaign } from '../../../engines/sqlite/campaign';
@@ -8,8 +9,11 @@ import { openDeviceStorage, DEFAULT_DEVICE_BYTES } from '../../../engines/exec/d
 import { openPlainDirectory } from '../../../engines/exec/storage';
 import { parsePositiveInt, parseSeed } from '../../../engines/exec/options';
 import { requireExport, runLedger } from '../../export';
+import { countsHaveHarnessError, isFinding } from '../../crash/verdict';
+import { runExitStatus } from '../exit-codes';
 
 interface SqliteOpts {
+  deadlineFactor?: string;
   journalMode: string;
   synchronous: string;
   pageSize: string;
@@ -42,11 +46,13 @@ export function registerSqliteCommands(program: Command): void {
     .option('--strict', 'exit 1 for documented trade-offs too (any verdict but ok)')
     .option('--grid', 'run every cell of the grid (5 journal modes x 3 synchronous levels x 4/8/16 KiB pages) and print a table')
     .option('--json', 'print the result as JSON')
+    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText(
       'after',
-      '\nExit status: 0 when every cycle is ok or a loss the cell documents (e.g. WAL + synchronous=NORMAL losing commits), 1 for a finding, 2 for bad input or a missing precondition.',
+      '\nExit status: 0 when every cycle is ok or a loss the cell documents (e.g. WAL + synchronous=NORMAL losing commits), 1 for a finding, 2 for bad input or a missing precondition,\n3 for a harness error (a cycle the testbed failed to judge; wins over 1).',
     )
     .action(async (o: SqliteOpts) => {
+      applyDeadlineFactor(o.deadlineFactor);
       // Validate everything before touching the kernel.
       const cell = parseCell({ journalMode: o.journalMode, synchronous: o.synchronous, pageSize: o.pageSize });
       const profile = getProfile(o.profile).name;
@@ -76,7 +82,7 @@ export function registerSqliteCommands(program: Command): void {
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');
       else if (!o.grid) process.stdout.write(formatCampaign(results[0]) + '\n');
-      const bad = results.some((r) => (o.strict ? r.cycles.some((c) => c.verdict !== 'ok') : r.findings > 0));
-      process.exitCode = bad ? 1 : 0;
+      const bad = results.some((r) => (o.strict ? r.cycles.some((c) => isFinding(c.verdict)) : r.findings > 0));
+      process.exitCode = runExitStatus({ findings: bad, harnessErrors: results.some((r) => countsHaveHarnessError(r.counts)) });
     });
 }
