@@ -3,13 +3,13 @@
  * EngineAdapter): run a cell's workload once, recover + judge crash images,
  * and say what each mode promises on each device profile.
  */
-import { DEFAULT_WINDOW_MS, type CellSpec, type EngineAdapter, type WorkloadRun } from '../../src/campaign/cell';
+import { DEFAULT_WINDOW_MS, warmupTxnsFor, type CellSpec, type CostFigures, type EngineAdapter, type WorkloadRun } from '../../src/campaign/cell';
 import type { Expectation } from '../../src/report/schema';
 import { NON_OK } from '../../src/crash/verdict';
 import { NvmeDevice } from '../../src/device/device';
 import { isPowerFailAtomic, powerFailAtomicity } from '../../src/device/identify';
 import { getProfile, parseFaults } from '../../src/device/profiles';
-import { EngineConfig, runWorkload } from './driver';
+import { EngineConfig, RunConfig, runWorkload } from './driver';
 import { COMMIT_METHODS } from './commit-durability';
 import { MiniPageEngine } from './engine';
 import { PROTECTION_MODES, ProtectionMode, computeLayout } from './layout';
@@ -17,6 +17,15 @@ import { VALID_PAGE_SIZES } from './page';
 import { pageLba } from './protections';
 import { verifyCrashState } from './verify';
 import { WORKLOAD_NAMES, WorkloadName } from './workloads';
+import { SABOTAGES, windowsFor } from './sabotage';
+
+/** Data pages to reserve for a cell: room for the workload's rows at half-full leaves, and at least 256. */
+export function maxPagesFor(cell: Pick<CellSpec, 'workload' | 'pageSize' | 'txns' | 'keys'>): number {
+  const keys = cell.keys ?? 400;
+  const rows = cell.workload === 'tpcc-like' ? 2 * keys + 12 * cell.txns : cell.workload === 'insert-seq' ? 4 * cell.txns : cell.workload === 'bank' ? Math.min(keys, 10000) : keys;
+  const bytes = rows * (cell.workload.startsWith('ycsb') ? 300 : 160);
+  return Math.max(256, Math.ceil((3 * bytes) / cell.pageSize) + 64);
+}
 
 /** Does the profile guarantee that every page write of this page size lands all-or-nothing? */
 export function deviceCoversPages(profileName: string, pageSize: number): boolean {
@@ -70,26 +79,60 @@ function baseExpectation(cell: Pick<CellSpec, 'mode' | 'force' | 'profile' | 'fa
   return { kind: 'demonstration', tolerated: ['torn-page-detected'], reason: `${mode}${cell.force ? ' (forced)' : ''} has no copy to repair a torn page from, and ${why}` };
 }
 
+/** The driver configuration of a cell (scale: what the cell names, the engine's defaults otherwise). */
+function runConfigOf(cell: CellSpec): RunConfig {
+    const engine: EngineConfig = {
+      mode: cell.mode as ProtectionMode,
+      pageSize: cell.pageSize,
+      force: cell.force,
+      maxPages: maxPagesFor(cell),
+    };
+    // Scale: what the cell names; the engine's and workload's defaults otherwise (so that replay ids
+    // without scale parts keep naming the states they named before scale existed).
+    if (cell.frames !== undefined) engine.frames = cell.frames;
+    if (cell.checkpointBatch !== undefined) engine.checkpointBatch = cell.checkpointBatch;
+    if (cell.sabotage) engine.sabotage = [cell.sabotage];
+    // Only non-default commit methods add keys: a default cell runs exactly as before.
+    if (cell.commit && cell.commit !== 'flush') engine.walDurability = cell.commit;
+    if (cell.commit === 'window') engine.powerWindowMs = cell.windowMs ?? DEFAULT_WINDOW_MS;
+    return {
+      profile: cell.profile,
+      faults: cell.faults,
+      seed: cell.seed,
+      engine,
+      // With keys given, bank rows are padded to 120..200 bytes like real account rows, so that the accounts span many pages.
+      workload: { name: cell.workload as WorkloadName, seed: cell.seed, txns: cell.txns, ...(cell.keys !== undefined ? { keys: cell.keys, accounts: Math.min(10000, cell.keys), ...(cell.workload === 'bank' ? { valueBytes: [120, 200] as [number, number] } : {}) } : {}) },
+      checkpointEvery: cell.checkpointEvery,
+    };
+}
+
 export const minipageAdapter: EngineAdapter = {
   name: 'minipage',
   modes: PROTECTION_MODES,
   workloads: WORKLOAD_NAMES,
   pageSizes: VALID_PAGE_SIZES,
   commits: COMMIT_METHODS,
+  costRun(cell): CostFigures {
+    const t0 = process.hrtime.bigint();
+    const warm = warmupTxnsFor(cell.costTxns!);
+    const run = runWorkload({ ...runConfigOf({ ...cell, txns: warm + cell.costTxns! }), capture: 'none', measureFrom: warm });
+    const s = run.steady!;
+    const per = (v: number) => (s.commits > 0 ? v / s.commits : 0);
+    const byTag: Record<string, number> = {};
+    for (const [t, v] of Object.entries(s.byTag)) byTag[t] = per(v);
+    return {
+      txns: s.txns,
+      warmupTxns: s.warmupTxns,
+      commits: s.commits,
+      perTxn: { hostBytes: per(s.hostWriteBytes), byTag, flushes: per(s.flushes), fuaWrites: per(s.fuaWrites), nandBytes: per(s.nandBytes), logicalBytes: per(s.logicalBytes) },
+      commitLatencyUs: s.commitLatencyUs,
+      evictions: s.evictions,
+      checkpoints: s.checkpoints,
+      wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9,
+    };
+  },
   runWorkload(cell, onEvent): WorkloadRun {
-    const engine: EngineConfig = { mode: cell.mode as ProtectionMode, pageSize: cell.pageSize, force: cell.force };
-    // Only non-default commit methods add keys: a default cell runs exactly as before.
-    if (cell.commit && cell.commit !== 'flush') engine.walDurability = cell.commit;
-    if (cell.commit === 'window') engine.powerWindowMs = cell.windowMs ?? DEFAULT_WINDOW_MS;
-    const run = runWorkload({
-      profile: cell.profile,
-      faults: cell.faults,
-      seed: cell.seed,
-      engine,
-      workload: { name: cell.workload as WorkloadName, seed: cell.seed, txns: cell.txns },
-      capture: 'none',
-      onEvent,
-    });
+    const run = runWorkload({ ...runConfigOf(cell), capture: 'none', windows: true, onEvent });
     const oracle = run.oracle;
     const hook = (dev: NvmeDevice, h?: { onEvent?: (e: Parameters<NonNullable<typeof onEvent>>[0], dev: NvmeDevice) => void }) => {
       if (h?.onEvent) {
@@ -98,6 +141,7 @@ export const minipageAdapter: EngineAdapter = {
       }
     };
     return {
+      windows: run.windows,
       metrics: {
         counters: run.counters,
         commits: run.stats.commits,
@@ -117,4 +161,6 @@ export const minipageAdapter: EngineAdapter = {
     };
   },
   expectation: minipageExpectation,
+  windowsFor: (cell) => windowsFor(cell.mode as ProtectionMode),
+  sabotages: SABOTAGES,
 };

@@ -28,12 +28,24 @@
  * nothing before that last step but doublewrite repairs (which keep their
  * doublewrite copies), so a crash during recovery leaves a state recovery
  * handles again: recovery is idempotent.
+ *
+ * Invariants (asserted where cheap, at the entry points named):
+ *  E1 durable <= insert: wal.durableLsn <= wal.insertLsn (sync, checkpointFinish);
+ *  E2 redo point <= insert: the control block's redo point never passes the
+ *     WAL insert position (checkpointFinish, before the control block is written);
+ *  E3 write-ahead: a page goes to the device only once the WAL is durable past
+ *     its LSN (writePagesOut flushes the WAL first);
+ *  E4 no steal: a page never reaches the device carrying changes of a
+ *     transaction whose Commit record is not logged (bufferpool noSteal);
+ *  E5 every ordering step (Flush between phases, single-command page write,
+ *     checksum checks, FPI) goes through `steps` (sabotage.ts), which also marks
+ *     the crash windows; the engine never tests a sabotage switch itself.
  */
 import { NvmeDevice } from '../../src/device/device';
 import { BadInputError } from '../../src/util/errors';
 import { BufferPool } from './bufferpool';
 import { maxCellBytes, maxKeyBytes, treeDelete, treeGet, treePut, treeScan, TreeIO } from './btree';
-import { RecoveryError, TornPageError } from './errors';
+import { LostPageError, RecoveryError, TornPageError } from './errors';
 import {
   ControlBlock,
   CONTROL_VERSION,
@@ -49,6 +61,7 @@ import {
 } from './layout';
 import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, newPage } from './page';
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
+import { Steps } from './sabotage';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
 import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
@@ -67,6 +80,8 @@ export interface EngineOptions extends Partial<LayoutOptions> {
   force?: boolean;
   /** Pages per checkpoint step (default 16). */
   checkpointBatch?: number;
+  /** Positive controls: ordering steps to break (sabotage.ts SABOTAGES); never set outside a control. */
+  sabotage?: string[];
 }
 
 export interface CommitTicket {
@@ -135,6 +150,8 @@ export class MiniPageEngine implements TreeIO {
   private pendingAcks: CommitTicket[] = [];
   private readonly checkpointBatch: number;
   private broken?: string;
+  /** Ordering steps (sabotage switches) and crash-window marks. */
+  readonly steps: Steps;
   readonly stats: Omit<EngineStats, 'wal' | 'evictions'> = { commits: 0, logicalBytes: 0, commitLatencyUs: [], checkpoints: 0, pagesWritten: 0 };
 
   private constructor(
@@ -144,7 +161,9 @@ export class MiniPageEngine implements TreeIO {
     protection: Protection,
     opts: EngineOptions,
     walStart: { lsn: number; prefix: Buffer },
+    steps: Steps,
   ) {
+    this.steps = steps;
     this.pageSize = layout.pageSize;
     this.mode = protection.mode;
     this.protection = protection;
@@ -155,6 +174,7 @@ export class MiniPageEngine implements TreeIO {
     this.checkpointBatch = opts.checkpointBatch ?? 16;
     if (!(Number.isInteger(this.checkpointBatch) && this.checkpointBatch >= 1)) throw new BadInputError(`checkpointBatch must be an integer >= 1`);
     this.pool = new BufferPool(frames, (no) => this.loadPage(no), (pages) => this.writePagesOut(pages));
+    if (opts.frames !== undefined && opts.frames > layout.maxPages) throw new BadInputError(`frames (${opts.frames}) must not exceed maxPages (${layout.maxPages})`);
     const durability = opts.walDurability ?? 'flush';
     let window: ConstructorParameters<typeof WalWriter>[7];
     if (durability === 'window') {
@@ -164,7 +184,7 @@ export class MiniPageEngine implements TreeIO {
       dev.setPowerWindow(ms);
       window = { unconfirmed: new UnconfirmedWrites(dev), budgetBytes: Math.floor(ms * 1000 * dev.profile.latency.nandBytesPerUs) };
     }
-    this.wal = new WalWriter(dev, layout, control.epoch, walStart.lsn, walStart.prefix, durability, () => this.control.redoLsn, window);
+    this.wal = new WalWriter(dev, layout, control.epoch, walStart.lsn, walStart.prefix, durability, () => this.control.redoLsn, window, steps);
   }
 
   // ------------------------------------------------------------ create / open
@@ -208,7 +228,7 @@ export class MiniPageEngine implements TreeIO {
     for (const p of [meta, root]) dev.write(pageLba(layout, p.pageNo), encodePage(p, layout.pageSize), { tag: 'page' });
     dev.flush();
     dev.write(0, encodeControl(control, dev.blockSize), { tag: 'meta', fua: true });
-    return new MiniPageEngine(dev, layout, control, protection, opts, { lsn: WAL_START_LSN, prefix: Buffer.alloc(WAL_START_LSN) });
+    return new MiniPageEngine(dev, layout, control, protection, opts, { lsn: WAL_START_LSN, prefix: Buffer.alloc(WAL_START_LSN) }, new Steps(dev, opts.sabotage));
   }
 
   /** Open an existing database: recovery always runs. */
@@ -237,17 +257,18 @@ export class MiniPageEngine implements TreeIO {
 
     // Hook 3: before redo. Repaired pages go back in place at once, with a
     // Flush; their doublewrite copies stay until the end-of-recovery checkpoint.
-    const repaired = protection.beforeRedo(dev, layout);
+    const steps = new Steps(dev, opts.sabotage);
+    const repaired = steps.keeps('dw.restore') ? protection.beforeRedo(dev, layout, steps) : new Map<number, Buffer>();
     if (repaired.size > 0) {
       const ids = [...repaired].map(([no, img]) => dev.submitWrite(pageLba(layout, no), img, { tag: 'page' }));
       for (const id of ids) dev.wait(id);
-      dev.flush();
+      steps.flush('recovery');
     }
 
-    const log = readWal(dev, layout, control.redoLsn, control.epoch, layout.pageSize + 256);
+    const log = readWal(dev, layout, control.redoLsn, control.epoch, layout.pageSize + 256, steps.keeps('wal.crc'));
     const next: ControlBlock = { ...control, mode, epoch: control.epoch + 1, redoLsn: log.endLsn };
     // The engine runs redo with the old epoch's control; the writer starts in the new epoch.
-    const eng = new MiniPageEngine(dev, layout, next, protection, opts, { lsn: log.endLsn, prefix: log.tailPrefix });
+    const eng = new MiniPageEngine(dev, layout, next, protection, opts, { lsn: log.endLsn, prefix: log.tailPrefix }, steps);
     const info: RecoveryInfo = {
       redoLsn: control.redoLsn,
       endLsn: log.endLsn,
@@ -277,7 +298,7 @@ export class MiniPageEngine implements TreeIO {
     const dirty = eng.pool.dirtyPages();
     eng.writePagesOut(dirty);
     info.pagesWritten = dirty.length;
-    dev.flush();
+    steps.flush('recovery');
     eng.writeControl(next);
     eng.recovery = info;
     return eng;
@@ -360,6 +381,7 @@ export class MiniPageEngine implements TreeIO {
   sync(): CommitTicket[] {
     this.checkUsable();
     this.wal.flush();
+    if (this.wal.durableLsn > this.wal.insertLsn) throw new Error(`internal (E1): durable LSN ${this.wal.durableLsn} past insert LSN ${this.wal.insertLsn}`);
     const acked = this.pendingAcks;
     this.pendingAcks = [];
     for (const t of acked) this.ack(t);
@@ -393,6 +415,7 @@ export class MiniPageEngine implements TreeIO {
     if (this.ckpt) return;
     const redoLsn = this.wal.insertLsn;
     this.fpwRedoLsn = redoLsn;
+    this.steps.open('ckpt.redo-to-end');
     const targets = this.pool.dirtyPages().filter((p) => p.recLsn < redoLsn).map((p) => p.pageNo);
     this.ckpt = { redoLsn, targets, next: 0 };
   }
@@ -418,8 +441,17 @@ export class MiniPageEngine implements TreeIO {
     while (!this.checkpointStep()) {
       /* keep writing */
     }
-    this.dev.flush();
-    this.writeControl({ ...this.control, redoLsn: c.redoLsn, checkpoints: this.control.checkpoints + 1 });
+    const redoLsn = this.steps.keeps('ckpt.redo-at-begin') ? c.redoLsn : this.wal.insertLsn;
+    if (redoLsn > this.wal.insertLsn || redoLsn < this.control.redoLsn) throw new Error(`internal (E2): redo point ${redoLsn} outside [${this.control.redoLsn}, ${this.wal.insertLsn}]`);
+    const control = { ...this.control, redoLsn, checkpoints: this.control.checkpoints + 1 };
+    if (this.steps.keeps('ckpt.flush-before-control')) {
+      this.steps.flush('ckpt.before-control');
+      this.writeControl(control);
+    } else {
+      this.writeControl(control);
+      this.steps.flush('ckpt.before-control');
+    }
+    this.steps.close('ckpt.redo-to-end');
     this.ckpt = undefined;
     this.stats.checkpoints++;
   }
@@ -467,7 +499,7 @@ export class MiniPageEngine implements TreeIO {
     if (rec.type === RecType.Meta && rec.pageCount > this.layout.maxPages) {
       throw new BadInputError(`database full: all ${this.layout.maxPages} pages in use; create it with a larger maxPages (and a device to hold it)`);
     }
-    if (!willInit(rec) && this.protection.needsFullPageImage(page, this.fpwRedoLsn)) {
+    if (!willInit(rec) && this.protection.needsFullPageImage(page, this.fpwRedoLsn) && this.steps.keeps('fpw.image')) {
       applyRecord(page, rec);
       page.lsn = this.wal.insertLsn;
       const image = encodePage(page, this.pageSize);
@@ -502,7 +534,8 @@ export class MiniPageEngine implements TreeIO {
     try {
       applyRecord(p, rec);
     } catch (e) {
-      if (e instanceof PageMismatchError) throw new TornPageError(no, 'page does not match the log', `redo: ${e.message}`);
+      // The page verified (one version, checksum ok) but lacks changes the log builds on: a loss, not a tear.
+      if (e instanceof PageMismatchError) throw new LostPageError(no, `redo: ${e.message}`, p.lsn, lsn);
       throw e;
     }
     p.lsn = lsn;
@@ -513,9 +546,15 @@ export class MiniPageEngine implements TreeIO {
     if (pageNo >= this.layout.maxPages) throw new RecoveryError(`page ${pageNo} is beyond the ${this.layout.maxPages} pages of the database`);
     const [img] = readRange(this.dev, pageLba(this.layout, pageNo), 1, this.layout.pageBlocks);
     if (!img) throw new TornPageError(pageNo, 'unreadable');
-    const check = checkPageImage(img, pageNo);
-    if (check !== 'ok') throw new TornPageError(pageNo, check === 'zero' ? 'all zeros (never written or lost)' : check);
-    return decodePage(img);
+    const check = this.steps.keeps('page.crc') ? checkPageImage(img, pageNo) : 'ok';
+    if (check === 'zero') throw new LostPageError(pageNo, 'it reads all zeros: its write never landed');
+    if (check !== 'ok') throw new TornPageError(pageNo, check);
+    try {
+      return decodePage(img);
+    } catch (e) {
+      // Only reachable with the page checksum check sabotaged: an image that passed no check.
+      throw new TornPageError(pageNo, `undecodable: ${(e as Error).message}`);
+    }
   }
 
   /** Hook 2 (pages written): WAL first (write-ahead rule), then the protection puts the images down. */
@@ -525,13 +564,15 @@ export class MiniPageEngine implements TreeIO {
     for (const p of pages) maxLsn = Math.max(maxLsn, p.lsn);
     if (maxLsn >= this.wal.durableLsn) this.wal.flush();
     const images: PageImage[] = pages.map((p) => ({ pageNo: p.pageNo, lsn: p.lsn, image: encodePage(p, this.pageSize) }));
-    this.protection.writePages(this.dev, this.layout, images);
+    this.protection.writePages(this.dev, this.layout, images, this.steps);
     for (const p of pages) p.dirty = false;
     this.stats.pagesWritten += pages.length;
   }
 
   private writeControl(c: ControlBlock): void {
+    this.steps.open('ckpt.control-unflushed');
     this.dev.write(0, encodeControl(c, this.dev.blockSize), { tag: 'meta', fua: true });
+    this.steps.close('ckpt.control-unflushed');
     this.control = c;
   }
 

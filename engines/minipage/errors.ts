@@ -19,3 +19,22 @@ export class RecoveryError extends Error {
     this.name = 'RecoveryError';
   }
 }
+
+/**
+ * A page whose blocks are all of one version, but an old one (or none: all
+ * zeros, its write never landed): the page lost updates. Not a torn page
+ * (torn = blocks of different versions); a loss, judged `lost-commit` or
+ * `silent-corruption` (ARCHITECTURE 4). `pageLsn`..`neededLsn` is the missing
+ * LSN range when known.
+ */
+export class LostPageError extends Error {
+  constructor(
+    readonly pageNo: number,
+    readonly reason: string,
+    readonly pageLsn?: number,
+    readonly neededLsn?: number,
+  ) {
+    super(`page ${pageNo} lost updates: ${reason}${pageLsn !== undefined && neededLsn !== undefined ? ` (page LSN ${pageLsn}, the log needs it at ${neededLsn}: the changes in LSN range (${pageLsn}, ${neededLsn}) are missing)` : ''}`);
+    this.name = 'LostPageError';
+  }
+}

@@ -16,6 +16,7 @@ import { BadInputError } from '../../src/util/errors';
 import { Layout, ProtectionMode } from './layout';
 import { PAGE_MAGIC, Page, checkPageImage, peekHeader } from './page';
 import { TornPageError } from './errors';
+import { Steps } from './sabotage';
 
 export interface PageImage {
   pageNo: number;
@@ -27,18 +28,33 @@ export interface Protection {
   readonly mode: ProtectionMode;
   checkDevice(dev: NvmeDevice, layout: Layout, force: boolean): void;
   needsFullPageImage(page: Page, redoLsn: number): boolean;
-  writePages(dev: NvmeDevice, layout: Layout, pages: PageImage[]): void;
+  /** Ordering steps (Flushes, single-command writes) go through `steps`, which also marks the crash windows. */
+  writePages(dev: NvmeDevice, layout: Layout, pages: PageImage[], steps: Steps): void;
   /** Returns page images to use instead of the data-area copies (pageNo -> image). */
-  beforeRedo(dev: NvmeDevice, layout: Layout): Map<number, Buffer>;
+  beforeRedo(dev: NvmeDevice, layout: Layout, steps: Steps): Map<number, Buffer>;
 }
 
 export function pageLba(layout: Layout, pageNo: number): number {
   return layout.dataStart + pageNo * layout.pageBlocks;
 }
 
-/** Submit one write command per page, all in flight at once, then wait for all. */
-function writeInPlace(dev: NvmeDevice, layout: Layout, pages: PageImage[]): void {
-  const ids = pages.map((p) => dev.submitWrite(pageLba(layout, p.pageNo), p.image, { tag: 'page' }));
+/**
+ * Submit one write command per page, all in flight at once, then wait for all
+ * (two commands per page, halves, when the single-command step is sabotaged).
+ */
+function writeInPlace(dev: NvmeDevice, layout: Layout, pages: PageImage[], steps: Steps, window: 'page.inplace-unflushed' | 'dw.inplace-unflushed' = 'page.inplace-unflushed'): void {
+  steps.open(window);
+  const ids: number[] = [];
+  const split = !steps.keeps('atomic.single-command') && layout.pageBlocks >= 2;
+  for (const p of pages) {
+    const lba = pageLba(layout, p.pageNo);
+    if (!split) ids.push(dev.submitWrite(lba, p.image, { tag: 'page' }));
+    else {
+      const half = (layout.pageBlocks >> 1) * layout.blockSize;
+      ids.push(dev.submitWrite(lba, p.image.subarray(0, half), { tag: 'page' }));
+      ids.push(dev.submitWrite(lba + (layout.pageBlocks >> 1), p.image.subarray(half), { tag: 'page' }));
+    }
+  }
   for (const id of ids) dev.wait(id);
 }
 
@@ -96,18 +112,19 @@ const doublewrite: Protection = {
   mode: 'doublewrite',
   checkDevice() {},
   needsFullPageImage: () => false,
-  writePages(dev, layout, pages) {
+  writePages(dev, layout, pages, steps) {
     for (let i = 0; i < pages.length; i += layout.dwSlots) {
       const batch = pages.slice(i, i + layout.dwSlots);
       const dw = Buffer.allocUnsafe(batch.length * layout.pageSize);
       batch.forEach((p, j) => p.image.copy(dw, j * layout.pageSize));
+      steps.open('dw.area-unflushed');
       dev.write(layout.dwStart, dw, { tag: 'doublewrite' });
-      dev.flush();
-      writeInPlace(dev, layout, batch);
-      dev.flush();
+      steps.flush('dw.after-area');
+      writeInPlace(dev, layout, batch, steps, 'dw.inplace-unflushed');
+      steps.flush('dw.after-inplace');
     }
   },
-  beforeRedo(dev, layout) {
+  beforeRedo(dev, layout, steps) {
     const slots = readRange(dev, layout.dwStart, layout.dwSlots, layout.pageBlocks);
     const best = new Map<number, { lsn: number; image: Buffer }>();
     const tornCopies = new Set<number>();
@@ -128,7 +145,7 @@ const doublewrite: Protection = {
     for (const pageNo of [...candidates].sort((a, b) => a - b)) {
       if (pageNo >= layout.maxPages) continue;
       const [img] = readRange(dev, pageLba(layout, pageNo), 1, layout.pageBlocks);
-      const check = img ? checkPageImage(img, pageNo) : 'unreadable';
+      const check = img ? (steps.keeps('page.crc') ? checkPageImage(img, pageNo) : 'ok') : 'unreadable';
       if (check === 'ok') continue;
       const copy = best.get(pageNo);
       if (copy) repaired.set(pageNo, copy.image);

@@ -3,7 +3,11 @@
  *
  * Order of judgement (ARCHITECTURE 4), first failure wins:
  *  1. recovery-failed       recovery refused to start or threw (other than a torn page);
- *  2. torn-page-detected    recovery met a page failing its checksum, or one does afterwards;
+ *  2. torn-page-detected    recovery met a page failing its checksum (blocks of different
+ *                           versions), or one does afterwards; a page that verifies but
+ *                           lacks updates the log needs, or reads all zeros, is a loss
+ *                           instead: lost-commit (something was acknowledged) or
+ *                           silent-corruption, naming the page and the missing LSN range;
  *  3. silent-corruption     checksums pass but the B+tree is broken (order, ranges,
  *                           levels, sibling links, reachability) or holds a value
  *                           nobody wrote;
@@ -21,7 +25,7 @@ import { BadInputError } from '../../src/util/errors';
 import { Prng } from '../../src/util/prng';
 import { CapturedPoint, Oracle } from './driver';
 import { MiniPageEngine, RecoveryInfo } from './engine';
-import { RecoveryError, TornPageError } from './errors';
+import { LostPageError, RecoveryError, TornPageError } from './errors';
 import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage } from './page';
 import { pageLba, readRange } from './protections';
 import { createWorkload } from './workloads';
@@ -54,6 +58,7 @@ export function verifyCrashState(dev: NvmeDevice, oracle: Oracle, crashSeq: numb
     eng = MiniPageEngine.open(dev, { ...oracle.engine });
   } catch (e) {
     if (e instanceof TornPageError) return { verdict: 'torn-page-detected', detail: `recovery: ${e.message}`, page: e.pageNo };
+    if (e instanceof LostPageError) return { verdict: lossVerdict(oracle, crashSeq), detail: `recovery: ${e.message}`, page: e.pageNo };
     const kind = e instanceof RecoveryError ? 'recovery refused' : e instanceof BadInputError ? 'recovery refused to start' : 'recovery crashed';
     return { verdict: 'recovery-failed', detail: `${kind}: ${(e as Error).message}` };
   }
@@ -78,6 +83,7 @@ function judgeMedia(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, crashS
   for (let no = 1; no < meta.pageCount; no++) {
     const img = imgs[no - 1];
     const check = img ? checkPageImage(img, no) : 'unreadable';
+    if (check === 'zero') return { verdict: lossVerdict(oracle, crashSeq), detail: `page ${no} after recovery reads all zeros: its write never landed (allocated, ${meta.pageCount} pages)`, page: no };
     if (check !== 'ok') return { verdict: 'torn-page-detected', detail: `page ${no} after recovery: ${check}`, page: no };
     pages.push(decodePage(img!));
   }
@@ -90,9 +96,26 @@ function judgeMedia(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, crashS
   const content = judgeContent(state, oracle, crashSeq);
   if (content.verdict !== 'ok') return content;
   // 4. Workload invariant (implied by an exact prefix match; checked on its own as a second opinion).
-  const inv = createWorkload(oracle.workload).checkInvariant(state);
+  const inv = invariantOf(oracle)(state);
   if (inv) return { verdict: 'silent-corruption', detail: `workload invariant: ${inv}` };
   return content;
+}
+
+/** One workload (its invariant) per oracle: building a generator costs more than judging a small state. */
+const invariants = new WeakMap<Oracle, (s: Map<string, string>) => string | null>();
+function invariantOf(oracle: Oracle): (s: Map<string, string>) => string | null {
+  let f = invariants.get(oracle);
+  if (!f) {
+    const wl = createWorkload(oracle.workload);
+    f = (s) => wl.checkInvariant(s);
+    invariants.set(oracle, f);
+  }
+  return f;
+}
+
+/** A lost page is a lost commit once anything was acknowledged (the page may hold it), else silent corruption. */
+function lossVerdict(oracle: Oracle, crashSeq: number): 'lost-commit' | 'silent-corruption' {
+  return oracle.txns.some((t) => t.ackSeq >= 0 && t.ackSeq <= crashSeq && t.writes.length > 0) ? 'lost-commit' : 'silent-corruption';
 }
 
 type TreeCheck = { pairs: [Buffer, Buffer][] } | { error: string; page?: number };

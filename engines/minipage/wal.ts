@@ -18,6 +18,7 @@
 import { DeviceError, NvmeDevice } from '../../src/device/device';
 import { Tag } from '../../src/device/types';
 import { Layout } from './layout';
+import { Steps } from './sabotage';
 import { REC_HEADER, WalRecord, decodeHeader, decodeRecord, encodeRecord, recordCrcOk } from './records';
 import { CommitMethod, UnconfirmedWrites, walWriteOptions } from './commit-durability';
 
@@ -71,6 +72,8 @@ export class WalWriter {
     private readonly oldestNeeded: () => number,
     /** Required in window mode. */
     private readonly window?: WindowBudget,
+    /** Ordering steps and crash-window marks (sabotage.ts). */
+    private readonly steps?: Steps,
   ) {
     if (durability === 'window' && !window) throw new Error('internal: window commit without a window budget');
     const bs = layout.blockSize;
@@ -129,6 +132,7 @@ export class WalWriter {
       tags.push(fpi * 2 > bs ? 'fpi' : 'wal');
     }
     const ids: number[] = [];
+    this.steps?.open('wal.commit-unflushed');
     const opts = walWriteOptions(this.durability);
     let i = 0;
     while (i < nBlocks) {
@@ -142,7 +146,8 @@ export class WalWriter {
     let waited = false;
     switch (this.durability) {
       case 'flush':
-        this.dev.flush();
+        if (this.steps) this.steps.flush('wal.commit');
+        else this.dev.flush();
         break;
       case 'fua':
       case 'critical':
@@ -160,6 +165,7 @@ export class WalWriter {
         waited = this.window!.unconfirmed.waitUntilWithin(this.window!.budgetBytes);
         break;
     }
+    this.steps?.close('wal.commit-unflushed');
     if (waited) this.stats.tokenWaits++;
     this.ackSeqFloor = waited ? this.dev.seq + 1 : this.dev.seq;
     this.stats.groupFlushes++;
@@ -187,7 +193,7 @@ export interface WalReadResult {
 }
 
 /** Read the log from `redoLsn` up to its end (the first record that is not intact). */
-export function readWal(dev: NvmeDevice, layout: Layout, redoLsn: number, epoch: number, maxRecordLen: number): WalReadResult {
+export function readWal(dev: NvmeDevice, layout: Layout, redoLsn: number, epoch: number, maxRecordLen: number, checkCrc = true): WalReadResult {
   const bs = layout.blockSize;
   const blocks = new Map<number, Buffer | null>();
   const CHUNK = 32;
@@ -247,7 +253,8 @@ export function readWal(dev: NvmeDevice, layout: Layout, redoLsn: number, epoch:
     if (hdr.epoch !== epoch) { stop = `record of epoch ${hdr.epoch} at lsn ${p}, expected ${epoch}`; break; }
     const full = readBytes(p, hdr.len);
     if (!full) { stop = `unreadable WAL block inside the record at lsn ${p}`; break; }
-    if (!recordCrcOk(full)) { stop = `CRC mismatch at lsn ${p} (torn tail)`; break; }
+    if (checkCrc && !recordCrcOk(full)) { stop = `CRC mismatch at lsn ${p} (torn tail)`; break; }
+    // With the CRC check sabotaged, a damaged record is decoded as it is (and may throw: recovery fails).
     records.push({ lsn: p, rec: decodeRecord(full) });
     p += hdr.len;
   }

@@ -17,6 +17,11 @@
  *   forceAtomic: true      # run atomic on devices that do not cover the page (as a demonstration)
  *   commits: [flush, token, window]   # optional: how commits are made durable (default [flush])
  *   windowMs: 50           # optional: the power window of the window commits
+ *   keys: 2000             # optional scale (also per workload entry): key count,
+ *   frames: 24             #   buffer frames, transactions between checkpoints,
+ *   checkpointEvery: 40    #   pages per checkpoint step (engine defaults otherwise)
+ *   checkpointBatch: 24
+ *   controls: true         # also run every positive control (sabotaged variant) beside the cells
  */
 import fs from 'fs';
 import Ajv from 'ajv';
@@ -24,7 +29,8 @@ import YAML from 'yaml';
 import { BadInputError } from '../util/errors';
 import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
 import { getProfile } from '../device/profiles';
-import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from './cell';
+import { getAdapter } from './engines';
+import { CellSpec, COMMIT_METHODS, CommitMethod, EngineAdapter, SCALE_KEYS, ScaleKey, STRATEGIES, Strategy } from './cell';
 import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/cycle';
 import { SqliteCell, gridCells, parseCell } from '../../engines/sqlite/cell';
 
@@ -37,7 +43,15 @@ export interface CampaignFile {
   /** Default [8192]. */
   pageSizes?: number[];
   /** Default [bank]. */
-  workloads?: (string | { name: string; txns?: number })[];
+  workloads?: (string | ({ name: string; txns?: number } & Partial<Record<ScaleKey, number>>))[];
+  keys?: number;
+  frames?: number;
+  checkpointEvery?: number;
+  checkpointBatch?: number;
+  /** Run the engine's positive controls beside the cells (controlCells). */
+  controls?: boolean;
+  /** Costs from a separate crash-free run of this many transactions per cell (after a warm-up). */
+  costTxns?: number;
   txns?: number;
   crashes?: number;
   seed?: number;
@@ -68,6 +82,13 @@ function profileOf(e: ProfileEntry): { profile: string; faults: string[] } {
   return typeof e === 'string' ? { profile: e, faults: [] } : { profile: e.profile, faults: e.faults ?? [] };
 }
 
+const SCALE_SCHEMA = {
+  keys: { type: 'integer', minimum: 2 },
+  frames: { type: 'integer', minimum: 16 },
+  checkpointEvery: { type: 'integer', minimum: 1 },
+  checkpointBatch: { type: 'integer', minimum: 1 },
+} as const;
+
 export const CAMPAIGN_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -84,11 +105,14 @@ export const CAMPAIGN_SCHEMA = {
       items: {
         anyOf: [
           { type: 'string' },
-          { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string' }, txns: { type: 'integer', minimum: 1 } } },
+          { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string' }, txns: { type: 'integer', minimum: 1 }, ...SCALE_SCHEMA } },
         ],
       },
     },
     txns: { type: 'integer', minimum: 1 },
+    ...SCALE_SCHEMA,
+    controls: { type: 'boolean' },
+    costTxns: { type: 'integer', minimum: 1 },
     crashes: { type: 'integer', minimum: 0 },
     seed: { type: 'integer', minimum: 0 },
     strategy: { type: 'string', enum: [...STRATEGIES] },
@@ -183,7 +207,8 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
     getProfile(profile);
     for (const pageSize of c.pageSizes ?? [8192]) {
       for (const w of c.workloads ?? ['bank']) {
-        const { name, txns } = typeof w === 'string' ? { name: w, txns: undefined } : w;
+        const entry: { name: string; txns?: number } & Partial<Record<ScaleKey, number>> = typeof w === 'string' ? { name: w } : w;
+        const { name, txns } = entry;
         for (const mode of c.modes ?? []) {
           const force = mode === 'atomic' && !deviceCoversPage(profile, pageSize);
           if (force && !c.forceAtomic) continue;
@@ -202,6 +227,11 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
               strategy: c.strategy ?? 'mixed',
               crashDuringRecovery: c.crashDuringRecovery ?? false,
             };
+            for (const k of SCALE_KEYS) {
+              const v = entry[k] ?? c[k];
+              if (v !== undefined) cell[k] = v;
+            }
+            if (c.costTxns !== undefined) cell.costTxns = c.costTxns;
             // Flush adds no key: a campaign without `commits` expands exactly as before.
             if (commit !== 'flush') cell.commit = commit;
             if (commit === 'window' && c.windowMs !== undefined) cell.windowMs = c.windowMs;
@@ -211,7 +241,42 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
       }
     }
   }
+  if (c.controls) cells.push(...controlCells(cells, getAdapter(c.engine ?? 'minipage')).controls);
   return cells;
+}
+
+/**
+ * Positive controls: for every sabotage switch of the engine, one sabotaged
+ * copy of a cell that claims safety with a mode the switch applies to, on a
+ * profile whose write cache loses data at a cut, with flush commits. The
+ * switches take the campaign's workloads in turn (switch i starts looking at
+ * workload i mod n), so every workload carries controls. A switch with no
+ * such cell gets no control (`untried`; the selftest fails on it).
+ */
+export function controlCells(cells: readonly CellSpec[], adapter: EngineAdapter): { controls: CellSpec[]; untried: string[] } {
+  const controls: CellSpec[] = [];
+  const untried: string[] = [];
+  const workloads = [...new Set(cells.map((c) => c.workload))];
+  Object.entries(adapter.sabotages ?? {}).forEach(([name, spec], i) => {
+    for (let j = 0; j < workloads.length; j++) {
+      const w = workloads[(i + j) % workloads.length];
+      const base = cells.find((c) => c.workload === w && !c.sabotage && !c.commit && spec.modes.includes(c.mode) && c.faults.length === 0 && adapter.expectation(c).kind === 'claims-safe' && volatileCache(c.profile));
+      if (base) {
+        // A control is judged by its crash states only: no cost run.
+        const { costTxns: _cost, ...rest } = base;
+        controls.push({ ...rest, sabotage: name });
+        return;
+      }
+    }
+    untried.push(name);
+  });
+  return { controls, untried };
+}
+
+/** A profile whose write cache loses data at a power cut (dropping a Flush matters there). */
+function volatileCache(profile: string): boolean {
+  const p = getProfile(profile);
+  return p.identify.controller.vwc.present && !p.plp;
 }
 
 /** The PostgreSQL cells of a campaign (its `postgres` section), in file order. */

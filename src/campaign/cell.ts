@@ -32,9 +32,23 @@ export function commitSuffix(cell: Pick<CellSpec, 'commit' | 'windowMs'>): strin
   return Number.isInteger(ms) ? `@window${ms}ms` : `@window${Math.round(ms * 1000)}us`;
 }
 
-/** The mode as reports and replay ids show it: mode, '!' if forced, then the commit suffix. */
-export function modeLabel(cell: Pick<CellSpec, 'mode' | 'force' | 'commit' | 'windowMs'>): string {
-  return cell.mode + (cell.force ? '!' : '') + commitSuffix(cell);
+/** The mode as reports and replay ids show it: mode, '!' if forced, '%<sabotage>' for a positive control, then the commit suffix. */
+export function modeLabel(cell: Pick<CellSpec, 'mode' | 'force' | 'commit' | 'windowMs' | 'sabotage'>): string {
+  return cell.mode + (cell.force ? '!' : '') + (cell.sabotage ? `%${cell.sabotage}` : '') + commitSuffix(cell);
+}
+
+/** Scale keys of a cell (engine and workload sizes); absent = the engine's defaults. */
+export const SCALE_KEYS = ['keys', 'frames', 'checkpointEvery', 'checkpointBatch'] as const;
+export type ScaleKey = (typeof SCALE_KEYS)[number];
+/** One letter per scale key in replay ids: k(eys) f(rames) e(very) b(atch). */
+export const SCALE_LETTER: Record<ScaleKey, string> = { keys: 'k', frames: 'f', checkpointEvery: 'e', checkpointBatch: 'b' };
+
+/** A crash window's coverage in one cell: crash states that landed inside it and their verdicts. */
+export interface WindowCoverage {
+  window: string;
+  states: number;
+  /** Non-ok verdicts among them. */
+  nonOk: Record<string, number>;
 }
 
 export interface CellSpec {
@@ -58,6 +72,37 @@ export interface CellSpec {
   commit?: CommitMethod;
   /** commit 'window': the advertised power window, ms (default DEFAULT_WINDOW_MS; a whole number of us). */
   windowMs?: number;
+  /** Workload key count (records, accounts, customers); engine default if absent. */
+  keys?: number;
+  /** Buffer pool frames. */
+  frames?: number;
+  /** Transactions between checkpoint begins. */
+  checkpointEvery?: number;
+  /** Pages per checkpoint step. */
+  checkpointBatch?: number;
+  /** A positive control: the engine's sabotage switch (EngineAdapter.sabotages) this cell runs with. */
+  sabotage?: string;
+  /** Costs from a separate crash-free run of this many transactions after a warm-up (absent: from the crash run). */
+  costTxns?: number;
+}
+
+/** Per-transaction costs of a long crash-free run (EngineAdapter.costRun). */
+export interface CostFigures {
+  txns: number;
+  warmupTxns: number;
+  commits: number;
+  /** Per committed transaction. */
+  perTxn: { hostBytes: number; byTag: Record<string, number>; flushes: number; fuaWrites: number; nandBytes: number; logicalBytes: number };
+  commitLatencyUs: { p50: number; p99: number };
+  evictions: number;
+  checkpoints: number;
+  /** Wall-clock seconds of the run and transactions per second (the simulator's speed). */
+  wallSeconds: number;
+}
+
+/** Warm-up of a cost run: a tenth of it, at least 1000 transactions (past any load phase at default scale). */
+export function warmupTxnsFor(costTxns: number): number {
+  return Math.max(1000, Math.ceil(costTxns / 10));
 }
 
 /** What one run of the workload (without a crash) cost. */
@@ -83,6 +128,8 @@ export interface WorkloadRun {
   recoverAndVerify(seq: number, dev: NvmeDevice, hooks?: RecoveryHooks): VerdictResult;
   /** Recover only (for a crash during recovery); errors propagate. */
   recover(dev: NvmeDevice, hooks?: RecoveryHooks): void;
+  /** The crash windows the engine marked in the run's event stream: [from, to) in device seq. */
+  windows?: { name: string; from: number; to: number }[];
 }
 
 export interface RecoveryHooks {
@@ -107,4 +154,10 @@ export interface EngineAdapter {
   runWorkload(cell: CellSpec, onEvent?: (e: DeviceEvent, dev: NvmeDevice) => void): WorkloadRun;
   /** What the mode promises on this profile (which verdicts would be a bug). */
   expectation(cell: CellSpec): Expectation;
+  /** The crash windows the cell's mode declares (each must be hit by some crash state, else not-covered). */
+  windowsFor?(cell: CellSpec): string[];
+  /** A crash-free run of cell.costTxns transactions after warmupTxnsFor(cell.costTxns): costs per transaction. */
+  costRun?(cell: CellSpec): CostFigures;
+  /** The engine's fault set: sabotage switch -> what it breaks, the modes it applies to, its window. */
+  sabotages?: Readonly<Record<string, { what: string; modes: readonly string[]; window: string }>>;
 }

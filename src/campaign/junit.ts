@@ -9,6 +9,12 @@
  *   errors win, src/cli/exit-codes.ts) whose body lists the bug's findings too,
  *   so every test case has at most one of the two and the suite's `failures`
  *   and `errors` counts stay disjoint.
+ * - A cell that is `not-covered` (every crash state ok, but a declared crash
+ *   window was never hit, or a positive control was not caught) is a
+ *   `<failure type="not-covered">` whose message says what was missed and how
+ *   to get coverage: its pass proves nothing. Harness errors win over it too.
+ * - `failures` counts finding-bug and not-covered cells without harness
+ *   errors; `errors` counts cells with harness errors.
  */
 import type { CellResult, Report } from '../report/schema';
 
@@ -39,18 +45,25 @@ function failureXml(c: CellResult): string {
   return `    <failure message="${esc(`mode ${c.mode} claims safety on ${c.profile} but ${found} crash states were not ok`)}">${esc(firstFindings(c))}</failure>`;
 }
 
+function notCoveredXml(c: CellResult): string {
+  const why = c.control
+    ? `positive control ${c.control.sabotage} was not caught (${c.control.statesInWindow} states in window ${c.control.window})`
+    : `windows never hit: ${(c.coverage ?? []).filter((w) => w.states === 0).map((w) => w.window).join(', ')}`;
+  return `    <failure type="not-covered" message="${esc(`not covered: ${why}; raise the budget, use a bigger workload or the targeted strategy`)}"/>`;
+}
+
 function caseXml(c: CellResult): string {
   const name = esc(c.id);
   const counts = Object.entries(c.verdicts).filter(([, n]) => n > 0).map(([v, n]) => `${v}=${n}`).join(' ');
   const head = `  <testcase classname="tornlab.${esc(c.engine)}" name="${name}">`;
   const out = `    <system-out>${esc(`${c.crashStatesTried} crash states: ${counts}; expectation ${c.expectation.kind}: ${c.expectation.reason}`)}</system-out>`;
-  const verdict = c.verdicts['harness-error'] > 0 ? errorXml(c) : c.status === 'finding-bug' ? failureXml(c) : undefined;
+  const verdict = c.verdicts['harness-error'] > 0 ? errorXml(c) : c.status === 'not-covered' ? notCoveredXml(c) : c.status === 'finding-bug' ? failureXml(c) : undefined;
   return [head, ...(verdict ? [verdict] : []), out, '  </testcase>'].join('\n');
 }
 
 export function renderJunit(report: Report): string {
   const errors = report.cells.filter((c) => c.verdicts['harness-error'] > 0).length;
-  const failures = report.cells.filter((c) => c.status === 'finding-bug' && c.verdicts['harness-error'] === 0).length;
+  const failures = report.cells.filter((c) => (c.status === 'finding-bug' || c.status === 'not-covered') && c.verdicts['harness-error'] === 0).length;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuite name="${esc(report.title)}" tests="${report.cells.length}" failures="${failures}" errors="${errors}">`,

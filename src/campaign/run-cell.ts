@@ -15,8 +15,9 @@ import { BadInputError } from '../util/errors';
 import { Prng } from '../util/prng';
 import { planChoices, planPoints, PlannedState, TraceEvent } from '../crash/strategies';
 import { buildCellResult, measurementsFromCounters } from '../report/build';
-import type { CellResult, NonOkState } from '../report/schema';
-import { CellSpec, COMMIT_METHODS, EngineAdapter, RunMetrics, STRATEGIES, WorkloadRun, modeLabel } from './cell';
+import type { CellResult, Expectation, NonOkState } from '../report/schema';
+import { CellSpec, COMMIT_METHODS, EngineAdapter, RunMetrics, SCALE_KEYS, STRATEGIES, WindowCoverage, WorkloadRun, modeLabel } from './cell';
+import { isFinding, isHarnessVerdict, NON_OK } from '../crash/verdict';
 import { getAdapter } from './engines';
 import { captureRun, judgeStates, StateResult } from './evaluate';
 import { ChoiceSpace } from '../device/power-loss';
@@ -66,6 +67,20 @@ export function validateCell(cell: CellSpec, adapter: EngineAdapter = getAdapter
       throw new BadInputError(`commit "${commit}" is not supported by engine ${adapter.name}; use one of: flush${(adapter.commits ?? []).filter((c) => c !== 'flush').map((c) => `, ${c}`).join('')}`);
     }
     out.commit = commit;
+  }
+  for (const k of SCALE_KEYS) {
+    const v = cell[k];
+    if (v === undefined) continue;
+    const min = k === 'frames' ? 16 : k === 'keys' ? 2 : 1;
+    if (!Number.isSafeInteger(v) || v < min || v > 1_000_000) throw new BadInputError(`${k} must be an integer from ${min} to 1000000, got ${v}`);
+  }
+  if (cell.costTxns !== undefined && !(Number.isSafeInteger(cell.costTxns) && cell.costTxns >= 1 && cell.costTxns <= 10_000_000)) {
+    throw new BadInputError(`costTxns must be an integer from 1 to 10000000, got ${cell.costTxns}`);
+  }
+  if (cell.sabotage !== undefined) {
+    const spec = adapter.sabotages?.[cell.sabotage];
+    if (!spec) throw new BadInputError(`sabotage "${cell.sabotage}" is not a switch of engine ${adapter.name}; use one of: ${Object.keys(adapter.sabotages ?? {}).join(', ') || '(none)'}`);
+    if (!spec.modes.includes(cell.mode)) throw new BadInputError(`sabotage "${cell.sabotage}" applies to mode(s) ${spec.modes.join(', ')}, not ${cell.mode}`);
   }
   if (windowMs !== undefined) {
     if (commit !== 'window') throw new BadInputError(`windowMs applies to commit "window" only (got commit "${commit ?? 'flush'}")`);
@@ -156,21 +171,67 @@ export function defaultWorkers(): number {
 }
 
 /** Plan the crash states of a cell (pure in the cell): a trace run, then a capture run for space sizes. */
-export function planCell(adapter: EngineAdapter, cell: CellSpec): { states: PlannedState[]; truncated: boolean; metrics: RunMetrics; run: WorkloadRun; spaces: Map<number, ChoiceSpace> } {
+export function planCell(adapter: EngineAdapter, cell: CellSpec): { states: PlannedState[]; truncated: boolean; metrics: RunMetrics; run: WorkloadRun; spaces: Map<number, ChoiceSpace>; windows: { name: string; from: number; to: number }[] } {
   const trace: TraceEvent[] = [];
   const traced = adapter.runWorkload(cell, (e) => trace.push({ seq: e.seq, phase: e.phase, kind: e.kind, tag: e.tag }));
-  const points = planPoints(cell.strategy, trace, cell.crashes, new Prng(cell.seed, 'crash-plan'));
+  const names = adapter.windowsFor?.(cell) ?? [];
+  const windows = traced.windows && names.length > 0 ? { spans: traced.windows, names } : undefined;
+  const points = planPoints(cell.strategy, trace, cell.crashes, new Prng(cell.seed, 'crash-plan'), windows);
   const { run, spaces } = captureRun(adapter, cell, points);
   const { states, truncated } = planChoices(cell.strategy, points, (p) => spaces.get(p)!.count, cell.crashes);
-  return { states, truncated, metrics: traced.metrics, run, spaces };
+  return { states, truncated, metrics: traced.metrics, run, spaces, windows: traced.windows ?? [] };
+}
+
+/**
+ * For every window the cell's mode declares: the crash states whose point lies
+ * in one of its intervals [from, to), and their non-ok verdicts.
+ */
+export function windowCoverage(names: readonly string[], spans: readonly { name: string; from: number; to: number }[], states: readonly PlannedState[], results: readonly StateResult[]): WindowCoverage[] {
+  // Entry checks (sabotage.ts W1, W2): states and verdicts align; every span is a declared, non-empty interval.
+  if (states.length !== results.length) throw new Error(`internal: ${states.length} planned states, ${results.length} verdicts`);
+  for (const w of spans) if (!(w.from < w.to) || !names.includes(w.name)) throw new Error(`internal: window span ${w.name} [${w.from}, ${w.to}) is empty or not declared (${names.join(', ')})`);
+  return names.map((name) => {
+    const iv = spans.filter((w) => w.name === name).sort((a, b) => a.from - b.from);
+    // Prefix max of `to`, so a binary search on `from` answers "is p inside any interval".
+    const maxTo: number[] = [];
+    iv.forEach((w, i) => maxTo.push(Math.max(w.to, i > 0 ? maxTo[i - 1] : -Infinity)));
+    const inside = (p: number) => {
+      let lo = 0;
+      let hi = iv.length - 1;
+      let at = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (iv[mid].from <= p) {
+          at = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      return at >= 0 && maxTo[at] > p;
+    };
+    const cov: WindowCoverage = { window: name, states: 0, nonOk: {} };
+    states.forEach((s, i) => {
+      const v = results[i].verdict;
+      // A harness-error state was never judged: it covers nothing (the cell is harness-error anyway).
+      if (!inside(s.point) || isHarnessVerdict(v)) return;
+      cov.states++;
+      if (isFinding(v)) cov.nonOk[v] = (cov.nonOk[v] ?? 0) + 1;
+    });
+    return cov;
+  });
+}
+
+/** A positive control's expectation: the sabotage must be caught (any finding, src/crash/verdict.ts NON_OK); passing means the campaign cannot see it. */
+export function controlExpectation(adapter: EngineAdapter, cell: CellSpec): Expectation {
+  const spec = adapter.sabotages?.[cell.sabotage!];
+  return { kind: 'demonstration', tolerated: NON_OK, reason: `positive control: ${spec?.what ?? cell.sabotage}; must be caught` };
 }
 
 export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promise<CellOutcome> {
   const t0 = process.hrtime.bigint();
   const adapter = getAdapter(input.engine);
   const cell = validateCell(input, adapter);
-  const expectation = adapter.expectation(cell);
-  const { states, truncated, metrics, run, spaces } = planCell(adapter, cell);
+  const expectation = cell.sabotage ? controlExpectation(adapter, cell) : adapter.expectation(cell);
+  const { states, truncated, metrics, run, spaces, windows } = planCell(adapter, cell);
   const workers = Math.max(1, Math.min(opts.workers ?? defaultWorkers(), Math.ceil(states.length / 50) || 1));
   // Contiguous shares keep each worker's captured points together. Share 0 is judged in this
   // thread, on the run planning already captured; the others go to pool workers.
@@ -196,6 +257,12 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
     verdictCounts[r.verdict] = (verdictCounts[r.verdict] ?? 0) + 1;
     if (r.verdict !== 'ok') findings.push({ replayId: r.replayId, verdict: r.verdict, detail: r.detail });
   }
+  const costs = cell.costTxns && adapter.costRun ? adapter.costRun(cell) : undefined;
+  const coverage = windowCoverage(adapter.windowsFor?.(cell) ?? [], windows, states, results);
+  const spec = cell.sabotage ? adapter.sabotages?.[cell.sabotage] : undefined;
+  const control = spec
+    ? { sabotage: cell.sabotage!, what: spec.what, window: spec.window, caught: results.some((r) => isFinding(r.verdict)), statesInWindow: coverage.find((c) => c.window === spec.window)?.states ?? 0 }
+    : undefined;
   const result = buildCellResult(
     {
       engine: cell.engine,
@@ -214,6 +281,9 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
       verdicts: verdictCounts,
       findings,
       expectation,
+      coverage,
+      control,
+      ...(costs ? { costs } : {}),
     },
     opts.findingsCap,
   );

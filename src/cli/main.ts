@@ -7,7 +7,9 @@
  * alone; 3 harness error: a crash state the testbed failed to judge, or an
  * internal error (any other exception), printed as `tornlab: harness-error: ...`
  * (with the stack when it was unexpected). With both a finding and a harness
- * error, 3 wins: the run's result is not complete enough to act on.
+ * error, 3 wins: the run's result is not complete enough to act on. 4 not
+ * covered: no finding and no harness error, but a pass that proves nothing (a
+ * crash window never hit, a positive control not caught).
  *
  * Output is complete before the process ends (src/util/output.ts): the status
  * is set, stdout and stderr are flushed, and only then may the process end.
@@ -17,7 +19,7 @@ import { isHarnessError, isUserError } from '../util/errors';
 import { exitWhenFlushed, tolerateClosedReader } from '../util/output';
 import { haltIfInterrupted } from '../export/teardown';
 import { TOOL_VERSION } from '../util/version';
-import { EXIT_BAD_INPUT, EXIT_FINDING, EXIT_HARNESS, EXIT_OK } from './exit-codes';
+import { EXIT_BAD_INPUT, EXIT_FINDING, EXIT_HARNESS, EXIT_NOT_COVERED, EXIT_OK } from './exit-codes';
 import { registerDeviceCommands } from './commands/device';
 import { registerCampaignCommands } from './commands/campaign';
 import { registerReportCommands } from './commands/report';
@@ -27,7 +29,7 @@ import { registerPgCommands } from './commands/pg';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerDurabilityCommands } from './commands/durability';
 
-export { EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_HARNESS };
+export { EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_HARNESS, EXIT_NOT_COVERED };
 
 export function buildProgram(): Command {
   const program = new Command();

@@ -9,6 +9,9 @@
  * - @<commit>: how commits were made durable, absent for the default (Flush),
  *   so ids of default cells never change: @fua, @token, @critical,
  *   @window<N>ms or @window<N>us (the advertised power window).
+ * - %<sabotage> after the mode (and '!'): a positive control, the engine's sabotage switch.
+ * - <txns> may carry the cell's scale: 300k2000f32e40b32 = 300 txns, keys 2000,
+ *   frames 32, checkpoint every 40, checkpoint batch 32 (each part only when set).
  * - p<seq>: the crash point, a position in the device command stream.
  * - <choice>: the survivor choice at that point, e<base36 index> (enumerated)
  *   or s<n> (the n-th seeded sample; see device/power-loss resolveChoice).
@@ -19,10 +22,10 @@
  */
 import { BadInputError } from '../util/errors';
 import { ChoiceRef, formatChoiceRef, parseChoiceRef } from '../device/power-loss';
-import { CellSpec, CommitMethod, modeLabel } from '../campaign/cell';
+import { CellSpec, CommitMethod, modeLabel, SCALE_KEYS, SCALE_LETTER } from '../campaign/cell';
 
 /** The cell fields a crash state depends on, plus where the power was cut and what survived. */
-export type CrashStateId = Pick<CellSpec, 'engine' | 'mode' | 'force' | 'commit' | 'windowMs' | 'profile' | 'faults' | 'pageSize' | 'workload' | 'txns' | 'seed'> & {
+export type CrashStateId = Pick<CellSpec, 'engine' | 'mode' | 'force' | 'commit' | 'windowMs' | 'profile' | 'faults' | 'pageSize' | 'workload' | 'txns' | 'seed' | 'sabotage' | 'keys' | 'frames' | 'checkpointEvery' | 'checkpointBatch'> & {
   point: number;
   choice: ChoiceRef;
   recovery?: { point: number; choice: ChoiceRef };
@@ -38,7 +41,7 @@ export function formatReplayId(s: CrashStateId): string {
     [s.profile, ...s.faults].join('+'),
     String(s.pageSize),
     s.workload,
-    String(s.txns),
+    String(s.txns) + SCALE_KEYS.map((k) => (s[k] === undefined ? '' : `${SCALE_LETTER[k]}${s[k]}`)).join(''),
     String(s.seed),
     `p${s.point}`,
     formatChoiceRef(s.choice),
@@ -56,8 +59,11 @@ export function parseReplayId(text: string): CrashStateId {
   const [, engine, modeField, devicePart, pageSize, workload, txns, seed, point, choice] = p;
   const [modeRaw, commitRaw, ...extra] = modeField.split('@');
   if (extra.length > 0) throw bad(`mode "${modeField}" has more than one @`);
-  const force = modeRaw.endsWith('!');
-  const mode = force ? modeRaw.slice(0, -1) : modeRaw;
+  const [modeBang, sabotage, ...extraSab] = modeRaw.split('%');
+  if (extraSab.length > 0) throw bad(`mode "${modeField}" has more than one %`);
+  if (sabotage !== undefined && !NAME.test(sabotage)) throw bad(`sabotage "${sabotage}"`);
+  const force = modeBang.endsWith('!');
+  const mode = force ? modeBang.slice(0, -1) : modeBang;
   const commit = commitRaw === undefined ? undefined : parseCommit(commitRaw, bad);
   const [profile, ...faults] = devicePart.split('+');
   for (const [k, v] of Object.entries({ engine, mode, profile, workload })) if (!NAME.test(v)) throw bad(`${k} "${v}"`);
@@ -85,13 +91,30 @@ export function parseReplayId(text: string): CrashStateId {
     faults,
     pageSize: num('page size', pageSize),
     workload,
-    txns: num('txns', txns),
+    ...(sabotage !== undefined ? { sabotage } : {}),
+    ...scaleOf(txns, bad),
     seed: num('seed', seed),
     point: pointNo('crash point', point),
     choice: choiceRef(choice),
   };
   if (p.length === 12) id.recovery = { point: pointNo('recovery crash point', p[10]), choice: choiceRef(p[11]) };
   return id;
+}
+
+/** The txns field: a count, then optional scale parts in SCALE_KEYS order (k, f, e, b). */
+function scaleOf(v: string, bad: (why: string) => Error): Pick<CrashStateId, 'txns' | 'keys' | 'frames' | 'checkpointEvery' | 'checkpointBatch'> {
+  const m = /^([0-9]+)((?:[a-z][0-9]+)*)$/.exec(v);
+  if (!m) throw bad(`txns "${v}" is not a number with scale parts`);
+  const out: ReturnType<typeof scaleOf> = { txns: Number(m[1]) };
+  let rest = m[2];
+  for (const k of SCALE_KEYS) {
+    const p = new RegExp(`^${SCALE_LETTER[k]}([0-9]+)`).exec(rest);
+    if (!p) continue;
+    out[k] = Number(p[1]);
+    rest = rest.slice(p[0].length);
+  }
+  if (rest) throw bad(`txns "${v}": scale parts must be k, f, e, b in that order`);
+  return out;
 }
 
 /** '@' part of the mode field: fua | token | critical | window<N>ms | window<N>us (flush is never written). */

@@ -11,6 +11,9 @@
  *   inside the engine): inside a checkpoint (page and doublewrite writes in
  *   flight or cached), between a doublewrite flush and the in-place writes,
  *   and at WAL flushes.
+ *   When the engine marks crash windows (cell.ts WorkloadRun.windows), every
+ *   declared window is a category of its own: the targeted share is spread
+ *   round-robin over the windows first, then the tag-based categories.
  * - mixed: half targeted, half random (the default).
  *
  * A crash state is (point, choice ref); everything is drawn from a Prng
@@ -65,12 +68,34 @@ export function targetedPoints(trace: readonly TraceEvent[]): Record<string, num
  * choices are known. For exhaustive this is every position; the choices are
  * planned by planChoices once the spaces are known.
  */
-export function planPoints(strategy: Strategy, trace: readonly TraceEvent[], budget: number, prng: Prng): number[] {
+/** Positions of the trace inside each named window (intervals [from, to)), by window name, in `names` order. */
+export function windowPoints(trace: readonly TraceEvent[], windows: readonly WindowSpan[], names: readonly string[]): number[][] {
+  return names.map((name) => {
+    const spans = windows.filter((w) => w.name === name).sort((a, b) => a.from - b.from);
+    const out: number[] = [];
+    let i = 0;
+    for (const e of trace) {
+      while (i < spans.length && spans[i].to <= e.seq) i++;
+      // Overlapping spans are merged by the scan: a position counts once.
+      if (i < spans.length && spans[i].from <= e.seq) out.push(e.seq);
+    }
+    return out;
+  });
+}
+
+export interface WindowSpan {
+  name: string;
+  from: number;
+  to: number;
+}
+
+export function planPoints(strategy: Strategy, trace: readonly TraceEvent[], budget: number, prng: Prng, windows?: { spans: readonly WindowSpan[]; names: readonly string[] }): number[] {
   const all = trace.map((e) => e.seq);
   if (all.length === 0 || budget <= 0) return [];
   const random = (n: number, p: Prng) => Array.from({ length: n }, () => p.pick(all));
   const targeted = (n: number, p: Prng) => {
-    const cats = Object.values(targetedPoints(trace)).filter((l) => l.length > 0);
+    const byWindow = windows ? windowPoints(trace, windows.spans, windows.names) : [];
+    const cats = [...byWindow, ...Object.values(targetedPoints(trace))].filter((l) => l.length > 0);
     if (cats.length === 0) return random(n, p);
     // Round-robin over the categories so that each kind of stress gets its share.
     return Array.from({ length: n }, (_, i) => p.pick(cats[i % cats.length]));

@@ -12,6 +12,8 @@ import {
   CELL_STATUSES,
   CellResult,
   CellStatus,
+  ControlEntry,
+  CostsEntry,
   Expectation,
   Finding,
   HarnessErrorRecord,
@@ -67,6 +69,9 @@ export interface CellMeasurements {
   expectation: Expectation;
   /** Endurance rating; defaults to the profile's `tbw`. */
   tbwTerabytes?: number;
+  coverage?: readonly { window: string; states: number; nonOk: Record<string, number> }[];
+  control?: ControlEntry;
+  costs?: CostsEntry & { wallSeconds?: number };
 }
 
 /** The cost part of CellMeasurements, straight from a device's counters after the run. */
@@ -114,8 +119,13 @@ export function latencySummary(values: readonly number[]): LatencySummary {
  * harness error is never a finding (src/crash/verdict.ts): a cell whose only
  * trouble is harness errors is neither a pass nor a finding but
  * `harness-error`; a bug outranks it (the bug is real, replayable evidence).
+ * A cell with no finding and no harness error that still proves nothing (a
+ * crash window its mode declares was never hit, or it is a positive control
+ * and nothing caught its sabotage) is `not-covered`; harness errors outrank
+ * that (the unjudged states may be the ones in the window). Order:
+ * finding-bug > harness-error > finding-expected > not-covered > pass.
  */
-export function cellStatus(verdicts: VerdictCounts, expectation: Expectation): CellStatus {
+export function cellStatus(verdicts: VerdictCounts, expectation: Expectation, cov?: { coverage?: readonly { states: number }[]; control?: unknown }): CellStatus {
   let anyFinding = false;
   for (const v of NON_OK) {
     if (verdicts[v] === 0) continue;
@@ -123,7 +133,10 @@ export function cellStatus(verdicts: VerdictCounts, expectation: Expectation): C
     anyFinding = true;
   }
   if (verdicts['harness-error'] > 0) return 'harness-error';
-  return anyFinding ? 'finding-expected' : 'pass';
+  if (anyFinding) return 'finding-expected';
+  // A pass with a declared window never hit, or an uncaught positive control, proves nothing.
+  if (cov?.control || cov?.coverage?.some((w) => w.states === 0)) return 'not-covered';
+  return 'pass';
 }
 
 function nonNegativeInt(name: string, v: number): number {
@@ -240,7 +253,26 @@ export function buildCellResult(m: CellMeasurements, findingsCap = DEFAULT_FINDI
     harnessErrors,
     harnessErrorsOmitted: (m.harnessErrorsOmitted ?? 0) + (errors.length - harnessErrors.length),
     expectation: { kind: m.expectation.kind, tolerated: NON_OK.filter((v) => m.expectation.tolerated.includes(v)), reason: m.expectation.reason },
-    status: cellStatus(verdicts, m.expectation),
+    status: cellStatus(verdicts, m.expectation, m),
+    ...(m.coverage ? { coverage: m.coverage.map((w) => ({ window: w.window, states: w.states, nonOk: { ...w.nonOk } })) } : {}),
+    ...(m.control ? { control: { ...m.control } } : {}),
+    ...(m.costs ? { costs: roundCosts(m.costs) } : {}),
+  };
+}
+
+/** Per-transaction figures to 6 significant digits; wall time is left out (reports are byte-reproducible). */
+function roundCosts(c: CostsEntry & { wallSeconds?: number }): CostsEntry {
+  const r = (x: number) => roundSig(x, 6);
+  const byTag: Partial<Record<Tag, number>> = {};
+  for (const [t, v] of Object.entries(c.perTxn.byTag)) byTag[t as Tag] = r(v ?? 0);
+  return {
+    txns: c.txns,
+    warmupTxns: c.warmupTxns,
+    commits: c.commits,
+    perTxn: { hostBytes: r(c.perTxn.hostBytes), byTag, flushes: r(c.perTxn.flushes), fuaWrites: r(c.perTxn.fuaWrites), nandBytes: r(c.perTxn.nandBytes), logicalBytes: r(c.perTxn.logicalBytes) },
+    commitLatencyUs: { p50: c.commitLatencyUs.p50, p99: c.commitLatencyUs.p99 },
+    evictions: c.evictions,
+    checkpoints: c.checkpoints,
   };
 }
 

@@ -4,7 +4,7 @@
  * data-cell/data-metric/data-value (or data-total/data-value for the summary)
  * so a browser test can check it against report.json.
  */
-import { arrange, cellsWithFindings, cellsWithHarnessErrors, cellAt, cellLabel, COST_COLUMNS, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
+import { arrange, cellsWithFindings, cellsWithHarnessErrors, cellAt, cellLabel, controlsTable, COST_COLUMNS, costsTables, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
 import { fmtBytes, fmtInt } from './format';
 import { CellResult, CELL_STATUSES, Report, TAGS } from './schema';
 import { bytesByTagChart, dataAttrs, esc, HARNESS_COLOR, legend, STATUS_COLORS, TAG_COLORS, throughputChart, verdictMatrix } from './svg';
@@ -45,6 +45,7 @@ td.status-pass { background: ${STATUS_COLORS.pass.fill}; }
 td.status-finding-expected { background: ${STATUS_COLORS['finding-expected'].fill}; }
 td.status-finding-bug { background: ${STATUS_COLORS['finding-bug'].fill}; font-weight: 600; }
 td.status-harness-error { background: ${STATUS_COLORS['harness-error'].fill}; color: ${HARNESS_COLOR}; font-weight: 600; }
+td.status-not-covered { background: ${STATUS_COLORS['not-covered'].fill}; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }
 `;
@@ -89,6 +90,31 @@ function findings(report: Report): string {
   return out.join('\n');
 }
 
+function plainTable(header: string[], rows: { cell: CellResult; values: string[] }[]): string {
+  const body = rows.map((r) => `<tr data-cell="${esc(r.cell.id)}">${r.values.map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`);
+  return `<table>\n<thead><tr>${header.map(th).join('')}</tr></thead>\n<tbody>\n${body.join('\n')}\n</tbody>\n</table>`;
+}
+
+function controlsAndCoverage(report: Report, multiEngine: boolean): string[] {
+  const out: string[] = [];
+  const costs = costsTables(report, multiEngine);
+  if (costs) {
+    out.push('<h2>Costs at scale</h2>', '<p class="note">A separate crash-free run per cell after a warm-up; figures per committed transaction.</p>', plainTable(costs.header, costs.rows));
+    if (costs.anchors.length) {
+      out.push('<p class="note">Measured ratios beside the published anchors:</p>', `<table><thead><tr>${['cells', 'ratio', 'measured', 'anchor', 'note'].map(th).join('')}</tr></thead><tbody>${costs.anchors.map((r) => `<tr>${r.map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+    }
+  }
+  const ctl = controlsTable(report);
+  if (ctl) {
+    out.push('<h2>Positive controls</h2>', `<p class="note">Each protection step broken on purpose (the engine's sabotage switches), run beside the real cells. <strong>Sensitivity: <span data-total="controls.caught" data-value="${ctl.caught}">${ctl.caught}</span>/${ctl.tried}</strong> caught. A control nothing catches makes the campaign not-covered.</p>`, plainTable(ctl.header, ctl.rows));
+  }
+  const cov = coverageTable(report, multiEngine);
+  if (cov) {
+    out.push('<h2>Crash-window coverage</h2>', '<p class="note">Crash states that landed inside each ordering window the cell\'s mode declares (non-ok among them); "-": not declared by the mode. A pass with a window never hit is not-covered.</p>', plainTable(cov.header, cov.rows));
+  }
+  return out;
+}
+
 function harnessErrors(report: Report): string {
   const cells = cellsWithHarnessErrors(report);
   if (cells.length === 0) return '<p>None: the testbed judged every crash state.</p>';
@@ -131,6 +157,7 @@ export function renderHtml(report: Report): string {
     stat('cellsByStatus.finding-expected', 'finding (expected)', t.cellsByStatus['finding-expected'], fmtInt(t.cellsByStatus['finding-expected'])),
     stat('cellsByStatus.finding-bug', 'finding (bug)', bugs, fmtInt(bugs), bugs > 0 ? ' bug' : ''),
     stat('cellsByStatus.harness-error', 'harness error (cells)', t.cellsByStatus['harness-error'], fmtInt(t.cellsByStatus['harness-error']), t.cellsByStatus['harness-error'] > 0 ? ' harness' : ''),
+    stat('cellsByStatus.not-covered', 'not covered (cells)', t.cellsByStatus['not-covered'], fmtInt(t.cellsByStatus['not-covered'])),
     stat('crashStatesTried', 'crash states', t.crashStatesTried, fmtInt(t.crashStatesTried)),
     stat('findings', 'crash states with a finding', t.findings, fmtInt(t.findings)),
     stat('verdicts.harness-error', 'not judged (harness error)', unjudged, fmtInt(unjudged), unjudged > 0 ? ' harness' : ''),
@@ -142,8 +169,11 @@ export function renderHtml(report: Report): string {
     ...(unjudged > 0
       ? [`<p class="note harness"><strong>${fmtInt(unjudged)} crash state(s) were not judged</strong> (harness error: the testbed itself failed); the result is incomplete (exit status 3). See "Harness errors".</p>`]
       : []),
+    ...(t.cellsByStatus['not-covered'] > 0
+      ? [`<p class="note"><strong>${fmtInt(t.cellsByStatus['not-covered'])} cell(s) not covered</strong>: they passed without proving anything (a crash window never hit, or a positive control not caught; exit status 4 when there is no bug and no harness error). See "Positive controls" and "Crash-window coverage".</p>`]
+      : []),
     '<h2>Verdict matrix</h2>',
-    '<p class="note">Rows: modes. Columns: device profile (with faults), workload and page size. Each square: crash states that ended ok out of those tried, and the most frequent non-ok verdicts. Colour: the cell status; "expected" findings are ones the mode does not claim to prevent on that profile; "harness error" marks crash states the testbed failed to judge (neither a pass nor a finding).</p>',
+    '<p class="note">Rows: modes. Columns: device profile (with faults), workload and page size. Each square: crash states that ended ok out of those tried, and the most frequent non-ok verdicts. Colour: the cell status; "expected" findings are ones the mode does not claim to prevent on that profile; "harness error" marks crash states the testbed failed to judge (neither a pass nor a finding); "not covered" marks a pass that proves nothing (a crash window never hit, a positive control not caught).</p>',
     statusLegend,
     hasMatrix ? verdictMatrix(a) : '<p>No cells.</p>',
     '<h2>Bytes written by tag</h2>',
@@ -164,6 +194,7 @@ export function renderHtml(report: Report): string {
     metricTable(report, PERF_COLUMNS, a.multiEngine),
     '<h2>Crash verdicts per cell</h2>',
     metricTable(report, VERDICT_COLUMNS, a.multiEngine, true),
+    ...controlsAndCoverage(report, a.multiEngine),
     '<h2>Findings</h2>',
     findings(report),
     '<h2>Harness errors</h2>',

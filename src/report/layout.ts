@@ -11,7 +11,7 @@
  */
 import { compareModes, compareProfiles } from './build';
 import { fmtBytes, fmtCount, fmtDays, fmtIntOrNa, fmtRate, fmtRatio, fmtUs, fmtPageSize } from './format';
-import { CellResult, Report, TAGS, VERDICTS } from './schema';
+import { CellResult, NON_OK, Report, TAGS, VERDICTS } from './schema';
 
 export interface Key {
   id: string;
@@ -120,6 +120,7 @@ export const STATUS_LABEL: Record<CellResult['status'], string> = {
   'finding-expected': 'finding (expected)',
   'finding-bug': 'FINDING (BUG)',
   'harness-error': 'HARNESS ERROR (not judged)',
+  'not-covered': 'not covered',
 };
 
 /** Short description of a cell's key for table rows: "none · consumer-tlc · bank · 8 KiB". */
@@ -136,4 +137,95 @@ export function cellsWithHarnessErrors(report: Report): CellResult[] {
 export function cellsWithFindings(report: Report): CellResult[] {
   const withF = report.cells.filter((c) => c.findings.length + c.findingsOmitted > 0);
   return [...withF.filter((c) => c.status === 'finding-bug'), ...withF.filter((c) => c.status !== 'finding-bug')];
+}
+
+/** Crash-window coverage as a table: one row per cell with coverage, one column per window any cell declares. */
+export function coverageTable(report: Report, multiEngine: boolean): { header: string[]; rows: { cell: CellResult; values: string[] }[] } | undefined {
+  const cells = report.cells.filter((c) => c.coverage && !c.control);
+  if (cells.length === 0) return undefined;
+  const windows: string[] = [];
+  for (const c of cells) for (const w of c.coverage!) if (!windows.includes(w.window)) windows.push(w.window);
+  const rows = cells.map((c) => ({
+    cell: c,
+    values: [
+      cellLabel(c, multiEngine),
+      ...windows.map((name) => {
+        const w = c.coverage!.find((x) => x.window === name);
+        if (!w) return '-';
+        const bad = Object.values(w.nonOk).reduce((a, b) => a + (b ?? 0), 0);
+        return w.states === 0 ? '0 (never hit)' : `${w.states}${bad ? ` (${bad} non-ok)` : ''}`;
+      }),
+      STATUS_LABEL[c.status],
+    ],
+  }));
+  return { header: ['cell', ...windows, 'status'], rows };
+}
+
+/** Positive controls: sabotage -> caught or not -> verdicts -> states in its window; and the sensitivity. */
+export function controlsTable(report: Report): { header: string[]; rows: { cell: CellResult; values: string[] }[]; caught: number; tried: number } | undefined {
+  const cells = report.cells.filter((c) => c.control);
+  if (cells.length === 0) return undefined;
+  const rows = cells.map((c) => {
+    const k = c.control!;
+    const nonOk = [...NON_OK, 'harness-error' as const].filter((v) => c.verdicts[v] > 0).map((v) => `${v} ${c.verdicts[v]}`).join(', ');
+    return { cell: c, values: [k.sabotage, `${c.mode.split('%')[0]} · ${c.profile} · ${c.workload}`, k.caught ? 'caught' : 'NOT CAUGHT', nonOk || 'all ok', `${k.statesInWindow} (${k.window})`, String(c.crashStatesTried), k.what] };
+  });
+  return { header: ['sabotage', 'cell', 'caught', 'verdicts', 'states in window', 'states', 'what it breaks'], rows, caught: cells.filter((c) => c.control!.caught).length, tried: cells.length };
+}
+
+/**
+ * Costs at scale (cells with a cost run), per committed transaction, and the
+ * measured ratios beside the published anchors, per profile x workload x page size:
+ *  - doublewrite writes every page twice: (page + doublewrite bytes) / none's page bytes about 2x
+ *    (InnoDB documentation, "Doublewrite Buffer"; the write volume doubles);
+ *  - atomic page writes remove the doublewrite bytes: atomic's / doublewrite's page + dw bytes about 0.5x
+ *    (MySQL/InnoDB on 16 KiB atomic-write devices, innodb_doublewrite=OFF, e.g. the Percona and
+ *    ScaleFlux write-ups: about half the write I/O);
+ *  - fpw's full page images: their share of WAL bytes falls as the checkpoint interval grows
+ *    (PostgreSQL documentation, "WAL Configuration": fewer first-touches per checkpoint).
+ * A ratio far from its anchor carries an explanation.
+ */
+export function costsTables(report: Report, multiEngine: boolean): { header: string[]; rows: { cell: CellResult; values: string[] }[]; anchors: string[][] } | undefined {
+  const cells = report.cells.filter((c) => c.costs && !c.control);
+  if (cells.length === 0) return undefined;
+  const f0 = (v: number) => fmtCount(Math.round(v));
+  const rows = cells.map((c) => {
+    const k = c.costs!;
+    const t = k.perTxn.byTag;
+    return {
+      cell: c,
+      values: [cellLabel(c, multiEngine), fmtCount(k.txns), f0(k.perTxn.hostBytes), f0(t.page ?? 0), f0(t.doublewrite ?? 0), f0(t.wal ?? 0), f0(t.fpi ?? 0), f0(t.meta ?? 0), k.perTxn.flushes.toFixed(2), k.perTxn.fuaWrites.toFixed(2), f0(k.perTxn.nandBytes), `${k.commitLatencyUs.p50} / ${k.commitLatencyUs.p99}`],
+    };
+  });
+  const anchors: string[][] = [];
+  const key = (c: CellResult) => `${c.engine}|${c.profile}|${c.faults.join('+')}|${c.workload}|${c.pageSize}`;
+  const groups = new Map<string, CellResult[]>();
+  for (const c of cells) {
+    const g = groups.get(key(c)) ?? [];
+    g.push(c);
+    groups.set(key(c), g);
+  }
+  const pageBytes = (c: CellResult | undefined) => (c ? (c.costs!.perTxn.byTag.page ?? 0) + (c.costs!.perTxn.byTag.doublewrite ?? 0) : 0);
+  for (const g of groups.values()) {
+    const by = (m: string) => g.find((c) => c.mode === m);
+    const label = `${g[0].profile} · ${g[0].workload} · ${fmtPageSize(g[0].pageSize)}`;
+    const none = by('none');
+    const dw = by('doublewrite');
+    const at = by('atomic') ?? by('atomic!');
+    const fpw = by('fpw');
+    if (none && dw && pageBytes(none) > 0) {
+      const r = pageBytes(dw) / pageBytes(none);
+      anchors.push([label, 'doublewrite page+dw bytes / none page bytes', `${r.toFixed(2)}x`, 'about 2x', Math.abs(r - 2) < 0.25 ? 'near the anchor' : 'far: the two runs evict and checkpoint different pages (the doublewrite run is slower, so its checkpoints find other pages dirty)']);
+    }
+    if (dw && at && pageBytes(dw) > 0) {
+      const r = pageBytes(at) / pageBytes(dw);
+      anchors.push([label, 'atomic page bytes / doublewrite page+dw bytes', `${r.toFixed(2)}x`, 'about 0.5x (doublewrite bytes removed)', Math.abs(r - 0.5) < 0.1 ? 'near the anchor' : 'far: see the two cells\' page bytes']);
+    }
+    if (fpw) {
+      const t = fpw.costs!.perTxn.byTag;
+      const share = (t.fpi ?? 0) / Math.max(1, (t.fpi ?? 0) + (t.wal ?? 0));
+      anchors.push([label, 'fpw: full-page-image share of WAL bytes', `${(100 * share).toFixed(0)}%`, 'falls as the checkpoint interval grows', `at this cell's checkpoint interval; with ${fpw.costs!.checkpoints} checkpoints in ${fmtCount(fpw.costs!.txns)} txns`]);
+    }
+  }
+  return { header: ['cell', 'txns', 'host B/txn', 'page', 'doublewrite', 'wal', 'fpi', 'meta', 'flushes/txn', 'FUA/txn', 'NAND B/txn', 'commit p50 / p99 us'], rows, anchors };
 }

@@ -1,5 +1,5 @@
 /** report.md: the report as Markdown tables. Pure: same Report, same string. */
-import { arrange, cellsWithFindings, cellsWithHarnessErrors, cellAt, cellLabel, COST_COLUMNS, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
+import { arrange, cellsWithFindings, cellsWithHarnessErrors, cellAt, cellLabel, controlsTable, COST_COLUMNS, costsTables, coverageTable, MetricColumn, metricValue, PERF_COLUMNS, STATUS_LABEL, VERDICT_COLUMNS } from './layout';
 import { fmtBytes, fmtInt } from './format';
 import { CellResult, CellStatus, NON_OK, Report } from './schema';
 
@@ -22,7 +22,7 @@ function metricTable(cells: readonly CellResult[], columns: MetricColumn[], mult
   return table(header, rows, ['l', ...columns.map(() => 'r' as const), ...(extra ?? []).map(() => 'l' as const)]);
 }
 
-const MATRIX_HEAD: Record<CellStatus, string> = { pass: 'pass', 'finding-expected': 'expected', 'finding-bug': '**BUG**', 'harness-error': '**HARNESS ERROR**' };
+const MATRIX_HEAD: Record<CellStatus, string> = { pass: 'pass', 'finding-expected': 'expected', 'finding-bug': '**BUG**', 'harness-error': '**HARNESS ERROR**', 'not-covered': '**NOT COVERED**' };
 
 /**
  * One verdict-matrix entry: "pass 200/200 ok", "expected 163/200 ok (torn-page-detected 37)";
@@ -44,13 +44,14 @@ export function renderMarkdown(report: Report): string {
   out.push('## Summary', '');
   out.push(
     ...table(
-      ['cells', 'pass', 'finding (expected)', 'finding (bug)', 'harness error', 'crash states', 'findings', 'not judged (harness error)', 'host bytes', 'logical bytes', 'NAND bytes'],
+      ['cells', 'pass', 'finding (expected)', 'finding (bug)', 'harness error', 'not covered', 'crash states', 'findings', 'not judged (harness error)', 'host bytes', 'logical bytes', 'NAND bytes'],
       [[
         fmtInt(t.cells),
         fmtInt(t.cellsByStatus.pass),
         fmtInt(t.cellsByStatus['finding-expected']),
         fmtInt(t.cellsByStatus['finding-bug']),
         fmtInt(t.cellsByStatus['harness-error']),
+        fmtInt(t.cellsByStatus['not-covered']),
         fmtInt(t.crashStatesTried),
         fmtInt(t.findings),
         fmtInt(t.verdicts['harness-error']),
@@ -58,7 +59,7 @@ export function renderMarkdown(report: Report): string {
         fmtBytes(t.logicalBytesCommitted),
         fmtBytes(t.nandBytesProgrammed),
       ]],
-      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
   );
@@ -77,8 +78,15 @@ export function renderMarkdown(report: Report): string {
       '',
     );
   }
+  const notCovered = report.cells.filter((c) => c.status === 'not-covered');
+  if (notCovered.length) {
+    out.push(
+      `**NOT COVERED: ${notCovered.length} cell(s) passed without proving anything**: a crash window the mode declares was never hit, or a positive control was not caught (exit status 4 when there is no bug and no harness error); see "Crash-window coverage" and "Positive controls".`,
+      '',
+    );
+  }
 
-  out.push('## Verdict matrix', '', 'Rows: modes. Columns: device profile (with faults), workload and page size. "expected" marks findings the mode does not claim to prevent on that profile; **BUG** marks findings in a mode that claims safety there.', '');
+  out.push('## Verdict matrix', '', 'Rows: modes. Columns: device profile (with faults), workload and page size. "expected" marks findings the mode does not claim to prevent on that profile; **BUG** marks findings in a mode that claims safety there; **NOT COVERED** marks a pass with a crash window never hit (or a positive control not caught).', '');
   const cols: { g: (typeof a.groups)[number]; p: (typeof a.panels)[number] }[] = [];
   for (const g of a.groups) for (const p of a.panels) if (a.series.some((s) => cellAt(a, p, g, s))) cols.push({ g, p });
   out.push(
@@ -106,6 +114,24 @@ export function renderMarkdown(report: Report): string {
     ]),
     '',
   );
+
+  const costs = costsTables(report, a.multiEngine);
+  if (costs) {
+    const k = report.cells.find((c) => c.costs)!.costs!;
+    out.push('## Costs at scale', '', `A separate crash-free run per cell: ${fmtInt(k.txns)} transactions after a warm-up of ${fmtInt(k.warmupTxns)}, figures per committed transaction (bytes by the engine's tag).`, '');
+    out.push(...table(costs.header, costs.rows.map((r) => r.values)), '');
+    if (costs.anchors.length) out.push('Measured ratios beside the published anchors:', '', ...table(['cells', 'ratio', 'measured', 'anchor', 'note'], costs.anchors), '');
+  }
+  const ctl = controlsTable(report);
+  if (ctl) {
+    out.push('## Positive controls', '', `Each protection step broken on purpose (the engine's sabotage switches), run beside the real cells. **Sensitivity: ${ctl.caught}/${ctl.tried}** caught. A control nothing catches makes the campaign \`not-covered\`.`, '');
+    out.push(...table(ctl.header, ctl.rows.map((r) => r.values)), '');
+  }
+  const cov = coverageTable(report, a.multiEngine);
+  if (cov) {
+    out.push('## Crash-window coverage', '', 'Crash states that landed inside each ordering window the cell\'s mode declares (and how many of those were not ok); "-": the mode declares no such window. A cell that passes with a window never hit is `not-covered`: raise the budget, use a bigger workload or the targeted strategy.', '');
+    out.push(...table(cov.header, cov.rows.map((r) => r.values)), '');
+  }
 
   out.push('## Findings', '');
   const withFindings = cellsWithFindings(report);

@@ -12,7 +12,9 @@
  *   2  the verdict `harness-error` (src/crash/verdict.ts): a count in every
  *      verdicts object, the cell status `harness-error`, and per cell the
  *      list `harnessErrors` / `harnessErrorsOmitted`; `findings` and
- *      `totals.findings` hold findings only (never harness errors).
+ *      `totals.findings` hold findings only (never harness errors). Also in
+ *      2: the cell status `not-covered` and the optional cell fields
+ *      `coverage`, `control` and `costs` (a schema-1 report has none of them).
  * Compatibility: this tornlab writes 2 and reads 1 and 2; a schema-1 report is
  * upgraded on load (zero harness errors, which is what it recorded), so every
  * report.json written before schema 2 still validates and renders.
@@ -62,8 +64,14 @@ export interface Expectation {
  * tolerate (CLI exit 1, CI failure), whether or not some states also ended
  * harness-error. harness-error: no bug, but some crash states were not judged
  * (the testbed failed; CLI exit 3): neither a pass nor a finding.
+ * not-covered: no finding and no harness error, but a declared crash window of
+ * the cell was never hit, or the cell is a positive control (a sabotaged
+ * variant) that nothing caught: the pass says nothing (CLI exit 4 when there
+ * is no bug and no harness error; src/cli/exit-codes.ts).
+ * Precedence (src/report/build.ts cellStatus): finding-bug > harness-error >
+ * finding-expected > not-covered > pass.
  */
-export const CELL_STATUSES = ['pass', 'finding-expected', 'finding-bug', 'harness-error'] as const;
+export const CELL_STATUSES = ['pass', 'finding-expected', 'finding-bug', 'harness-error', 'not-covered'] as const;
 export type CellStatus = (typeof CELL_STATUSES)[number];
 
 /** One crash state that ended in a finding, with what is needed to rebuild it: `tornlab replay <replayId>`. */
@@ -165,6 +173,37 @@ export interface CellResult {
   harnessErrorsOmitted: number;
   expectation: Expectation;
   status: CellStatus;
+  /** Per declared crash window: crash states that landed inside it and their non-ok verdicts (in-process engines). */
+  coverage?: WindowCoverageEntry[];
+  /** Present on a positive control: the sabotage switch it runs with and whether a crash state caught it. */
+  control?: ControlEntry;
+  /** Costs at scale: a separate crash-free run of `txns` transactions after `warmupTxns`, per committed transaction. */
+  costs?: CostsEntry;
+}
+
+export interface CostsEntry {
+  txns: number;
+  warmupTxns: number;
+  commits: number;
+  perTxn: { hostBytes: number; byTag: Partial<Record<Tag, number>>; flushes: number; fuaWrites: number; nandBytes: number; logicalBytes: number };
+  commitLatencyUs: LatencySummary;
+  evictions: number;
+  checkpoints: number;
+}
+
+export interface WindowCoverageEntry {
+  window: string;
+  states: number;
+  nonOk: Partial<Record<Verdict, number>>;
+}
+
+export interface ControlEntry {
+  sabotage: string;
+  what: string;
+  /** The window a crash must land in to expose the sabotage. */
+  window: string;
+  caught: boolean;
+  statesInWindow: number;
 }
 
 export interface ReportTotals {

@@ -52,6 +52,8 @@ export const STATUS_COLORS: Record<CellStatus, { fill: string; stroke: string }>
   'finding-bug': { fill: '#ffc9c9', stroke: '#c62828' },
   // Not a finding and not a pass: the testbed failed to judge some crash states.
   'harness-error': { fill: '#e4dcf4', stroke: '#5e35b1' },
+  // A pass that proves nothing: a crash window never hit, a positive control not caught.
+  'not-covered': { fill: '#e0e0e0', stroke: '#616161' },
 };
 
 /** Colour of the harness-error count wherever it is drawn (matrix text, summary). */

@@ -21,14 +21,31 @@ function countsOf(keys: readonly string[]): Record<string, unknown> {
   return closedObject(Object.fromEntries(keys.map((k) => [k, count])));
 }
 
+/** Optional cell fields of version 2 (in-process engines: crash-window coverage; positive controls; costs at scale). */
+const coverageFields = {
+  coverage: {
+    type: 'array',
+    items: { type: 'object', additionalProperties: false, required: ['window', 'states', 'nonOk'], properties: { window: { type: 'string' }, states: count, nonOk: { type: 'object', additionalProperties: count } } },
+  },
+  control: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['sabotage', 'what', 'window', 'caught', 'statesInWindow'],
+    properties: { sabotage: { type: 'string' }, what: { type: 'string' }, window: { type: 'string' }, caught: { type: 'boolean' }, statesInWindow: count },
+  },
+  costs: { type: 'object' },
+};
+
 /**
  * The JSON Schema of report.json at a schema version. Version 1 is version 2
- * without harness errors: no `harness-error` verdict count or cell status, no
- * harnessErrors / harnessErrorsOmitted.
+ * without harness errors and without coverage: no `harness-error` verdict
+ * count, no `harness-error` or `not-covered` cell status, no harnessErrors /
+ * harnessErrorsOmitted, no coverage / control / costs. In version 2 those
+ * three cell fields are optional.
  */
 function reportJsonSchema(version: 1 | 2): Record<string, unknown> {
   const verdicts = version === 1 ? VERDICTS.filter((v) => v !== 'harness-error') : VERDICTS;
-  const statuses = version === 1 ? CELL_STATUSES.filter((s) => s !== 'harness-error') : CELL_STATUSES;
+  const statuses = version === 1 ? CELL_STATUSES.filter((s) => s !== 'harness-error' && s !== 'not-covered') : CELL_STATUSES;
   const finding = closedObject({
     replayId: { type: 'string', minLength: 1 },
     verdict: { enum: [...NON_OK] },
@@ -81,7 +98,9 @@ function reportJsonSchema(version: 1 | 2): Record<string, unknown> {
       reason: { type: 'string' },
     }),
     status: { enum: [...statuses] },
+    ...(version === 1 ? {} : coverageFields),
   });
+  cell.required = (cell.required as string[]).filter((k) => !(k in coverageFields));
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: `https://tornlab.invalid/schemas/report-v${version}.json`,
@@ -159,7 +178,7 @@ export function checkConsistency(r: Report): string[] {
     if (tried !== c.crashStatesTried) errs.push(`${at}.crashStatesTried: is ${c.crashStatesTried} but verdicts sum to ${tried}`);
     const wa = ratio(c.hostWriteBytes, c.logicalBytesCommitted);
     if (wa !== c.hostWriteAmplification) errs.push(`${at}.hostWriteAmplification: is ${c.hostWriteAmplification} but hostWriteBytes / logicalBytesCommitted is ${wa}`);
-    const st = cellStatus(c.verdicts, c.expectation);
+    const st = cellStatus(c.verdicts, c.expectation, c);
     if (st !== c.status) errs.push(`${at}.status: is "${c.status}" but its verdicts and expectation give "${st}"`);
     if (c.findings.length > r.findingsCap) errs.push(`${at}.findings: ${c.findings.length} findings exceed findingsCap ${r.findingsCap}`);
     const harness = c.verdicts['harness-error'];

@@ -21,4 +21,4 @@ test('the committed example report is reproducible byte for byte', () => {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}, 300_000);
+}, 600_000);

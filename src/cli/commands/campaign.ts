@@ -20,9 +20,13 @@ import { writeReportDir } from '../../report/writer';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { progressBar } from '../progress';
 import { hexDiff, writeDenseImage } from '../dump';
+import { registerSelftestCommand } from './selftest';
 import { countsHaveFinding, countsHaveHarnessError, isFinding } from '../../crash/verdict';
 import { writeFileAtomic } from '../../util/output';
-import { runExitStatus } from '../exit-codes';
+import { EXIT_NOT_COVERED, runExitStatus } from '../exit-codes';
+
+/** Exit code of a run whose passes prove nothing (not-covered cells, uncaught controls), when there is no bug: src/cli/exit-codes.ts EXIT_NOT_COVERED. */
+export const NOT_COVERED_EXIT = EXIT_NOT_COVERED;
 
 function int(name: string) {
   return (v: string) => {
@@ -48,8 +52,10 @@ export function summaryLine(c: CellResult, seconds?: number): string {
   const h = c.harnessErrors[0];
   const harness = n > 0 ? `HARNESS ERROR: ${n} crash state(s) not judged; first: ${h?.detail} (tornlab replay ${h?.replayId})` : '';
   if (c.status === 'pass') return `${head} -> pass (${c.expectation.kind})`;
-  if (c.status === 'finding-expected') return `${head} -> finding, expected (${c.expectation.kind}: ${c.expectation.reason})`;
   if (c.status === 'harness-error') return `${head} -> ${harness}`;
+  if (c.control) return `${head} -> control ${c.control.caught ? 'caught' : 'NOT CAUGHT'} (${c.control.statesInWindow} states in ${c.control.window})`;
+  if (c.status === 'finding-expected') return `${head} -> finding, expected (${c.expectation.kind}: ${c.expectation.reason})`;
+  if (c.status === 'not-covered') return `${head} -> NOT COVERED: windows never hit: ${(c.coverage ?? []).filter((w) => w.states === 0).map((w) => w.window).join(', ')} (raise --crashes, a bigger workload, or --strategy targeted)`;
   return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})${harness ? `; ${harness}` : ''}`;
 }
 
@@ -81,6 +87,7 @@ function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, 
 }
 
 export function registerCampaignCommands(program: Command): void {
+  registerSelftestCommand(program);
   program
     .command('run')
     .description('run one campaign cell: a workload on an engine and device, cut the power at many points, recover, judge')
@@ -90,8 +97,14 @@ export function registerCampaignCommands(program: Command): void {
     .option('--profile <name>', 'device profile (tornlab profiles)', DEFAULT_PROFILE)
     .option('--fault <name>', 'fault switch, repeatable (tornlab profiles)', collect, [])
     .option('--page-size <bytes>', 'page size: 4096, 8192 or 16384', int('--page-size'), 8192)
-    .option('--workload <name>', 'kv-uniform, kv-zipf, bank or insert-seq', 'bank')
+    .option('--workload <name>', 'kv-uniform, kv-zipf, bank, insert-seq, ycsb-a, ycsb-f or tpcc-like', 'bank')
     .option('--txns <n>', 'transactions in the workload', int('--txns'), 300)
+    .option('--keys <n>', `key count: records, accounts, customers (default ${DEFAULT_CAMPAIGN.keys})`, int('--keys'), DEFAULT_CAMPAIGN.keys)
+    .option('--frames <n>', `buffer pool frames, at least 16 (default ${DEFAULT_CAMPAIGN.frames})`, int('--frames'), DEFAULT_CAMPAIGN.frames)
+    .option('--checkpoint-every <n>', `transactions between checkpoints (default ${DEFAULT_CAMPAIGN.checkpointEvery})`, int('--checkpoint-every'), DEFAULT_CAMPAIGN.checkpointEvery)
+    .option('--checkpoint-batch <n>', `pages per checkpoint step (default ${DEFAULT_CAMPAIGN.checkpointBatch})`, int('--checkpoint-batch'), DEFAULT_CAMPAIGN.checkpointBatch)
+    .option('--cost-txns <n>', 'also measure costs in a separate crash-free run of n transactions after a warm-up', int('--cost-txns'))
+    .option('--sabotage <switch>', 'positive control: run with one engine sabotage switch (tornlab selftest lists them)')
     .option('--crashes <n>', 'crash-state budget', int('--crashes'), 500)
     .option('--seed <n>', 'seed of every random choice', int('--seed'), 1)
     .addOption(new Option('--strategy <name>', 'crash-point strategy').choices([...STRATEGIES]).default('mixed'))
@@ -121,6 +134,12 @@ export function registerCampaignCommands(program: Command): void {
         crashDuringRecovery: !!o.crashDuringRecovery,
         commit: o.commit as CommitMethod,
         windowMs: o.windowMs,
+        keys: o.keys,
+        frames: o.frames,
+        checkpointEvery: o.checkpointEvery,
+        checkpointBatch: o.checkpointBatch,
+        ...(o.sabotage ? { sabotage: o.sabotage } : {}),
+        ...(o.costTxns ? { costTxns: o.costTxns } : {}),
       });
       const bar = progressBar(`${cell.mode} on ${cell.profile}`);
       const outcome = await runCell(cell, { workers: o.workers, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
@@ -133,13 +152,20 @@ export function registerCampaignCommands(program: Command): void {
         process.stdout.write(JSON.stringify({ ...r, truncated: outcome.truncated, findings, findingsOmitted: 0, harnessErrors, harnessErrorsOmitted: 0 }, null, 2) + '\n');
       } else {
         process.stdout.write(summaryLine(r, outcome.wallSeconds) + '\n');
+        if (r.costs) {
+          const k = r.costs;
+          const tags = Object.entries(k.perTxn.byTag).filter(([, v]) => (v ?? 0) > 0).map(([t, v]) => `${t} ${Math.round(v ?? 0)}`).join(', ');
+          process.stdout.write(`  costs (${k.txns} txns after ${k.warmupTxns} warm-up): per txn host ${Math.round(k.perTxn.hostBytes)} B (${tags}), NAND ${Math.round(k.perTxn.nandBytes)} B, ${k.perTxn.flushes.toFixed(2)} flushes, ${k.perTxn.fuaWrites.toFixed(2)} FUA; commit p50/p99 ${k.commitLatencyUs.p50}/${k.commitLatencyUs.p99} us\n`);
+        }
         for (const f of r.findings.slice(0, 5)) process.stdout.write(`  ${f.verdict}: ${f.detail}\n    tornlab replay ${f.replayId}\n`);
         for (const h of r.harnessErrors.slice(0, 5)) process.stdout.write(`  harness-error: ${h.detail}\n    tornlab replay ${h.replayId}\n`);
         if (outcome.truncated) process.stdout.write(`  (exhaustive plan cut at the budget of ${cell.crashes} crash states; raise --crashes to cover the whole run)\n`);
       }
       writeOutputs([outcome], { cell }, o, `tornlab run ${r.id}`);
-      // Any finding (expected or not) is exit 1 here, as before; a harness error is 3 and wins.
-      process.exitCode = runExitStatus({ findings: countsHaveFinding(r.verdicts), harnessErrors: countsHaveHarnessError(r.verdicts) });
+      // src/cli/exit-codes.ts: 3 harness error > 1 finding > 4 not covered > 0. Any finding (expected or
+      // not) is 1 here, except in a positive control, where a finding is the sabotage caught and 4 is the
+      // sabotage missed (the cell is then not-covered).
+      process.exitCode = runExitStatus({ findings: !r.control && countsHaveFinding(r.verdicts), harnessErrors: countsHaveHarnessError(r.verdicts), notCovered: r.status === 'not-covered' });
     });
 
   program
@@ -182,15 +208,19 @@ export function registerCampaignCommands(program: Command): void {
       }
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       const bugs = report.cells.filter((c) => c.status === 'finding-bug');
-      const expected = report.cells.filter((c) => c.status === 'finding-expected');
+      const expected = report.cells.filter((c) => c.status === 'finding-expected' && !c.control);
+      const notCovered = report.cells.filter((c) => c.status === 'not-covered');
+      const controls = report.cells.filter((c) => c.control);
+      const sens = controls.length ? `; controls caught ${controls.filter((c) => c.control!.caught).length}/${controls.length}` : '';
       const unjudged = report.totals.verdicts['harness-error'];
       const harnessCells = report.cells.filter((c) => c.verdicts['harness-error'] > 0);
       process.stderr.write(
-        `summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s)` +
+        `summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s), ${notCovered.length} not covered${sens}` +
           (unjudged > 0 ? `; HARNESS ERROR: ${unjudged} crash state(s) in ${harnessCells.length} cell(s) not judged (neither pass nor finding)` : '') +
           '\n',
       );
-      process.exitCode = runExitStatus({ findings: bugs.length > 0, harnessErrors: unjudged > 0 });
+      // src/cli/exit-codes.ts: 3 harness error > 1 bug > 4 not covered (a window never hit, a control not caught) > 0.
+      process.exitCode = runExitStatus({ findings: bugs.length > 0, harnessErrors: unjudged > 0, notCovered: notCovered.length > 0 });
     });
 
   program
@@ -201,7 +231,7 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (id: string, o) => {
       if (id.trim().startsWith('pg:')) return replayPg(id, !!o.json);
       const s = parseReplayId(id);
-      const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs });
+      const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);
       const { run, spaces } = captureRun(adapter, cell, [s.point]);
       const space = spaces.get(s.point)!;
