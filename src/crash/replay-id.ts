@@ -23,6 +23,7 @@
 import { BadInputError } from '../util/errors';
 import { ChoiceRef, formatChoiceRef, parseChoiceRef } from '../device/power-loss';
 import { CellSpec, CommitMethod, modeLabel, SCALE_KEYS, SCALE_LETTER } from '../campaign/cell';
+import { canonicalFaults } from './faults';
 
 /** The cell fields a crash state depends on, plus where the power was cut and what survived. */
 export type CrashStateId = Pick<CellSpec, 'engine' | 'mode' | 'force' | 'commit' | 'windowMs' | 'profile' | 'faults' | 'pageSize' | 'workload' | 'txns' | 'seed' | 'sabotage' | 'keys' | 'frames' | 'checkpointEvery' | 'checkpointBatch'> & {
@@ -38,7 +39,7 @@ export function formatReplayId(s: CrashStateId): string {
     'tl1',
     s.engine,
     modeLabel(s),
-    [s.profile, ...s.faults].join('+'),
+    [s.profile, ...canonicalFaults(s.faults)].join('+'),
     String(s.pageSize),
     s.workload,
     String(s.txns) + SCALE_KEYS.map((k) => (s[k] === undefined ? '' : `${SCALE_LETTER[k]}${s[k]}`)).join(''),

@@ -8,6 +8,7 @@
 import { DeviceCounters } from '../device/types';
 import { PROFILES } from '../device/profiles';
 import { BadInputError } from '../util/errors';
+import { canonicalFaults } from '../crash/faults';
 import {
   CELL_STATUSES,
   CellResult,
@@ -83,7 +84,7 @@ export function measurementsFromCounters(c: DeviceCounters): Pick<CellMeasuremen
 
 /** Stable, unique id of a cell: engine/mode/profile[+fault...]/pageSize/workload. */
 export function cellId(k: { engine: string; mode: string; profile: string; faults: readonly string[]; pageSize: number; workload: string }): string {
-  const prof = [k.profile, ...k.faults].join('+');
+  const prof = [k.profile, ...canonicalFaults(k.faults)].join('+');
   return `${k.engine}/${k.mode}/${prof}/${k.pageSize}/${k.workload}`;
 }
 
@@ -219,7 +220,7 @@ export function buildCellResult(m: CellMeasurements, findingsCap = DEFAULT_FINDI
     engine: m.engine,
     mode: m.mode,
     profile: m.profile,
-    faults: [...m.faults].sort(),
+    faults: canonicalFaults(m.faults),
     pageSize: m.pageSize,
     workload: m.workload,
     txns: m.txns,

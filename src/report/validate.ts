@@ -7,6 +7,7 @@
 import Ajv, { ErrorObject } from 'ajv';
 import { BadInputError } from '../util/errors';
 import { cellId, cellStatus, computeTotals, ratio } from './build';
+import { canonicalFaults, isCanonicalFaults } from '../crash/faults';
 import { CELL_STATUSES, EXPECTATION_KINDS, NON_OK, READABLE_SCHEMA_VERSIONS, REPORT_SCHEMA_VERSION, Report, TAGS, VERDICTS } from './schema';
 
 const count = { type: 'integer', minimum: 0 } as const;
@@ -169,6 +170,7 @@ export function checkConsistency(r: Report): string[] {
   const seen = new Set<string>();
   r.cells.forEach((c, i) => {
     const at = `cells[${i}]`;
+    if (!isCanonicalFaults(c.faults)) errs.push(`${at}.faults: ${JSON.stringify(c.faults)} is not in the canonical fault order ${JSON.stringify(canonicalFaults(c.faults))}`);
     if (c.id !== cellId(c)) errs.push(`${at}.id: is "${c.id}" but engine/mode/profile/faults/pageSize/workload give "${cellId(c)}"`);
     if (seen.has(c.id)) errs.push(`${at}.id: duplicate cell id "${c.id}"`);
     seen.add(c.id);

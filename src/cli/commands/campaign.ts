@@ -2,7 +2,7 @@
 import fs from 'fs';
 import path from 'path';
 import { Command, Option } from 'commander';
-import { BadInputError } from '../../util/errors';
+import { BadInputError, HarnessError } from '../../util/errors';
 import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from '../../campaign/cell';
 import { deviceCoversPage, expandCampaign, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
 import { parsePgReplayId } from '../../../engines/postgres/campaign';
@@ -233,10 +233,27 @@ export function registerCampaignCommands(program: Command): void {
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);
-      const { run, spaces } = captureRun(adapter, cell, [s.point]);
+      // Out-of-range fields of the id (crash point, choice, recovery point) are bad input, not harness errors.
+      const outOfRange = (e: unknown): never => {
+        if (e instanceof HarnessError && (e.phase === 'capture' || e.phase === 'recovery-cut')) throw new BadInputError(`${e.message}: the replay id's ${e.phase === 'capture' ? 'crash point' : 'recovery crash point'} is out of range for this cell; take the id from a report or from tornlab run --json`);
+        if (e instanceof RangeError) throw new BadInputError(`the replay id's survivor choice is out of range: ${e.message}; take the id from a report or from tornlab run --json`);
+        throw e;
+      };
+      let captured: ReturnType<typeof captureRun>;
+      try {
+        captured = captureRun(adapter, cell, [s.point]);
+      } catch (e) {
+        return outOfRange(e);
+      }
+      const { run, spaces } = captured;
       const space = spaces.get(s.point)!;
-      const r = judgeState(cell, run, space, { point: s.point, choice: s.choice }, s.recovery);
-      if (r.replayId !== id.trim()) throw new Error(`replay id round trip failed: ${r.replayId}`);
+      let r: ReturnType<typeof judgeState>;
+      try {
+        r = judgeState(cell, run, space, { point: s.point, choice: s.choice }, s.recovery);
+      } catch (e) {
+        return outOfRange(e);
+      }
+      if (r.replayId !== id.trim()) throw new BadInputError(`"${id.trim()}" is not in canonical form; the same crash state is ${r.replayId}`);
       if (o.dump) {
         fs.mkdirSync(o.dump, { recursive: true });
         writeDenseImage(path.join(o.dump, 'crash-image.bin'), r.image.store, space.point.nsze);
