@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../../src/util/output';
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const READER = path.join(__dirname, 'slow-reader.js');
-const RUNS = 2;
+const RUNS = 1;
 const ARGS = ['run', '--mode', 'none', '--profile', 'consumer-tlc', '--fault', 'lying-flush', '--fault', 'latent-sector-error', '--txns', '100', '--crashes', '50000', '--json'];
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
