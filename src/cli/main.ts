@@ -17,7 +17,7 @@
 import { Command, CommanderError } from 'commander';
 import { isHarnessError, isUserError } from '../util/errors';
 import { exitWhenFlushed, tolerateClosedReader } from '../util/output';
-import { haltIfInterrupted } from '../export/teardown';
+import { haltIfInterrupted, interrupted } from '../export/teardown';
 import { TOOL_VERSION } from '../util/version';
 import { EXIT_BAD_INPUT, EXIT_FINDING, EXIT_HARNESS, EXIT_NOT_COVERED, EXIT_OK } from './exit-codes';
 import { registerDeviceCommands } from './commands/device';
@@ -81,6 +81,8 @@ export async function main(argv: string[]): Promise<number> {
 /** An error nothing caught (a callback that threw, a rejection nobody awaited): exit 3, never Node's default 1. */
 function fatal(e: unknown): void {
   process.stderr.write(describeFailure(e).message ?? `tornlab: harness-error: ${String(e)}\n`);
+  // Once a SIGINT/SIGTERM teardown runs, it owns the exit (128+signal): errors it causes must not race it.
+  if (interrupted()) return;
   void exitWhenFlushed(EXIT_HARNESS, undefined, 0);
 }
 
@@ -88,5 +90,8 @@ if (require.main === module || process.argv[1]?.endsWith('bin/tornlab')) {
   tolerateClosedReader(process.stdout, process.stderr);
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
-  main(process.argv.slice(2)).then((code) => exitWhenFlushed(code), fatal);
+  main(process.argv.slice(2)).then(async (code) => {
+    await haltIfInterrupted();
+    return exitWhenFlushed(code);
+  }, fatal);
 }
