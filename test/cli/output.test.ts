@@ -39,7 +39,8 @@ describe('tornlab output through a pipe to a slow reader', () => {
       const out = path.join(dir, `out${i}.json`);
       // bash for PIPESTATUS: the exit status of the CLI, not of the reader.
       const script = `${q(process.execPath)} ${q(CLI)} ${ARGS.map(q).join(' ')} 2>${q(out + '.err')} | ${q(process.execPath)} ${q(READER)} ${q(out)}; echo "status ${'${PIPESTATUS[0]}'} ${'${PIPESTATUS[1]}'}"`;
-      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 600_000 } // 50,000 crash states: minutes on a 2-core machine under heavy load (seen: > 240 s beside two CI runs and the stress load));
+      // 50,000 crash states: minutes on a 2-core machine under heavy load (seen: > 240 s beside two CI runs and the stress load).
+      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 600_000 });
       expect(r.error).toBeUndefined();
       // 1: findings (lost commits, torn pages), and the reader ended cleanly.
       expect(r.stdout.trim()).toBe('status 1 0');
