@@ -22,7 +22,7 @@ import { BadInputError } from '../../util/errors';
 import { HOST_ENV, RUN_ENV, runLedger } from '../ledger';
 import { CutInfo, CutTriggerSpec, DeviceInfo, DeviceSpec, ExportStats, FromHost, Request, Responses, SurvivorSpec, ToHost } from './protocol';
 
-export { CutInfo, CutTriggerSpec, DeviceSpec, ExportStats, SurvivorSpec } from './protocol';
+export type { CutInfo, CutTriggerSpec, DeviceSpec, ExportStats, SurvivorSpec } from './protocol';
 
 /** The host runs compiled JS: next to this file from dist/, else (ts-jest runs the sources) from dist/. */
 const HOST_JS = fs.existsSync(path.join(__dirname, 'host-main.js')) ? path.join(__dirname, 'host-main.js') : path.resolve(__dirname, '../../../dist/src/export/device-host/host-main.js');
