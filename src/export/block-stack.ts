@@ -188,8 +188,11 @@ export class BlockStack {
       }
       if (this.fuse) {
         await this.fuse.unmount();
-        this.ledger.remove('fuse-mount', this.fuse.mountPoint);
-        if (this.fuseConnection !== undefined) this.ledger.remove('fuse-conn', String(this.fuseConnection));
+        // Off the ledger only once it is really gone (ledger invariant), whoever unmounted it.
+        if (fuseConnectionOf(this.fuse.mountPoint) === undefined) {
+          this.ledger.remove('fuse-mount', this.fuse.mountPoint);
+          if (this.fuseConnection !== undefined) this.ledger.remove('fuse-conn', String(this.fuseConnection));
+        }
         try {
           fs.rmdirSync(this.fuse.mountPoint);
           this.ledger.remove('dir', this.fuse.mountPoint);

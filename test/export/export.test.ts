@@ -154,6 +154,18 @@ describeKernel('block export (FUSE -> loop -> ext4)', () => {
     expect(leftoversOfThisRun()).toEqual([]);
   });
 
+  test('the device host dies under a mounted stack: the release still unmounts the dead FUSE file system and leaves nothing', async () => {
+    const dev = await HostedDevice.create({ profile: 'consumer-tlc', seed: 41, nsze: NSZE });
+    const stack = await BlockStack.mountDevice(dev, { format: true });
+    const host = dev.hostPid;
+    process.kill(host, 'SIGKILL');
+    expect(await waitGone([host], 10_000)).toEqual([]);
+    await stack.release();
+    await dev.dispose();
+    expect(leftoversOfThisRun()).toEqual([]);
+    expect(currentMounts().filter((m) => m.mountPoint === stack.fuse!.mountPoint)).toEqual([]);
+  });
+
   test('a run SIGKILLed after a cut, with a writer of its own still running: its device host follows it, doctor lists the rest and --cleanup releases it', async () => {
     const dist = path.resolve(__dirname, '../../dist/src');
     if (!fs.existsSync(`${dist}/export/index.js`)) throw new Error('dist/ is missing: run npm run build first');

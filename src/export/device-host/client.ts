@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceCounters, Tag } from '../../device/types';
 import { BadInputError } from '../../util/errors';
+import { run } from '../exec';
 import { HOST_ENV, RUN_ENV, runLedger } from '../ledger';
 import { CutInfo, CutTriggerSpec, DeviceInfo, DeviceSpec, ExportStats, FromHost, Request, Responses, SurvivorSpec, ToHost } from './protocol';
 
@@ -357,9 +358,14 @@ export class HostedExport {
   /** Unmount the FUSE file system in the host (lazily if the loop device still holds it). */
   async unmount(): Promise<void> {
     this.unhold();
-    await this.h.request({ op: 'unmount', dev: this.device.id }).catch((e) => {
+    try {
+      await this.h.request({ op: 'unmount', dev: this.device.id });
+    } catch (e) {
       if (!(e instanceof DeviceHostGone)) throw e;
-    });
+      // The host died with its FUSE file system still mounted. With no server left the kernel
+      // has aborted the connection, so a lazy unmount from here cannot wait on anything.
+      await run('umount', ['-l', this.mountPoint], { timeoutMs: 15_000 });
+    }
   }
 
   /** Test hook: the FUSE handler stops answering (no cut); the watchdog must notice. */
