@@ -6,6 +6,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Per test file: stop the device host and the watchdog, remove the run folder (see the file).
+  setupFilesAfterEnv: ['<rootDir>/test/setup/run-folder.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   testTimeout: 120000,
 };

@@ -27,8 +27,9 @@ export interface ArmMessage {
   ms: number;
   mainPid: number;
   hostPid?: number;
-  runId: string;
-  runDir: string;
+  /** The run's id and folder, when it has a ledger (else: no FUSE connection and no marked process to look for). */
+  runId?: string;
+  runDir?: string;
 }
 export type ToWatchdog = ArmMessage | { kind: 'disarm'; token: number };
 
@@ -164,7 +165,7 @@ function expire(a: ArmMessage): ExpiredMessage {
   }
   // 2. Abort this run's FUSE connections.
   const aborted: number[] = [];
-  const conns = fuseConnectionsOfRun(a.runDir);
+  const conns = a.runDir ? fuseConnectionsOfRun(a.runDir) : [];
   if (conns.length) {
     const dir = fusectlDir(notes);
     for (const id of conns) {
@@ -178,7 +179,7 @@ function expire(a: ArmMessage): ExpiredMessage {
     }
   }
   // 3. Kill this run's processes (after the abort, reading their environment cannot hang).
-  for (const s of markedWith(a.runId, allStats())) if (!ours.has(s.pid)) ours.set(s.pid, s);
+  if (a.runId) for (const s of markedWith(a.runId, allStats())) if (!ours.has(s.pid)) ours.set(s.pid, s);
   const killed: number[] = [];
   for (const s of ours.values()) {
     if (s.pid === a.hostPid || s.pid === a.mainPid) continue;

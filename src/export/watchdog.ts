@@ -25,7 +25,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { HarnessError } from '../util/errors';
 import { deviceHostPid } from './device-host/client';
-import { runLedger } from './ledger';
+import { currentLedger } from './ledger';
 import type { ExpiredMessage, StuckProcess, ToWatchdog } from './watchdog-worker';
 
 export type { StuckProcess } from './watchdog-worker';
@@ -96,7 +96,8 @@ export function guard<T>(phase: string, ms: number, work: Promise<T> | (() => Pr
   const token = nextToken++;
   const started = Date.now();
   const p = typeof work === 'function' ? work() : work;
-  const ledger = runLedger();
+  // The run's ledger if it has one; a guard never creates one (it would leave a run folder behind).
+  const ledger = currentLedger();
   let settled = false;
   let expired: ((m: ExpiredMessage) => void) | undefined;
   const expiry = new Promise<ExpiredMessage>((r) => (expired = r));
@@ -120,7 +121,7 @@ export function guard<T>(phase: string, ms: number, work: Promise<T> | (() => Pr
       ...m.notes,
       ...(cause ? [`then: ${(cause as Error)?.message ?? String(cause)}`] : []),
     ]);
-  post({ kind: 'arm', token, phase, ms: deadline, mainPid: process.pid, hostPid: deviceHostPid(), runId: ledger.runId, runDir: ledger.dir });
+  post({ kind: 'arm', token, phase, ms: deadline, mainPid: process.pid, hostPid: deviceHostPid(), runId: ledger?.runId, runDir: ledger?.dir });
   return new Promise<T>((resolve, reject) => {
     void expiry.then((m) => {
       if (settled) return;

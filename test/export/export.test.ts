@@ -12,19 +12,13 @@ import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BlockStack, HostedDevice, cutAndRelease, remountCrashImage, missingForExport, run, RUNTIME_ROOT, runLedger, RUN_ENV, stopDeviceHost, survivorsFrom } from '../../src/export';
+import { BlockStack, HostedDevice, cutAndRelease, remountCrashImage, missingForExport, run, RUNTIME_ROOT, runLedger, RUN_ENV, survivorsFrom } from '../../src/export';
 import { cleanupLeftovers, currentMounts, listLeftovers, loopDevices } from '../../src/export/doctor';
 import { killTree, markedProcesses, waitGone } from '../../src/export/processes';
-import { currentLedger } from '../../src/export/ledger';
 import { Prng } from '../../src/util/prng';
 
 const missing = missingForExport('ext4');
 const describeKernel = missing.length === 0 ? describe : describe.skip;
-// This test process's run folder (sockets, logs, state) goes once everything was released.
-afterAll(async () => {
-  await stopDeviceHost();
-  currentLedger()?.close();
-});
 if (missing.length > 0) {
   // eslint-disable-next-line no-console
   console.log(`SKIP test/export (block export): missing ${missing.map((m) => m.what).join(', ')}`);

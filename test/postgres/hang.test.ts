@@ -11,19 +11,12 @@
 import * as fs from 'node:fs';
 import { DEFAULT_CELL, runPgCell } from '../../engines/postgres/cycle';
 import { missingForPostgres } from '../../engines/postgres/runtime';
-import { missingForExport, runLedger, stopDeviceHost } from '../../src/export';
+import { missingForExport, runLedger } from '../../src/export';
 import { currentMounts, loopDevices } from '../../src/export/doctor';
-import { currentLedger } from '../../src/export/ledger';
 import { markedProcesses } from '../../src/export/processes';
-import { stopWatchdog } from '../../src/export/watchdog';
 
 const missing = [...missingForExport('ext4'), ...missingForPostgres()];
 const describePg = missing.length === 0 ? describe : describe.skip;
-afterAll(async () => {
-  await stopWatchdog();
-  await stopDeviceHost();
-  currentLedger()?.close();
-});
 
 function stateOf(pid: number): string | undefined {
   try {

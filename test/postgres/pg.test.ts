@@ -16,13 +16,11 @@ import { DEFAULT_CELL, PgCellConfig, runPgCell } from '../../engines/postgres/cy
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { missingForExport, runLedger } from '../../src/export';
 import { currentMounts, listLeftovers, loopDevices } from '../../src/export/doctor';
-import { RUNTIME_ROOT, currentLedger } from '../../src/export/ledger';
+import { RUNTIME_ROOT } from '../../src/export/ledger';
 import { markedProcesses, waitGone } from '../../src/export/processes';
 
 const missing = [...missingForExport('ext4'), ...missingForPostgres()];
 const describePg = missing.length === 0 ? describe : describe.skip;
-// This test process's run folder (sockets, logs, state) goes once everything was released.
-afterAll(() => currentLedger()?.close());
 if (missing.length > 0) {
   // eslint-disable-next-line no-console
   console.log(`SKIP test/postgres (real PostgreSQL): missing ${missing.map((m) => m.what).join(', ')}`);
