@@ -11,13 +11,16 @@
 # (dead runs' mounts, loops, processes, run folders under /run/tornlab) that
 # were not there at the start, and processes of tornlab runs in state D.
 #
-#   --load-only (or STRESS_LOAD_ONLY=1): only produce the load until killed
-#   (SIGINT/SIGTERM), so that CI can run beside it.
+#   --load-only (or STRESS_LOAD_ONLY=1): only produce the load, so that CI can
+#   run beside it, until SIGINT/SIGTERM or STRESS_LOAD_SECONDS (default 5400,
+#   CI's time limit) have passed; it prints the pid to signal.
 #   STRESS_FILES: the test paths (default: test/postgres test/sqlite test/exec
 #   test/export test/robustness). STRESS_NO_BUILD=1 skips the build.
 #
 # The hogs are killed (by their own process groups) and the dd file removed
-# on every exit: normal end, error, SIGINT, SIGTERM.
+# on every exit: normal end, error, SIGINT, SIGTERM. Each load process also
+# checks that this script is alive and stops by itself once it is not (a
+# SIGKILL of the script, which runs no trap, leaves no load behind).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -39,15 +42,12 @@ WORK="$(mktemp -d /tmp/tornlab-stress-XXXXXX)"
 # Output of failed or hung jest runs is kept here.
 LOGS="${STRESS_LOG_DIR:-/var/tmp/tornlab-stress-logs-$$}"
 LOAD_PIDS=()
-SLEEPER=""
 
 stop_load() {
   local p
   for p in "${LOAD_PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; done
   for p in "${LOAD_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   LOAD_PIDS=()
-  [ -n "$SLEEPER" ] && kill "$SLEEPER" 2>/dev/null
-  SLEEPER=""
   # dd may still finish its last direct write
   sleep 0.3
   rm -f "$DDFILE"
@@ -64,18 +64,22 @@ start_load() {
   local n i
   n=$(( $(nproc) * 2 ))
   for ((i = 0; i < n; i++)); do
-    setsid sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+    setsid sh -c 'while kill -0 "$1" 2>/dev/null; do :; done' tornlab-load-hog $$ </dev/null >/dev/null 2>&1 &
     LOAD_PIDS+=($!)
   done
-  setsid sh -c 'while :; do dd if=/dev/zero of="$1" bs=1M count=256 oflag=direct status=none || sleep 1; done' tornlab-load-writer "$DDFILE" </dev/null >/dev/null 2>&1 &
+  setsid sh -c 'while kill -0 "$2" 2>/dev/null; do dd if=/dev/zero of="$1" bs=1M count=256 oflag=direct status=none || sleep 1; done; rm -f "$1"' tornlab-load-writer "$DDFILE" $$ </dev/null >/dev/null 2>&1 &
   LOAD_PIDS+=($!)
   echo "load: $n CPU hogs + direct-I/O writer ($DDFILE); pids ${LOAD_PIDS[*]}"
 }
 
 if [ "$LOAD_ONLY" = 1 ]; then
   start_load
-  echo "load only: running until SIGINT/SIGTERM"
-  while :; do sleep 3600 & SLEEPER=$!; wait $SLEEPER; done
+  LOAD_SECONDS="${STRESS_LOAD_SECONDS:-5400}"
+  echo "load only: running for at most ${LOAD_SECONDS} s; stop it with: kill $$"
+  # One-second naps: a SIGKILL of this script leaves no long sleep behind, and traps run within a second.
+  end=$((SECONDS + LOAD_SECONDS))
+  while ((SECONDS < end)); do sleep 1; done
+  exit 0
 fi
 
 if [ "${STRESS_NO_BUILD:-0}" != 1 ]; then
