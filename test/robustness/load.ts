@@ -4,7 +4,8 @@
  * in a loop, to a file on local disk that is removed when the load stops).
  *
  * Every hog is its own process group (detached), so stop() can SIGKILL each
- * group by its own pid — only processes this module started are signalled.
+ * group by its own pid — only processes this module started are signalled —
+ * and each stops by itself once the process that started it is gone.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -42,12 +43,12 @@ export function startLoad(o: LoadOptions = {}): Load {
   const file = o.file ?? `/var/tmp/tornlab-load-${process.pid}`;
   const children: ChildProcess[] = [];
   for (let i = 0; i < n; i++) {
-    children.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore', detached: true }));
+    children.push(spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do :; done', 'tornlab-load-hog', String(process.pid)], { stdio: 'ignore', detached: true }));
   }
   const mib = o.writerMib ?? 256;
   let writer: ChildProcess | undefined;
   if (mib > 0) {
-    writer = spawn('sh', ['-c', `while :; do dd if=/dev/zero of="$1" bs=1M count=${mib} oflag=direct status=none || sleep 1; done`, 'tornlab-load-writer', file], { stdio: 'ignore', detached: true });
+    writer = spawn('sh', ['-c', `while kill -0 "$2" 2>/dev/null; do dd if=/dev/zero of="$1" bs=1M count=${mib} oflag=direct status=none || sleep 1; done; rm -f "$1"`, 'tornlab-load-writer', file, String(process.pid)], { stdio: 'ignore', detached: true });
     children.push(writer);
   }
   const pids = children.map((c) => c.pid!).filter((p) => p !== undefined);
@@ -68,8 +69,8 @@ export function startLoad(o: LoadOptions = {}): Load {
       // removed already
     }
   };
-  // Whatever ends this process, the hogs go with it.
-  process.once('exit', stop);
+  // Whatever ends this process, the load goes with it: each load process checks that this one is
+  // alive and stops by itself (jest's test process never emits 'exit', and a SIGKILL runs nothing).
   return {
     hogs: pids.slice(0, n),
     writer: writer?.pid,
