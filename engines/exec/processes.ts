@@ -281,7 +281,11 @@ export async function markedPids(mark: string): Promise<number[]> {
 
 /** SIGKILL the processes marked with `mark` (see markedPids) and wait until they are gone, at most `waitMs`. */
 export async function killMarked(mark: string, waitMs = 5000): Promise<number[]> {
-  const pids = await markedPids(mark);
+  return killAndWait(await markedPids(mark), waitMs);
+}
+
+/** SIGKILL `pids` and wait until they are gone, at most `waitMs` (0: do not wait). */
+async function killAndWait(pids: number[], waitMs: number): Promise<number[]> {
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -363,19 +367,7 @@ export async function processesUsing(dir: string): Promise<number[]> {
  * cut, before the device's held requests are failed).
  */
 export async function killProcessesUsing(dir: string, waitMs = 5000): Promise<number[]> {
-  const pids = await processesUsing(dir);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-  const deadline = Date.now() + waitMs;
-  for (const pid of pids) {
-    while (Date.now() < deadline && alive(pid)) await sleep(10);
-  }
-  return pids;
+  return killAndWait(await processesUsing(dir), waitMs);
 }
 
 function alive(pid: number): boolean {

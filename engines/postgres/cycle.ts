@@ -520,7 +520,7 @@ function noteHarnessError(res: CycleResult, e: HarnessError): void {
     res.harness = { phase: e.phase, deadlineMs: late?.deadlineMs ?? 0, stuck: late?.stuck ?? [] };
   }
   // The first finding names the phase and what went wrong (the detail of the verdict).
-  res.findings.push(...(late ? late.describe() : [e.detail]));
+  res.findings.push(...e.describe());
 }
 
 /** A cycle's result before anything happened: ok, nothing measured; `device` is where its counters start. */

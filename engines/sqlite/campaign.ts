@@ -103,12 +103,11 @@ export async function runSqliteCampaign(o: SqliteCampaignOptions): Promise<Sqlit
 
 /** A cycle the testbed could not judge. */
 function harnessCycle(e: HarnessError): CycleResult {
-  const lines = 'describe' in e && typeof (e as { describe?: unknown }).describe === 'function' ? (e as unknown as { describe(): string[] }).describe() : [e.detail];
   return {
     verdict: 'harness-error',
     ackedTxid: -1,
     balanceExpected: 0,
-    messages: lines,
+    messages: e.describe(),
     finding: false,
     cut: { note: `harness error in phase ${e.phase}` } as CycleResult['cut'],
     ms: { load: 0, cutAndRemount: 0, verify: 0 },

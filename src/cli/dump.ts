@@ -1,26 +1,21 @@
 /** Crash-image dumps for `tornlab replay --dump`: a dense image file and a hex diff of changed blocks. */
 import fs from 'fs';
-import path from 'path';
 import { BlockStore } from '../device/store';
+import { writeAtomically } from '../util/output';
 
 /**
  * Write `nsze` blocks of `store` as a plain image file (holes for unwritten blocks),
  * under a temporary name renamed into place: never a half-written image.
  */
 export function writeDenseImage(file: string, store: BlockStore, nsze: number): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
-  let fd: number | undefined = fs.openSync(tmp, 'w');
-  try {
-    fs.ftruncateSync(fd, nsze * store.blockSize);
-    for (const lba of store.lbas()) fs.writeSync(fd, store.get(lba)!, 0, store.blockSize, lba * store.blockSize);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeAtomically(
+    file,
+    (fd) => {
+      fs.ftruncateSync(fd, nsze * store.blockSize);
+      for (const lba of store.lbas()) fs.writeSync(fd, store.get(lba)!, 0, store.blockSize, lba * store.blockSize);
+    },
+    { fsync: false },
+  );
 }
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');

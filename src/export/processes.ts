@@ -10,18 +10,22 @@
 import * as fs from 'node:fs';
 import { HOST_ENV, RUN_ENV } from './ledger';
 
-interface ProcInfo {
+export interface ProcInfo {
   pid: number;
   ppid: number;
+  /** One letter: R, S, D (uninterruptible, in the kernel), Z, ... */
   state: string;
+  comm: string;
 }
 
-function readProc(pid: number): ProcInfo | undefined {
+/** /proc/PID/stat of a process (or, with `base` /proc/PID/task, of one of its threads). */
+export function readProc(pid: number | string, base = '/proc'): ProcInfo | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(`${base}/${pid}/stat`, 'utf8');
     // comm may contain spaces and parentheses: parse after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, state: rest[0], ppid: Number(rest[1]) };
+    const close = stat.lastIndexOf(')');
+    const rest = stat.slice(close + 2).split(' ');
+    return { pid: Number(pid), state: rest[0], ppid: Number(rest[1]), comm: stat.slice(stat.indexOf('(') + 1, close) };
   } catch {
     return undefined;
   }

@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closeExtraPipes, noFuseFds } from './fuse-conn';
-import { deviceHostPid, stopDeviceHost } from './device-host/client';
+import { stopDeviceHost } from './device-host/client';
 import { currentLedger, onLedgerCreated, runLedger } from './ledger';
 import { Leftover, cleanupLeftovers, currentMounts, loopDevices } from './doctor';
 import { descendants, killTree, markedProcesses, waitGone } from './processes';
@@ -72,10 +72,8 @@ function killAll(): number[] {
   // Tools started for the run (initdb, pgbench, pg_checksums, ...) carry its marker too.
   const runId = currentLedger()?.runId;
   if (runId) {
-    // The device host carries the marker too, but it must outlive the releases that follow.
-    const host = deviceHostPid();
+    // (The device host carries its own marker, not this one: it outlives the releases that follow.)
     for (const p of markedProcesses(runId)) {
-      if (p.pid === host) continue;
       try {
         process.kill(p.pid, 'SIGKILL');
         victims.push(p.pid);

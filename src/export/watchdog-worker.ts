@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { ProcInfo, descendants, markedProcesses, readProc } from './processes';
 
 export interface ArmMessage {
   kind: 'arm';
@@ -51,25 +52,6 @@ export interface ExpiredMessage {
   notes: string[];
 }
 
-interface Stat {
-  pid: number;
-  ppid: number;
-  pgrp: number;
-  state: string;
-  comm: string;
-}
-
-function stat(pid: number | string, base = '/proc'): Stat | undefined {
-  try {
-    const s = fs.readFileSync(`${base}/${pid}/stat`, 'utf8');
-    const close = s.lastIndexOf(')');
-    const rest = s.slice(close + 2).split(' ');
-    return { pid: Number(pid), comm: s.slice(s.indexOf('(') + 1, close), state: rest[0], ppid: Number(rest[1]), pgrp: Number(rest[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
 function kernelStack(p: string): string[] {
   try {
     return fs
@@ -80,41 +62,6 @@ function kernelStack(p: string): string[] {
   } catch {
     return [];
   }
-}
-
-function allStats(): Stat[] {
-  const out: Stat[] = [];
-  for (const n of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(n)) continue;
-    const s = stat(n);
-    if (s) out.push(s);
-  }
-  return out;
-}
-
-function descendantsOf(root: number, stats: Stat[]): Stat[] {
-  const kids = new Map<number, Stat[]>();
-  for (const s of stats) {
-    let l = kids.get(s.ppid);
-    if (!l) kids.set(s.ppid, (l = []));
-    l.push(s);
-  }
-  const out: Stat[] = [];
-  const todo = [root];
-  while (todo.length) for (const c of kids.get(todo.pop()!) ?? []) (out.push(c), todo.push(c.pid));
-  return out;
-}
-
-function markedWith(runId: string, stats: Stat[]): Stat[] {
-  const out: Stat[] = [];
-  for (const s of stats) {
-    try {
-      if (fs.readFileSync(`/proc/${s.pid}/environ`, 'latin1').split('\0').includes(`TORNLAB_RUN=${runId}`)) out.push(s);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
 }
 
 function fuseConnectionsOfRun(runDir: string): number[] {
@@ -146,18 +93,16 @@ function fusectlDir(notes: string[]): string | undefined {
 function expire(a: ArmMessage): ExpiredMessage {
   const notes: string[] = [];
   // 1. Who is stuck, before anything changes.
-  const stats = allStats();
-  const ours = new Map<number, Stat>();
-  for (const s of descendantsOf(a.mainPid, stats)) ours.set(s.pid, s);
-  if (a.hostPid) {
-    const h = stat(a.hostPid);
-    if (h) ours.set(h.pid, h);
+  const ours = new Map<number, ProcInfo>();
+  for (const pid of [...descendants(a.mainPid), ...(a.hostPid ? [a.hostPid] : [])]) {
+    const p = readProc(pid);
+    if (p) ours.set(pid, p);
   }
   const stuck: StuckProcess[] = [];
   for (const s of ours.values()) if (s.state === 'D') stuck.push({ pid: s.pid, comm: s.comm, state: s.state, stack: kernelStack(`/proc/${s.pid}/stack`) });
   try {
     for (const t of fs.readdirSync(`/proc/${a.mainPid}/task`)) {
-      const s = stat(t, `/proc/${a.mainPid}/task`);
+      const s = readProc(t, `/proc/${a.mainPid}/task`);
       if (s && s.state === 'D') stuck.push({ pid: s.pid, comm: `${s.comm} (orchestrator thread)`, state: s.state, stack: kernelStack(`/proc/${a.mainPid}/task/${t}/stack`) });
     }
   } catch {
@@ -179,13 +124,14 @@ function expire(a: ArmMessage): ExpiredMessage {
     }
   }
   // 3. Kill this run's processes (after the abort, reading their environment cannot hang).
-  if (a.runId) for (const s of markedWith(a.runId, allStats())) if (!ours.has(s.pid)) ours.set(s.pid, s);
+  const victims = new Set(ours.keys());
+  if (a.runId) for (const m of markedProcesses(a.runId)) victims.add(m.pid);
   const killed: number[] = [];
-  for (const s of ours.values()) {
-    if (s.pid === a.hostPid || s.pid === a.mainPid) continue;
+  for (const pid of victims) {
+    if (pid === a.hostPid || pid === a.mainPid) continue;
     try {
-      process.kill(s.pid, 'SIGKILL');
-      killed.push(s.pid);
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
     } catch {
       // gone
     }

@@ -44,7 +44,7 @@ export class PhaseDeadlineError extends HarnessError {
   }
 
   /** Lines for a report: the phase, then each stuck process with its kernel stack. */
-  describe(): string[] {
+  override describe(): string[] {
     const out = [this.message];
     for (const s of this.stuck) out.push(`  ${s.comm}[${s.pid}] state ${s.state}: ${s.stack.slice(0, 8).join(' <- ') || '(no kernel stack)'}`);
     out.push(...this.notes.map((d) => `  ${d}`));
@@ -99,9 +99,7 @@ export function guard<T>(phase: string, ms: number, work: Promise<T> | (() => Pr
   // The run's ledger if it has one; a guard never creates one (it would leave a run folder behind).
   const ledger = currentLedger();
   let settled = false;
-  let expired: ((m: ExpiredMessage) => void) | undefined;
-  const expiry = new Promise<ExpiredMessage>((r) => (expired = r));
-  waiting.set(token, (m) => expired!(m));
+  const expiry = new Promise<ExpiredMessage>((r) => waiting.set(token, r));
   // The worker is unref'd; while a phase runs, this keeps the process alive for its expiry.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const finish = () => {

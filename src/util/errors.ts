@@ -47,6 +47,11 @@ export class HarnessError extends TornlabError {
   get detail(): string {
     return `${this.phase}: ${this.message.split('\n')[0]}`;
   }
+
+  /** Lines for a report (a subclass with more to say — what was stuck — gives more). */
+  describe(): string[] {
+    return [this.detail];
+  }
 }
 
 export function isHarnessError(e: unknown): e is HarnessError {

@@ -72,15 +72,28 @@ export async function exitWhenFlushed(code: number, streams: Out[] = [process.st
 
 /** Write `text` to `file` so that it is never seen half-written (invariant 4). */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  writeAtomically(file, (fd) => {
+    let off = 0;
+    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+  });
+}
+
+let tmpCounter = 0;
+
+/**
+ * Write `file` through `fill(fd)` on a temporary name in the same folder,
+ * renamed into place once complete (invariant 4); the temporary file goes
+ * on any error. `fsync: false` skips the fsync (a large scratch image).
+ */
+export function writeAtomically(file: string, fill: (fd: number) => void, opts: { fsync?: boolean } = {}): void {
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tmpCounter}.tmp`);
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'wx', 0o644);
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
-    fs.fsyncSync(fd);
+    fill(fd);
+    if (opts.fsync ?? true) fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(tmp, file);

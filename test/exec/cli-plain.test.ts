@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RUNTIME_ROOT } from '../../src/export/ledger';
+import { running, until } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -42,17 +43,6 @@ function tornlab(args: string[]): { child: ChildProcess; done: Promise<{ code: n
   return { child, done };
 }
 
-/** Running (not zombie) process? */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 /** Running processes whose environment says TORNLAB_MOUNT=dir: everything the run's commands started. */
 function processesOf(mountDir: string): number[] {
   const out: number[] = [];
@@ -80,12 +70,6 @@ function runFolders(pid: number): string[] {
   } catch {
     return [];
   }
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return cond();
 }
 
 describe('tornlab exec --no-device (CLI)', () => {
@@ -150,7 +134,7 @@ describe('tornlab exec --no-device (CLI)', () => {
       '--load', `setsid sleep 1000 & echo $! >> ${side}/pids; sleep 1000 & echo $! >> ${side}/pids; echo $$ >> ${side}/pids; touch ${side}/loading; wait`,
       '--verify', 'true',
     ]);
-    expect(await until(() => fs.existsSync(path.join(side, 'loading')), 20_000)).toBe(true);
+    expect(await until(() => fs.existsSync(path.join(side, 'loading')), 20_000, 50)).toBe(true);
     const started = pids('pids');
     expect(started).toHaveLength(4);
     for (const p of started) expect(running(p)).toBe(true);

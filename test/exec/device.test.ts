@@ -12,6 +12,7 @@ import * as path from 'path';
 import { missingForExport } from '../../src/export';
 import { isMountPoint } from '../../engines/exec/options';
 import { RUNTIME_ROOT } from '../../src/export/ledger';
+import { running, until } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -29,22 +30,6 @@ function tornlab(args: string[], env: Record<string, string> = {}): Promise<{ co
     p.stderr.on('data', (d) => (stderr += d));
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  return cond();
 }
 
 const exampleArgs = (dir: string) => ['exec', '--mount', dir, '--start', `${EXAMPLE}/start.sh`, '--load', `${EXAMPLE}/load.sh`, '--verify', `${EXAMPLE}/verify.sh`];
@@ -111,7 +96,7 @@ describeDevice('tornlab exec on the emulated device', () => {
     let stderr = '';
     p.stderr.on('data', (d) => (stderr += d));
     const closed = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
-    expect(await until(() => fs.existsSync(path.join(side, 'loading')), 60_000)).toBe(true);
+    expect(await until(() => fs.existsSync(path.join(side, 'loading')), 60_000, 100)).toBe(true);
     const pids = fs.readFileSync(path.join(side, 'pids'), 'utf8').trim().split('\n').map(Number);
     expect(pids).toHaveLength(3);
     expect(await isMountPoint(dir)).toBe(true);
@@ -121,6 +106,6 @@ describeDevice('tornlab exec on the emulated device', () => {
     for (const pid of pids) expect(running(pid)).toBe(false);
     expect(fs.existsSync(dir)).toBe(false);
     // The run folder: removed at exit, or by the doctor the teardown starts for what it still listed.
-    expect(await until(() => !fs.readdirSync(RUNTIME_ROOT).some((d) => d.startsWith(`r${p.pid}-`)), 30_000)).toBe(true);
+    expect(await until(() => !fs.readdirSync(RUNTIME_ROOT).some((d) => d.startsWith(`r${p.pid}-`)), 30_000, 100)).toBe(true);
   });
 });

@@ -3,24 +3,8 @@
  * put in the background holds its stdout; its process group lives on (and is
  * read, bounded) until it is killed or empties by itself.
  */
-import * as fs from 'fs';
 import { groupMembers, liveCount, OUTPUT_LIMIT, start } from '../../engines/exec/processes';
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  return cond();
-}
+import { running, until } from './helpers';
 
 afterEach(() => expect(liveCount()).toBe(0));
 

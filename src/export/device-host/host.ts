@@ -137,9 +137,8 @@ async function handle(req: Request): Promise<Responses[Request['op']]> {
     }
     case 'cut': {
       const h = held(req.dev);
-      const p = h.fuse ? h.fuse.cut() : (h.point ??= h.device.powerCut());
-      h.point = p;
-      return cutInfo(p);
+      h.point = h.fuse ? h.fuse.cut() : (h.point ?? h.device.powerCut());
+      return cutInfo(h.point);
     }
     case 'arm':
       void fuseOf(held(req.dev)).armCut(req.trigger);
