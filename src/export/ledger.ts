@@ -10,8 +10,12 @@
  * - processes are ours when their environment carries TORNLAB_RUN=<runId>
  *   (PostgreSQL's children inherit it) or their pid is in a ledger;
  * - RUNTIME_ROOT/<runId>/state.json names the owning pid and the resources.
- * Invariant: a resource is added to the ledger before the code that could
- * leak it returns, and removed only after it has been released.
+ * Invariants:
+ * 1. A resource is added to the ledger before the code that could leak it
+ *    returns, and removed only after it has been released.
+ * 2. Once close() removed the run's folders the ledger is closed for good:
+ *    later add/remove calls (a signal teardown that took the ledger before a
+ *    finally block closed it) change nothing on disk and never recreate it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -52,6 +56,7 @@ export class RunLedger {
   readonly dir: string;
   readonly plainDir: string;
   private counter = 0;
+  private closed = false;
 
   constructor(readonly runId: string) {
     this.dir = path.join(RUNTIME_ROOT, runId);
@@ -71,6 +76,7 @@ export class RunLedger {
   }
 
   add(kind: ResourceKind, id: string, note?: string): ResourceRecord {
+    if (this.closed) throw new Error(`run ${this.runId}: its ledger is closed; a released run takes no new resources`);
     const r: ResourceRecord = { kind, id, note };
     this.state.resources.push(r);
     this.save();
@@ -102,12 +108,19 @@ export class RunLedger {
     for (const d of [this.dir, this.plainDir]) {
       if (mounts.includes(` ${d}/`) || mounts.includes(` ${d} `)) return false;
     }
+    this.closed = true;
     for (const d of [this.dir, this.plainDir]) fs.rmSync(d, { recursive: true, force: true });
     if (current === this) current = undefined;
     return true;
   }
 
+  /** True once close() removed the run's folders (invariant 2). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   private save(): void {
+    if (this.closed) return;
     // Written to the run folder (never on an exported device), so a synchronous write cannot deadlock.
     const tmp = path.join(this.dir, 'state.json.tmp');
     fs.writeFileSync(tmp, JSON.stringify(this.state, null, 2));

@@ -121,10 +121,20 @@ async function onSignal(sig: string, code: number): Promise<void> {
   signalled = true;
   process.stderr.write(`tornlab: ${sig}: releasing mounts, loop devices and processes of this run\n`);
   const timer = setTimeout(() => process.exit(code), 60_000);
-  await releaseAll();
-  // Everything it served is released: the device host ends before we do, so nothing of the run outlives the exit.
-  await stopDeviceHost();
-  await releaseUnowned();
+  // Each step runs whatever the one before it threw: the exit code stays 128+signal and comes without waiting for the timer.
+  const steps: [string, () => Promise<void>][] = [
+    ['release', releaseAll],
+    // Everything it served is released: the device host ends before we do, so nothing of the run outlives the exit.
+    ['device host', stopDeviceHost],
+    ['leftovers', releaseUnowned],
+  ];
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (e) {
+      process.stderr.write(`tornlab: teardown (${name}): ${(e as Error).message}\n`);
+    }
+  }
   clearTimeout(timer);
   process.exit(code);
 }
@@ -148,6 +158,8 @@ async function releaseUnowned(): Promise<void> {
     }
   }
   await waitGone(left, 5_000);
+  // A finally block of the interrupted step may have released the run and closed its ledger meanwhile.
+  if (l.isClosed) return;
   const items: Leftover[] = l.resources.filter((r) => r.kind !== 'process').map((r) => ({ kind: r.kind, id: r.id, runId: l.runId }));
   // Also what exists under the run's folders without a ledger entry: an export whose answer never came
   // (the device host ended mid-mount) is dropped from the ledger by its caller, but the kernel mount may be there.
