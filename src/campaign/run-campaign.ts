@@ -4,13 +4,15 @@
  * caller.
  */
 import { buildCellResult, buildReport } from '../report/build';
-import { PgCellConfig, runPgCell } from '../../engines/postgres/cycle';
-import { pgMeasurements } from '../../engines/postgres/campaign';
+import { PgCellConfig, pgReplayId, runPgCell } from '../../engines/postgres/cycle';
+import { pgCycleSummary } from '../../engines/postgres/campaign';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { requireExport } from '../export/preconditions';
 import { runLedger } from '../export';
-import { runSqliteCampaign } from '../../engines/sqlite/campaign';
-import { sqliteMeasurements } from '../../engines/sqlite/report';
+import { runSqliteCampaign, sqliteCycleId } from '../../engines/sqlite/campaign';
+import { sqliteCellSummary, sqliteCycleSummary } from '../../engines/sqlite/report';
+import { fingerprint, owns, Shard } from '../crash/shard';
+import { partMeasurements, ShardPart } from './shard-parts';
 import { openDeviceStorage } from '../../engines/exec/device-storage';
 import { SqliteCampaignCell } from './campaign-file';
 import type { Report } from '../report/schema';
@@ -55,6 +57,11 @@ export const DEFAULT_CAMPAIGN = {
   controls: true,
 } as const;
 
+/** The plan fields of a part (src/campaign/shard-parts.ts P1): all ids of the cell, and the owned ones. */
+export function cover(id: string, planned: readonly string[], mine: readonly string[]) {
+  return { id, planned: planned.length, plannedPrint: fingerprint(planned), owned: mine.length, ownedPrint: fingerprint(mine) };
+}
+
 export async function runCampaign(
   cells: CellSpec[],
   config: Record<string, unknown>,
@@ -68,6 +75,8 @@ export async function runCampaign(
     pgCells?: PgCellConfig[];
     /** Real SQLite cells, run last. */
     sqliteCells?: SqliteCampaignCell[];
+    /** Run one shard: every cell is planned, only the items this shard owns are judged (src/crash/shard.ts). */
+    shard?: Shard;
   } = {},
 ): Promise<CampaignRun> {
   const pgCells = opts.pgCells ?? [];
@@ -77,20 +86,28 @@ export async function runCampaign(
   if (sqliteCells.length > 0) requireExport('ext4');
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {
-    const o = await runCell(cells[i], { workers: opts.workers, onProgress: (p) => opts.onProgress?.(p, i) });
+    const o = await runCell(cells[i], { workers: opts.workers, shard: opts.shard, onProgress: (p) => opts.onProgress?.(p, i) });
     outcomes.push(o);
     opts.onCell?.(o, i);
   }
   for (let i = 0; i < pgCells.length; i++) {
     const t0 = process.hrtime.bigint();
     const verdicts: Record<string, number> = {};
-    const r = await runPgCell(pgCells[i], {
+    const cfg = pgCells[i];
+    const ids = Array.from({ length: cfg.crashes }, (_, k) => pgReplayId(cfg, k));
+    const mine = ids.filter((id) => owns(opts.shard, id));
+    let done = 0;
+    // A shard that owns no cycle of the cell builds no base image for it.
+    const cycles = mine.length === 0 ? [] : (await runPgCell(cfg, {
+      owns: (id) => owns(opts.shard, id),
       onCycle: (c) => {
         verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
-        opts.onProgress?.({ done: c.cycle + 1, total: pgCells[i].crashes, verdicts }, cells.length + i);
+        opts.onProgress?.({ done: ++done, total: mine.length, verdicts }, cells.length + i);
       },
-    });
-    const o: CellOutcome = { result: buildCellResult(pgMeasurements(r)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    })).cycles;
+    const part: ShardPart = { kind: 'pg', ...cover('', ids, mine), config: cfg, cycles: cycles.map(pgCycleSummary) };
+    part.id = buildCellResult(partMeasurements(part)).id;
+    const o: CellOutcome = { result: buildCellResult(partMeasurements(part)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, part };
     outcomes.push(o);
     opts.onCell?.(o, cells.length + i);
   }
@@ -98,13 +115,18 @@ export async function runCampaign(
     for (let i = 0; i < sqliteCells.length; i++) {
       const sc = sqliteCells[i];
       const t0 = process.hrtime.bigint();
+      const ids = Array.from({ length: sc.crashes }, (_, k) => sqliteCycleId(sc.cell, sc.seed, k));
+      const mine = ids.filter((id) => owns(opts.shard, id));
       const r = await runSqliteCampaign({
         cell: sc.cell,
         crashes: sc.crashes,
         seed: sc.seed,
         openStorage: (k) => openDeviceStorage({ profile: sc.profile, faults: sc.faults, seed: sc.seed + k, sample: k }),
+        shard: { owns: (id) => owns(opts.shard, id), deviceCuts: true },
       });
-      const o: CellOutcome = { result: buildCellResult(sqliteMeasurements(r, sc.profile, sc.faults)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+      const part: ShardPart = { kind: 'sqlite', ...cover('', ids, mine), cell: sqliteCellSummary(r, sc.profile, sc.faults), cycles: r.cycles.map((c) => sqliteCycleSummary(r, c)) };
+      part.id = buildCellResult(partMeasurements(part)).id;
+      const o: CellOutcome = { result: buildCellResult(partMeasurements(part)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, part };
       outcomes.push(o);
       opts.onCell?.(o, cells.length + pgCells.length + i);
     }
