@@ -4,12 +4,13 @@
  * caller.
  */
 import { buildCellResult, buildReport } from '../report/build';
-import { PgCellConfig, pgReplayId, runPgCell } from '../../engines/postgres/cycle';
+import { CellResult as PgCellResult, CycleResult as PgCycleResult, PgCellConfig, pgReplayId, runPgCell } from '../../engines/postgres/cycle';
 import { pgCycleSummary } from '../../engines/postgres/campaign';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { requireExport } from '../export/preconditions';
 import { runLedger } from '../export';
-import { runSqliteCampaign, sqliteCycleId } from '../../engines/sqlite/campaign';
+import { runSqliteCampaign, SqliteCampaignResult, sqliteCycleId } from '../../engines/sqlite/campaign';
+import type { SqliteCell } from '../../engines/sqlite/cell';
 import { sqliteCellSummary, sqliteCycleSummary } from '../../engines/sqlite/report';
 import { fingerprint, owns, Shard } from '../crash/shard';
 import { partMeasurements, ShardPart } from './shard-parts';
@@ -62,6 +63,37 @@ export function cover(id: string, planned: readonly string[], mine: readonly str
   return { id, planned: planned.length, plannedPrint: fingerprint(planned), owned: mine.length, ownedPrint: fingerprint(mine) };
 }
 
+/** The cycle ids of a SQLite cell, and the ones the shard owns. */
+export function sqliteShare(cell: SqliteCell, crashes: number, seed: number, shard: Shard | undefined): { ids: string[]; mine: string[] } {
+  const ids = Array.from({ length: crashes }, (_, k) => sqliteCycleId(cell, seed, k));
+  return { ids, mine: ids.filter((id) => owns(shard, id)) };
+}
+
+/** A SQLite cell's part: the cycles it ran (the owned ones). */
+export function sqlitePart(r: SqliteCampaignResult, profile: string, faults: readonly string[], ids: readonly string[], mine: readonly string[]): ShardPart {
+  return { kind: 'sqlite', ...cover('', ids, mine), cell: sqliteCellSummary(r, profile, faults), cycles: r.cycles.map((c) => sqliteCycleSummary(r, c)) };
+}
+
+/** A cell's outcome from its part (src/campaign/shard-parts.ts): the report cell of what this shard judged. */
+export function outcomeOf(part: ShardPart, t0: bigint): CellOutcome {
+  const result = buildCellResult(partMeasurements(part));
+  part.id = result.id;
+  return { result, states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, part };
+}
+
+/**
+ * One PostgreSQL cell, or the cycles of it a shard owns (by replay id; the
+ * cycles are independent). A shard that owns none builds no base image.
+ */
+export async function runPgShard(cfg: PgCellConfig, shard: Shard | undefined, o: { onCycle?: (c: PgCycleResult, owned: number) => void } = {}): Promise<{ outcome: CellOutcome; cell?: PgCellResult }> {
+  const t0 = process.hrtime.bigint();
+  const ids = Array.from({ length: cfg.crashes }, (_, k) => pgReplayId(cfg, k));
+  const mine = ids.filter((id) => owns(shard, id));
+  const cell = mine.length === 0 ? undefined : await runPgCell(cfg, { owns: (id) => owns(shard, id), onCycle: (c) => o.onCycle?.(c, mine.length) });
+  const part: ShardPart = { kind: 'pg', ...cover('', ids, mine), config: cfg, cycles: (cell?.cycles ?? []).map(pgCycleSummary) };
+  return { outcome: outcomeOf(part, t0), cell };
+}
+
 export async function runCampaign(
   cells: CellSpec[],
   config: Record<string, unknown>,
@@ -91,23 +123,14 @@ export async function runCampaign(
     opts.onCell?.(o, i);
   }
   for (let i = 0; i < pgCells.length; i++) {
-    const t0 = process.hrtime.bigint();
     const verdicts: Record<string, number> = {};
-    const cfg = pgCells[i];
-    const ids = Array.from({ length: cfg.crashes }, (_, k) => pgReplayId(cfg, k));
-    const mine = ids.filter((id) => owns(opts.shard, id));
     let done = 0;
-    // A shard that owns no cycle of the cell builds no base image for it.
-    const cycles = mine.length === 0 ? [] : (await runPgCell(cfg, {
-      owns: (id) => owns(opts.shard, id),
-      onCycle: (c) => {
+    const { outcome: o } = await runPgShard(pgCells[i], opts.shard, {
+      onCycle: (c, total) => {
         verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
-        opts.onProgress?.({ done: ++done, total: mine.length, verdicts }, cells.length + i);
+        opts.onProgress?.({ done: ++done, total, verdicts }, cells.length + i);
       },
-    })).cycles;
-    const part: ShardPart = { kind: 'pg', ...cover('', ids, mine), config: cfg, cycles: cycles.map(pgCycleSummary) };
-    part.id = buildCellResult(partMeasurements(part)).id;
-    const o: CellOutcome = { result: buildCellResult(partMeasurements(part)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, part };
+    });
     outcomes.push(o);
     opts.onCell?.(o, cells.length + i);
   }
@@ -115,8 +138,7 @@ export async function runCampaign(
     for (let i = 0; i < sqliteCells.length; i++) {
       const sc = sqliteCells[i];
       const t0 = process.hrtime.bigint();
-      const ids = Array.from({ length: sc.crashes }, (_, k) => sqliteCycleId(sc.cell, sc.seed, k));
-      const mine = ids.filter((id) => owns(opts.shard, id));
+      const { ids, mine } = sqliteShare(sc.cell, sc.crashes, sc.seed, opts.shard);
       const r = await runSqliteCampaign({
         cell: sc.cell,
         crashes: sc.crashes,
@@ -124,9 +146,7 @@ export async function runCampaign(
         openStorage: (k) => openDeviceStorage({ profile: sc.profile, faults: sc.faults, seed: sc.seed + k, sample: k }),
         shard: { owns: (id) => owns(opts.shard, id), deviceCuts: true },
       });
-      const part: ShardPart = { kind: 'sqlite', ...cover('', ids, mine), cell: sqliteCellSummary(r, sc.profile, sc.faults), cycles: r.cycles.map((c) => sqliteCycleSummary(r, c)) };
-      part.id = buildCellResult(partMeasurements(part)).id;
-      const o: CellOutcome = { result: buildCellResult(partMeasurements(part)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, part };
+      const o = outcomeOf(sqlitePart(r, sc.profile, sc.faults, ids, mine), t0);
       outcomes.push(o);
       opts.onCell?.(o, cells.length + pgCells.length + i);
     }

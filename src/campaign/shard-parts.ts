@@ -13,7 +13,7 @@
  *       control's catch add up; the cost run (costTxns) is an item of its own,
  *       owned by one shard. buildCellResult of the merged measurements is then
  *       the unsharded cell, byte for byte.
- *   P3  Real-database cells ('pg', 'sqlite'): the part is one summary per
+ *   P3  Real-database cells ('pg', 'sqlite', 'exec'): the part is one summary per
  *       owned cycle, with what the cell's measurements read of it; the merge
  *       measures the union of the cycles in cycle order, as the unsharded run
  *       measures its cycles.
@@ -24,6 +24,7 @@ import { addFingerprints } from '../crash/shard';
 import { PgCycleSummary, pgMeasurementsOf } from '../../engines/postgres/campaign';
 import type { PgCellConfig } from '../../engines/postgres/cycle';
 import { SqliteCellSummary, SqliteCycleSummary, sqliteMeasurementsOf } from '../../engines/sqlite/report';
+import { ExecCellSummary, ExecCycleSummary, execMeasurementsOf } from '../../engines/exec/report';
 import { BadInputError } from '../util/errors';
 
 export interface PartHead {
@@ -47,6 +48,7 @@ export type ShardPart = PartHead &
       }
     | { kind: 'pg'; config: PgCellConfig; cycles: PgCycleSummary[] }
     | { kind: 'sqlite'; cell: SqliteCellSummary; cycles: SqliteCycleSummary[] }
+    | { kind: 'exec'; cell: ExecCellSummary; cycles: ExecCycleSummary[] }
   );
 
 /** The measurements of one part alone: what the shard's own report shows of the cell. */
@@ -66,6 +68,8 @@ export function mergeParts(parts: readonly ShardPart[]): CellMeasurements {
       return pgMeasurementsOf(first.config, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
     case 'sqlite':
       return sqliteMeasurementsOf(first.cell, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
+    case 'exec':
+      return execMeasurementsOf(first.cell, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
   }
 }
 

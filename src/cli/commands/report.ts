@@ -10,8 +10,21 @@ import { renderJunit } from '../../campaign/junit';
 import { writeFileAtomic } from '../../util/output';
 import { BadInputError } from '../../util/errors';
 import { runExitStatus } from '../exit-codes';
+import type { Report } from '../../report/schema';
 
 export const MERGED_JUNIT = 'junit.xml';
+
+/**
+ * Whether the merged run has a finding as the unsharded command counts one:
+ * `campaign` and `sqlite` a bug cell (a finding the cell does not tolerate),
+ * `run` any finding outside a positive control, `pg` and `exec` any finding.
+ */
+export function mergedFinding(command: string, r: Report): boolean {
+  const found = (c: Report['cells'][number]) => c.crashStatesTried > c.verdicts.ok + c.verdicts['harness-error'];
+  if (command === 'run') return r.cells.some((c) => !c.control && found(c));
+  if (command === 'pg' || command === 'exec') return r.cells.some(found);
+  return r.cells.some((c) => c.status === 'finding-bug');
+}
 
 export function registerReportCommands(program: Command): void {
   const report = program
@@ -65,8 +78,7 @@ export function registerReportCommands(program: Command): void {
             `\nreport written: ${files.join(', ')}\n`,
         );
       }
-      // As the unsharded command would exit: `tornlab run` exits 1 for any finding outside a positive control.
-      const findings = shards[0].file.command === 'run' ? c.some((x) => !x.control && x.crashStatesTried > x.verdicts.ok + x.verdicts['harness-error']) : bugs > 0;
+      const findings = mergedFinding(shards[0].file.command, merged);
       process.exitCode = runExitStatus({ findings, harnessErrors: unjudged > 0, notCovered: notCovered > 0 });
     });
 }
