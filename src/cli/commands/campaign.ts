@@ -205,7 +205,8 @@ export function registerCampaignCommands(program: Command): void {
       const unjudged = report.totals.verdicts['harness-error'];
       const harnessCells = report.cells.filter((c) => c.verdicts['harness-error'] > 0);
       process.stderr.write(
-        `summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s), ${notCovered.length} not covered${sens}` +
+        // A shard's coverage and controls are partial: the merge judges them.
+        `summary${shard ? ` of shard ${shard.index}/${shard.count}` : ''}: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s)${shard ? '' : `, ${notCovered.length} not covered${sens}`}` +
           (unjudged > 0 ? `; HARNESS ERROR: ${unjudged} crash state(s) in ${harnessCells.length} cell(s) not judged (neither pass nor finding)` : '') +
           '\n',
       );
