@@ -134,11 +134,20 @@ describe('the CLI', () => {
   const run = ['run', '--mode', 'none', '--profile', 'consumer-tlc', '--txns', '60', '--keys', '300', '--frames', '16', '--checkpoint-every', '20', '--checkpoint-batch', '8', '--crashes', '60', '--seed', '7', '--workers', '1'];
 
   test.each(['0/3', '4/3', 'a/b'])('--shard %s is bad input (exit 2, a clear message, nothing written)', (v) => {
-    for (const args of [[...run, '--shard', v, '--out', path.join(tmp, 'bad')], ['campaign', '--default', '--shard', v, '--out', path.join(tmp, 'bad')]]) {
+    const out = ['--shard', v, '--out', path.join(tmp, 'bad')];
+    const commands = [
+      [...run, ...out],
+      ['campaign', '--default', ...out],
+      ['pg', '--fpw', 'on', ...out],
+      ['sqlite', ...out],
+      ['exec', '--no-device', '--mount', path.join(tmp, 'bad-mount'), '--start', 'true', '--load', 'true', '--verify', 'true', ...out],
+    ];
+    for (const args of commands) {
       const r = cli(args);
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/--shard ".*": .*write --shard K\/N|--shard ".*" is not K\/N/);
       expect(fs.existsSync(path.join(tmp, 'bad'))).toBe(false);
+      expect(fs.existsSync(path.join(tmp, 'bad-mount'))).toBe(false);
     }
   });
 
@@ -158,6 +167,9 @@ describe('the CLI', () => {
     const gap = cli(['report', 'merge', path.join(tmp, 's1'), '--out', path.join(tmp, 'gap')]);
     expect(gap.status).toBe(2);
     expect(gap.stderr).toMatch(/gap: shard 2\/2 missing/);
+    const into = cli(['report', 'merge', path.join(tmp, 's1'), path.join(tmp, 's2'), '--out', path.join(tmp, 's2')]);
+    expect(into.status).toBe(2);
+    expect(into.stderr).toMatch(/is one of the shard folders/);
     const notShard = cli(['report', 'merge', path.join(tmp, 'whole'), '--out', path.join(tmp, 'x')]);
     expect(notShard.status).toBe(2);
     expect(notShard.stderr).toMatch(/shard\.json is missing/);

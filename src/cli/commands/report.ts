@@ -57,6 +57,8 @@ export function registerReportCommands(program: Command): void {
     .addHelpText('after', '\nRefuses shards of different tornlab versions, commands, campaigns or seeds, a shard given twice (overlap) or missing (gap).\nExit status as the unsharded run: 0 pass, 1 a bug, 3 harness error, 4 not covered; 2 when the shards cannot be merged.')
     .action((dirs: string[], o: { out: string; junit?: string; generatedAt?: string; quiet?: boolean }) => {
       if (o.generatedAt !== undefined && Number.isNaN(Date.parse(o.generatedAt))) throw new BadInputError(`--generated-at "${o.generatedAt}" is not an ISO-8601 time, e.g. 2026-12-01T00:00:00.000Z`);
+      const clash = dirs.find((d) => path.resolve(d) === path.resolve(o.out));
+      if (clash) throw new BadInputError(`--out ${o.out} is one of the shard folders; write the merged report to a folder of its own`);
       const t0 = process.hrtime.bigint();
       const shards = dirs.map((dir) => ({ dir, file: readShardDir(dir) }));
       const merged = mergeShardFiles(shards, o.generatedAt);
