@@ -5,12 +5,13 @@ import { rerenderReportDir } from '../../report/writer';
 export function registerReportCommands(program: Command): void {
   program
     .command('report')
-    .description('validate DIR/report.json and (re)write DIR/report.md and DIR/index.html from it')
+    .description('validate DIR/report.json and (re)write DIR/report.md and DIR/index.html from it (without report.json: build a partial report from DIR/cells)')
     .argument('<dir>', 'a report directory (written by tornlab campaign/run --out DIR)')
     .option('--quiet', 'print nothing on success')
     .action((dir: string, opts: { quiet?: boolean }) => {
       // Bad or missing input throws BadInputError: main maps it to exit 2 with the message.
-      const { report, written } = rerenderReportDir(dir);
+      const { report, written, partial } = rerenderReportDir(dir);
+      if (partial) process.stderr.write(`tornlab: PARTIAL report: the run into ${dir} ended after ${partial.logged} of ${partial.planned} cells; built from ${dir}/cells\n`);
       if (opts.quiet) return;
       const t = report.totals;
       process.stdout.write(
