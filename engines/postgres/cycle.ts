@@ -34,7 +34,7 @@ import { markedProcesses } from '../../src/export/processes';
 import { BadInputError } from '../../src/util/errors';
 import { Prng } from '../../src/util/prng';
 import { BankWorkload, OracleResult, checkOracle, schemaSql } from './bank';
-import { missingForPostgres } from './runtime';
+import { checkPgSettings, missingForPostgres } from './runtime';
 import { PgServer, notableLogLines } from './server';
 import { Verdict, decideVerdict } from './verdict';
 
@@ -738,6 +738,7 @@ export async function runPgCell(
 ): Promise<CellResult> {
   validateCell(cfg);
   requireExport(cfg.fs, missingForPostgres());
+  await checkPgSettings(cfg.settings);
   const ledger = opts.ledger ?? runLedger();
   const d = { ...pgDeadlines(cfg), ...opts.deadlines };
   const cycles: CycleResult[] = [];

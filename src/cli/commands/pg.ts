@@ -25,9 +25,12 @@ interface PgOpts {
   deadlineFactor?: string;
 }
 
+/** A non-negative integer option (what sqlite and exec accept too). */
 function int(text: string, flag: string): number {
-  if (!/^-?\d+$/.test(text.trim())) throw new BadInputError(`${flag} must be an integer, got "${text}"`);
-  return Number(text);
+  if (!/^\d+$/.test(text.trim())) throw new BadInputError(`${flag} must be a non-negative integer, got "${text}"`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new BadInputError(`${flag} is too large, got "${text}"`);
+  return n;
 }
 
 /** Build and validate a cell from CLI options (throws BadInputError before anything is touched). */
