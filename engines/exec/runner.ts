@@ -36,7 +36,7 @@
  * cycle returns or throws. (On SIGINT/SIGTERM the export's teardown does it
  * and owns the exit; the cycle then never returns.)
  */
-import { runLedger } from '../../src/export';
+import { runLedger, tempPrefix } from '../../src/export';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -197,7 +197,31 @@ function tail(s: string, n = 2000): string {
   return s.length > n ? '...' + s.slice(-n) : s;
 }
 
-/** Complete lines of the ack file (a partial last line is not yet an acknowledgement). */
+/**
+ * The ack file format (docs/exec.md): one acknowledged operation per line,
+ * ended by a newline; a line is the operation's id, 1 to MAX_ACK_BYTES bytes
+ * of UTF-8 text without control characters (no tab, no CR) and not only
+ * spaces. A partial last line (no newline yet) is not yet an acknowledgement.
+ */
+export const MAX_ACK_BYTES = 256;
+
+/** A line of the ack file that breaks the format: the cycle ends `harness-error`, the line is never counted. */
+export class AckFileError extends HarnessError {
+  constructor(message: string) {
+    super('load', message);
+  }
+}
+
+function ackProblem(line: string): string | undefined {
+  if (line.includes('\uFFFD')) return 'it is not UTF-8 text';
+  if (line.trim() === '') return 'it is empty';
+  if (Buffer.byteLength(line, 'utf8') > MAX_ACK_BYTES) return `it is longer than ${MAX_ACK_BYTES} bytes`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(line)) return 'it holds a control character';
+  return undefined;
+}
+
+/** Complete lines of the ack file, each checked against the format (AckFileError naming the first bad line). */
 export function readAcks(file: string): string[] {
   let text: string;
   try {
@@ -206,7 +230,15 @@ export function readAcks(file: string): string[] {
     return [];
   }
   const end = text.lastIndexOf('\n');
-  return end < 0 ? [] : text.slice(0, end).split('\n');
+  const lines = end < 0 ? [] : text.slice(0, end).split('\n');
+  lines.forEach((line, i) => {
+    const why = ackProblem(line);
+    if (why) {
+      const shown = JSON.stringify(line.length > 60 ? line.slice(0, 60) + '...' : line);
+      throw new AckFileError(`$TORNLAB_ACK_FILE line ${i + 1} ${shown} is not an acknowledgement: ${why} (the load appends one operation id per line: 1-${MAX_ACK_BYTES} bytes of text; see docs/exec.md); the line was not counted`);
+    }
+  });
+  return lines;
 }
 
 export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: Prng): Promise<ExecCycleResult> {
@@ -214,7 +246,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
   const ctx: CycleCtx = { mark: o.runId ?? localMark(), runs: [], started: [] };
   const { runs } = ctx;
   // On a ledger run the ack folder lives in the run's folder, so that doctor removes it after a SIGKILL.
-  const ackDir = o.runId ? runLedger().newPath('acks') : await fs.promises.mkdtemp(path.join(os.tmpdir(), 'tornlab-exec-acks-'));
+  const ackDir = o.runId ? runLedger().newPath('acks') : await fs.promises.mkdtemp(path.join(os.tmpdir(), tempPrefix('tornlab-exec-acks-')));
   await fs.promises.mkdir(ackDir, { recursive: true });
   const ackFile = path.join(ackDir, 'acks');
   const ackedFile = path.join(ackDir, 'acked-at-cut');
@@ -310,7 +342,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     return { cycle, verdict, finding: verdict !== 'ok', ackedAtCut, cut, runs, output: verify.output };
   } catch (e) {
     await haltIfInterrupted(); // a SIGINT/SIGTERM teardown owns the exit
-    if (!(e instanceof PhaseTimeoutError) && !(e instanceof PhaseDeadlineError)) throw e;
+    if (!(e instanceof PhaseTimeoutError) && !(e instanceof PhaseDeadlineError) && !(e instanceof AckFileError)) throw e;
     // Killed here already so that the output below is all there will be.
     await killAll();
     await killMarked(ctx.mark);
@@ -318,6 +350,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     const last = runs[runs.length - 1];
     const what = e instanceof PhaseDeadlineError ? e.describe().join('\n') : e.message;
     const output = `harness-error: ${what}${last?.output ? `. Output:\n${tail(last.output)}` : ''}`;
+    if (e instanceof AckFileError) return { cycle, verdict: 'harness-error', finding: false, ackedAtCut, cut, runs, output };
     const harness = e instanceof PhaseTimeoutError ? { phase: e.phase, option: e.option, deadlineMs: e.deadlineMs } : { phase: e.phase, option: '--deadline-factor', deadlineMs: e.deadlineMs };
     return { cycle, verdict: 'harness-error', finding: false, ackedAtCut, cut, harness, runs, output };
   } finally {

@@ -17,6 +17,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { BadInputError } from '../util/errors';
+import { deadRunTraces } from '../export/doctor';
 
 /** Folders made by prepareOutputDir, removed at exit while still empty (invariant 2). */
 const madeDirs: string[] = [];
@@ -120,4 +121,16 @@ export function checkWorkers(n: number | undefined, force: boolean): number | un
 /** Refuse `given` options that mean nothing in this situation; `why` says why. */
 export function refuseMeaningless(given: string[], why: string): void {
   if (given.length > 0) throw new BadInputError(`${given.join(' and ')} ${given.length > 1 ? 'do' : 'does'} nothing ${why}; leave ${given.length > 1 ? 'them' : 'it'} out`);
+}
+
+/** Warn (one line on stderr) when runs that died left resources behind; `tornlab doctor` names them. */
+export function warnLeftovers(): void {
+  let t: ReturnType<typeof deadRunTraces>;
+  try {
+    t = deadRunTraces();
+  } catch {
+    return; // a warning only
+  }
+  const parts = [t.runs.length ? `${t.runs.length} run folder(s) of runs that died` : '', t.tempDirs.length ? `${t.tempDirs.length} temp folder(s) of dead runs` : ''].filter(Boolean);
+  if (parts.length) process.stderr.write(`tornlab: warning: leftovers: ${parts.join(', ')}; tornlab doctor lists them, tornlab doctor --cleanup releases them\n`);
 }

@@ -19,7 +19,7 @@ export { EXPORTED_FILE_NAME } from './fuse-file';
 export { HostedDevice, HostImage, HostedExport, CutInfo, CutTriggerSpec, DeviceSpec, ExportStats, DeviceHostGone, deviceHostPid, stopDeviceHost } from './device-host/client';
 export { CutResult, RemountResult, SurvivorSpec, cutAndRelease, remountCrashImage, survivorsFrom } from './power-cut';
 export { requireExport, missingForExport, formatMissing, Missing } from './preconditions';
-export { RunLedger, runLedger, RUNTIME_ROOT, PLAIN_ROOT, RUN_ENV, isOurPath } from './ledger';
+export { RunLedger, runLedger, RUNTIME_ROOT, PLAIN_ROOT, RUN_ENV, TEMP_PREFIXES, isOurPath, tempPrefix } from './ledger';
 export { killTree, descendants, markedProcesses, waitGone } from './processes';
 export { registerProcessTree, registerActive, releaseAll, interrupted, haltIfInterrupted } from './teardown';
 export { run, runOk, CommandError, CommandResult } from './exec';

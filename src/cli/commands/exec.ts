@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import * as path from 'path';
 import { Command } from 'commander';
+import { refuseMeaningless, warnLeftovers } from '../preflight';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { RunLedger, haltIfInterrupted, requireExport, runLedger } from '../../export';
 import { markedProcesses } from '../../export/processes';
@@ -70,6 +71,10 @@ export function registerExecCommands(program: Command): void {
         'or a missing precondition, 3 a harness error (a phase passed its deadline; wins over 1: the run did not judge everything).',
     )
     .action(async (o: ExecOpts, cmd: Command) => {
+      const given = (key: string, flag: string) => (cmd.getOptionValueSource(key) === 'cli' ? [flag] : []);
+      if (o.cutAfterAcks !== undefined) refuseMeaningless(given('cutWithinMs', '--cut-within-ms'), 'with --cut-after-acks (the cut comes after acknowledgements, not after a time)');
+      if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib')], 'with --no-device (there is no emulated device)');
+      warnLeftovers();
       applyDeadlineFactor(o.deadlineFactor);
       const profile = getProfile(o.profile).name;
       parseFaults(o.fault);
@@ -97,6 +102,8 @@ export function registerExecCommands(program: Command): void {
         if (o.device) throw e;
       }
       // At any exit (SIGINT/SIGTERM teardown, an error that escaped): leave DIR as it was found.
+      // A folder tornlab made is the run's to remove: recorded so that doctor removes it (while empty) after a SIGKILL.
+      if (created) ledger?.add('mount-dir', dir, 'exec --mount folder tornlab created');
       const leaveDir = () => leaveDirAsFound(dir, { created, plain: !o.device, runId: ledger?.runId });
       process.on('exit', leaveDir);
       try {
@@ -120,7 +127,9 @@ export function registerExecCommands(program: Command): void {
         throw e;
       } finally {
         process.off('exit', leaveDir);
-        if (created) await fs.promises.rmdir(dir).catch(() => undefined);
+        // A folder tornlab made goes (without a device, with the database's files in it).
+        if (created) leaveDir();
+        if (created && !fs.existsSync(dir)) ledger?.remove('mount-dir', dir);
         ledger?.close(); // removes the run folder when nothing is held any more
       }
     });

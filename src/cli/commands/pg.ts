@@ -1,6 +1,7 @@
 /** `tornlab pg`: crash cycles of real PostgreSQL on an emulated device (engines/postgres). */
 import { Command } from 'commander';
 import { DEFAULT_PROFILE } from '../../device/profiles';
+import { warnLeftovers } from '../preflight';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, runPgCell, validateCell } from '../../../engines/postgres/cycle';
 import { FsType } from '../../export/block-stack';
@@ -99,6 +100,7 @@ export function registerPgCommands(program: Command): void {
     .action(async (o: PgOpts) => {
       const cfg = cellFromOptions(o);
       applyDeadlineFactor(o.deadlineFactor);
+      warnLeftovers();
       const r = await runPgCell(cfg, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
       process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
       process.exitCode = runExitStatus({ findings: r.cycles.some((c) => isFinding(c.verdict)), harnessErrors: r.cycles.some((c) => c.verdict === 'harness-error') });

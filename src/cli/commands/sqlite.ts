@@ -2,7 +2,7 @@
 import os from 'os';
 import { Command, Option } from 'commander';
 import { DeviceFullError } from '../../util/errors';
-import { refuseMeaningless } from '../preflight';
+import { refuseMeaningless, warnLeftovers } from '../preflight';
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { parseCell } from '../../../engines/sqlite/cell';
@@ -58,6 +58,7 @@ export function registerSqliteCommands(program: Command): void {
       const given = (key: string, flag: string) => (cmd.getOptionValueSource(key) === 'cli' ? [flag] : []);
       if (o.grid) refuseMeaningless([...given('journalMode', '--journal-mode'), ...given('synchronous', '--synchronous'), ...given('pageSize', '--page-size')], 'with --grid (it runs every journal mode, level and page size)');
       if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib')], 'with --no-device (there is no emulated device)');
+      warnLeftovers();
       applyDeadlineFactor(o.deadlineFactor);
       // Validate everything before touching the kernel.
       const cell = parseCell({ journalMode: o.journalMode, synchronous: o.synchronous, pageSize: o.pageSize });
