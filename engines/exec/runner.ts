@@ -44,7 +44,7 @@ import { haltIfInterrupted } from '../../src/export/teardown';
 import { BadInputError, HarnessError } from '../../src/util/errors';
 import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
 import { Prng } from '../../src/util/prng';
-import { Started, killAll, killMarked, killProcessesUsing, signalKillAll, sleep, start } from './processes';
+import { Started, killAll, killMarked, killProcessesUsing, markedPids, signalKillAll, sleep, start } from './processes';
 import { CrashableStorage, CutSummary, RemountSummary } from './storage';
 import { ExecVerdict, verdictOfExitCode } from './verdict';
 import { ExecCommands } from './options';
@@ -97,6 +97,8 @@ export interface ExecCampaignOptions {
    * count such processes as a dead run's).
    */
   runId?: string;
+  /** Without runId: the marker of the commands' processes (default: one per cycle). */
+  mark?: string;
   onCycle?: (i: number, r: ExecCycleResult) => void;
 }
 
@@ -123,6 +125,8 @@ export interface ExecCycleResult {
   runs: CommandRun[];
   /** Output of the verify command (or of the failing recovery start, or what the harness-error names). */
   output: string;
+  /** Processes of the run (by TORNLAB_RUN) still alive after the cycle's kills: the cycle is harness-error. */
+  survivors?: number[];
 }
 
 export interface ExecCampaignResult {
@@ -243,7 +247,7 @@ export function readAcks(file: string): string[] {
 
 export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: Prng): Promise<ExecCycleResult> {
   await haltIfInterrupted();
-  const ctx: CycleCtx = { mark: o.runId ?? localMark(), runs: [], started: [] };
+  const ctx: CycleCtx = { mark: o.runId ?? o.mark ?? localMark(), runs: [], started: [] };
   const { runs } = ctx;
   // On a ledger run the ack folder lives in the run's folder, so that doctor removes it after a SIGKILL.
   const ackDir = o.runId ? runLedger().newPath('acks') : await fs.promises.mkdtemp(path.join(os.tmpdir(), tempPrefix('tornlab-exec-acks-')));
@@ -377,11 +381,13 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
   const t0 = Date.now();
   // One sequential stream for the cut points: the first draws of sibling forks are correlated.
   const cuts = root.fork('cuts');
+  const mark = o.runId ?? o.mark ?? localMark();
   for (let i = 0; i < o.crashes; i++) {
     await haltIfInterrupted();
     const r = await runExecCycle(
       {
         ...o,
+        mark,
         openStorage: async (dir, c, p) => {
           const s = await o.openStorage(dir, c, p);
           storageKind = s.kind;
@@ -392,6 +398,16 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
       i,
       cuts,
     );
+    // The cycle killed every marked process and released the storage; one still alive escaped the kill.
+    const left = await killMarked(mark, 2000).then(() => markedPids(mark));
+    if (left.length > 0) {
+      r.survivors = left;
+      r.output = `harness-error: ${left.length} process(es) of this run (pid ${left.join(', ')}) survived SIGKILL at the end of the cycle (stuck in I/O?); tornlab doctor lists them.\n${r.output}`;
+      if (r.verdict === 'ok') {
+        r.verdict = 'harness-error';
+        r.finding = false;
+      }
+    }
     counts[r.verdict] = (counts[r.verdict] ?? 0) + 1;
     cycles.push(r);
     o.onCycle?.(i, r);
