@@ -123,8 +123,9 @@ export function refuseMeaningless(given: string[], why: string): void {
   if (given.length > 0) throw new BadInputError(`${given.join(' and ')} ${given.length > 1 ? 'do' : 'does'} nothing ${why}; leave ${given.length > 1 ? 'them' : 'it'} out`);
 }
 
-/** Warn (one line on stderr) when runs that died left resources behind; `tornlab doctor` names them. */
+/** Warn (one line on stderr) when runs that died left resources behind; `tornlab doctor` names them. TORNLAB_LEFTOVER_WARNING=off silences it. */
 export function warnLeftovers(): void {
+  if (process.env.TORNLAB_LEFTOVER_WARNING === 'off') return;
   let t: ReturnType<typeof deadRunTraces>;
   try {
     t = deadRunTraces();

@@ -138,3 +138,15 @@ if (noExport.length) process.stdout.write(`skipping the full-device test: missin
   expect(r.status).toBe(2);
   noStack(r.stderr);
 });
+
+test('a new run warns about a dead run\'s temp folder (one line), and still runs', () => {
+  const dead = path.join(os.tmpdir(), 'tornlab-exec-acks-999999998-abcdef');
+  fs.mkdirSync(dead, { recursive: true });
+  try {
+    const r = spawnSync(process.execPath, [CLI, 'sqlite', '--no-device', '--crashes', '1'], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, TORNLAB_LEFTOVER_WARNING: 'on' } });
+    expect(r.stderr).toMatch(/^tornlab: warning: leftovers: .*\d+ temp folder\(s\) of dead runs; tornlab doctor lists them/m);
+    expect(r.status).toBe(0);
+  } finally {
+    fs.rmSync(dead, { recursive: true, force: true });
+  }
+});

@@ -104,7 +104,17 @@ export function registerExecCommands(program: Command): void {
       // At any exit (SIGINT/SIGTERM teardown, an error that escaped): leave DIR as it was found.
       // A folder tornlab made is the run's to remove: recorded so that doctor removes it (while empty) after a SIGKILL.
       if (created) ledger?.add('mount-dir', dir, 'exec --mount folder tornlab created');
-      const leaveDir = () => leaveDirAsFound(dir, { created, plain: !o.device, runId: ledger?.runId });
+      const leaveDir = () =>
+        leaveDirAsFound(dir, {
+          created,
+          plain: !o.device,
+          runId: ledger?.runId,
+          // Gone: off the ledger, and the run folder may go too (the teardown's exit hook ran before this one).
+          onRemoved: () => {
+            ledger?.remove('mount-dir', dir);
+            ledger?.close();
+          },
+        });
       process.on('exit', leaveDir);
       try {
         const r = await runExecCampaign({
@@ -129,7 +139,6 @@ export function registerExecCommands(program: Command): void {
         process.off('exit', leaveDir);
         // A folder tornlab made goes (without a device, with the database's files in it).
         if (created) leaveDir();
-        if (created && !fs.existsSync(dir)) ledger?.remove('mount-dir', dir);
         ledger?.close(); // removes the run folder when nothing is held any more
       }
     });
@@ -142,7 +151,7 @@ export function registerExecCommands(program: Command): void {
  * created it. With a device the teardown has unmounted DIR (lazily); it is
  * removed if tornlab created it and it is empty; doctor handles the rest.
  */
-function leaveDirAsFound(dir: string, o: { created: boolean; plain: boolean; runId?: string }): void {
+function leaveDirAsFound(dir: string, o: { created: boolean; plain: boolean; runId?: string; onRemoved?: () => void }): void {
   try {
     signalKillAll();
     // Not with a device: reading a process's environment could block on one stuck in its I/O.
@@ -157,7 +166,10 @@ function leaveDirAsFound(dir: string, o: { created: boolean; plain: boolean; run
     }
     if (mountsAtOrUnder(dir).length) return;
     if (o.plain) for (const e of fs.readdirSync(dir)) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
-    if (o.created) fs.rmdirSync(dir);
+    if (o.created) {
+      fs.rmdirSync(dir);
+      o.onRemoved?.();
+    }
   } catch {
     // what is left is reported by `tornlab doctor`
   }
