@@ -150,3 +150,10 @@ test('a new run warns about a dead run\'s temp folder (one line), and still runs
     fs.rmSync(dead, { recursive: true, force: true });
   }
 });
+
+(noPg.length ? test.skip : test)('pg with a data set larger than its device: exit 2 naming the --device-mib the data set needs', () => {
+  const r = tornlab('pg', '--fpw', 'on', '--device-mib', '64', '--accounts', '200000', '--crashes', '1');
+  expect(r.stderr).toMatch(/the device is full: the base image \(initdb and 200000 accounts\) does not fit in 64 MiB; give it more with --device-mib \d+ \(the data set needs about \d+ MiB\)/);
+  expect(r.status).toBe(2);
+  noStack(r.stderr);
+});

@@ -1,6 +1,6 @@
 /** `tornlab pg`: crash cycles of real PostgreSQL on an emulated device (engines/postgres). */
 import { Command } from 'commander';
-import { DEFAULT_PROFILE } from '../../device/profiles';
+import { DEFAULT_PROFILE, getProfile } from '../../device/profiles';
 import { warnLeftovers } from '../preflight';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, runPgCell, validateCell } from '../../../engines/postgres/cycle';
@@ -22,6 +22,7 @@ interface PgOpts {
   clients: string;
   loadMs: string;
   pgbench: string;
+  deviceMib?: string;
   json?: boolean;
   deadlineFactor?: string;
 }
@@ -52,6 +53,11 @@ export function cellFromOptions(o: PgOpts): PgCellConfig {
     loadMs: int(o.loadMs, '--load-ms'),
     pgbenchClients: int(o.pgbench, '--pgbench'),
   };
+  if (o.deviceMib !== undefined) {
+    const mib = int(o.deviceMib, '--device-mib');
+    if (mib < 64 || mib > 65536) throw new BadInputError(`--device-mib must be from 64 to 65536 (MiB), got ${mib}`);
+    cfg.nsze = (mib * 2 ** 20) / getProfile(cfg.profile).identify.namespace.lbaDataSize;
+  }
   validateCell(cfg);
   return cfg;
 }
@@ -94,6 +100,7 @@ export function registerPgCommands(program: Command): void {
     .option('--clients <n>', 'bank-transfer client connections', String(DEFAULT_CELL.clients))
     .option('--load-ms <ms>', 'load before the cut', String(DEFAULT_CELL.loadMs))
     .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
+    .option('--device-mib <n>', 'namespace size in MiB (default 1024)')
     .option('--json', 'print the result as JSON')
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and PostgreSQL 15 (Debian paths).\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
