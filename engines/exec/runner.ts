@@ -399,7 +399,9 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
       cuts,
     );
     // The cycle killed every marked process and released the storage; one still alive escaped the kill.
-    const left = await killMarked(mark, 2000).then(() => markedPids(mark));
+    // One /proc scan when nothing is left (the usual case); what is found gets one more SIGKILL first.
+    const found = await markedPids(mark);
+    const left = found.length ? await killMarked(mark, 2000).then(() => markedPids(mark)) : [];
     if (left.length > 0) {
       r.survivors = left;
       r.output = `harness-error: ${left.length} process(es) of this run (pid ${left.join(', ')}) survived SIGKILL at the end of the cycle (stuck in I/O?); tornlab doctor lists them.\n${r.output}`;
