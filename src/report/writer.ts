@@ -89,11 +89,16 @@ export interface CellLogHead {
 
 /**
  * Start the cell log of a run in DIR/cells (a log left by an earlier run into
- * the same DIR goes: its report is being replaced too).
+ * the same DIR goes: its report is being replaced too; a DIR/cells that is
+ * not a cell log is refused, never removed).
  */
 export function startCellLog(dir: string, head: CellLogHead): void {
   const log = path.join(dir, CELL_LOG);
-  fs.rmSync(log, { recursive: true, force: true });
+  if (fs.existsSync(log)) {
+    // Only a log of ours is replaced, file by file: a folder of the same name that is not one stays untouched.
+    if (!fs.existsSync(path.join(log, CELL_LOG_HEAD))) throw new BadInputError(`${log} exists and is not a tornlab cell log; give another --out folder or move it`);
+    for (const n of fs.readdirSync(log)) if (n === CELL_LOG_HEAD || /^\d+\.json$/.test(n)) fs.rmSync(path.join(log, n));
+  }
   fs.mkdirSync(log, { recursive: true });
   writeFileAtomic(path.join(log, CELL_LOG_HEAD), JSON.stringify(head, null, 2) + '\n');
 }
