@@ -14,7 +14,7 @@ import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
 import { captureRun, judgeState } from '../../campaign/evaluate';
 import { getAdapter } from '../../campaign/engines';
 import { parseReplayId } from '../../crash/replay-id';
-import { buildReport, cellId } from '../../report/build';
+import { cellId } from '../../report/build';
 import type { CellResult } from '../../report/schema';
 import { logCell, startCellLog, writeReportDir } from '../../report/writer';
 import { checkWorkers, prepareOutputDir, prepareOutputFile, refuseMeaningless } from '../preflight';
@@ -24,6 +24,7 @@ import { hexDiff, writeDenseImage } from '../dump';
 import { registerSelftestCommand } from './selftest';
 import { countsHaveFinding, countsHaveHarnessError, isFinding } from '../../crash/verdict';
 import { writeFileAtomic } from '../../util/output';
+import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import { EXIT_NOT_COVERED, runExitStatus } from '../exit-codes';
 
 /** Exit code of a run whose passes prove nothing (not-covered cells, uncaught controls), when there is no bug: src/cli/exit-codes.ts EXIT_NOT_COVERED. */
@@ -73,15 +74,6 @@ async function replayPg(id: string, json: boolean): Promise<void> {
   if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
   else process.stdout.write(`${formatCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
   process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
-}
-
-function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, opts: { out?: string; junit?: string }, title: string): void {
-  const report = buildReport({ toolVersion: TOOL_VERSION, title, campaign: config, cells: outcomes.map((o) => o.result) });
-  if (opts.out) {
-    const files = writeReportDir(opts.out, report);
-    process.stderr.write(`report written: ${files.join(', ')}\n`);
-  }
-  if (opts.junit) writeFileAtomic(opts.junit, renderJunit(report));
 }
 
 /** A positive integer option (commander's int() allows 0). */
@@ -134,12 +126,14 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'print the cell result as JSON on stdout')
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
+    .addOption(shardOption())
     .action(async (o) => {
       atLeastOne(o.crashes, '--crashes', 'judges no crash state, so the run could only pass');
       atLeastOne(o.costTxns, '--cost-txns', 'measures nothing');
       if (o.force && o.mode !== 'atomic') refuseMeaningless(['--force'], `with --mode ${o.mode} (it starts atomic mode on a device that does not cover the page)`);
       if (o.force && deviceCoversPage(o.profile, o.pageSize)) refuseMeaningless(['--force'], `on ${o.profile}: it covers a ${o.pageSize}-byte page atomically, so atomic mode starts without it`);
       const workers = checkWorkers(o.workers, !!o.forceWorkers);
+      const shard = parseShardOption(o.shard, o.out);
       const cell: CellSpec = validateCell({
         engine: o.engine,
         mode: o.mode,
@@ -167,7 +161,7 @@ export function registerCampaignCommands(program: Command): void {
       if (o.junit) prepareOutputFile(o.junit, '--junit');
       const bar = progressBar(`${cell.mode} on ${cell.profile}`);
       if (o.out) startCellLog(o.out, { toolVersion: TOOL_VERSION, title: `tornlab run ${cellId({ ...cell, mode: modeLabel(cell) })}`, campaign: { cell }, cells: 1 });
-      const outcome = await runCell(cell, { workers, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
+      const outcome = await runCell(cell, { workers, shard, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
       bar.end();
       const r = outcome.result;
       if (o.out) logCell(o.out, 0, r);
@@ -187,11 +181,11 @@ export function registerCampaignCommands(program: Command): void {
         for (const h of r.harnessErrors.slice(0, 5)) process.stdout.write(`  harness-error: ${h.detail}\n    tornlab replay ${h.replayId}\n`);
         if (outcome.truncated) process.stdout.write(`  (exhaustive plan cut at the budget of ${cell.crashes} crash states; raise --crashes to cover the whole run)\n`);
       }
-      writeOutputs([outcome], { cell }, o, `tornlab run ${r.id}`);
+      writeRunOutputs({ command: 'run', title: `tornlab run ${r.id}`, campaign: { cell }, seed: cell.seed, cells: [r], parts: [outcome.part], shard, out: o.out, junit: o.junit });
       // src/cli/exit-codes.ts: 3 harness error > 1 finding > 4 not covered > 0. Any finding (expected or
       // not) is 1 here, except in a positive control, where a finding is the sabotage caught and 4 is the
-      // sabotage missed (the cell is then not-covered).
-      process.exitCode = runExitStatus({ findings: !r.control && countsHaveFinding(r.verdicts), harnessErrors: countsHaveHarnessError(r.verdicts), notCovered: r.status === 'not-covered' });
+      // sabotage missed (the cell is then not-covered). A shard leaves coverage to the merge.
+      process.exitCode = runExitStatus({ findings: !r.control && countsHaveFinding(r.verdicts), harnessErrors: countsHaveHarnessError(r.verdicts), notCovered: !shard && r.status === 'not-covered' });
     });
 
   program
@@ -205,7 +199,9 @@ export function registerCampaignCommands(program: Command): void {
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--json', 'print the report JSON on stdout')
     .option('--generated-at <iso>', 'fix the report timestamp (for byte-reproducible reports)')
+    .addOption(shardOption())
     .action(async (file: string | undefined, o) => {
+      const shard = parseShardOption(o.shard, true);
       if (!file && !o.default) throw new BadInputError('give a campaign file (JSON or YAML), or --default for the default campaign');
       if (file && o.default) throw new BadInputError(`give a campaign file or --default, not both (got ${file} and --default)`);
       const workers = checkWorkers(o.workers, !!o.forceWorkers);
@@ -222,18 +218,21 @@ export function registerCampaignCommands(program: Command): void {
       const sqliteCells = expandSqliteCells(config);
       const total = cells.length + pgCells.length + sqliteCells.length;
       if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres or sqlite section`);
-      const out = o.out || path.join('reports', config.name ?? defaultName(file));
+      const name = config.name ?? defaultName(file);
+      const out = o.out || path.join('reports', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
       // Output paths before the work: a run must not end unable to write what it found.
       prepareOutputDir(out, o.out ? '--out' : 'the report folder (set it with --out)');
       if (o.junit) prepareOutputFile(o.junit, '--junit');
       startCellLog(out, { toolVersion: TOOL_VERSION, title: `tornlab campaign ${config.name ?? ''}`.trim(), campaign: config, cells: total, ...(o.generatedAt ? { generatedAt: o.generatedAt } : {}) });
-      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}\n`);
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
       const bar = progressBar('');
-      const { report } = await runCampaign(cells, config as unknown as Record<string, unknown>, {
+      const campaign = config as unknown as Record<string, unknown>;
+      const run = await runCampaign(cells, campaign, {
         workers,
         generatedAt: o.generatedAt,
         pgCells,
         sqliteCells,
+        shard,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
           bar.end();
@@ -241,9 +240,7 @@ export function registerCampaignCommands(program: Command): void {
           process.stderr.write(`[${i + 1}/${total}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
         },
       });
-      const files = writeReportDir(out, report);
-      process.stderr.write(`report written: ${files.join(', ')}\n`);
-      if (o.junit) writeFileAtomic(o.junit, renderJunit(report));
+      const report = writeRunOutputs({ command: 'campaign', title: run.report.title, campaign, seed: typeof config.seed === 'number' ? config.seed : undefined, cells: run.report.cells, parts: run.outcomes.map((x) => x.part), shard, out, junit: o.junit, generatedAt: run.report.generatedAt });
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       const bugs = report.cells.filter((c) => c.status === 'finding-bug');
       const expected = report.cells.filter((c) => c.status === 'finding-expected' && !c.control);
@@ -258,7 +255,8 @@ export function registerCampaignCommands(program: Command): void {
           '\n',
       );
       // src/cli/exit-codes.ts: 3 harness error > 1 bug > 4 not covered (a window never hit, a control not caught) > 0.
-      process.exitCode = runExitStatus({ findings: bugs.length > 0, harnessErrors: unjudged > 0, notCovered: notCovered.length > 0 });
+      // A shard leaves coverage and controls to the merge (they are judged over all shards).
+      process.exitCode = runExitStatus({ findings: bugs.length > 0, harnessErrors: unjudged > 0, notCovered: !shard && notCovered.length > 0 });
     });
 
   program
