@@ -24,7 +24,7 @@ import { DeviceCounters } from '../../src/device/types';
 import { BlockStack, FsType } from '../../src/export/block-stack';
 import { HostImage, HostedDevice } from '../../src/export/device-host/client';
 import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
-import { HarnessError } from '../../src/util/errors';
+import { HarnessError, DeviceFullError } from '../../src/util/errors';
 import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
@@ -34,7 +34,7 @@ import { markedProcesses } from '../../src/export/processes';
 import { BadInputError } from '../../src/util/errors';
 import { Prng } from '../../src/util/prng';
 import { BankWorkload, OracleResult, checkOracle, schemaSql } from './bank';
-import { missingForPostgres } from './runtime';
+import { checkPgSettings, missingForPostgres } from './runtime';
 import { PgServer, notableLogLines } from './server';
 import { Verdict, decideVerdict } from './verdict';
 
@@ -102,6 +102,7 @@ export function validateCell(cfg: PgCellConfig): void {
   if (!Number.isInteger(cfg.crashes) || cfg.crashes < 1 || cfg.crashes > 10000) throw new BadInputError(`--crashes must be an integer from 1 to 10000, got ${cfg.crashes}`);
   if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
   if (cfg.crashAt !== 'checkpoint' && cfg.crashAt !== 'seeded') throw new BadInputError(`--crash-at must be checkpoint or seeded, got ${cfg.crashAt}`);
+  if (cfg.nsze !== undefined && !(Number.isSafeInteger(cfg.nsze) && cfg.nsze > 0)) throw new BadInputError(`--device-mib must give a whole number of blocks, got ${cfg.nsze} blocks`);
   if (!Number.isInteger(cfg.accounts) || cfg.accounts < 2) throw new BadInputError(`--accounts must be an integer >= 2, got ${cfg.accounts}`);
   if (!Number.isInteger(cfg.clients) || cfg.clients < 1 || cfg.clients > 64) throw new BadInputError(`--clients must be an integer from 1 to 64, got ${cfg.clients}`);
   if (!(cfg.loadMs >= 0)) throw new BadInputError(`--load-ms must be >= 0, got ${cfg.loadMs}`);
@@ -109,6 +110,30 @@ export function validateCell(cfg: PgCellConfig): void {
     if (!/^[a-z_][a-z0-9_.]*$/i.test(k) || /[\0\n]/.test(v)) throw new BadInputError(`setting "${k}=${v}" is not NAME=VALUE`);
   }
   if ('full_page_writes' in cfg.settings) throw new BadInputError('set full_page_writes with --fpw on|off, not as a setting');
+}
+
+/**
+ * About how much device the base image needs (MiB): initdb (~40 MiB with its
+ * first WAL segment), WAL up to max_wal_size (64 MB), ~250 B per bank account
+ * with its index, ~16 MiB per pgbench scale unit, and a fifth more for the
+ * file system. An estimate for the "device is full" message, not a limit.
+ */
+export function dataSetMib(cfg: Pick<PgCellConfig, 'accounts' | 'pgbenchClients' | 'pgbenchScale'>): number {
+  const mib = 40 + 64 + (cfg.accounts * 250) / 2 ** 20 + (cfg.pgbenchClients > 0 ? cfg.pgbenchScale * 16 : 0);
+  return Math.ceil(mib * 1.2);
+}
+
+/** The device in MiB a cell gets. */
+export function deviceMib(cfg: PgCellConfig): number {
+  return Math.round((nszeOf(cfg) * getProfile(cfg.profile).identify.namespace.lbaDataSize) / 2 ** 20);
+}
+
+/** A base image that ran out of space is the user's sizing (exit 2): say how much the data set needs. */
+function refuseFullDevice(cfg: PgCellConfig, e: unknown): never {
+  const text = e instanceof Error ? e.message : String(e);
+  if (!/No space left on device|ENOSPC|could not extend file/.test(text)) throw e;
+  const need = dataSetMib(cfg);
+  throw new DeviceFullError(`the device is full: the base image (initdb and ${cfg.accounts} accounts${cfg.pgbenchClients > 0 ? `, pgbench scale ${cfg.pgbenchScale}` : ''}) does not fit in ${deviceMib(cfg)} MiB; give it more with --device-mib ${Math.max(need, deviceMib(cfg) * 2)} (the data set needs about ${need} MiB) or lower --accounts`, 0);
 }
 
 /** Parse ["name=value", ...] into settings. */
@@ -741,12 +766,13 @@ export async function runPgCell(
 ): Promise<CellResult> {
   validateCell(cfg);
   requireExport(cfg.fs, missingForPostgres());
+  await checkPgSettings(cfg.settings);
   const ledger = opts.ledger ?? runLedger();
   const d = { ...pgDeadlines(cfg), ...opts.deadlines };
   const cycles: CycleResult[] = [];
   const mine = Array.from({ length: cfg.crashes }, (_, i) => i).filter((i) => i >= (opts.fromCycle ?? 0) && (!opts.owns || opts.owns(pgReplayId(cfg, i))));
   try {
-    const base = await baseImage(cfg, ledger, d);
+    const base = await baseImage(cfg, ledger, d).catch((e: unknown) => refuseFullDevice(cfg, e));
     for (const i of mine) {
       const r = await runCycle(cfg, base, i, ledger, d, opts.hooks);
       cycles.push(r);

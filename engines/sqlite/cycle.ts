@@ -13,7 +13,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Prng } from '../../src/util/prng';
-import { isHarnessError } from '../../src/util/errors';
+import { DeviceFullError, isHarnessError } from '../../src/util/errors';
 import { CrashableStorage, CutSummary, RemountSummary } from '../exec/storage';
 import { Started, TimeoutError, killProcessesUsing, sleep, start, withTimeout } from '../exec/processes';
 import { SqliteCell, cellPromise } from './cell';
@@ -94,6 +94,10 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
     },
   });
   const progressed = () => new Promise<void>((r) => (wake = r));
+  // A full device is the user's sizing, not a finding or a harness failure (exit 2).
+  const refuseFull = () => {
+    if (childError !== undefined && /SQLITE_FULL|ENOSPC/.test(childError)) throw new DeviceFullError(`the device is full: SQLite stopped with SQLITE_FULL after ${acked} acknowledged commits`, acked);
+  };
   let cut: CycleResult['cut'];
   try {
     const exitedEarly = load.exited.then(() => 'exited' as const);
@@ -103,11 +107,13 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
         const left = deadline - Date.now();
         if (left <= 0) throw new TimeoutError(`${what} did not happen within ${ms} ms`);
         const r = await Promise.race([progressed(), exitedEarly, sleep(Math.min(left, 250))]);
+        if (r === 'exited' && !cond()) refuseFull();
         if (r === 'exited' && !cond()) throw new Error(`SQLite load child exited before ${what}: ${childError ?? load.output().slice(-2000)}`);
       }
     };
     await waitFor(() => ready, o.readyTimeoutMs ?? 30000, 'the database setup');
     await waitFor(() => acked >= afterAcks || childError !== undefined, o.loadTimeoutMs ?? 60000, `${afterAcks} acknowledged commits`);
+    refuseFull();
     if (childError !== undefined) throw new Error(`SQLite load child failed: ${childError}`);
     // The cut itself: the acknowledged txid is read and the device stopped in one
     // synchronous step, so no later commit can be acknowledged and then lost unseen.

@@ -6,15 +6,16 @@
  * active, not leftovers.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { run, sleep } from './exec';
 import { anonDeviceMounts } from './fuse-conn';
 import { abortConnections } from './fusectl';
-import { PLAIN_ROOT, RUNTIME_ROOT, isOurPath, pidAlive, readRunStates } from './ledger';
+import { PLAIN_ROOT, RUNTIME_ROOT, TEMP_PREFIXES, isOurPath, pidAlive, readRunStates } from './ledger';
 import { deviceHosts, markedProcesses, waitGone } from './processes';
 
 export interface Leftover {
-  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir';
+  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir' | 'mount-dir';
   id: string;
   runId: string;
   detail?: string;
@@ -142,6 +143,41 @@ export function listLeftovers(opts: { runId?: string } = {}): Leftover[] {
     }
     for (const n of names) if (keep(n)) out.push({ kind: 'dir', id: path.join(root, n), runId: n });
   }
+  // Folders a dead run created outside its roots (exec --mount): removed only while empty.
+  for (const st of readRunStates()) {
+    if (!keep(st.runId)) continue;
+    for (const r of st.resources) if (r.kind === 'mount-dir' && fs.existsSync(r.id)) out.push({ kind: 'mount-dir', id: r.id, runId: st.runId, detail: r.note });
+  }
+  out.push(...tempLeftovers().filter((l) => opts.runId === undefined || l.runId === opts.runId));
+  return out;
+}
+
+/**
+ * A cheap count of dead runs' leftovers for a warning at the start of a run:
+ * state files of runs whose owner is gone, and temp folders of dead
+ * processes. Never reads other processes' /proc entries (one stuck in I/O
+ * on a dead FUSE file system could block that read).
+ */
+export function deadRunTraces(): { runs: string[]; tempDirs: string[] } {
+  const runs = readRunStates().filter((st) => st.pid !== process.pid && !pidAlive(st.pid)).map((st) => st.runId);
+  return { runs, tempDirs: tempLeftovers().map((l) => l.id) };
+}
+
+/** Temp folders of dead processes (ledger.ts TEMP_PREFIXES: <prefix><pid>-XXXXXX); runId is `pid-<pid>`. */
+export function tempLeftovers(): Leftover[] {
+  const out: Leftover[] = [];
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(os.tmpdir());
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    for (const prefix of TEMP_PREFIXES) {
+      const m = new RegExp(`^${prefix}(\\d+)-[A-Za-z0-9]{6}$`).exec(n);
+      if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) out.push({ kind: 'dir', id: path.join(os.tmpdir(), n), runId: `pid-${m[1]}`, detail: `temp folder of ${prefix === 'tornlab-plain-' ? 'plain-directory storage (--no-device)' : 'exec acknowledgements'}` });
+    }
+  }
   return out;
 }
 
@@ -197,6 +233,14 @@ export async function cleanupLeftovers(items: Leftover[]): Promise<Leftover[]> {
       continue;
     }
     fs.rmSync(it.id, { recursive: true, force: true });
+  }
+  for (const it of items.filter((i) => i.kind === 'mount-dir')) {
+    try {
+      if (!mounted.includes(it.id)) fs.rmdirSync(it.id);
+      else failed.push({ ...it, detail: 'still a mount point' });
+    } catch (e) {
+      failed.push({ ...it, detail: `kept: ${(e as NodeJS.ErrnoException).code === 'ENOTEMPTY' ? 'not empty (the database wrote into it; remove it yourself)' : (e as Error).message}` });
+    }
   }
   return failed;
 }

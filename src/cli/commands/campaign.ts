@@ -3,8 +3,8 @@ import fs from 'fs';
 import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError, HarnessError } from '../../util/errors';
-import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from '../../campaign/cell';
-import { deviceCoversPage, expandCampaign, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { CellSpec, COMMIT_METHODS, CommitMethod, modeLabel, STRATEGIES, Strategy } from '../../campaign/cell';
+import { checkCampaign, checkCampaignName, DEFAULT_MAX_CELLS, deviceCoversPage, expandCampaign, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
 import { parsePgReplayId } from '../../../engines/postgres/campaign';
 import { runPgCell } from '../../../engines/postgres/cycle';
 import { formatCycleLine } from './pg';
@@ -14,8 +14,10 @@ import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
 import { captureRun, judgeState } from '../../campaign/evaluate';
 import { getAdapter } from '../../campaign/engines';
 import { parseReplayId } from '../../crash/replay-id';
+import { cellId } from '../../report/build';
 import type { CellResult } from '../../report/schema';
-import { writeReportDir } from '../../report/writer';
+import { logCell, startCellLog, writeReportDir } from '../../report/writer';
+import { checkWorkers, prepareOutputDir, prepareOutputFile, refuseMeaningless } from '../preflight';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { progressBar } from '../progress';
 import { hexDiff, writeDenseImage } from '../dump';
@@ -74,6 +76,23 @@ async function replayPg(id: string, json: boolean): Promise<void> {
   process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
 }
 
+/** A positive integer option (commander's int() allows 0). */
+function atLeastOne(v: number | undefined, flag: string, why: string): void {
+  if (v !== undefined && v < 1) throw new BadInputError(`${flag} 0 ${why}; give ${flag} 1 or more`);
+}
+
+/** The report folder name of a campaign file without a name: its base name, if that is a safe name. */
+function defaultName(file: string | undefined): string {
+  if (!file) return 'default';
+  const base = path.basename(file).replace(/\.[^.]+$/, '');
+  try {
+    checkCampaignName(base, file);
+  } catch {
+    throw new BadInputError(`${file}: its file name cannot name the report folder; give the campaign a name: (letters, digits, ".", "_", "-") or --out DIR`);
+  }
+  return base;
+}
+
 export function registerCampaignCommands(program: Command): void {
   registerSelftestCommand(program);
   program
@@ -103,11 +122,17 @@ export function registerCampaignCommands(program: Command): void {
       return Number(v);
     })
     .option('--workers <n>', 'worker threads (default: one per core, max 2)', int('--workers'))
+    .option('--force-workers', 'allow --workers above the core count')
     .option('--json', 'print the cell result as JSON on stdout')
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
     .addOption(shardOption())
     .action(async (o) => {
+      atLeastOne(o.crashes, '--crashes', 'judges no crash state, so the run could only pass');
+      atLeastOne(o.costTxns, '--cost-txns', 'measures nothing');
+      if (o.force && o.mode !== 'atomic') refuseMeaningless(['--force'], `with --mode ${o.mode} (it starts atomic mode on a device that does not cover the page)`);
+      if (o.force && deviceCoversPage(o.profile, o.pageSize)) refuseMeaningless(['--force'], `on ${o.profile}: it covers a ${o.pageSize}-byte page atomically, so atomic mode starts without it`);
+      const workers = checkWorkers(o.workers, !!o.forceWorkers);
       const shard = parseShardOption(o.shard, o.out);
       const cell: CellSpec = validateCell({
         engine: o.engine,
@@ -131,10 +156,15 @@ export function registerCampaignCommands(program: Command): void {
         ...(o.sabotage ? { sabotage: o.sabotage } : {}),
         ...(o.costTxns ? { costTxns: o.costTxns } : {}),
       });
+      // Output paths before the work: a run must not end unable to write what it found.
+      if (o.out) prepareOutputDir(o.out, '--out');
+      if (o.junit) prepareOutputFile(o.junit, '--junit');
       const bar = progressBar(`${cell.mode} on ${cell.profile}`);
-      const outcome = await runCell(cell, { workers: o.workers, shard, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
+      if (o.out) startCellLog(o.out, { toolVersion: TOOL_VERSION, title: `tornlab run ${cellId({ ...cell, mode: modeLabel(cell) })}`, campaign: { cell }, cells: 1 });
+      const outcome = await runCell(cell, { workers, shard, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
       bar.end();
       const r = outcome.result;
+      if (o.out) logCell(o.out, 0, r);
       if (o.json) {
         // Every state, uncapped: all findings, and all harness errors on their own.
         const findings = outcome.states.filter((s) => isFinding(s.verdict)).map((s) => ({ replayId: s.replayId, verdict: s.verdict, detail: s.detail }));
@@ -164,6 +194,8 @@ export function registerCampaignCommands(program: Command): void {
     .option('--default', 'run the default campaign (what npm start runs)')
     .option('--out <dir>', 'report directory', '')
     .option('--workers <n>', 'worker threads', int('--workers'))
+    .option('--force-workers', 'allow --workers above the core count')
+    .option('--max-cells <n>', `refuse a matrix of more cells than this (default ${DEFAULT_MAX_CELLS})`, int('--max-cells'), DEFAULT_MAX_CELLS)
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--json', 'print the report JSON on stdout')
     .option('--generated-at <iso>', 'fix the report timestamp (for byte-reproducible reports)')
@@ -171,20 +203,32 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (file: string | undefined, o) => {
       const shard = parseShardOption(o.shard, true);
       if (!file && !o.default) throw new BadInputError('give a campaign file (JSON or YAML), or --default for the default campaign');
+      if (file && o.default) throw new BadInputError(`give a campaign file or --default, not both (got ${file} and --default)`);
+      const workers = checkWorkers(o.workers, !!o.forceWorkers);
+      atLeastOne(o.maxCells, '--max-cells', 'allows no cell');
+      if (o.generatedAt !== undefined && !(/^\d{4}-\d\d-\d\dT/.test(o.generatedAt) && !Number.isNaN(Date.parse(o.generatedAt)))) {
+        throw new BadInputError(`--generated-at must be an ISO 8601 time such as 2026-01-01T00:00:00.000Z, got "${o.generatedAt}"`);
+      }
+      const source = file ?? 'the default campaign';
       const config: CampaignFile = file ? readCampaignFile(file) : parseCampaign(JSON.stringify(DEFAULT_CAMPAIGN), 'default.json');
+      checkCampaign(config, source, o.maxCells);
       const cells = expandCampaign(config);
       for (const c of cells) validateCell(c);
       const pgCells = expandPgCells(config);
       const sqliteCells = expandSqliteCells(config);
       const total = cells.length + pgCells.length + sqliteCells.length;
       if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres or sqlite section`);
-      const name = config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default');
+      const name = config.name ?? defaultName(file);
       const out = o.out || path.join('reports', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
+      // Output paths before the work: a run must not end unable to write what it found.
+      prepareOutputDir(out, o.out ? '--out' : 'the report folder (set it with --out)');
+      if (o.junit) prepareOutputFile(o.junit, '--junit');
+      startCellLog(out, { toolVersion: TOOL_VERSION, title: `tornlab campaign ${config.name ?? ''}`.trim(), campaign: config, cells: total, ...(o.generatedAt ? { generatedAt: o.generatedAt } : {}) });
       process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
       const bar = progressBar('');
       const campaign = config as unknown as Record<string, unknown>;
       const run = await runCampaign(cells, campaign, {
-        workers: o.workers,
+        workers,
         generatedAt: o.generatedAt,
         pgCells,
         sqliteCells,
@@ -192,6 +236,7 @@ export function registerCampaignCommands(program: Command): void {
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
           bar.end();
+          logCell(out, i, oc.result);
           process.stderr.write(`[${i + 1}/${total}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
         },
       });

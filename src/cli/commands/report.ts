@@ -29,12 +29,13 @@ export function mergedFinding(command: string, r: Report): boolean {
 export function registerReportCommands(program: Command): void {
   const report = program
     .command('report')
-    .description('validate DIR/report.json and (re)write DIR/report.md and DIR/index.html from it; report merge joins shards')
+    .description('validate DIR/report.json and (re)write DIR/report.md and DIR/index.html from it (without report.json: build a partial report from DIR/cells); report merge joins shards')
     .argument('<dir>', 'a report directory (written by tornlab campaign/run --out DIR)')
     .option('--quiet', 'print nothing on success')
     .action((dir: string, opts: { quiet?: boolean }) => {
       // Bad or missing input throws BadInputError: main maps it to exit 2 with the message.
-      const { report, written } = rerenderReportDir(dir);
+      const { report, written, partial } = rerenderReportDir(dir);
+      if (partial) process.stderr.write(`tornlab: PARTIAL report: the run into ${dir} ended after ${partial.logged} of ${partial.planned} cells; built from ${dir}/cells\n`);
       if (opts.quiet) return;
       const t = report.totals;
       process.stdout.write(

@@ -1,5 +1,8 @@
 /** `tornlab sqlite`: crash cycles of real SQLite on an emulated device (engines/sqlite). */
+import os from 'os';
 import { Command, Option } from 'commander';
+import { DeviceFullError } from '../../util/errors';
+import { refuseMeaningless, warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { parseCell } from '../../../engines/sqlite/cell';
@@ -60,7 +63,11 @@ export function registerSqliteCommands(program: Command): void {
       'after',
       '\nExit status: 0 when every cycle is ok or a loss the cell documents (e.g. WAL + synchronous=NORMAL losing commits), 1 for a finding, 2 for bad input or a missing precondition,\n3 for a harness error (a cycle the testbed failed to judge; wins over 1).',
     )
-    .action(async (o: SqliteOpts) => {
+    .action(async (o: SqliteOpts, cmd: Command) => {
+      const given = (key: string, flag: string) => (cmd.getOptionValueSource(key) === 'cli' ? [flag] : []);
+      if (o.grid) refuseMeaningless([...given('journalMode', '--journal-mode'), ...given('synchronous', '--synchronous'), ...given('pageSize', '--page-size')], 'with --grid (it runs every journal mode, level and page size)');
+      if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib')], 'with --no-device (there is no emulated device)');
+      warnLeftovers();
       applyDeadlineFactor(o.deadlineFactor);
       // Validate everything before touching the kernel.
       const cell = parseCell({ journalMode: o.journalMode, synchronous: o.synchronous, pageSize: o.pageSize });
@@ -71,6 +78,9 @@ export function registerSqliteCommands(program: Command): void {
       const maxAcks = parsePositiveInt(o.maxAcks, '--max-acks', 100000);
       const sizeBytes = parsePositiveInt(o.deviceMib, '--device-mib', 4096) * 1024 * 1024;
       const shard = parseShardOption(o.shard, o.out);
+      // Output paths before the work (src/cli/preflight.ts).
+      if (o.out) prepareOutputDir(o.out, '--out');
+      if (o.junit) prepareOutputFile(o.junit, '--junit');
       if (o.device) requireExport('ext4');
       const cells: SqliteCell[] = o.grid ? gridCells() : [cell];
       const results: SqliteCampaignResult[] = [];
@@ -92,6 +102,14 @@ export function registerSqliteCommands(program: Command): void {
           outcomes.push(outcomeOf(sqlitePart(r, profile, o.fault, share.ids, share.mine), t0));
           if (o.grid && !o.json) process.stdout.write((results.length === 1 ? GRID_HEADER + '\n' : '') + formatGridRow(r) + '\n');
         }
+      } catch (e) {
+        if (e instanceof DeviceFullError && o.device) {
+          const mib = sizeBytes / 1024 / 1024;
+          const need = Math.max(mib * 2, Math.ceil((mib * maxAcks) / Math.max(1, e.acked)));
+          throw new DeviceFullError(`${e.message} on a ${mib} MiB device; give it more with --device-mib ${Math.min(4096, need)} (up to --max-acks ${maxAcks} commits need about ${need} MiB), or lower --max-acks`, e.acked);
+        }
+        if (e instanceof DeviceFullError) throw new DeviceFullError(`${e.message} in the temp folder of --no-device; free space in ${os.tmpdir()} or lower --max-acks`, e.acked);
+        throw e;
       } finally {
         if (o.device) runLedger().close(); // removes the run folder when nothing is held any more
       }
