@@ -1,0 +1,129 @@
+/** `tornlab mariadb`: crash cycles of real MariaDB (InnoDB) on an emulated device (engines/mariadb). */
+import { Command } from 'commander';
+import { DEFAULT_PROFILE } from '../../device/profiles';
+import { BadInputError } from '../../util/errors';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
+import { FsType } from '../../export/block-stack';
+import { isFinding } from '../../crash/verdict';
+import { runExitStatus } from '../exit-codes';
+import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
+
+interface MariadbOpts {
+  doublewrite?: string;
+  replay?: string;
+  flushMethod: string;
+  pageSize: string;
+  flushLogAtTrxCommit: string;
+  bufferPoolMib: string;
+  redoMib: string;
+  profile: string;
+  fault: string[];
+  crashes: string;
+  seed: string;
+  crashAt: string;
+  fs: string;
+  accounts: string;
+  clients: string;
+  oltpClients: string;
+  loadMs: string;
+  json?: boolean;
+  deadlineFactor?: string;
+}
+
+function int(text: string, flag: string): number {
+  if (!/^-?\d+$/.test(text.trim())) throw new BadInputError(`${flag} must be an integer, got "${text}"`);
+  return Number(text);
+}
+
+function pageSize(text: string): number {
+  const m = /^(4|8|16|32|64)k$/i.exec(text.trim());
+  if (!m) throw new BadInputError(`--page-size must be 4k, 8k, 16k, 32k or 64k, got "${text}"`);
+  return Number(m[1]) * 1024;
+}
+
+/** Build and validate a cell from CLI options (throws BadInputError before anything is touched). */
+export function cellFromOptions(o: MariadbOpts): MariadbCellConfig {
+  if (o.doublewrite !== 'on' && o.doublewrite !== 'off') throw new BadInputError(`--doublewrite must be on or off, got "${o.doublewrite ?? ''}" (or give --replay <id>)`);
+  const cfg: MariadbCellConfig = {
+    ...DEFAULT_CELL,
+    doublewrite: o.doublewrite === 'on',
+    flushMethod: o.flushMethod as FlushMethod,
+    pageSize: pageSize(o.pageSize),
+    flushLogAtTrxCommit: int(o.flushLogAtTrxCommit, '--flush-log-at-trx-commit'),
+    bufferPoolMiB: int(o.bufferPoolMib, '--buffer-pool-mib'),
+    redoMiB: int(o.redoMib, '--redo-mib'),
+    profile: o.profile,
+    faults: o.fault,
+    crashes: int(o.crashes, '--crashes'),
+    seed: int(o.seed, '--seed'),
+    crashAt: o.crashAt as CrashAt,
+    fs: o.fs as FsType,
+    accounts: int(o.accounts, '--accounts'),
+    clients: int(o.clients, '--clients'),
+    oltpClients: int(o.oltpClients, '--oltp-clients'),
+    loadMs: int(o.loadMs, '--load-ms'),
+  };
+  validateCell(cfg);
+  return cfg;
+}
+
+function kib(n: number): string {
+  return `${(n / 1024).toFixed(0)} KiB`;
+}
+
+export function formatCycleLine(c: CycleResult): string {
+  const first = c.verdict === 'ok' ? '' : `  ${c.findings[0] ?? c.messages[0] ?? ''}`;
+  return `cycle ${c.cycle}: ${c.verdict.padEnd(19)}${c.outage ? ' (outage)' : ''} cut ${c.cut.trigger}, ${c.cut.dirtyPages} dirty pages, ${c.workload.acked} acked, device ${kib(c.device.load.hostWriteBytes)} + ${kib(c.device.recovery.hostWriteBytes)} recovery, ${(c.ms.total / 1000).toFixed(1)} s${first}  [${c.replayId}]`;
+}
+
+export function formatCell(r: CellResult): string {
+  const c = r.config;
+  return [
+    `MariaDB innodb_doublewrite=${c.doublewrite ? 'on' : 'off'}, flush method ${c.flushMethod}, ${c.pageSize / 1024} KiB pages on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
+    ...r.cycles.map(formatCycleLine),
+    `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}${r.outages ? ` (${r.outages} outage(s): InnoDB refused to start)` : ''}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
+  ].join('\n');
+}
+
+export function registerMariadbCommands(program: Command): void {
+  program
+    .command('mariadb')
+    .description('run real MariaDB (InnoDB) on an emulated device exported through FUSE: load, cut the power (during the page cleaner\'s flush by default), recover, verify')
+    .option('--doublewrite <on|off>', 'innodb_doublewrite (required unless --replay)')
+    .option('--replay <id>', 'rerun one cycle from its replay id (mariadb:...)')
+    .option('--flush-method <m>', 'innodb_flush_method: O_DIRECT | fsync | O_DIRECT_NO_FSYNC', DEFAULT_CELL.flushMethod)
+    .option('--page-size <size>', 'innodb_page_size: 4k | 8k | 16k | 32k | 64k', '16k')
+    .option('--flush-log-at-trx-commit <n>', 'innodb_flush_log_at_trx_commit: 0 | 1 | 2', String(DEFAULT_CELL.flushLogAtTrxCommit))
+    .option('--buffer-pool-mib <n>', 'innodb_buffer_pool_size in MiB', String(DEFAULT_CELL.bufferPoolMiB))
+    .option('--redo-mib <n>', 'innodb_log_file_size in MiB', String(DEFAULT_CELL.redoMiB))
+    .option('--profile <name>', 'device profile', DEFAULT_PROFILE)
+    .option('--fault <name>', 'device fault switch (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--crashes <n>', 'crash cycles', '5')
+    .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
+    .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
+    .option('--fs <type>', 'file system on the exported device: ext4 | xfs', DEFAULT_CELL.fs)
+    .option('--accounts <n>', 'bank-ledger accounts', String(DEFAULT_CELL.accounts))
+    .option('--clients <n>', 'bank-ledger client connections', String(DEFAULT_CELL.clients))
+    .option('--oltp-clients <n>', 'OLTP write-mix connections (0: none)', String(DEFAULT_CELL.oltpClients))
+    .option('--load-ms <ms>', 'load before the flush is forced', String(DEFAULT_CELL.loadMs))
+    .option('--json', 'print the result as JSON')
+    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
+    .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and Debian\'s mariadb-server.\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
+    .action(async (o: MariadbOpts) => {
+      let cfg: MariadbCellConfig;
+      let fromCycle: number | undefined;
+      if (o.replay !== undefined) {
+        if (o.doublewrite !== undefined) throw new BadInputError('give either --replay <id> or --doublewrite, not both (the replay id fixes the configuration)');
+        const p = parseMariadbReplayId(o.replay);
+        cfg = p.cfg;
+        fromCycle = p.cycle;
+      } else {
+        cfg = cellFromOptions(o);
+      }
+      applyDeadlineFactor(o.deadlineFactor);
+      const r = await runMariadbCell(cfg, { fromCycle, onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
+      process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
+      process.exitCode = runExitStatus({ findings: r.cycles.some((c) => isFinding(c.verdict)), harnessErrors: r.cycles.some((c) => c.verdict === 'harness-error') });
+    });
+}
