@@ -38,7 +38,9 @@ import { remountCrashImage, survivorsFrom } from '../../src/export/power-cut';
 import { Prng } from '../../src/util/prng';
 import { BankWorkload } from '../postgres/bank';
 import { DeviceBytes, deviceBytes, latencySummary, median, noteHarnessError } from '../postgres/cycle';
-import { CheckTableResult, InnochecksumResult, checkTables, runInnochecksum } from './checks';
+import { powerFailAtomicity } from '../../src/device/identify';
+import { TracedFile, WriteShape, analyzeWriteShape, fileMap } from '../../src/export/write-shape';
+import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
 import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
 import { missingForMariadb } from './runtime';
 import { Connection, MariadbServer, notableLogLines } from './server';
@@ -285,7 +287,21 @@ export interface CycleResult {
     innochecksum?: InnochecksumResult;
     cleanShutdown?: boolean;
   };
+  /** What the writes looked like at the device: during the load, and in the forced flush up to the cut. */
+  writeShape?: { load?: WriteShape; flush?: WriteShape; tornPages: TornPage[] };
   ms: { total: number; start: number; load: number; cut: number; recovery: number; verify: number };
+}
+
+/** A page found torn after the cut, and what its last write before the cut looked like. */
+export interface TornPage {
+  /** Path relative to the mount point (mysql/…). */
+  file: string;
+  page: number;
+  /** How innochecksum or the error log named it. */
+  source: 'innochecksum' | 'error-log';
+  /** Its write in the traced phases: unprotected (and why), protected, or not written (not in the trace). */
+  write: 'split' | 'exceeds-unit' | 'crosses-boundary' | 'protected' | 'not-written';
+  misaligned: boolean;
 }
 
 const ZERO: DeviceBytes = { hostWriteBytes: 0, writes: 0, flushes: 0, nandBytesProgrammed: 0 };
@@ -376,12 +392,14 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
   const untilCut = <T>(p: Promise<T>): Promise<T | undefined> => Promise.race([p, cutSeen.then(() => undefined)]);
   const conns: Connection[] = [];
   let released = false;
+  let shapeCtx: { extents: Awaited<ReturnType<typeof fileMap>>; files: TracedFile[]; rule: ReturnType<typeof powerFailAtomicity>; blockSize: number; load: WriteShape } | undefined;
   try {
     const st = await guard('start', d.start, server.start());
     res.ms.start = Date.now() - t0;
     if (!st.ready) throw new Error(`mariadbd did not start from the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
     const ctl = await guard('start', d.start, server.connect());
     conns.push(ctl);
+    await stack.fuse!.startTrace();
     const bankConns: Connection[] = [];
     const oltpConns: Connection[] = [];
     for (let i = 0; i < cfg.clients; i++) bankConns.push(await guard('load', d.load, server.connect()));
@@ -400,6 +418,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     res.cut.pendingLbas = point.pendingLbas;
     res.device.load = deviceBytes(await dev.counters(), dev0);
     const victims = server.kill();
+    const flushTrace = await stack.fuse!.takeTrace();
     const exportStats = await stack.fuse!.stats();
     res.cut.heldRequests = exportStats.heldCount;
     res.cut.maxDirtyBytes = exportStats.maxDirtyBytes;
@@ -413,7 +432,20 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     res.workload.oltpTransactions = oltp.transactions;
     res.workload.commitLatencyUs = latencySummary(bank.latenciesUs);
     res.ms.cut = Date.now() - tCut;
+    if (flushTrace && shapeCtx) {
+      res.writeShape = {
+        load: shapeCtx.load,
+        flush: analyzeWriteShape('flush', flushTrace, shapeCtx.extents, shapeCtx.files, shapeCtx.rule, shapeCtx.blockSize),
+        tornPages: [],
+      };
+    }
     await recoverAndVerify(cfg, dev, cyclePrng, bank.acked, res, ledger, d);
+    if (res.writeShape) {
+      res.writeShape.tornPages = tornPagesOf(res, res.writeShape);
+      // The per-page fates served the matching; the cycle keeps the counts and the sample.
+      delete res.writeShape.load?.pages;
+      delete res.writeShape.flush?.pages;
+    }
   } catch (e) {
     if (!(e instanceof HarnessError)) throw e;
     noteHarnessError(res, e);
@@ -449,6 +481,16 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
       return;
     }
     await sleep(cfg.loadMs);
+    if (stack.fuse!.isCut) return;
+    // The load's write shape, and the file map the flush's writes will be read against.
+    const loadTrace = await untilCut(stack.fuse!.takeTrace());
+    const mapped = await untilCut(mapFiles(stack.mountPoint!, server.opts.dataDir, cfg.pageSize));
+    if (loadTrace && mapped) {
+      const profile = getProfile(cfg.profile);
+      const rule = powerFailAtomicity(profile.identify);
+      const blockSize = profile.identify.namespace.lbaDataSize;
+      shapeCtx = { ...mapped, rule, blockSize, load: analyzeWriteShape('load', loadTrace, mapped.extents, mapped.files, rule, blockSize) };
+    }
     if (stack.fuse!.isCut) return;
     res.cut.dirtyPages = (await untilCut(statusValue(ctl, 'INNODB_BUFFER_POOL_PAGES_DIRTY'))) ?? 0;
     if (stack.fuse!.isCut) return;
@@ -495,6 +537,8 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
     if (!st.ready) {
       const log = server.logSinceStart();
       res.messages.push(...notableLogLines(log));
+      // The datadir is there even when InnoDB refuses it: which pages are torn?
+      res.checks.innochecksum = await guard('verify', d.verify, runInnochecksum(server, cfg.pageSize));
       res.verdict = decideVerdict({ refused: true, log });
       res.outage = res.verdict === 'torn-page-detected';
       res.findings.push(
@@ -534,6 +578,31 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
     res.verdict = decideVerdict({ refused: false, log, oracle, oltpRowsExpected: OLTP_ROWS, checkTable, innochecksum, cleanShutdown: stop.clean });
     res.findings.push(...describeFindings(res));
   }
+}
+
+/** InnoDB files (with their page size) and the redo log of the datadir, relative to the mount point, and their extents. */
+async function mapFiles(mountPoint: string, dataDir: string, pageSize: number): Promise<{ extents: Awaited<ReturnType<typeof fileMap>>; files: TracedFile[] }> {
+  const rel = dataDir.slice(mountPoint.length + 1);
+  const files: TracedFile[] = innodbFiles(dataDir).map((f) => ({ file: `${rel}/${f}`, pageSize }));
+  files.push({ file: `${rel}/ib_logfile0` });
+  const extents = await fileMap(mountPoint, files.map((f) => f.file));
+  return { extents, files };
+}
+
+/** Pages named torn (innochecksum, the refusal in the error log), matched against the traced writes. */
+function tornPagesOf(res: CycleResult, shape: NonNullable<CycleResult['writeShape']>): TornPage[] {
+  const rel = 'mysql';
+  const found = new Map<string, TornPage['source']>();
+  for (const b of res.checks.innochecksum?.bad ?? []) found.set(`${rel}/${b.file}#${b.page}`, 'innochecksum');
+  for (const m of res.messages.join('\n').matchAll(/corrupted page (\d+) in file \.\/(\S+)/g)) if (!found.has(`${rel}/${m[2]}#${m[1]}`)) found.set(`${rel}/${m[2]}#${m[1]}`, 'error-log');
+  const last = { ...(shape.load?.pages ?? {}), ...(shape.flush?.pages ?? {}) };
+  const out: TornPage[] = [];
+  for (const [key, source] of found) {
+    const at = key.lastIndexOf('#');
+    const [fate, flag] = (last[key] ?? 'not-written').split(',');
+    out.push({ file: key.slice(0, at), page: Number(key.slice(at + 1)), source, write: fate as TornPage['write'], misaligned: flag === 'misaligned' });
+  }
+  return out;
 }
 
 function describeFindings(res: CycleResult): string[] {

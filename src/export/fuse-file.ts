@@ -93,6 +93,20 @@ export interface CutTrigger {
   minWriteBytes?: number;
 }
 
+/**
+ * The write requests (and syncs) served since tracing started, in order: what
+ * reached the device, for the write-shape report (src/export/write-shape.ts).
+ * `writes` holds pairs [pos, len] (bytes of the exported file = device bytes);
+ * `syncs` the number of writes served before each fsync/flush.
+ */
+export interface WriteTrace {
+  writes: number[];
+  syncs: number[];
+}
+
+/** Trace at most this many writes (a bound on memory; `truncated` says so). */
+const TRACE_MAX_WRITES = 2_000_000;
+
 export class FuseFile {
   readonly filePath: string;
   readonly sizeBytes: number;
@@ -104,6 +118,7 @@ export class FuseFile {
   private armed: { remaining: number; dirtyBytes: number; minWrite: number; resolve: (p: CrashPoint) => void } | undefined;
   private crashPoint: CrashPoint | undefined;
   private cutListeners: ((p: CrashPoint) => void)[] = [];
+  private trace: (WriteTrace & { truncated: boolean }) | undefined;
 
   private constructor(
     readonly device: NvmeDevice,
@@ -184,6 +199,18 @@ export class FuseFile {
 
   disarm(): void {
     this.armed = undefined;
+  }
+
+  /** Start (or restart) tracing the write requests this export serves. */
+  startTrace(): void {
+    this.trace = { writes: [], syncs: [], truncated: false };
+  }
+
+  /** The trace since startTrace (or the last take), and start a new one; undefined if not tracing. */
+  takeTrace(): (WriteTrace & { truncated: boolean }) | undefined {
+    const t = this.trace;
+    if (t) this.startTrace();
+    return t;
   }
 
   /** Test hook: stop answering requests (held until failPending), as a hung handler would. */
@@ -316,6 +343,11 @@ export class FuseFile {
     st.writeRequests++;
     st.writeBytes += len;
     st.writeSizes[len] = (st.writeSizes[len] ?? 0) + 1;
+    const t = this.trace;
+    if (t) {
+      if (t.writes.length < 2 * TRACE_MAX_WRITES) t.writes.push(pos, len);
+      else t.truncated = true;
+    }
     const first = Math.floor(pos / bs);
     const last = Math.floor((pos + len - 1) / bs);
     const nlb = last - first + 1;
@@ -341,6 +373,7 @@ export class FuseFile {
 
   private serveSync(): number {
     this.stats.syncRequests++;
+    if (this.trace) this.trace.syncs.push(this.trace.writes.length / 2);
     try {
       this.device.flush();
       return 0;
