@@ -30,7 +30,8 @@ import { BlockStack, FsType } from '../../src/export/block-stack';
 import { HostImage, HostedDevice } from '../../src/export/device-host/client';
 import { guard } from '../../src/export/watchdog';
 import { BadInputError, HarnessError } from '../../src/util/errors';
-import { sleep } from '../../src/export/exec';
+import * as path from 'node:path';
+import { CommandError, sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
@@ -39,7 +40,7 @@ import { Prng } from '../../src/util/prng';
 import { BankWorkload } from '../postgres/bank';
 import { DeviceBytes, deviceBytes, latencySummary, median, noteHarnessError } from '../postgres/cycle';
 import { powerFailAtomicity } from '../../src/device/identify';
-import { TracedFile, WriteShape, analyzeWriteShape, fileMap } from '../../src/export/write-shape';
+import { PageLayout, TracedFile, WriteShape, analyzeWriteShape, fileMap, pageLayout } from '../../src/export/write-shape';
 import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
 import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
 import { missingForMariadb } from './runtime';
@@ -52,8 +53,8 @@ export type FlushMethod = (typeof FLUSH_METHODS)[number];
 export const PAGE_SIZES = [4096, 8192, 16384, 32768, 65536] as const;
 
 /** Range of the device-cache fill (KiB) at which a targeted cut strikes during the flush batch. */
-const CUT_MIN_DIRTY_KIB = 32;
-const CUT_MAX_DIRTY_KIB = 256;
+const CUT_MIN_DIRTY_KIB = 64;
+const CUT_MAX_DIRTY_KIB = 1024;
 
 export interface MariadbCellConfig {
   doublewrite: boolean;
@@ -68,6 +69,10 @@ export interface MariadbCellConfig {
   crashes: number;
   crashAt: CrashAt;
   fs: FsType;
+  /** Extra mkfs arguments (the base image's file system), e.g. ext4 -O bigalloc -C 16384. */
+  mkfsOptions: string[];
+  /** Extra mount options (every mount of the cell). */
+  mountOptions: string[];
   accounts: number;
   /** Bank-ledger client connections. */
   clients: number;
@@ -89,6 +94,8 @@ export const DEFAULT_CELL: Omit<MariadbCellConfig, 'doublewrite' | 'seed' | 'cra
   faults: [],
   crashAt: 'flush',
   fs: 'ext4',
+  mkfsOptions: [],
+  mountOptions: [],
   accounts: 20000,
   clients: 4,
   oltpClients: 2,
@@ -109,6 +116,8 @@ export function validateCell(cfg: MariadbCellConfig): void {
   int(cfg.bufferPoolMiB, 8, 4096, '--buffer-pool-mib');
   int(cfg.redoMiB, 4, 4096, '--redo-mib');
   if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
+  for (const o of cfg.mkfsOptions) if (!o || /[\0\n\s]/.test(o)) throw new BadInputError(`--mkfs-option "${o}" is not an argument (give e.g. --mkfs-option "-O bigalloc -C 16384")`);
+  for (const o of cfg.mountOptions) if (!/^[A-Za-z0-9_=.:/+-]+$/.test(o)) throw new BadInputError(`--mount-option "${o}" is not a mount option (one per flag, e.g. --mount-option dioread_nolock)`);
   if (cfg.crashAt !== 'flush' && cfg.crashAt !== 'seeded') throw new BadInputError(`--crash-at must be flush or seeded, got ${cfg.crashAt}`);
   int(cfg.accounts, 2, 10_000_000, '--accounts');
   int(cfg.clients, 1, 64, '--clients');
@@ -193,7 +202,7 @@ function nszeOf(cfg: MariadbCellConfig): number {
 }
 
 function baseKey(cfg: MariadbCellConfig): string {
-  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, accounts: cfg.accounts, nsze: nszeOf(cfg), ...creationSettings(cfg) });
+  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, mkfs: cfg.mkfsOptions, mount: cfg.mountOptions, accounts: cfg.accounts, nsze: nszeOf(cfg), ...creationSettings(cfg) });
 }
 
 function newServer(ledger: RunLedger, mountPoint: string, settings: Record<string, string>): MariadbServer {
@@ -217,9 +226,13 @@ export async function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d 
   const dev = await HostedDevice.create({ profile: cfg.profile, seed: cfg.seed, nsze });
   let stack: BlockStack;
   try {
-    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, ledger }));
+    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, mkfsOptions: cfg.mkfsOptions, mountOptions: cfg.mountOptions, ledger }));
   } catch (e) {
     await dev.dispose();
+    // Options the user passed through that mkfs or mount refused are bad input, not a harness failure.
+    if (e instanceof CommandError && (cfg.mkfsOptions.length > 0 || cfg.mountOptions.length > 0) && /^(mkfs|mount)/.test(path.basename(e.result.command.split(' ')[0]))) {
+      throw new BadInputError(`${e.result.command.split(' ')[0]} refused the file-system options (--mkfs-option ${JSON.stringify(cfg.mkfsOptions.join(' '))}, --mount-option ${JSON.stringify(cfg.mountOptions.join(','))}): ${(e.result.stderr || e.result.stdout).trim().split('\n')[0]}`);
+    }
     throw e;
   }
   let server: MariadbServer | undefined;
@@ -288,7 +301,7 @@ export interface CycleResult {
     cleanShutdown?: boolean;
   };
   /** What the writes looked like at the device: during the load, and in the forced flush up to the cut. */
-  writeShape?: { load?: WriteShape; flush?: WriteShape; tornPages: TornPage[] };
+  writeShape?: { load?: WriteShape; flush?: WriteShape; layout?: PageLayout; tornPages: TornPage[] };
   ms: { total: number; start: number; load: number; cut: number; recovery: number; verify: number };
 }
 
@@ -328,16 +341,30 @@ function kib(n: number): string {
   return n % 1024 === 0 ? `${n / 1024}k` : String(n);
 }
 
-/** `mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=<n>:<fs>:<cut>:seed=S:cycle=N`. */
+/** File-system options in a replay id: base64url of JSON [mkfs, mount], only when there are any. */
+function fsOptionsTag(cfg: MariadbCellConfig): string {
+  if (cfg.mkfsOptions.length === 0 && cfg.mountOptions.length === 0) return '';
+  return '~' + Buffer.from(JSON.stringify([cfg.mkfsOptions, cfg.mountOptions])).toString('base64url');
+}
+
+/** `mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=<n>:<fs>[~<fs options>]:<cut>:seed=S:cycle=N`. */
 export function replayIdOf(cfg: MariadbCellConfig, cycle: number): string {
-  return `mariadb:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:dblwr=${cfg.doublewrite ? 'on' : 'off'}:${cfg.flushMethod}:${kib(cfg.pageSize)}:trx=${cfg.flushLogAtTrxCommit}:${cfg.fs}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
+  return `mariadb:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:dblwr=${cfg.doublewrite ? 'on' : 'off'}:${cfg.flushMethod}:${kib(cfg.pageSize)}:trx=${cfg.flushLogAtTrxCommit}:${cfg.fs}${fsOptionsTag(cfg)}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
 }
 
 /** Parse a MariaDB replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
 export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycle: number } {
-  const m = /^mariadb:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs):(flush|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
-  if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs:flush|seeded:seed=S:cycle=N)`);
-  const cycle = Number(m[10]);
+  const m = /^mariadb:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
+  if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|seeded:seed=S:cycle=N)`);
+  const cycle = Number(m[11]);
+  let fsOptions: [string[], string[]] = [[], []];
+  if (m[8]) {
+    try {
+      fsOptions = JSON.parse(Buffer.from(m[8].slice(1), 'base64url').toString('utf8'));
+    } catch {
+      throw new BadInputError(`"${id}": the file-system options after "~" do not decode`);
+    }
+  }
   const cfg: MariadbCellConfig = {
     ...DEFAULT_CELL,
     profile: m[1],
@@ -347,8 +374,10 @@ export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycl
     pageSize: Number(m[5]) * 1024,
     flushLogAtTrxCommit: Number(m[6]),
     fs: m[7] as FsType,
-    crashAt: m[8] as CrashAt,
-    seed: Number(m[9]),
+    mkfsOptions: fsOptions[0],
+    mountOptions: fsOptions[1],
+    crashAt: m[9] as CrashAt,
+    seed: Number(m[10]),
     crashes: cycle + 1,
   };
   validateCell(cfg);
@@ -368,7 +397,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
   const dev = await HostedDevice.create({ profile: cfg.profile, faults: cfg.faults, seed: devSeed, nsze: base.nsze, image: base.image.id });
   let stack: BlockStack;
   try {
-    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, ledger }));
+    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, mountOptions: cfg.mountOptions, ledger }));
   } catch (e) {
     await dev.dispose();
     if (e instanceof HarnessError) {
@@ -436,6 +465,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
       res.writeShape = {
         load: shapeCtx.load,
         flush: analyzeWriteShape('flush', flushTrace, shapeCtx.extents, shapeCtx.files, shapeCtx.rule, shapeCtx.blockSize),
+        layout: pageLayout(shapeCtx.extents, shapeCtx.files, shapeCtx.rule, shapeCtx.blockSize),
         tornPages: [],
       };
     }
@@ -514,7 +544,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
 
 async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: MariadbDeadlines): Promise<void> {
   const tRec = Date.now();
-  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, ledger }));
+  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger }));
   res.cut.changedBlocks = rec.changedBlocks;
   res.recovery.fsckCode = rec.fsck?.code ?? 0;
   res.recovery.fsckOutput = rec.fsck?.output ?? '';

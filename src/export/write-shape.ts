@@ -282,3 +282,31 @@ export function mergeShapes(phase: string, shapes: readonly WriteShape[], sample
   }
   return m;
 }
+
+/** Where the file system placed the pages of the paged files: how many start off an atomic boundary. */
+export interface PageLayout {
+  pages: number;
+  misaligned: number;
+  byFile: Record<string, { pages: number; misaligned: number; misalignedPages: number[] }>;
+}
+
+/** The page layout of the mapped files (pure): every page whose first byte is mapped is counted. */
+export function pageLayout(extents: readonly FileExtent[], files: readonly TracedFile[], rule: AtomicityRule, blockSize: number, listLimit = 20): PageLayout {
+  const out: PageLayout = { pages: 0, misaligned: 0, byFile: {} };
+  const pageSizeOf = new Map(files.map((f) => [f.file, f.pageSize]));
+  for (const e of extents) {
+    const ps = pageSizeOf.get(e.file);
+    if (!ps) continue;
+    const f = (out.byFile[e.file] ??= { pages: 0, misaligned: 0, misalignedPages: [] });
+    for (let page = Math.ceil(e.logical / ps); page * ps < e.logical + e.length; page++) {
+      f.pages++;
+      out.pages++;
+      if (misalignedAt(rule, e.physical + (page * ps - e.logical), blockSize)) {
+        f.misaligned++;
+        out.misaligned++;
+        if (f.misalignedPages.length < listLimit) f.misalignedPages.push(page);
+      }
+    }
+  }
+  return out;
+}

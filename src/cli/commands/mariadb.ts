@@ -22,6 +22,8 @@ interface MariadbOpts {
   seed: string;
   crashAt: string;
   fs: string;
+  mkfsOption: string[];
+  mountOption: string[];
   accounts: string;
   clients: string;
   oltpClients: string;
@@ -58,6 +60,8 @@ export function cellFromOptions(o: MariadbOpts): MariadbCellConfig {
     seed: int(o.seed, '--seed'),
     crashAt: o.crashAt as CrashAt,
     fs: o.fs as FsType,
+    mkfsOptions: o.mkfsOption.flatMap((v) => v.split(/\s+/).filter(Boolean)),
+    mountOptions: o.mountOption,
     accounts: int(o.accounts, '--accounts'),
     clients: int(o.clients, '--clients'),
     oltpClients: int(o.oltpClients, '--oltp-clients'),
@@ -79,7 +83,7 @@ export function formatCycleLine(c: CycleResult): string {
 export function formatCell(r: CellResult): string {
   const c = r.config;
   return [
-    `MariaDB innodb_doublewrite=${c.doublewrite ? 'on' : 'off'}, flush method ${c.flushMethod}, ${c.pageSize / 1024} KiB pages on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `MariaDB innodb_doublewrite=${c.doublewrite ? 'on' : 'off'}, flush method ${c.flushMethod}, ${c.pageSize / 1024} KiB pages on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}${c.mkfsOptions.length ? ` mkfs ${c.mkfsOptions.join(' ')}` : ''}${c.mountOptions.length ? ` mount ${c.mountOptions.join(',')}` : ''}, cut at ${c.crashAt}, seed ${c.seed})`,
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
     ...r.cycles.map(formatCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}${r.outages ? ` (${r.outages} outage(s): InnoDB refused to start)` : ''}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
@@ -103,6 +107,8 @@ export function registerMariadbCommands(program: Command): void {
     .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
     .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
     .option('--fs <type>', 'file system on the exported device: ext4 | xfs', DEFAULT_CELL.fs)
+    .option('--mkfs-option <args>', 'extra mkfs arguments, split at spaces (repeatable), e.g. "-O bigalloc -C 16384" (ext4) or "-d su=16k,sw=1" (xfs)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--mount-option <opt>', 'extra mount option (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--accounts <n>', 'bank-ledger accounts', String(DEFAULT_CELL.accounts))
     .option('--clients <n>', 'bank-ledger client connections', String(DEFAULT_CELL.clients))
     .option('--oltp-clients <n>', 'OLTP write-mix connections (0: none)', String(DEFAULT_CELL.oltpClients))
