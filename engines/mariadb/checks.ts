@@ -106,7 +106,7 @@ export interface CheckTableResult {
   errors: string[];
 }
 
-export const CHECKED_TABLES = ['tornlab.accounts', 'tornlab.transfers', 'tornlab.sbtest1'];
+export const CHECKED_TABLES = ['tornlab.accounts', 'tornlab.transfers', 'tornlab.branches', 'tornlab.sbtest1'];
 
 /** CHECK TABLE … EXTENDED on the load's tables. */
 export async function checkTables(c: Connection): Promise<CheckTableResult> {

@@ -642,6 +642,7 @@ function describeFindings(res: CycleResult): string[] {
     if (o.lostCommits.length) f.push(`${o.lostCommits.length} acknowledged transfer(s) missing, e.g. id ${o.lostCommits.slice(0, 5).join(', ')}`);
     if (o.balanceSum !== o.expectedSum) f.push(`balances sum to ${o.balanceSum}, expected ${o.expectedSum}`);
     if (o.inconsistentAccounts) f.push(`${o.inconsistentAccounts} account(s) disagree with the transfers present`);
+    if (o.inconsistentBranches) f.push(`${o.inconsistentBranches} branch(es) disagree with the transfers present`);
     if (o.oltpRows >= 0 && o.oltpRows !== OLTP_ROWS) f.push(`sbtest1 holds ${o.oltpRows} rows, expected ${OLTP_ROWS} (a delete or insert of a transaction without the other)`);
     for (const e of o.queryErrors) f.push(`query error: ${e}`);
   }

@@ -41,7 +41,7 @@ export function decideVerdict(e: Evidence): Verdict {
   if (e.refused) return corruptionSeen ? 'torn-page-detected' : 'recovery-failed';
   const o = e.oracle;
   if (o && o.lostCommits.length > 0) return 'lost-commit';
-  if (o && (o.balanceSum !== o.expectedSum || o.inconsistentAccounts > 0)) return 'atomicity-violation';
+  if (o && (o.balanceSum !== o.expectedSum || o.inconsistentAccounts > 0 || o.inconsistentBranches > 0)) return 'atomicity-violation';
   if (o && e.oltpRowsExpected !== undefined && o.oltpRows >= 0 && o.oltpRows !== e.oltpRowsExpected) return 'atomicity-violation';
   const structureBad = e.checkTable !== undefined && (e.checkTable.problems.length > 0 || e.checkTable.errors.length > 0);
   if (structureBad && !corruptionSeen) return 'silent-corruption';

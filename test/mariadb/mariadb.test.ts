@@ -3,8 +3,14 @@
  * emulated consumer-tlc device, cut inside the page cleaner's flush
  * (issue 13): innodb_doublewrite=0 is caught — InnoDB refuses to start over
  * the torn page, or a check finds it — and innodb_doublewrite=1 recovers
- * clean in every cycle (oracle, CHECK TABLE EXTENDED, innochecksum). Both
- * leave no mount, loop device or process.
+ * clean in every cycle (oracle, CHECK TABLE EXTENDED, innochecksum), on every
+ * profile. On atomic-16k (16 KiB power-fail atomic inside 16 KiB boundaries)
+ * with ext4's default allocation, doublewrite=0 is still caught, and the
+ * write shape names the cause: the torn pages are the first pages of small
+ * tablespaces, placed off a 16 KiB boundary, whose one 16 KiB write crossed
+ * it. With a 16 KiB-aligned allocation (ext4 bigalloc, 16 KiB clusters) no
+ * page is off the boundary, every flushed page is protected and every cycle
+ * is ok. Every run leaves no mount, loop device or process.
  *
  * Needs root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and Debian's
  * mariadb-server; without them the tests are skipped with a line naming what
@@ -62,6 +68,49 @@ describeMariadb('MariaDB on consumer-tlc, cut during the page cleaner flush', ()
       expect(c.cut.trigger).toBe('flush');
     }
     expect(r.finding).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+});
+
+describeMariadb('innodb_doublewrite=1 on every other profile', () => {
+  jest.setTimeout(600_000);
+  test.each(['enterprise-plp', 'atomic-16k', 'azure-atomic-16k', 'qemu-default'])('%s: one cycle, ok', async (profile) => {
+    const r = await runMariadbCell(cell(true, 1, 2, { profile }));
+    expect(r.cycles.map((c) => ({ verdict: c.verdict, findings: c.findings }))).toEqual([{ verdict: 'ok', findings: [] }]);
+    expect(leftovers()).toEqual([]);
+  });
+});
+
+describeMariadb('innodb_doublewrite=0 on atomic-16k: the allocation decides', () => {
+  jest.setTimeout(600_000);
+
+  test('default ext4: caught, and every torn page is a misaligned page whose write crossed the 16 KiB boundary', async () => {
+    const r = await runMariadbCell(cell(false, 8, 1, { profile: 'atomic-16k' }));
+    const layout = r.cycles[0].writeShape!.layout!;
+    expect(layout.misaligned).toBeGreaterThan(0);
+    expect(r.cycles[0].writeShape!.flush!.atomicity).toEqual({ unitBytes: 16384, controllerUnitBytes: 4096, boundaryBytes: 16384, boundaryOffsetBytes: 0 });
+    const caught = r.cycles.filter((c) => c.verdict === 'torn-page-detected');
+    expect(caught.length).toBeGreaterThanOrEqual(1);
+    for (const c of caught) {
+      const torn = c.writeShape!.tornPages;
+      expect(torn.length).toBeGreaterThan(0);
+      for (const t of torn) expect({ page: `${t.file}#${t.page}`, write: t.write, misaligned: t.misaligned }).toEqual({ page: `${t.file}#${t.page}`, write: 'crosses-boundary', misaligned: true });
+    }
+    // The misaligned pages are the first ones of a tablespace (ext4 places a new file's first blocks anywhere).
+    for (const f of Object.values(layout.byFile)) for (const p of f.misalignedPages) expect(p).toBeLessThan(8);
+    expect(leftovers()).toEqual([]);
+  });
+
+  test('ext4 bigalloc with 16 KiB clusters: no page off the boundary, every flushed page protected, every cycle ok', async () => {
+    const r = await runMariadbCell(cell(false, 3, 1, { profile: 'atomic-16k', mkfsOptions: ['-O', 'bigalloc', '-C', '16384'] }));
+    for (const c of r.cycles) {
+      expect({ verdict: c.verdict, findings: c.findings }).toEqual({ verdict: 'ok', findings: [] });
+      const ws = c.writeShape!;
+      expect(ws.layout!.misaligned).toBe(0);
+      expect(ws.layout!.pages).toBeGreaterThan(1000);
+      expect(ws.flush!.pageWrites).toBeGreaterThan(0);
+      expect(ws.flush!.protected).toBe(ws.flush!.pageWrites);
+    }
     expect(leftovers()).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ test('a replay id names the cell and parses back into it', () => {
   expect(() => parseMariadbReplayId('pg:consumer-tlc:fpw=on:checkpoint:seed=1:cycle=0')).toThrow(/not a MariaDB replay id/);
 });
 
-const oracle = { lostCommits: [], balanceSum: 100n, expectedSum: 100n, accountRows: 10, inconsistentAccounts: 0, presentTransfers: 5, queryErrors: [], oltpRows: 10 };
+const oracle = { lostCommits: [], balanceSum: 100n, expectedSum: 100n, accountRows: 10, inconsistentAccounts: 0, presentTransfers: 5, queryErrors: [], oltpRows: 10, inconsistentBranches: 0 };
 
 test('verdicts from the evidence', () => {
   const refusedLog = '[ERROR] InnoDB: Unable to apply log to corrupted page 48 in file ./ibdata1\n[ERROR] InnoDB: Plugin initialization aborted with error Page read from tablespace is corrupted.';

@@ -3,7 +3,9 @@ import { Command } from 'commander';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
+import * as fs from 'node:fs';
 import { FsType } from '../../export/block-stack';
+import { WriteShapeRun, writeWriteShapeReport } from '../../report/write-shape';
 import { isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
@@ -29,7 +31,41 @@ interface MariadbOpts {
   oltpClients: string;
   loadMs: string;
   json?: boolean;
+  writeShape?: string;
   deadlineFactor?: string;
+}
+
+/** The write-shape report data of a cell: per cycle, the load and flush phases, the layout and the torn pages. */
+export function writeShapeRun(r: CellResult): WriteShapeRun {
+  const c = r.config;
+  return {
+    title: `MariaDB doublewrite=${c.doublewrite ? 'on' : 'off'} on ${c.profile} (${c.fs})`,
+    settings: {
+      profile: c.profile + (c.faults.length ? ` + ${c.faults.join(', ')}` : ''),
+      'file system': c.fs,
+      'mkfs options': c.mkfsOptions.join(' ') || '(defaults)',
+      'mount options': ['noatime', ...c.mountOptions].join(','),
+      ...r.settings,
+    },
+    cycles: r.cycles.map((y) => ({
+      cycle: y.cycle,
+      replayId: y.replayId,
+      verdict: y.verdict,
+      phases: [y.writeShape?.load, y.writeShape?.flush].filter((s): s is NonNullable<typeof s> => s !== undefined),
+      layout: y.writeShape?.layout,
+      tornPages: y.writeShape?.tornPages ?? [],
+    })),
+  };
+}
+
+/** Make the report folder before anything runs (bad input: exit 2, nothing left behind). */
+function prepareDir(dir: string): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new BadInputError(`--write-shape ${dir}: exists and is not a folder; give a folder for write-shape.json/.md/.html`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new BadInputError(`--write-shape ${dir}: cannot create the folder (${(e as Error).message})`);
+  }
 }
 
 function int(text: string, flag: string): number {
@@ -114,6 +150,7 @@ export function registerMariadbCommands(program: Command): void {
     .option('--oltp-clients <n>', 'OLTP write-mix connections (0: none)', String(DEFAULT_CELL.oltpClients))
     .option('--load-ms <ms>', 'load before the flush is forced', String(DEFAULT_CELL.loadMs))
     .option('--json', 'print the result as JSON')
+    .option('--write-shape <dir>', 'write the write-shape report (write-shape.json, .md, .html) into this folder')
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and Debian\'s mariadb-server.\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
     .action(async (o: MariadbOpts) => {
@@ -128,7 +165,9 @@ export function registerMariadbCommands(program: Command): void {
         cfg = cellFromOptions(o);
       }
       applyDeadlineFactor(o.deadlineFactor);
+      if (o.writeShape !== undefined) prepareDir(o.writeShape);
       const r = await runMariadbCell(cfg, { fromCycle, onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
+      if (o.writeShape !== undefined) for (const f of writeWriteShapeReport(o.writeShape, writeShapeRun(r))) process.stderr.write(`wrote ${f}\n`);
       process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
       process.exitCode = runExitStatus({ findings: r.cycles.some((c) => isFinding(c.verdict)), harnessErrors: r.cycles.some((c) => c.verdict === 'harness-error') });
     });
