@@ -6,6 +6,9 @@
 import { buildCellResult, buildReport } from '../report/build';
 import { PgCellConfig, runPgCell } from '../../engines/postgres/cycle';
 import { pgMeasurements } from '../../engines/postgres/campaign';
+import { MariadbCellConfig, runMariadbCell } from '../../engines/mariadb/cycle';
+import { mariadbMeasurements } from '../../engines/mariadb/campaign';
+import { missingForMariadb } from '../../engines/mariadb/runtime';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { requireExport } from '../export/preconditions';
 import { runLedger } from '../export';
@@ -66,6 +69,8 @@ export async function runCampaign(
     title?: string;
     /** Real PostgreSQL cells, run after the in-process ones (each cycle mounts a real file system). */
     pgCells?: PgCellConfig[];
+    /** Real MariaDB cells, run after the PostgreSQL ones. */
+    mariadbCells?: MariadbCellConfig[];
     /** Real SQLite cells, run last. */
     sqliteCells?: SqliteCampaignCell[];
   } = {},
@@ -73,7 +78,9 @@ export async function runCampaign(
   const pgCells = opts.pgCells ?? [];
   // Check the machine before anything runs: a campaign must not fail half way for a missing package.
   const sqliteCells = opts.sqliteCells ?? [];
+  const mariadbCells = opts.mariadbCells ?? [];
   if (pgCells.length > 0) requireExport('ext4', missingForPostgres());
+  if (mariadbCells.length > 0) requireExport('ext4', missingForMariadb());
   if (sqliteCells.length > 0) requireExport('ext4');
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {
@@ -94,6 +101,20 @@ export async function runCampaign(
     outcomes.push(o);
     opts.onCell?.(o, cells.length + i);
   }
+  for (let i = 0; i < mariadbCells.length; i++) {
+    const t0 = process.hrtime.bigint();
+    const verdicts: Record<string, number> = {};
+    const index = cells.length + pgCells.length + i;
+    const r = await runMariadbCell(mariadbCells[i], {
+      onCycle: (c) => {
+        verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
+        opts.onProgress?.({ done: c.cycle + 1, total: mariadbCells[i].crashes, verdicts }, index);
+      },
+    });
+    const o: CellOutcome = { result: buildCellResult(mariadbMeasurements(r)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    outcomes.push(o);
+    opts.onCell?.(o, index);
+  }
   try {
     for (let i = 0; i < sqliteCells.length; i++) {
       const sc = sqliteCells[i];
@@ -106,7 +127,7 @@ export async function runCampaign(
       });
       const o: CellOutcome = { result: buildCellResult(sqliteMeasurements(r, sc.profile, sc.faults)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
       outcomes.push(o);
-      opts.onCell?.(o, cells.length + pgCells.length + i);
+      opts.onCell?.(o, cells.length + pgCells.length + mariadbCells.length + i);
     }
   } finally {
     if (sqliteCells.length > 0) runLedger().close();

@@ -4,7 +4,9 @@ import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError, HarnessError } from '../../util/errors';
 import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from '../../campaign/cell';
-import { deviceCoversPage, expandCampaign, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { deviceCoversPage, expandCampaign, expandMariadbCells, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { parseMariadbReplayId, runMariadbCell } from '../../../engines/mariadb/cycle';
+import { formatCycleLine as formatMariadbCycleLine } from './mariadb';
 import { parsePgReplayId } from '../../../engines/postgres/campaign';
 import { runPgCell } from '../../../engines/postgres/cycle';
 import { formatCycleLine } from './pg';
@@ -71,6 +73,16 @@ async function replayPg(id: string, json: boolean): Promise<void> {
   const c = r.cycles[0];
   if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
   else process.stdout.write(`${formatCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
+  process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
+}
+
+/** A MariaDB cycle's replay (as for PostgreSQL: the same seeded choices, the server's timing is not under the seed). */
+async function replayMariadb(id: string, json: boolean): Promise<void> {
+  const { cfg, cycle } = parseMariadbReplayId(id);
+  const r = await runMariadbCell(cfg, { fromCycle: cycle });
+  const c = r.cycles[0];
+  if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+  else process.stdout.write(`${formatMariadbCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
   process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
 }
 
@@ -183,16 +195,18 @@ export function registerCampaignCommands(program: Command): void {
       const cells = expandCampaign(config);
       for (const c of cells) validateCell(c);
       const pgCells = expandPgCells(config);
+      const mariadbCells = expandMariadbCells(config);
       const sqliteCells = expandSqliteCells(config);
-      const total = cells.length + pgCells.length + sqliteCells.length;
-      if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres or sqlite section`);
+      const total = cells.length + pgCells.length + mariadbCells.length + sqliteCells.length;
+      if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres, mariadb or sqlite section`);
       const out = o.out || path.join('reports', config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default'));
-      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}\n`);
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${mariadbCells.length ? `, ${mariadbCells.length} MariaDB` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}\n`);
       const bar = progressBar('');
       const { report } = await runCampaign(cells, config as unknown as Record<string, unknown>, {
         workers: o.workers,
         generatedAt: o.generatedAt,
         pgCells,
+        mariadbCells,
         sqliteCells,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
@@ -230,6 +244,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (id: string, o) => {
       if (id.trim().startsWith('pg:')) return replayPg(id, !!o.json);
+      if (id.trim().startsWith('mariadb:')) return replayMariadb(id, !!o.json);
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);
