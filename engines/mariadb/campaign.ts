@@ -5,9 +5,10 @@
  */
 import type { CellMeasurements } from '../../src/report/build';
 import type { Expectation, NonOkState } from '../../src/report/schema';
-import { NON_OK } from '../../src/crash/verdict';
+import { NON_OK, Verdict } from '../../src/crash/verdict';
+import type { PgCycleSummary } from '../postgres/campaign';
 import { median } from '../postgres/cycle';
-import { CellResult, MariadbCellConfig } from './cycle';
+import { CellResult, CycleResult, MariadbCellConfig } from './cycle';
 
 /**
  * innodb_doublewrite=1 claims that no torn page survives recovery on any
@@ -22,40 +23,58 @@ export function mariadbExpectation(cfg: Pick<MariadbCellConfig, 'doublewrite' | 
   return { kind: 'demonstration', tolerated: ['torn-page-detected', 'recovery-failed', 'silent-corruption'], reason: `innodb_doublewrite=0 leaves a page torn by the cut for recovery to trip over unless the device writes every page atomically where the file system put it (${clock})` };
 }
 
+/** What the cell's measurements read of one cycle (the PostgreSQL summary's fields; a shard keeps these). */
+export function mariadbCycleSummary(c: CycleResult): PgCycleSummary {
+  return {
+    cycle: c.cycle,
+    replayId: c.replayId,
+    verdict: c.verdict,
+    detail: c.verdict === 'ok' ? '' : (c.verdict === 'harness-error' ? (c.findings[0] ?? '') : (c.messages.find((m) => /\[ERROR\]/.test(m)) ?? c.findings[0] ?? '')).slice(0, 300),
+    acked: c.workload.acked,
+    hostWriteBytes: c.device.load.hostWriteBytes,
+    nandBytesProgrammed: c.device.load.nandBytesProgrammed,
+    flushes: c.device.load.flushes,
+    loadMs: c.ms.load,
+    commitLatencyUs: { p50: c.workload.commitLatencyUs.p50, p99: c.workload.commitLatencyUs.p99 },
+  };
+}
+
 /** A MariaDB cell's result as report measurements. */
 export function mariadbMeasurements(r: CellResult): CellMeasurements {
-  const cycles = r.cycles;
-  const sum = (f: (c: (typeof cycles)[number]) => number) => cycles.reduce((a, c) => a + f(c), 0);
+  return mariadbMeasurementsOf(r.config, r.cycles.map(mariadbCycleSummary));
+}
+
+/** Report measurements of a cell's cycles (in cycle order). */
+export function mariadbMeasurementsOf(cfg: MariadbCellConfig, cycles: readonly PgCycleSummary[]): CellMeasurements {
+  const sum = (f: (c: PgCycleSummary) => number) => cycles.reduce((a, c) => a + f(c), 0);
   const findings: NonOkState[] = cycles
-    .filter((c): c is typeof c & { verdict: NonOkState['verdict'] } => c.verdict !== 'ok')
-    .map((c) => ({
-      replayId: c.replayId,
-      verdict: c.verdict,
-      detail: (c.verdict === 'harness-error' ? (c.findings[0] ?? '') : (c.messages.find((m) => /\[ERROR\]/.test(m)) ?? c.findings[0] ?? '')).slice(0, 300),
-    }));
+    .filter((c): c is PgCycleSummary & { verdict: NonOkState['verdict'] } => c.verdict !== 'ok')
+    .map((c) => ({ replayId: c.replayId, verdict: c.verdict, detail: c.detail }));
+  const verdicts: Partial<Record<Verdict, number>> = {};
+  for (const c of cycles) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
   return {
     engine: 'mariadb',
-    mode: r.config.doublewrite ? 'doublewrite-on' : 'doublewrite-off',
-    profile: r.config.profile,
-    faults: r.config.faults,
-    pageSize: r.config.pageSize,
+    mode: cfg.doublewrite ? 'doublewrite-on' : 'doublewrite-off',
+    profile: cfg.profile,
+    faults: cfg.faults,
+    pageSize: cfg.pageSize,
     workload: 'bank+oltp',
-    txns: sum((c) => c.workload.acked),
-    seed: r.config.seed,
-    bytesByTag: { other: sum((c) => c.device.load.hostWriteBytes) },
+    txns: sum((c) => c.acked),
+    seed: cfg.seed,
+    bytesByTag: { other: sum((c) => c.hostWriteBytes) },
     logicalBytesCommitted: 0,
-    commits: sum((c) => c.workload.acked),
-    nandBytesProgrammed: sum((c) => c.device.load.nandBytesProgrammed),
-    flushes: sum((c) => c.device.load.flushes),
+    commits: sum((c) => c.acked),
+    nandBytesProgrammed: sum((c) => c.nandBytesProgrammed),
+    flushes: sum((c) => c.flushes),
     fuaWrites: 0,
-    simTimeUs: Math.round(sum((c) => c.ms.load) * 1000),
+    simTimeUs: Math.round(sum((c) => c.loadMs) * 1000),
     commitLatencyUs: {
-      p50: Math.round(median(cycles.map((c) => c.workload.commitLatencyUs.p50))),
-      p99: Math.max(0, ...cycles.map((c) => c.workload.commitLatencyUs.p99)),
+      p50: Math.round(median(cycles.map((c) => c.commitLatencyUs.p50))),
+      p99: Math.max(0, ...cycles.map((c) => c.commitLatencyUs.p99)),
     },
     crashStatesTried: cycles.length,
-    verdicts: r.verdicts,
+    verdicts,
     findings,
-    expectation: mariadbExpectation(r.config),
+    expectation: mariadbExpectation(cfg),
   };
 }

@@ -676,7 +676,14 @@ export interface CellResult {
 /** Run a cell: preconditions, base image, `crashes` cycles. */
 export async function runMariadbCell(
   cfg: MariadbCellConfig,
-  opts: { onCycle?: (r: CycleResult) => void; ledger?: RunLedger; fromCycle?: number; deadlines?: Partial<MariadbDeadlines> } = {},
+  opts: {
+    onCycle?: (r: CycleResult) => void;
+    ledger?: RunLedger;
+    fromCycle?: number;
+    deadlines?: Partial<MariadbDeadlines>;
+    /** A shard (src/crash/shard.ts): run only the cycles whose replay id it owns (each cycle has its own seeded stream). */
+    owns?: (replayId: string) => boolean;
+  } = {},
 ): Promise<CellResult> {
   validateCell(cfg);
   requireExport(cfg.fs, missingForMariadb());
@@ -687,6 +694,7 @@ export async function runMariadbCell(
   try {
     base = await baseImage(cfg, ledger, d);
     for (let i = opts.fromCycle ?? 0; i < cfg.crashes; i++) {
+      if (opts.owns && !opts.owns(replayIdOf(cfg, i))) continue;
       const r = await runCycle(cfg, base, i, ledger, d);
       cycles.push(r);
       opts.onCycle?.(r);

@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
+import { runMariadbShard } from '../../campaign/run-campaign';
+import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import * as fs from 'node:fs';
 import { FsType } from '../../export/block-stack';
 import { WriteShapeRun, writeWriteShapeReport } from '../../report/write-shape';
@@ -31,6 +33,9 @@ interface MariadbOpts {
   oltpClients: string;
   loadMs: string;
   json?: boolean;
+  out?: string;
+  junit?: string;
+  shard?: string;
   writeShape?: string;
   deadlineFactor?: string;
 }
@@ -151,6 +156,9 @@ export function registerMariadbCommands(program: Command): void {
     .option('--load-ms <ms>', 'load before the flush is forced', String(DEFAULT_CELL.loadMs))
     .option('--json', 'print the result as JSON')
     .option('--write-shape <dir>', 'write the write-shape report (write-shape.json, .md, .html) into this folder')
+    .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
+    .option('--junit <file>', 'write JUnit XML')
+    .addOption(shardOption())
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and Debian\'s mariadb-server.\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
     .action(async (o: MariadbOpts) => {
@@ -164,11 +172,23 @@ export function registerMariadbCommands(program: Command): void {
       } else {
         cfg = cellFromOptions(o);
       }
+      const shard = parseShardOption(o.shard, o.out);
+      if (shard && fromCycle !== undefined) throw new BadInputError('--replay reruns one cycle: give it without --shard');
       applyDeadlineFactor(o.deadlineFactor);
       if (o.writeShape !== undefined) prepareDir(o.writeShape);
-      const r = await runMariadbCell(cfg, { fromCycle, onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
-      if (o.writeShape !== undefined) for (const f of writeWriteShapeReport(o.writeShape, writeShapeRun(r))) process.stderr.write(`wrote ${f}\n`);
-      process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
-      process.exitCode = runExitStatus({ findings: r.cycles.some((c) => isFinding(c.verdict)), harnessErrors: r.cycles.some((c) => c.verdict === 'harness-error') });
+      const onCycle = o.json ? undefined : (c: CycleResult) => process.stderr.write(formatCycleLine(c) + '\n');
+      let r: CellResult | undefined;
+      if (fromCycle !== undefined) {
+        r = await runMariadbCell(cfg, { fromCycle, onCycle });
+      } else {
+        const { outcome, cell } = await runMariadbShard(cfg, shard, { onCycle });
+        r = cell;
+        writeRunOutputs({ command: 'mariadb', title: `tornlab mariadb ${outcome.result.id}`, campaign: { mariadb: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
+      }
+      if (r) process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
+      else process.stdout.write(o.json ? '{}\n' : `${shard ? `shard ${shard.index}/${shard.count}` : 'this run'} owns none of the ${cfg.crashes} cycles\n`);
+      if (r && o.writeShape !== undefined) for (const f of writeWriteShapeReport(o.writeShape, writeShapeRun(r))) process.stderr.write(`wrote ${f}\n`);
+      const cycles = r?.cycles ?? [];
+      process.exitCode = runExitStatus({ findings: cycles.some((c) => isFinding(c.verdict)), harnessErrors: cycles.some((c) => c.verdict === 'harness-error') });
     });
 }
