@@ -23,7 +23,8 @@
  *  3. A commit counts as acknowledged only if its acknowledgement arrived
  *     before the cut instant (BankWorkload.markCut).
  *  4. The targeted cut strikes only at a write of at least one InnoDB page,
- *     after the page cleaner was told to flush everything.
+ *     after the page cleaner was told to flush everything (with `unprotected`:
+ *     only at one the device does not write atomically).
  */
 import { getProfile, parseFaults } from '../../src/device/profiles';
 import { BlockStack, FsType } from '../../src/export/block-stack';
@@ -47,7 +48,8 @@ import { missingForMariadb } from './runtime';
 import { Connection, MariadbServer, notableLogLines } from './server';
 import { Verdict, decideVerdict } from './verdict';
 
-export type CrashAt = 'flush' | 'seeded';
+/** flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write the device does not cover atomically; seeded: after a seeded number of writes. */
+export type CrashAt = 'flush' | 'unprotected' | 'seeded';
 export const FLUSH_METHODS = ['O_DIRECT', 'fsync', 'O_DIRECT_NO_FSYNC'] as const;
 export type FlushMethod = (typeof FLUSH_METHODS)[number];
 export const PAGE_SIZES = [4096, 8192, 16384, 32768, 65536] as const;
@@ -118,7 +120,7 @@ export function validateCell(cfg: MariadbCellConfig): void {
   if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
   for (const o of cfg.mkfsOptions) if (!o || /[\0\n\s]/.test(o)) throw new BadInputError(`--mkfs-option "${o}" is not an argument (give e.g. --mkfs-option "-O bigalloc -C 16384")`);
   for (const o of cfg.mountOptions) if (!/^[A-Za-z0-9_=.:/+-]+$/.test(o)) throw new BadInputError(`--mount-option "${o}" is not a mount option (one per flag, e.g. --mount-option dioread_nolock)`);
-  if (cfg.crashAt !== 'flush' && cfg.crashAt !== 'seeded') throw new BadInputError(`--crash-at must be flush or seeded, got ${cfg.crashAt}`);
+  if (!['flush', 'unprotected', 'seeded'].includes(cfg.crashAt)) throw new BadInputError(`--crash-at must be flush, unprotected or seeded, got ${cfg.crashAt}`);
   int(cfg.accounts, 2, 10_000_000, '--accounts');
   int(cfg.clients, 1, 64, '--clients');
   int(cfg.oltpClients, 0, 64, '--oltp-clients');
@@ -278,7 +280,7 @@ export interface CycleResult {
   messages: string[];
   replayId: string;
   cut: {
-    trigger: 'flush' | 'seeded' | 'after-flush' | 'end-of-load';
+    trigger: 'flush' | 'unprotected' | 'seeded' | 'after-flush' | 'end-of-load';
     afterWrites: number;
     dirtyBytesAtLeast: number;
     maxDirtyBytes: number;
@@ -354,8 +356,8 @@ export function replayIdOf(cfg: MariadbCellConfig, cycle: number): string {
 
 /** Parse a MariaDB replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
 export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycle: number } {
-  const m = /^mariadb:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
-  if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|seeded:seed=S:cycle=N)`);
+  const m = /^mariadb:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|unprotected|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
+  if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded:seed=S:cycle=N)`);
   const cycle = Number(m[11]);
   let fsOptions: [string[], string[]] = [[], []];
   if (m[8]) {
@@ -524,9 +526,9 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     if (stack.fuse!.isCut) return;
     res.cut.dirtyPages = (await untilCut(statusValue(ctl, 'INNODB_BUFFER_POOL_PAGES_DIRTY'))) ?? 0;
     if (stack.fuse!.isCut) return;
-    res.cut.dirtyBytesAtLeast = cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
+    res.cut.dirtyBytesAtLeast = cfg.crashAt === 'unprotected' ? cfg.pageSize : cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
     await stack.fuse!.resetMaxDirty();
-    const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: cfg.pageSize });
+    const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: cfg.pageSize, notAtomicWrites: cfg.crashAt === 'unprotected' });
     // innodb_max_dirty_pages_pct=0: the page cleaner flushes every dirty page, in batches.
     const flushed = (async () => {
       await ctl.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');

@@ -62,7 +62,7 @@ export interface CampaignFile {
   /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
   postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded' };
   /** Real MariaDB cells (tornlab mariadb): innodb_doublewrite on/off x profiles, `crashes` crash cycles each. */
-  mariadb?: { doublewrite: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'flush' | 'seeded'; flushMethod?: FlushMethod; pageSize?: number; mkfsOptions?: string[] };
+  mariadb?: { doublewrite: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'flush' | 'unprotected' | 'seeded'; flushMethod?: FlushMethod; pageSize?: number; mkfsOptions?: string[] };
   /** Real SQLite cells (tornlab sqlite): journal_mode x synchronous x page size, or the whole grid, per profile. */
   sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number };
   commits?: CommitMethod[];
@@ -144,7 +144,7 @@ export const CAMPAIGN_SCHEMA = {
         profiles: PROFILE_LIST,
         crashes: { type: 'integer', minimum: 1, maximum: 1000 },
         seed: { type: 'integer', minimum: 0 },
-        crashAt: { type: 'string', enum: ['flush', 'seeded'] },
+        crashAt: { type: 'string', enum: ['flush', 'unprotected', 'seeded'] },
         flushMethod: { type: 'string', enum: [...FLUSH_METHODS] },
         pageSize: { type: 'integer', enum: [4096, 8192, 16384, 32768, 65536] },
         mkfsOptions: { type: 'array', items: { type: 'string', minLength: 1 } },

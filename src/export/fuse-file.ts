@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CrashPoint, NvmeDevice } from '../device/device';
 import { Tag } from '../device/types';
+import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
 import { run } from './exec';
 
 // fuse-native ships no types; this is the part of its API used here.
@@ -91,6 +92,13 @@ export interface CutTrigger {
    * commits in small ones).
    */
   minWriteBytes?: number;
+  /**
+   * Only a write the device does not promise to land atomically on power loss
+   * (src/device/identify.ts isPowerFailAtomic: larger than the unit, or across
+   * an atomic boundary) may trigger the cut: a cut aimed at the writes an
+   * atomic-write device leaves unprotected.
+   */
+  notAtomicWrites?: boolean;
 }
 
 /**
@@ -115,7 +123,7 @@ export class FuseFile {
   private held: (() => void)[] = [];
   private failers: (() => void)[] = [];
   private fuse: FuseInstance | undefined;
-  private armed: { remaining: number; dirtyBytes: number; minWrite: number; resolve: (p: CrashPoint) => void } | undefined;
+  private armed: { remaining: number; dirtyBytes: number; minWrite: number; notAtomic: boolean; resolve: (p: CrashPoint) => void } | undefined;
   private crashPoint: CrashPoint | undefined;
   private cutListeners: ((p: CrashPoint) => void)[] = [];
   private trace: (WriteTrace & { truncated: boolean }) | undefined;
@@ -192,6 +200,7 @@ export class FuseFile {
         remaining: trigger.afterWrites === undefined ? Infinity : Math.max(1, Math.floor(trigger.afterWrites)),
         dirtyBytes: trigger.dirtyBytesAtLeast ?? Infinity,
         minWrite: trigger.minWriteBytes ?? 0,
+        notAtomic: trigger.notAtomicWrites ?? false,
         resolve,
       };
     });
@@ -290,7 +299,7 @@ export class FuseFile {
           () => {
             const r = this.serveWrite(buf, len, pos);
             cb(r);
-            this.afterWrite(len);
+            this.afterWrite(pos, len);
           },
           () => cb(EIO),
         ),
@@ -308,13 +317,18 @@ export class FuseFile {
   }
 
   /** Check an armed cut after a write was served (its answer is already on its way). */
-  private afterWrite(len: number): void {
+  private afterWrite(pos: number, len: number): void {
     const dirty = this.device.dirtyBytes;
     if (dirty > this.stats.maxDirtyBytes) this.stats.maxDirtyBytes = dirty;
     const a = this.armed;
     if (!a || this.gate !== 'serving') return;
     a.remaining--;
     if (len < a.minWrite) return;
+    if (a.notAtomic) {
+      const bs = this.device.blockSize;
+      const lba = Math.floor(pos / bs);
+      if (isPowerFailAtomic(powerFailAtomicity(this.device.profile.identify), lba, Math.ceil((pos + len) / bs) - lba)) return;
+    }
     if (a.remaining <= 0 || dirty >= a.dirtyBytes) this.cut();
   }
 

@@ -84,8 +84,10 @@ describeMariadb('innodb_doublewrite=1 on every other profile', () => {
 describeMariadb('innodb_doublewrite=0 on atomic-16k: the allocation decides', () => {
   jest.setTimeout(600_000);
 
+  // Cut at the first page write the device does not cover (--crash-at unprotected): with the seeded
+  // cache-fill cut (--crash-at flush) it is caught in about 4 of 10 cycles, too few for a test.
   test('default ext4: caught, and every torn page is a misaligned page whose write crossed the 16 KiB boundary', async () => {
-    const r = await runMariadbCell(cell(false, 8, 1, { profile: 'atomic-16k' }));
+    const r = await runMariadbCell(cell(false, 8, 1, { profile: 'atomic-16k', crashAt: 'unprotected' }));
     const layout = r.cycles[0].writeShape!.layout!;
     expect(layout.misaligned).toBeGreaterThan(0);
     expect(r.cycles[0].writeShape!.flush!.atomicity).toEqual({ unitBytes: 16384, controllerUnitBytes: 4096, boundaryBytes: 16384, boundaryOffsetBytes: 0 });

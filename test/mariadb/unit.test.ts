@@ -18,6 +18,9 @@ test('a replay id names the cell and parses back into it', () => {
   expect(p.cycle).toBe(2);
   expect(replayIdOf(p.cfg, p.cycle)).toBe(id);
   expect(() => parseMariadbReplayId('pg:consumer-tlc:fpw=on:checkpoint:seed=1:cycle=0')).toThrow(/not a MariaDB replay id/);
+  const fsOpts = { ...cfg, crashAt: 'unprotected' as const, mkfsOptions: ['-O', 'bigalloc', '-C', '16384'], mountOptions: ['dioread_nolock'] };
+  const q = parseMariadbReplayId(replayIdOf(fsOpts, 1));
+  expect(q.cfg).toMatchObject({ crashAt: 'unprotected', mkfsOptions: fsOpts.mkfsOptions, mountOptions: fsOpts.mountOptions });
 });
 
 const oracle = { lostCommits: [], balanceSum: 100n, expectedSum: 100n, accountRows: 10, inconsistentAccounts: 0, presentTransfers: 5, queryErrors: [], oltpRows: 10, inconsistentBranches: 0 };

@@ -146,7 +146,7 @@ export function registerMariadbCommands(program: Command): void {
     .option('--fault <name>', 'device fault switch (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--crashes <n>', 'crash cycles', '5')
     .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
-    .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
+    .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | unprotected (there, at the first page write the device does not cover atomically) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
     .option('--fs <type>', 'file system on the exported device: ext4 | xfs', DEFAULT_CELL.fs)
     .option('--mkfs-option <args>', 'extra mkfs arguments, split at spaces (repeatable), e.g. "-O bigalloc -C 16384" (ext4) or "-d su=16k,sw=1" (xfs)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--mount-option <opt>', 'extra mount option (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])

@@ -43,6 +43,7 @@ export interface CutTriggerSpec {
   afterWrites?: number;
   dirtyBytesAtLeast?: number;
   minWriteBytes?: number;
+  notAtomicWrites?: boolean;
 }
 
 /** Which pending writes survive: a fresh seeded stream, a given choice, or the n-th in enumeration order. */
