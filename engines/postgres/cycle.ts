@@ -298,7 +298,7 @@ export interface DeviceBytes {
   nandBytesProgrammed: number;
 }
 
-function deviceBytes(c: DeviceCounters, from?: DeviceBytes): DeviceBytes {
+export function deviceBytes(c: DeviceCounters, from?: DeviceBytes): DeviceBytes {
   const now = { hostWriteBytes: c.hostWriteBytes, writes: c.writes, flushes: c.flushes, nandBytesProgrammed: c.nandBytesProgrammed };
   if (!from) return now;
   return {
@@ -538,7 +538,8 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   return res;
 }
 
-function noteHarnessError(res: CycleResult, e: HarnessError): void {
+/** Mark a cycle harness-error (first error wins), naming the phase and what was stuck; engines/mariadb shares it. */
+export function noteHarnessError(res: Pick<CycleResult, 'verdict' | 'harness' | 'findings'>, e: HarnessError): void {
   const late = e instanceof PhaseDeadlineError ? e : undefined;
   if (res.verdict !== 'harness-error') {
     res.verdict = 'harness-error';
@@ -735,7 +736,7 @@ export interface CellResult {
   medianCycleMs: number;
 }
 
-function latencySummary(us: readonly number[]): { p50: number; p99: number } {
+export function latencySummary(us: readonly number[]): { p50: number; p99: number } {
   if (us.length === 0) return { p50: 0, p99: 0 };
   const s = [...us].sort((a, b) => a - b);
   const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]);

@@ -32,6 +32,7 @@ import { getProfile } from '../device/profiles';
 import { getAdapter } from './engines';
 import { CellSpec, COMMIT_METHODS, CommitMethod, EngineAdapter, SCALE_KEYS, ScaleKey, STRATEGIES, Strategy } from './cell';
 import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL as MARIADB_DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, validateCell as validateMariadbCell } from '../../engines/mariadb/cycle';
 import { SqliteCell, gridCells, parseCell } from '../../engines/sqlite/cell';
 import { canonicalFaults } from '../crash/faults';
 
@@ -61,6 +62,8 @@ export interface CampaignFile {
   forceAtomic?: boolean;
   /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
   postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded' };
+  /** Real MariaDB cells (tornlab mariadb): innodb_doublewrite on/off x profiles, `crashes` crash cycles each. */
+  mariadb?: { doublewrite: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'flush' | 'unprotected' | 'seeded'; flushMethod?: FlushMethod; pageSize?: number; mkfsOptions?: string[] };
   /** Real SQLite cells (tornlab sqlite): journal_mode x synchronous x page size, or the whole grid, per profile. */
   sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number };
   commits?: CommitMethod[];
@@ -131,6 +134,21 @@ export const CAMPAIGN_SCHEMA = {
         crashes: { type: 'integer', minimum: 1, maximum: 1000 },
         seed: { type: 'integer', minimum: 0 },
         crashAt: { type: 'string', enum: ['checkpoint', 'seeded'] },
+      },
+    },
+    mariadb: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['doublewrite'],
+      properties: {
+        doublewrite: { type: 'array', minItems: 1, items: { type: 'string', enum: ['on', 'off'] } },
+        profiles: PROFILE_LIST,
+        crashes: { type: 'integer', minimum: 1, maximum: 1000 },
+        seed: { type: 'integer', minimum: 0 },
+        crashAt: { type: 'string', enum: ['flush', 'unprotected', 'seeded'] },
+        flushMethod: { type: 'string', enum: [...FLUSH_METHODS] },
+        pageSize: { type: 'integer', enum: [4096, 8192, 16384, 32768, 65536] },
+        mkfsOptions: { type: 'array', items: { type: 'string', minLength: 1 } },
       },
     },
     sqlite: {
@@ -406,6 +424,33 @@ export function expandPgCells(c: CampaignFile): PgCellConfig[] {
     for (const fpw of pg.fpw) {
       const cfg: PgCellConfig = { ...DEFAULT_CELL, profile, faults, fpw: fpw === 'on', seed: pg.seed ?? c.seed ?? 1, crashes: pg.crashes ?? 4, crashAt: pg.crashAt ?? 'checkpoint' };
       validatePgCell(cfg);
+      out.push(cfg);
+    }
+  }
+  return out;
+}
+
+/** The MariaDB cells of a campaign (its `mariadb` section), in file order. */
+export function expandMariadbCells(c: CampaignFile): MariadbCellConfig[] {
+  const m = c.mariadb;
+  if (!m) return [];
+  const out: MariadbCellConfig[] = [];
+  for (const pEntry of m.profiles ?? c.profiles) {
+    const { profile, faults } = profileOf(pEntry);
+    for (const dw of m.doublewrite) {
+      const cfg: MariadbCellConfig = {
+        ...MARIADB_DEFAULT_CELL,
+        profile,
+        faults,
+        doublewrite: dw === 'on',
+        seed: m.seed ?? c.seed ?? 1,
+        crashes: m.crashes ?? 4,
+        crashAt: m.crashAt ?? 'flush',
+        flushMethod: m.flushMethod ?? MARIADB_DEFAULT_CELL.flushMethod,
+        pageSize: m.pageSize ?? MARIADB_DEFAULT_CELL.pageSize,
+        mkfsOptions: (m.mkfsOptions ?? []).flatMap((o) => o.split(/\s+/).filter(Boolean)),
+      };
+      validateMariadbCell(cfg);
       out.push(cfg);
     }
   }

@@ -6,6 +6,9 @@
 import { buildCellResult, buildReport } from '../report/build';
 import { CellResult as PgCellResult, CycleResult as PgCycleResult, PgCellConfig, pgReplayId, runPgCell } from '../../engines/postgres/cycle';
 import { pgCycleSummary } from '../../engines/postgres/campaign';
+import { CellResult as MariadbCellResult, CycleResult as MariadbCycleResult, MariadbCellConfig, replayIdOf as mariadbReplayId, runMariadbCell } from '../../engines/mariadb/cycle';
+import { mariadbCycleSummary } from '../../engines/mariadb/campaign';
+import { missingForMariadb } from '../../engines/mariadb/runtime';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { requireExport } from '../export/preconditions';
 import { runLedger } from '../export';
@@ -94,6 +97,16 @@ export async function runPgShard(cfg: PgCellConfig, shard: Shard | undefined, o:
   return { outcome: outcomeOf(part, t0), cell };
 }
 
+/** One MariaDB cell, or the cycles of it a shard owns (as runPgShard). */
+export async function runMariadbShard(cfg: MariadbCellConfig, shard: Shard | undefined, o: { onCycle?: (c: MariadbCycleResult, owned: number) => void } = {}): Promise<{ outcome: CellOutcome; cell?: MariadbCellResult }> {
+  const t0 = process.hrtime.bigint();
+  const ids = Array.from({ length: cfg.crashes }, (_, k) => mariadbReplayId(cfg, k));
+  const mine = ids.filter((id) => owns(shard, id));
+  const cell = mine.length === 0 ? undefined : await runMariadbCell(cfg, { owns: (id) => owns(shard, id), onCycle: (c) => o.onCycle?.(c, mine.length) });
+  const part: ShardPart = { kind: 'mariadb', ...cover('', ids, mine), config: cfg, cycles: (cell?.cycles ?? []).map(mariadbCycleSummary) };
+  return { outcome: outcomeOf(part, t0), cell };
+}
+
 export async function runCampaign(
   cells: CellSpec[],
   config: Record<string, unknown>,
@@ -105,6 +118,8 @@ export async function runCampaign(
     title?: string;
     /** Real PostgreSQL cells, run after the in-process ones (each cycle mounts a real file system). */
     pgCells?: PgCellConfig[];
+    /** Real MariaDB cells, run after the PostgreSQL ones. */
+    mariadbCells?: MariadbCellConfig[];
     /** Real SQLite cells, run last. */
     sqliteCells?: SqliteCampaignCell[];
     /** Run one shard: every cell is planned, only the items this shard owns are judged (src/crash/shard.ts). */
@@ -114,7 +129,9 @@ export async function runCampaign(
   const pgCells = opts.pgCells ?? [];
   // Check the machine before anything runs: a campaign must not fail half way for a missing package.
   const sqliteCells = opts.sqliteCells ?? [];
+  const mariadbCells = opts.mariadbCells ?? [];
   if (pgCells.length > 0) requireExport('ext4', missingForPostgres());
+  if (mariadbCells.length > 0) requireExport('ext4', missingForMariadb());
   if (sqliteCells.length > 0) requireExport('ext4');
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {
@@ -134,6 +151,19 @@ export async function runCampaign(
     outcomes.push(o);
     opts.onCell?.(o, cells.length + i);
   }
+  for (let i = 0; i < mariadbCells.length; i++) {
+    const verdicts: Record<string, number> = {};
+    let done = 0;
+    const index = cells.length + pgCells.length + i;
+    const { outcome: o } = await runMariadbShard(mariadbCells[i], opts.shard, {
+      onCycle: (c, total) => {
+        verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
+        opts.onProgress?.({ done: ++done, total, verdicts }, index);
+      },
+    });
+    outcomes.push(o);
+    opts.onCell?.(o, index);
+  }
   try {
     for (let i = 0; i < sqliteCells.length; i++) {
       const sc = sqliteCells[i];
@@ -148,7 +178,7 @@ export async function runCampaign(
       });
       const o = outcomeOf(sqlitePart(r, sc.profile, sc.faults, ids, mine), t0);
       outcomes.push(o);
-      opts.onCell?.(o, cells.length + pgCells.length + i);
+      opts.onCell?.(o, cells.length + pgCells.length + mariadbCells.length + i);
     }
   } finally {
     if (sqliteCells.length > 0) runLedger().close();

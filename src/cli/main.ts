@@ -27,6 +27,7 @@ import { registerReportCommands } from './commands/report';
 import { registerSqliteCommands } from './commands/sqlite';
 import { registerExecCommands } from './commands/exec';
 import { registerPgCommands } from './commands/pg';
+import { registerMariadbCommands } from './commands/mariadb';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerDurabilityCommands } from './commands/durability';
 
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerSqliteCommands(program);
   registerExecCommands(program);
   registerPgCommands(program);
+  registerMariadbCommands(program);
   registerDoctorCommands(program);
   registerDurabilityCommands(program);
   return program;

@@ -4,7 +4,9 @@ import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError, HarnessError } from '../../util/errors';
 import { CellSpec, COMMIT_METHODS, CommitMethod, modeLabel, STRATEGIES, Strategy } from '../../campaign/cell';
-import { checkCampaign, checkCampaignName, DEFAULT_MAX_CELLS, deviceCoversPage, expandCampaign, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { checkCampaign, checkCampaignName, DEFAULT_MAX_CELLS, deviceCoversPage, expandCampaign, expandMariadbCells, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { parseMariadbReplayId, runMariadbCell } from '../../../engines/mariadb/cycle';
+import { formatCycleLine as formatMariadbCycleLine } from './mariadb';
 import { parsePgReplayId } from '../../../engines/postgres/campaign';
 import { runPgCell } from '../../../engines/postgres/cycle';
 import { formatCycleLine } from './pg';
@@ -91,6 +93,16 @@ function defaultName(file: string | undefined): string {
     throw new BadInputError(`${file}: its file name cannot name the report folder; give the campaign a name: (letters, digits, ".", "_", "-") or --out DIR`);
   }
   return base;
+}
+
+/** A MariaDB cycle's replay (as for PostgreSQL: the same seeded choices, the server's timing is not under the seed). */
+async function replayMariadb(id: string, json: boolean): Promise<void> {
+  const { cfg, cycle } = parseMariadbReplayId(id);
+  const r = await runMariadbCell(cfg, { fromCycle: cycle });
+  const c = r.cycles[0];
+  if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+  else process.stdout.write(`${formatMariadbCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
+  process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
 }
 
 export function registerCampaignCommands(program: Command): void {
@@ -215,22 +227,24 @@ export function registerCampaignCommands(program: Command): void {
       const cells = expandCampaign(config);
       for (const c of cells) validateCell(c);
       const pgCells = expandPgCells(config);
+      const mariadbCells = expandMariadbCells(config);
       const sqliteCells = expandSqliteCells(config);
-      const total = cells.length + pgCells.length + sqliteCells.length;
-      if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres or sqlite section`);
+      const total = cells.length + pgCells.length + mariadbCells.length + sqliteCells.length;
+      if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres, mariadb or sqlite section`);
       const name = config.name ?? defaultName(file);
       const out = o.out || path.join('reports', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
       // Output paths before the work: a run must not end unable to write what it found.
       prepareOutputDir(out, o.out ? '--out' : 'the report folder (set it with --out)');
       if (o.junit) prepareOutputFile(o.junit, '--junit');
       startCellLog(out, { toolVersion: TOOL_VERSION, title: `tornlab campaign ${config.name ?? ''}`.trim(), campaign: config, cells: total, ...(o.generatedAt ? { generatedAt: o.generatedAt } : {}) });
-      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${mariadbCells.length ? `, ${mariadbCells.length} MariaDB` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
       const bar = progressBar('');
       const campaign = config as unknown as Record<string, unknown>;
       const run = await runCampaign(cells, campaign, {
         workers,
         generatedAt: o.generatedAt,
         pgCells,
+        mariadbCells,
         sqliteCells,
         shard,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
@@ -267,6 +281,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (id: string, o) => {
       if (id.trim().startsWith('pg:')) return replayPg(id, !!o.json);
+      if (id.trim().startsWith('mariadb:')) return replayMariadb(id, !!o.json);
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);

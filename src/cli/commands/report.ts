@@ -17,12 +17,12 @@ export const MERGED_JUNIT = 'junit.xml';
 /**
  * Whether the merged run has a finding as the unsharded command counts one:
  * `campaign` and `sqlite` a bug cell (a finding the cell does not tolerate),
- * `run` any finding outside a positive control, `pg` and `exec` any finding.
+ * `run` any finding outside a positive control, `pg`, `mariadb` and `exec` any finding.
  */
 export function mergedFinding(command: string, r: Report): boolean {
   const found = (c: Report['cells'][number]) => c.crashStatesTried > c.verdicts.ok + c.verdicts['harness-error'];
   if (command === 'run') return r.cells.some((c) => !c.control && found(c));
-  if (command === 'pg' || command === 'exec') return r.cells.some(found);
+  if (command === 'pg' || command === 'mariadb' || command === 'exec') return r.cells.some(found);
   return r.cells.some((c) => c.status === 'finding-bug');
 }
 
