@@ -28,6 +28,7 @@ import { registerExecCommands } from './commands/exec';
 import { registerPgCommands } from './commands/pg';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerDurabilityCommands } from './commands/durability';
+import { registerContainersCommands } from './commands/containers';
 
 export { EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_HARNESS, EXIT_NOT_COVERED };
 
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerPgCommands(program);
   registerDoctorCommands(program);
   registerDurabilityCommands(program);
+  registerContainersCommands(program);
   return program;
 }
 
