@@ -33,8 +33,8 @@ export const RUN_ENV = 'TORNLAB_RUN';
  */
 export const HOST_ENV = 'TORNLAB_DEVICE_HOST';
 
-/** fuse-conn: the kernel FUSE connection id of a fuse-mount (see fuse-conn.ts). */
-export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir';
+/** fuse-conn: the kernel FUSE connection id of a fuse-mount (see fuse-conn.ts); container: an id or name on tornlab's dockerd. */
+export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir' | 'container';
 
 export interface ResourceRecord {
   kind: ResourceKind;

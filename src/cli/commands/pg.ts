@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { BadInputError } from '../../util/errors';
-import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, runPgCell, validateCell } from '../../../engines/postgres/cycle';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, parseSettings, runPgCell, validateCell } from '../../../engines/postgres/cycle';
 import { FsType } from '../../export/block-stack';
 import { isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
@@ -23,6 +23,8 @@ interface PgOpts {
   pgbench: string;
   json?: boolean;
   deadlineFactor?: string;
+  runtime: string;
+  pgVersion?: string;
 }
 
 function int(text: string, flag: string): number {
@@ -47,6 +49,8 @@ export function cellFromOptions(o: PgOpts): PgCellConfig {
     clients: int(o.clients, '--clients'),
     loadMs: int(o.loadMs, '--load-ms'),
     pgbenchClients: int(o.pgbench, '--pgbench'),
+    runtime: o.runtime as PgCellConfig['runtime'],
+    ...(o.pgVersion !== undefined ? { pgVersion: o.pgVersion } : {}),
   };
   validateCell(cfg);
   return cfg;
@@ -64,7 +68,7 @@ export function formatCycleLine(c: CycleResult): string {
 export function formatCell(r: CellResult): string {
   const c = r.config;
   const lines = [
-    `PostgreSQL full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `PostgreSQL${c.runtime === 'container' ? ` ${containerPgVersion(c)} (container)` : ' (local)'} full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
     ...r.cycles.map(formatCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
@@ -90,6 +94,8 @@ export function registerPgCommands(program: Command): void {
     .option('--clients <n>', 'bank-transfer client connections', String(DEFAULT_CELL.clients))
     .option('--load-ms <ms>', 'load before the cut', String(DEFAULT_CELL.loadMs))
     .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
+    .option('--runtime <where>', 'local (Debian\'s binaries on the host) | container (a tornlab image; see tornlab containers setup)', 'local')
+    .option('--pg-version <v>', 'PostgreSQL major version of the container runtime: 15 | 17 | 18 (default 15)')
     .option('--json', 'print the result as JSON')
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and PostgreSQL 15 (Debian paths).\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
