@@ -184,7 +184,35 @@ export async function stopEngine(timeoutMs = 30_000): Promise<boolean> {
     if (mp && mp.startsWith(EXEC_ROOT + '/')) await run('umount', ['-l', mp], { timeoutMs: 10_000 });
   }
   fs.rmSync(DOCKER_SOCKET, { force: true });
+  removeCgroups();
   return true;
+}
+
+/** The empty cgroup folders our containers left under --cgroup-parent (rmdir only: a busy one stays). */
+function removeCgroups(): void {
+  const parent = dockerdFlags().find((f) => f.startsWith('--cgroup-parent='))!.split('=')[1].replace(/^\//, '');
+  const roots: string[] = [];
+  try {
+    for (const c of fs.readdirSync('/sys/fs/cgroup')) roots.push(path.join('/sys/fs/cgroup', c, parent));
+  } catch {
+    return;
+  }
+  roots.push(path.join('/sys/fs/cgroup', parent));
+  const rmTree = (d: string): void => {
+    let kids: fs.Dirent[] = [];
+    try {
+      kids = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const k of kids) if (k.isDirectory()) rmTree(path.join(d, k.name));
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      // busy or not ours to remove
+    }
+  };
+  for (const r of roots) rmTree(r);
 }
 
 let pointed = false;
