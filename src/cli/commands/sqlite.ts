@@ -11,6 +11,9 @@ import { parsePositiveInt, parseSeed } from '../../../engines/exec/options';
 import { requireExport, runLedger } from '../../export';
 import { countsHaveHarnessError, isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
+import { BadInputError } from '../../util/errors';
+import { SqliteRuntime, resolveSqliteRuntime } from '../../../engines/sqlite/runtime';
+import { settle as settleContainers } from '../../export/containers/containers';
 
 interface SqliteOpts {
   deadlineFactor?: string;
@@ -27,6 +30,7 @@ interface SqliteOpts {
   maxAcks: string;
   strict?: boolean;
   grid?: boolean;
+  runtime: string;
 }
 
 export function registerSqliteCommands(program: Command): void {
@@ -43,6 +47,7 @@ export function registerSqliteCommands(program: Command): void {
     .option('--max-acks <n>', 'cut after 3..N acknowledged commits (then a targeted number of device writes)', '40')
     .option('--device-mib <n>', 'namespace size in MiB', String(DEFAULT_DEVICE_BYTES / 1024 / 1024))
     .option('--no-device', 'no emulated device: SIGKILL only, on a temp directory (process-crash safety, not power loss)')
+    .option('--runtime <where>', 'local (the child on the host) | container (a fresh tornlab SQLite container per phase; see tornlab containers setup)', 'local')
     .option('--strict', 'exit 1 for documented trade-offs too (any verdict but ok)')
     .option('--grid', 'run every cell of the grid (5 journal modes x 3 synchronous levels x 4/8/16 KiB pages) and print a table')
     .option('--json', 'print the result as JSON')
@@ -61,7 +66,10 @@ export function registerSqliteCommands(program: Command): void {
       const seed = parseSeed(o.seed);
       const maxAcks = parsePositiveInt(o.maxAcks, '--max-acks', 100000);
       const sizeBytes = parsePositiveInt(o.deviceMib, '--device-mib', 4096) * 1024 * 1024;
+      if (o.runtime !== 'local' && o.runtime !== 'container') throw new BadInputError(`--runtime must be local or container, got "${o.runtime}"`);
+      const runtime = o.runtime as SqliteRuntime;
       if (o.device) requireExport('ext4');
+      await resolveSqliteRuntime(runtime);
       const cells: SqliteCell[] = o.grid ? gridCells() : [cell];
       const results: SqliteCampaignResult[] = [];
       try {
@@ -70,7 +78,7 @@ export function registerSqliteCommands(program: Command): void {
             cell: c,
             crashes,
             seed,
-            cycle: { minAcks: Math.min(3, maxAcks), maxAcks },
+            cycle: { minAcks: Math.min(3, maxAcks), maxAcks, runtime },
             openStorage: (i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes }) : openPlainDirectory()),
             onCycle: o.json || o.grid ? undefined : (i, x) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${x.verdict}${x.tradeOff ? ' (documented trade-off)' : ''}\n`),
           });
@@ -78,7 +86,8 @@ export function registerSqliteCommands(program: Command): void {
           if (o.grid && !o.json) process.stdout.write((results.length === 1 ? GRID_HEADER + '\n' : '') + formatGridRow(r) + '\n');
         }
       } finally {
-        if (o.device) runLedger().close(); // removes the run folder when nothing is held any more
+        await settleContainers();
+        if (o.device || runtime === 'container') runLedger().close(); // removes the run folder when nothing is held any more
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');
       else if (!o.grid) process.stdout.write(formatCampaign(results[0]) + '\n');

@@ -37,6 +37,13 @@ export interface ContainerSpec {
 
 const pending = new Set<Promise<unknown>>();
 
+/** Queue a background removal (invariant 2); settle() waits for it. */
+export function track(p: Promise<unknown>): void {
+  const q = p.catch(() => undefined);
+  pending.add(q);
+  void q.finally(() => pending.delete(q));
+}
+
 /** Wait for background removals of killed containers (invariant 2). */
 export async function settle(): Promise<void> {
   while (pending.size > 0) await Promise.allSettled([...pending]);
@@ -128,11 +135,11 @@ export class ServerContainer {
         // gone
       }
     }
-    const done = docker(['rm', '-f', id], 120_000).then((r) => {
-      if (r.code === 0 || /No such container/.test(r.stderr)) this.spec.ledger.remove('container', id);
-    });
-    pending.add(done);
-    void done.finally(() => pending.delete(done));
+    track(
+      docker(['rm', '-f', id], 120_000).then((r) => {
+        if (r.code === 0 || /No such container/.test(r.stderr)) this.spec.ledger.remove('container', id);
+      }),
+    );
     this.id = undefined;
     this.started = undefined;
     return victims;
