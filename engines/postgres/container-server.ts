@@ -91,7 +91,8 @@ export class PgContainerServer implements PgInstance {
     const st = await this.server.start();
     if (!st.ready) {
       this.server = undefined;
-      return { ready: false, ms: st.ms, exitCode: null };
+      // The log stream ended: the postmaster exited (its status went with the container); else the wait timed out.
+      return { ready: false, ms: st.ms, exitCode: /Log stream ended/.test(st.error ?? '') ? null : undefined };
     }
     // The log line comes just before the socket accepts; make sure it does.
     for (let i = 0; i < 200; i++) {

@@ -641,7 +641,7 @@ async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng:
       const log = server.logSinceStart();
       res.messages.push(...notableLogLines(log));
       res.verdict = decideVerdict({ recoveryFailed: true, log });
-      res.findings.push(`PostgreSQL did not finish crash recovery (postmaster exit ${st.exitCode ?? 'timeout'})`);
+      res.findings.push(`PostgreSQL did not finish crash recovery (${st.exitCode === undefined ? 'postmaster exit timeout' : st.exitCode === null ? 'the postmaster exited' : `postmaster exit ${st.exitCode}`})`);
       return;
     }
     await guard('verify', d.verify, verify());

@@ -9,33 +9,12 @@
  * one line saying why. Nothing of the run may be left: no container with
  * its label, no ledger entry.
  */
-import { execFileSync } from 'node:child_process';
 import { DEFAULT_CELL, runPgCell } from '../../engines/postgres/cycle';
-import { missingForExport, runLedger } from '../../src/export';
-import { DOCKER_SOCKET, RUN_LABEL, ourDaemonPid } from '../../src/export/containers/dockerd';
-import { imageTag, pgImage } from '../../src/export/containers/images';
-
-/** Why a version cannot run here (synchronous: jest decides before the tests run), or undefined. */
-function unavailable(version: string): string | undefined {
-  const m = missingForExport('ext4');
-  if (m.length) return `no block export here (${m.map((x) => x.what).join(', ')})`;
-  if (ourDaemonPid() === undefined) return 'tornlab\'s dockerd is not running (tornlab containers setup starts it)';
-  const tag = imageTag(pgImage(version));
-  try {
-    execFileSync('docker', ['-H', `unix://${DOCKER_SOCKET}`, 'image', 'inspect', tag], { stdio: 'ignore', timeout: 60_000 });
-  } catch {
-    return `image ${tag} is missing (tornlab containers setup --images pg${version})`;
-  }
-  return undefined;
-}
-
-function labelledContainersOf(runId: string): string[] {
-  const out = execFileSync('docker', ['-H', `unix://${DOCKER_SOCKET}`, 'ps', '-aq', '--filter', `label=${RUN_LABEL}=${runId}`], { encoding: 'utf8', timeout: 60_000 });
-  return out.split('\n').filter(Boolean);
-}
+import { runLedger } from '../../src/export';
+import { labelledContainersOf, unavailable } from './available';
 
 for (const version of ['15', '17', '18']) {
-  const why = unavailable(version);
+  const why = unavailable(`pg${version}` as 'pg15' | 'pg17' | 'pg18');
   const d = why ? describe.skip : describe;
   // eslint-disable-next-line no-console
   if (why) console.log(`PostgreSQL ${version} in a container: skipped: ${why}`);
