@@ -36,7 +36,8 @@ export function pgMeasurements(r: CellResult): CellMeasurements {
       detail: (c.verdict === 'harness-error' ? (c.findings[0] ?? c.messages[0] ?? '') : (c.messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m)) ?? c.findings[0] ?? '')).slice(0, 300),
     }));
   return {
-    engine: 'postgres',
+    // The runtime and major version name themselves, as in the replay id: postgres@container17.
+    engine: r.config.runtime === 'container' ? `postgres@container${r.config.pgVersion ?? '15'}` : 'postgres',
     mode: r.config.fpw ? 'fpw-on' : 'fpw-off',
     profile: r.config.profile,
     faults: r.config.faults,

@@ -17,6 +17,10 @@ import type { Report } from '../report/schema';
 import { CellSpec } from './cell';
 import { TOOL_VERSION } from '../util/version';
 import { CellOutcome, Progress, runCell } from './run-cell';
+import { containerUnavailable } from '../export/containers/availability';
+import { ImageName } from '../export/containers/images';
+import { settle as settleContainers } from '../export/containers/containers';
+import { resolveSqliteRuntime } from '../../engines/sqlite/runtime';
 
 export interface CampaignRun {
   report: Report;
@@ -68,13 +72,27 @@ export async function runCampaign(
     pgCells?: PgCellConfig[];
     /** Real SQLite cells, run last. */
     sqliteCells?: SqliteCampaignCell[];
+    /** A cell that cannot run here (a container cell without engine or image): one line, and the rest runs. */
+    onSkip?: (cell: string, why: string) => void;
   } = {},
 ): Promise<CampaignRun> {
-  const pgCells = opts.pgCells ?? [];
+  // Container cells without an engine or image are skipped, never pretended (issue 12).
+  const pgCells: PgCellConfig[] = [];
+  for (const c of opts.pgCells ?? []) {
+    const why = c.runtime === 'container' ? await containerUnavailable(`pg${c.pgVersion ?? '15'}` as ImageName) : undefined;
+    if (why) opts.onSkip?.(`postgres@container${c.pgVersion ?? '15'} fpw=${c.fpw ? 'on' : 'off'} on ${c.profile}`, why);
+    else pgCells.push(c);
+  }
+  const sqliteCells: SqliteCampaignCell[] = [];
+  for (const c of opts.sqliteCells ?? []) {
+    const why = c.runtime === 'container' ? await containerUnavailable('sqlite') : undefined;
+    if (why) opts.onSkip?.(`sqlite@container ${c.cell.journalMode}+${c.cell.synchronous} on ${c.profile}`, why);
+    else sqliteCells.push(c);
+  }
   // Check the machine before anything runs: a campaign must not fail half way for a missing package.
-  const sqliteCells = opts.sqliteCells ?? [];
-  if (pgCells.length > 0) requireExport('ext4', missingForPostgres());
-  if (sqliteCells.length > 0) requireExport('ext4');
+  if (pgCells.some((c) => c.runtime !== 'container')) requireExport('ext4', missingForPostgres());
+  if (pgCells.length > 0 || sqliteCells.length > 0) requireExport('ext4');
+  if (sqliteCells.some((c) => c.runtime === 'container')) await resolveSqliteRuntime('container');
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {
     const o = await runCell(cells[i], { workers: opts.workers, onProgress: (p) => opts.onProgress?.(p, i) });
@@ -103,8 +121,12 @@ export async function runCampaign(
         crashes: sc.crashes,
         seed: sc.seed,
         openStorage: (k) => openDeviceStorage({ profile: sc.profile, faults: sc.faults, seed: sc.seed + k, sample: k }),
+        cycle: sc.runtime === 'container' ? { runtime: 'container' } : undefined,
       });
-      const o: CellOutcome = { result: buildCellResult(sqliteMeasurements(r, sc.profile, sc.faults)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+      await settleContainers();
+      const m = sqliteMeasurements(r, sc.profile, sc.faults);
+      if (sc.runtime === 'container') m.engine = 'sqlite@container';
+      const o: CellOutcome = { result: buildCellResult(m), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
       outcomes.push(o);
       opts.onCell?.(o, cells.length + pgCells.length + i);
     }

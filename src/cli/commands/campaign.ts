@@ -194,6 +194,7 @@ export function registerCampaignCommands(program: Command): void {
         generatedAt: o.generatedAt,
         pgCells,
         sqliteCells,
+        onSkip: (cell, why) => process.stderr.write(`skipped ${cell}: ${why}\n`),
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
           bar.end();
@@ -229,7 +230,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--dump <dir>', 'write the crash image and a hex diff of the blocks the crash changed')
     .option('--json', 'print as JSON')
     .action(async (id: string, o) => {
-      if (id.trim().startsWith('pg:')) return replayPg(id, !!o.json);
+      if (/^pg[:@]/.test(id.trim())) return replayPg(id, !!o.json);
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);
