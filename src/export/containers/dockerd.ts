@@ -17,7 +17,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { run, sleep } from '../exec';
 import { pidAlive } from '../ledger';
-import { Missing } from '../preconditions';
 
 /** Folder of the daemon's socket, pidfile, exec root and log (tmpfs: a reboot forgets a daemon). */
 export const DOCKER_RUN_DIR = process.env.TORNLAB_DOCKER_RUN_DIR ?? '/run/tornlab-docker';
@@ -80,9 +79,12 @@ function onPath(cmd: string): string | undefined {
   return undefined;
 }
 
-/** What starting our daemon needs and this machine lacks (docker.io itself is installed by setup). */
-export function missingForEngine(): Missing[] {
-  const out: Missing[] = [];
+/**
+ * What starting our daemon needs and this machine lacks (docker.io itself is installed by setup),
+ * in the shape of preconditions.ts's Missing (not imported: preconditions sits above the teardown that reaches this module).
+ */
+export function missingForEngine(): { what: string; fix: string }[] {
+  const out: { what: string; fix: string }[] = [];
   if (typeof process.getuid === 'function' && process.getuid() !== 0) out.push({ what: 'root', fix: 'run as root (dockerd, debootstrap and the FUSE export need it)' });
   if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers') && !fs.existsSync('/sys/fs/cgroup/memory')) {
     out.push({ what: 'cgroups (/sys/fs/cgroup)', fix: 'mount cgroup2 at /sys/fs/cgroup (containers need cgroups)' });
