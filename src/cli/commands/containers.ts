@@ -1,6 +1,8 @@
 /** `tornlab containers setup|status|stop`: the tornlab-owned container engine and its images. */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ensureToolImage } from '../../export/containers/tool-image';
 import { BadInputError, PreconditionError } from '../../util/errors';
 import { run } from '../../export/exec';
 import { DOCKER_SOCKET, engineStatus, missingForEngine, startEngine, stopEngine } from '../../export/containers/dockerd';
@@ -39,7 +41,8 @@ export function registerContainersCommands(program: Command): void {
   c.command('setup')
     .description('install docker.io and debootstrap when missing, start tornlab\'s dockerd, build or reuse the images')
     .option('--images <list>', `images to make, comma-separated: ${ALL_IMAGES.join(', ')}, or all`, 'all')
-    .action(async (o: { images: string }) => {
+    .option('--tool', 'also build the tool\'s own image (docker/Dockerfile) from the pg15 base and this tree\'s dist/')
+    .action(async (o: { images: string; tool?: boolean }) => {
       const images = parseImages(o.images);
       const t0 = Date.now();
       const say = (l: string) => process.stderr.write(`containers: ${l}\n`);
@@ -50,8 +53,12 @@ export function registerContainersCommands(program: Command): void {
       if (missing.length) throw new PreconditionError(formatMissing(missing, 'the container runtime'));
       const e = await startEngine();
       say(e.started ? `dockerd started (pid ${e.pid}, ${DOCKER_SOCKET}) in ${e.ms} ms` : `dockerd already running (pid ${e.pid})`);
-      const built = await ensureImages(images, say);
+      const built = await ensureImages(o.tool && !images.includes('pg15') ? [...images, 'pg15'] : images, say);
       for (const b of built) process.stdout.write(`${b.image.padEnd(13)} ${b.tag.padEnd(32)} ${b.how} (${(b.ms / 1000).toFixed(1)} s)\n`);
+      if (o.tool) {
+        const t = await ensureToolImage(path.resolve(__dirname, '../../../..'), say);
+        process.stdout.write(`${'tool'.padEnd(13)} ${t.tag.padEnd(32)} ${t.how} (${(t.ms / 1000).toFixed(1)} s)\n`);
+      }
       process.stdout.write(`setup done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     });
   c.command('status')
