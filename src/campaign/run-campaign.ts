@@ -4,10 +4,10 @@
  * caller.
  */
 import { buildCellResult, buildReport } from '../report/build';
-import { PgCellConfig, runPgCell } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL, PgCellConfig, runPgCell } from '../../engines/postgres/cycle';
 import { pgMeasurements } from '../../engines/postgres/campaign';
 import { missingForPostgres } from '../../engines/postgres/runtime';
-import { requireExport } from '../export/preconditions';
+import { missingForExport, requireExport } from '../export/preconditions';
 import { runLedger } from '../export';
 import { runSqliteCampaign } from '../../engines/sqlite/campaign';
 import { sqliteMeasurements } from '../../engines/sqlite/report';
@@ -58,6 +58,33 @@ export const DEFAULT_CAMPAIGN = {
   forceAtomic: true,
   controls: true,
 } as const;
+
+/**
+ * The real-database cells `npm start` adds to the default campaign
+ * (`campaign --default --databases`): one PostgreSQL cell (full_page_writes=off
+ * on consumer-tlc: the torn page the default campaign is about, in a real
+ * database) and one SQLite cell (WAL + synchronous=FULL), each local when the
+ * machine has the binaries, else in a container when tornlab's engine and
+ * image are there, else skipped with the reason.
+ */
+export async function defaultDatabaseCells(seed: number): Promise<{ pgCells: PgCellConfig[]; sqliteCells: SqliteCampaignCell[]; skipped: string[] }> {
+  const skipped: string[] = [];
+  const exportMissing = missingForExport('ext4');
+  if (exportMissing.length > 0) {
+    const why = `no block export here (${exportMissing.map((m) => m.what).join(', ')})`;
+    return { pgCells: [], sqliteCells: [], skipped: [`postgres fpw=off on consumer-tlc: ${why}`, `sqlite WAL+FULL on consumer-tlc: ${why}`] };
+  }
+  const pg: PgCellConfig = { ...DEFAULT_CELL, fpw: false, seed, crashes: 2 };
+  const pgCells: PgCellConfig[] = [];
+  if (missingForPostgres().length === 0) pgCells.push(pg);
+  else {
+    const why = await containerUnavailable('pg15');
+    if (why) skipped.push(`postgres fpw=off on consumer-tlc: no local PostgreSQL (${missingForPostgres()[0].what}) and ${why}`);
+    else pgCells.push({ ...pg, runtime: 'container', pgVersion: '15' });
+  }
+  const sqliteCells: SqliteCampaignCell[] = [{ cell: { journalMode: 'WAL', synchronous: 'FULL', pageSize: 4096 }, profile: 'consumer-tlc', faults: [], crashes: 6, seed }];
+  return { pgCells, sqliteCells, skipped };
+}
 
 export async function runCampaign(
   cells: CellSpec[],

@@ -9,7 +9,7 @@ import { parsePgReplayId } from '../../../engines/postgres/campaign';
 import { runPgCell } from '../../../engines/postgres/cycle';
 import { formatCycleLine } from './pg';
 import { renderJunit } from '../../campaign/junit';
-import { DEFAULT_CAMPAIGN, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
+import { DEFAULT_CAMPAIGN, defaultDatabaseCells, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
 import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
 import { captureRun, judgeState } from '../../campaign/evaluate';
 import { getAdapter } from '../../campaign/engines';
@@ -172,6 +172,7 @@ export function registerCampaignCommands(program: Command): void {
     .command('campaign [file]')
     .description('run a campaign matrix from a JSON/YAML file (or the default campaign) and write a report')
     .option('--default', 'run the default campaign (what npm start runs)')
+    .option('--databases', 'add one real PostgreSQL and one real SQLite cell (local, else in a container), or say why each is skipped (npm start)')
     .option('--out <dir>', 'report directory', '')
     .option('--workers <n>', 'worker threads', int('--workers'))
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
@@ -184,6 +185,12 @@ export function registerCampaignCommands(program: Command): void {
       for (const c of cells) validateCell(c);
       const pgCells = expandPgCells(config);
       const sqliteCells = expandSqliteCells(config);
+      if (o.databases) {
+        const extra = await defaultDatabaseCells(config.seed ?? 1);
+        pgCells.push(...extra.pgCells);
+        sqliteCells.push(...extra.sqliteCells);
+        for (const s of extra.skipped) process.stderr.write(`skipped ${s}\n`);
+      }
       const total = cells.length + pgCells.length + sqliteCells.length;
       if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres or sqlite section`);
       const out = o.out || path.join('reports', config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default'));
