@@ -792,7 +792,7 @@ export async function runPgCell(
       cycles.push(r);
       opts.onCycle?.(r);
     }
-    await guard('release', d.release, settleContainers());
+    if (cfg.runtime === 'container') await guard('release', d.release, settleContainers(ledger.runId));
   } catch (e) {
     // Interrupted by SIGINT/SIGTERM: the teardown owns the exit (status 128+signal).
     await haltIfInterrupted();

@@ -150,7 +150,7 @@ export async function runCampaign(
         openStorage: (k) => openDeviceStorage({ profile: sc.profile, faults: sc.faults, seed: sc.seed + k, sample: k }),
         cycle: sc.runtime === 'container' ? { runtime: 'container' } : undefined,
       });
-      await settleContainers();
+      if (sc.runtime === 'container') await settleContainers(runLedger().runId);
       const m = sqliteMeasurements(r, sc.profile, sc.faults);
       if (sc.runtime === 'container') m.engine = 'sqlite@container';
       const o: CellOutcome = { result: buildCellResult(m), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };

@@ -86,7 +86,7 @@ export function registerSqliteCommands(program: Command): void {
           if (o.grid && !o.json) process.stdout.write((results.length === 1 ? GRID_HEADER + '\n' : '') + formatGridRow(r) + '\n');
         }
       } finally {
-        await settleContainers();
+        if (runtime === 'container') await settleContainers(runLedger().runId);
         if (o.device || runtime === 'container') runLedger().close(); // removes the run folder when nothing is held any more
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');

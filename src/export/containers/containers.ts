@@ -44,9 +44,17 @@ export function track(p: Promise<unknown>): void {
   void q.finally(() => pending.delete(q));
 }
 
-/** Wait for background removals of killed containers (invariant 2). */
-export async function settle(): Promise<void> {
+/**
+ * Wait for background removals of killed containers (invariant 2); with a run
+ * id, also remove what still carries its label (a start that passed its
+ * deadline before the container was recorded).
+ */
+export async function settle(runId?: string): Promise<void> {
   while (pending.size > 0) await Promise.allSettled([...pending]);
+  if (runId === undefined) return;
+  const left = await docker(['ps', '-aq', '--filter', `label=${RUN_LABEL}=${runId}`], 30_000);
+  const ids = left.stdout.split('\n').filter(Boolean);
+  if (ids.length > 0) await docker(['rm', '-f', ...ids], 60_000);
 }
 
 export interface StartOutcome {
