@@ -59,3 +59,19 @@ describe('container runtime plan', () => {
     expect(r.report.cells).toEqual([]);
   });
 });
+
+describe('container runtime bad input on the command line', () => {
+  const cli = path.join(__dirname, '../../dist/src/cli/main.js');
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  test.each([
+    [['pg', '--fpw', 'on', '--runtime', 'bogus'], /--runtime must be local or container, got bogus/],
+    [['pg', '--fpw', 'on', '--runtime', 'container', '--pg-version', '16'], /--pg-version must be one of 15, 17, 18, got 16/],
+    [['pg', '--fpw', 'on', '--pg-version', '17'], /--pg-version needs --runtime container/],
+    [['sqlite', '--runtime', 'bogus'], /--runtime must be local or container, got "bogus"/],
+    [['containers', 'setup', '--images', 'pg16'], /unknown image "pg16"/],
+  ])('tornlab %j: exit 2 naming the fix', (args, msg) => {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TORNLAB_DOCKER_RUN_DIR: emptyRunDir } });
+    expect(r.stderr).toMatch(msg);
+    expect(r.status).toBe(2);
+  });
+});
