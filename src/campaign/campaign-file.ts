@@ -61,11 +61,11 @@ export interface CampaignFile {
   crashDuringRecovery?: boolean;
   forceAtomic?: boolean;
   /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
-  postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded' };
+  postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded'; runtime?: 'local' | 'container'; versions?: string[] };
   /** Real MariaDB cells (tornlab mariadb): innodb_doublewrite on/off x profiles, `crashes` crash cycles each. */
   mariadb?: { doublewrite: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'flush' | 'unprotected' | 'seeded'; flushMethod?: FlushMethod; pageSize?: number; mkfsOptions?: string[] };
   /** Real SQLite cells (tornlab sqlite): journal_mode x synchronous x page size, or the whole grid, per profile. */
-  sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number };
+  sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number; runtime?: 'local' | 'container' };
   commits?: CommitMethod[];
   windowMs?: number;
 }
@@ -134,6 +134,8 @@ export const CAMPAIGN_SCHEMA = {
         crashes: { type: 'integer', minimum: 1, maximum: 1000 },
         seed: { type: 'integer', minimum: 0 },
         crashAt: { type: 'string', enum: ['checkpoint', 'seeded'] },
+        runtime: { type: 'string', enum: ['local', 'container'] },
+        versions: { type: 'array', minItems: 1, items: { type: 'string', enum: ['15', '17', '18'] } },
       },
     },
     mariadb: {
@@ -169,6 +171,7 @@ export const CAMPAIGN_SCHEMA = {
         profiles: PROFILE_LIST,
         crashes: { type: 'integer', minimum: 1, maximum: 10000 },
         seed: { type: 'integer', minimum: 0 },
+        runtime: { type: 'string', enum: ['local', 'container'] },
       },
     },
   },
@@ -419,12 +422,17 @@ export function expandPgCells(c: CampaignFile): PgCellConfig[] {
   const pg = c.postgres;
   if (!pg) return [];
   const out: PgCellConfig[] = [];
-  for (const pEntry of pg.profiles ?? c.profiles) {
-    const { profile, faults } = profileOf(pEntry);
-    for (const fpw of pg.fpw) {
-      const cfg: PgCellConfig = { ...DEFAULT_CELL, profile, faults, fpw: fpw === 'on', seed: pg.seed ?? c.seed ?? 1, crashes: pg.crashes ?? 4, crashAt: pg.crashAt ?? 'checkpoint' };
-      validatePgCell(cfg);
-      out.push(cfg);
+  if (pg.versions && pg.runtime !== 'container') throw new BadInputError('postgres.versions needs runtime: container (the local runtime runs the binaries TORNLAB_PG_BIN names)');
+  // One cell per major version (container), versions outermost.
+  const runtimes: Pick<PgCellConfig, 'runtime' | 'pgVersion'>[] = pg.runtime === 'container' ? (pg.versions ?? ['15']).map((v) => ({ runtime: 'container' as const, pgVersion: v })) : [{}];
+  for (const rt of runtimes) {
+    for (const pEntry of pg.profiles ?? c.profiles) {
+      const { profile, faults } = profileOf(pEntry);
+      for (const fpw of pg.fpw) {
+        const cfg: PgCellConfig = { ...DEFAULT_CELL, profile, faults, fpw: fpw === 'on', seed: pg.seed ?? c.seed ?? 1, crashes: pg.crashes ?? 4, crashAt: pg.crashAt ?? 'checkpoint', ...rt };
+        validatePgCell(cfg);
+        out.push(cfg);
+      }
     }
   }
   return out;
@@ -459,6 +467,7 @@ export function expandMariadbCells(c: CampaignFile): MariadbCellConfig[] {
 
 export interface SqliteCampaignCell {
   cell: SqliteCell;
+  runtime?: 'local' | 'container';
   profile: string;
   faults: string[];
   crashes: number;
@@ -475,7 +484,7 @@ export function expandSqliteCells(c: CampaignFile): SqliteCampaignCell[] {
   for (const pEntry of sq.profiles ?? c.profiles) {
     const { profile, faults } = profileOf(pEntry);
     getProfile(profile);
-    for (const cell of cells) out.push({ cell, profile, faults, crashes: sq.crashes ?? 10, seed: sq.seed ?? c.seed ?? 1 });
+    for (const cell of cells) out.push({ cell, profile, faults, crashes: sq.crashes ?? 10, seed: sq.seed ?? c.seed ?? 1, ...(sq.runtime === 'container' ? { runtime: 'container' as const } : {}) });
   }
   return out;
 }

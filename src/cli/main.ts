@@ -30,6 +30,7 @@ import { registerPgCommands } from './commands/pg';
 import { registerMariadbCommands } from './commands/mariadb';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerDurabilityCommands } from './commands/durability';
+import { registerContainersCommands } from './commands/containers';
 
 export { EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_HARNESS, EXIT_NOT_COVERED };
 
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerMariadbCommands(program);
   registerDoctorCommands(program);
   registerDurabilityCommands(program);
+  registerContainersCommands(program);
   return program;
 }
 

@@ -13,9 +13,11 @@ import { anonDeviceMounts } from './fuse-conn';
 import { abortConnections } from './fusectl';
 import { PLAIN_ROOT, RUNTIME_ROOT, TEMP_PREFIXES, isOurPath, pidAlive, readRunStates } from './ledger';
 import { deviceHosts, markedProcesses, waitGone } from './processes';
+import { docker, ourDaemonPid } from './containers/dockerd';
+import { labelledContainers } from './containers/containers';
 
 export interface Leftover {
-  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir' | 'mount-dir';
+  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir' | 'mount-dir' | 'container';
   id: string;
   runId: string;
   detail?: string;
@@ -134,6 +136,11 @@ export function listLeftovers(opts: { runId?: string } = {}): Leftover[] {
       out.push({ kind: 'fuse-conn', id: r.id, runId: st.runId, detail: `FUSE connection of ${r.note ?? '?'}` });
     }
   }
+  // Containers a dead run recorded (on tornlab's own dockerd; labelled ones it never recorded: containerLeftovers).
+  for (const st of readRunStates()) {
+    if (!keep(st.runId)) continue;
+    for (const r of st.resources) if (r.kind === 'container') out.push({ kind: 'container', id: r.id, runId: st.runId, detail: r.note });
+  }
   for (const root of [RUNTIME_ROOT, PLAIN_ROOT]) {
     let names: string[] = [];
     try {
@@ -181,6 +188,19 @@ export function tempLeftovers(): Leftover[] {
   return out;
 }
 
+/** Labelled containers on tornlab's dockerd whose run is not alive (only when that daemon runs). */
+export async function containerLeftovers(opts: { runId?: string } = {}, known: Leftover[] = []): Promise<Leftover[]> {
+  if (ourDaemonPid() === undefined) return [];
+  const active = activeRuns(opts.runId);
+  const out: Leftover[] = [];
+  for (const c of await labelledContainers()) {
+    if (active.has(c.runId) || (opts.runId !== undefined && c.runId !== opts.runId)) continue;
+    if (known.some((k) => k.kind === 'container' && (k.id.startsWith(c.id) || c.id.startsWith(k.id)))) continue;
+    out.push({ kind: 'container', id: c.id, runId: c.runId, detail: `${c.image}, ${c.state}` });
+  }
+  return out;
+}
+
 /**
  * Release leftovers: kill processes, lazily unmount file systems, detach loop
  * devices, unmount FUSE file systems, remove folders. Returns what could not
@@ -199,6 +219,12 @@ export async function cleanupLeftovers(items: Leftover[]): Promise<Leftover[]> {
     } catch (e) {
       for (const c of conns) failed.push({ ...c, detail: (e as Error).message });
     }
+  }
+  // Containers next (their processes hold the mounts); only on tornlab's own daemon.
+  const containers = items.filter((i) => i.kind === 'container');
+  if (containers.length > 0 && ourDaemonPid() !== undefined) {
+    const r = await docker(['rm', '-f', ...containers.map((c) => c.id)], 60_000);
+    if (r.code !== 0) for (const c of containers) if (!new RegExp(`No such container: ${c.id}`).test(r.stderr)) failed.push({ ...c, detail: r.stderr.trim() });
   }
   const pids = items.filter((i) => i.kind === 'process').map((i) => Number(i.id));
   for (const pid of pids) {

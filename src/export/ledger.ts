@@ -33,8 +33,12 @@ export const RUN_ENV = 'TORNLAB_RUN';
  */
 export const HOST_ENV = 'TORNLAB_DEVICE_HOST';
 
-/** fuse-conn: the kernel FUSE connection id of a fuse-mount (see fuse-conn.ts). mount-dir: a folder the run created outside its roots (exec --mount), removed only while empty. */
-export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir' | 'mount-dir';
+/**
+ * fuse-conn: the kernel FUSE connection id of a fuse-mount (see fuse-conn.ts).
+ * mount-dir: a folder the run created outside its roots (exec --mount), removed only while empty.
+ * container: an id or name on tornlab's dockerd.
+ */
+export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir' | 'mount-dir' | 'container';
 
 /**
  * Temp folders made without a ledger (plain-directory storage, exec's ack

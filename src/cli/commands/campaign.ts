@@ -11,7 +11,7 @@ import { parsePgReplayId } from '../../../engines/postgres/campaign';
 import { runPgCell } from '../../../engines/postgres/cycle';
 import { formatCycleLine } from './pg';
 import { renderJunit } from '../../campaign/junit';
-import { DEFAULT_CAMPAIGN, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
+import { DEFAULT_CAMPAIGN, defaultDatabaseCells, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
 import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
 import { captureRun, judgeState } from '../../campaign/evaluate';
 import { getAdapter } from '../../campaign/engines';
@@ -204,6 +204,7 @@ export function registerCampaignCommands(program: Command): void {
     .command('campaign [file]')
     .description('run a campaign matrix from a JSON/YAML file (or the default campaign) and write a report')
     .option('--default', 'run the default campaign (what npm start runs)')
+    .option('--databases', 'add one real PostgreSQL and one real SQLite cell (local, else in a container), or say why each is skipped (npm start)')
     .option('--out <dir>', 'report directory', '')
     .option('--workers <n>', 'worker threads', int('--workers'))
     .option('--force-workers', 'allow --workers above the core count')
@@ -229,6 +230,12 @@ export function registerCampaignCommands(program: Command): void {
       const pgCells = expandPgCells(config);
       const mariadbCells = expandMariadbCells(config);
       const sqliteCells = expandSqliteCells(config);
+      if (o.databases) {
+        const extra = await defaultDatabaseCells(config.seed ?? 1);
+        pgCells.push(...extra.pgCells);
+        sqliteCells.push(...extra.sqliteCells);
+        for (const s of extra.skipped) process.stderr.write(`skipped ${s}\n`);
+      }
       const total = cells.length + pgCells.length + mariadbCells.length + sqliteCells.length;
       if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres, mariadb or sqlite section`);
       const name = config.name ?? defaultName(file);
@@ -246,6 +253,7 @@ export function registerCampaignCommands(program: Command): void {
         pgCells,
         mariadbCells,
         sqliteCells,
+        onSkip: (cell, why) => process.stderr.write(`skipped ${cell}: ${why}\n`),
         shard,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
@@ -280,7 +288,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--dump <dir>', 'write the crash image and a hex diff of the blocks the crash changed')
     .option('--json', 'print as JSON')
     .action(async (id: string, o) => {
-      if (id.trim().startsWith('pg:')) return replayPg(id, !!o.json);
+      if (/^pg[:@]/.test(id.trim())) return replayPg(id, !!o.json);
       if (id.trim().startsWith('mariadb:')) return replayMariadb(id, !!o.json);
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { DEFAULT_PROFILE, getProfile } from '../../device/profiles';
 import { warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { BadInputError } from '../../util/errors';
-import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, validateCell } from '../../../engines/postgres/cycle';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, parseSettings, validateCell } from '../../../engines/postgres/cycle';
 import { runPgShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import { FsType } from '../../export/block-stack';
@@ -27,6 +27,8 @@ interface PgOpts {
   deviceMib?: string;
   json?: boolean;
   deadlineFactor?: string;
+  runtime: string;
+  pgVersion?: string;
   out?: string;
   junit?: string;
   shard?: string;
@@ -57,6 +59,8 @@ export function cellFromOptions(o: PgOpts): PgCellConfig {
     clients: int(o.clients, '--clients'),
     loadMs: int(o.loadMs, '--load-ms'),
     pgbenchClients: int(o.pgbench, '--pgbench'),
+    runtime: o.runtime as PgCellConfig['runtime'],
+    ...(o.pgVersion !== undefined ? { pgVersion: o.pgVersion } : {}),
   };
   if (o.deviceMib !== undefined) {
     const mib = int(o.deviceMib, '--device-mib');
@@ -79,7 +83,7 @@ export function formatCycleLine(c: CycleResult): string {
 export function formatCell(r: CellResult): string {
   const c = r.config;
   const lines = [
-    `PostgreSQL full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `PostgreSQL${c.runtime === 'container' ? ` ${containerPgVersion(c)} (container)` : ' (local)'} full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
     ...r.cycles.map(formatCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
@@ -106,6 +110,8 @@ export function registerPgCommands(program: Command): void {
     .option('--load-ms <ms>', 'load before the cut', String(DEFAULT_CELL.loadMs))
     .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
     .option('--device-mib <n>', 'namespace size in MiB (default 1024)')
+    .option('--runtime <where>', 'local (Debian\'s binaries on the host) | container (a tornlab image; see tornlab containers setup)', 'local')
+    .option('--pg-version <v>', 'PostgreSQL major version of the container runtime: 15 | 17 | 18 (default 15)')
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
     .option('--junit <file>', 'write JUnit XML')
