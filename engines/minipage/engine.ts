@@ -62,6 +62,7 @@ import {
 import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, newPage } from './page';
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
 import { Steps } from './sabotage';
+import type { PageMemo } from './delta';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
 import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
@@ -82,6 +83,8 @@ export interface EngineOptions extends Partial<LayoutOptions> {
   checkpointBatch?: number;
   /** Positive controls: ordering steps to break (sabotage.ts SABOTAGES); never set outside a control. */
   sabotage?: string[];
+  /** The verifier's page memo (delta.ts): loadPage checks and decodes each distinct image once. */
+  pageMemo?: PageMemo;
 }
 
 export interface CommitTicket {
@@ -149,6 +152,7 @@ export class MiniPageEngine implements TreeIO {
   private nextTxid = 1;
   private pendingAcks: CommitTicket[] = [];
   private readonly checkpointBatch: number;
+  private readonly pageMemo?: PageMemo;
   private broken?: string;
   /** Ordering steps (sabotage switches) and crash-window marks. */
   readonly steps: Steps;
@@ -171,6 +175,7 @@ export class MiniPageEngine implements TreeIO {
     this.fpwRedoLsn = control.redoLsn;
     const frames = opts.frames ?? 64;
     if (!(Number.isInteger(frames) && frames >= 16)) throw new BadInputError(`frames must be an integer >= 16, got ${frames}`);
+    this.pageMemo = opts.pageMemo;
     this.checkpointBatch = opts.checkpointBatch ?? 16;
     if (!(Number.isInteger(this.checkpointBatch) && this.checkpointBatch >= 1)) throw new BadInputError(`checkpointBatch must be an integer >= 1`);
     this.pool = new BufferPool(frames, (no) => this.loadPage(no), (pages) => this.writePagesOut(pages));
@@ -546,6 +551,12 @@ export class MiniPageEngine implements TreeIO {
     if (pageNo >= this.layout.maxPages) throw new RecoveryError(`page ${pageNo} is beyond the ${this.layout.maxPages} pages of the database`);
     const [img] = readRange(this.dev, pageLba(this.layout, pageNo), 1, this.layout.pageBlocks);
     if (!img) throw new TornPageError(pageNo, 'unreadable');
+    if (this.pageMemo && this.steps.keeps('page.crc')) {
+      const m = this.pageMemo.load(pageNo, img);
+      if (m.page) return m.page;
+      if (m.check === 'zero') throw new LostPageError(pageNo, 'it reads all zeros: its write never landed');
+      throw new TornPageError(pageNo, m.check);
+    }
     const check = this.steps.keeps('page.crc') ? checkPageImage(img, pageNo) : 'ok';
     if (check === 'zero') throw new LostPageError(pageNo, 'it reads all zeros: its write never landed');
     if (check !== 'ok') throw new TornPageError(pageNo, check);
