@@ -52,6 +52,8 @@ const VERSIONS_PER_PAGE = 6;
 
 export class PageMemo {
   private readonly byNo = new Map<number, MemoEntry[]>();
+  /** Lookups answered by the stored views, by equal bytes, and by checking new bytes. */
+  viewHits = 0;
   hits = 0;
   misses = 0;
 
@@ -70,7 +72,7 @@ export class PageMemo {
     if (list) {
       for (const e of list) {
         if (sameViews(e.views, views)) {
-          this.hits++;
+          this.viewHits++;
           return e;
         }
       }
@@ -155,7 +157,7 @@ export class ExpectedCursor {
   constructor(private readonly oracle: Oracle) {}
 
   /** The state after txns 0..m (live: the caller must not mutate it). */
-  at(m: number): Map<string, string> {
+  at(m: number, touched?: (k: string) => void): Map<string, string> {
     const txns = this.oracle.txns;
     while (this.m > m) {
       const u = this.undo[this.m--];
@@ -163,6 +165,7 @@ export class ExpectedCursor {
         const [k, v] = u[i];
         if (v === undefined) this.map.delete(k);
         else this.map.set(k, v);
+        touched?.(k);
       }
     }
     while (this.m < m) {
@@ -172,6 +175,7 @@ export class ExpectedCursor {
         u.push([k, this.map.get(k)]);
         if (v === null) this.map.delete(k);
         else this.map.set(k, v);
+        touched?.(k);
       }
       this.undo[i] = u;
     }
@@ -179,28 +183,81 @@ export class ExpectedCursor {
   }
 }
 
+/**
+ * The recovered content (key -> value) of the latest state judged, kept as
+ * a map updated by leaf: a state's leaves are mostly the previous state's
+ * memo entries, so only leaves that left or arrived move keys. Beside it,
+ * `diff`: the keys where that content and the cursor's expected map differ,
+ * updated for each key either side changes (so a state costs what it
+ * changed, not the size of the data set).
+ */
+export class ContentTracker {
+  readonly state = new Map<string, string>();
+  readonly diff = new Set<string>();
+  private leaves = new Set<MemoEntry>();
+  private base: Map<string, string>;
+  private readonly touch = (k: string) => {
+    if (this.state.get(k) === this.base.get(k)) this.diff.delete(k);
+    else this.diff.add(k);
+  };
+
+  constructor(readonly cursor: ExpectedCursor) {
+    this.base = cursor.at(-1);
+  }
+
+  /** Make `state` the union of these leaves' pairs (keys unique across them: a checked tree). */
+  setLeaves(entries: MemoEntry[]): void {
+    const next = new Set(entries);
+    for (const e of this.leaves) {
+      if (next.has(e)) continue;
+      for (const k of leafStrings(e).k) {
+        this.state.delete(k);
+        this.touch(k);
+      }
+    }
+    for (const e of next) {
+      if (this.leaves.has(e)) continue;
+      const { k, v } = leafStrings(e);
+      for (let i = 0; i < k.length; i++) {
+        this.state.set(k[i], v[i]);
+        this.touch(k[i]);
+      }
+    }
+    this.leaves = next;
+  }
+
+  /** Expected = after txns 0..m; returns it (live, read-only). */
+  expectAt(m: number): Map<string, string> {
+    this.base = this.cursor.at(m, this.touch);
+    return this.base;
+  }
+}
+
 /** Per-oracle delta state (the memo lives as long as the cell's run). */
 export interface DeltaState {
   memo: PageMemo;
-  cursor: ExpectedCursor;
+  content: ContentTracker;
+  /** Workload invariant of the state after txns 0..m (an ok state is exactly that state). */
+  invariantAt: Map<number, string | null>;
 }
 
 const states = new WeakMap<Oracle, DeltaState>();
 
 export function deltaStateOf(oracle: Oracle): DeltaState {
   let s = states.get(oracle);
-  if (!s) states.set(oracle, (s = { memo: new PageMemo(), cursor: new ExpectedCursor(oracle) }));
+  if (!s) states.set(oracle, (s = { memo: new PageMemo(), content: new ContentTracker(new ExpectedCursor(oracle)), invariantAt: new Map() }));
   return s;
 }
 
 /**
- * Is the recovered `state` the state after some prefix that includes every
- * transaction acknowledged by crashSeq? The same search as verify.ts
- * judgeContent, on the cursor's expected map and an overlay of the few keys
- * the candidate prefixes write. Returns the ok detail and prefix, or
- * undefined when no prefix matches (the caller then runs judgeContent: D4).
+ * Is the recovered content (the tracker's state) the state after some prefix
+ * that includes every transaction acknowledged by crashSeq? The same search
+ * as verify.ts judgeContent: its starting mismatch set is the tracker's diff
+ * at lastAcked; then an overlay of the few keys the candidate prefixes write.
+ * Returns the ok detail and prefix, or undefined when no prefix matches (the
+ * caller then runs judgeContent: D4).
  */
-export function deltaContentOk(state: Map<string, string>, oracle: Oracle, crashSeq: number, cursor: ExpectedCursor): { prefix: number; detail: string } | undefined {
+export function deltaContentOk(oracle: Oracle, crashSeq: number, content: ContentTracker): { prefix: number; detail: string } | undefined {
   const txns = oracle.txns;
   let lastAcked = -1;
   let maxCand = -1;
@@ -209,12 +266,10 @@ export function deltaContentOk(state: Map<string, string>, oracle: Oracle, crash
     if (t.commitSeq <= crashSeq) maxCand = Math.max(maxCand, t.index);
   }
   maxCand = Math.max(maxCand, lastAcked);
-  const base = cursor.at(lastAcked);
-  const mismatched = new Set<string>();
-  for (const [k, v] of base) if (state.get(k) !== v) mismatched.add(k);
-  // Every key of base matches and the sizes are equal: state has no other key.
-  if (mismatched.size > 0 || state.size !== base.size) for (const k of state.keys()) if (!base.has(k)) mismatched.add(k);
-  if (mismatched.size === 0) return { prefix: lastAcked, detail: `state = after txn ${lastAcked} (acknowledged through ${lastAcked})` };
+  const base = content.expectAt(lastAcked);
+  if (content.diff.size === 0) return { prefix: lastAcked, detail: `state = after txn ${lastAcked} (acknowledged through ${lastAcked})` };
+  const state = content.state;
+  const mismatched = new Set(content.diff);
   const overlay = new Map<string, string | null>();
   const expectedGet = (k: string): string | undefined => {
     if (overlay.has(k)) return overlay.get(k) ?? undefined;

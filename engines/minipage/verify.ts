@@ -31,7 +31,7 @@ import { pageLba, readRange } from './protections';
 import { createWorkload } from './workloads';
 import { CrashPoint } from '../../src/device/device';
 import { VERDICTS, Verdict } from '../../src/crash/verdict';
-import { DeltaState, MemoEntry, deltaContentOk, deltaStateOf, judgeFromScratch, keysSorted, leafStrings } from './delta';
+import { DeltaState, MemoEntry, deltaContentOk, deltaStateOf, judgeFromScratch, keysSorted } from './delta';
 
 export { VERDICTS };
 export type { Verdict };
@@ -127,14 +127,12 @@ function judgeMediaDelta(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, c
   }
   const tree = checkTreeShape(pages, meta.root, (no) => keysSorted(entries[no]));
   if ('error' in tree) return undefined;
-  const state = new Map<string, string>();
-  for (const no of tree.leaves) {
-    const { k, v } = leafStrings(entries[no]);
-    for (let i = 0; i < k.length; i++) state.set(k[i], v[i]);
-  }
-  const ok = deltaContentOk(state, oracle, crashSeq, delta.cursor);
+  delta.content.setLeaves(tree.leaves.map((no) => entries[no]));
+  const ok = deltaContentOk(oracle, crashSeq, delta.content);
   if (!ok) return undefined;
-  const inv = invariantOf(oracle)(state);
+  // The content is exactly the state after txns 0..prefix: its invariant is that state's.
+  let inv = delta.invariantAt.get(ok.prefix);
+  if (inv === undefined) delta.invariantAt.set(ok.prefix, (inv = invariantOf(oracle)(delta.content.state)));
   if (inv) return undefined;
   return { verdict: 'ok', detail: ok.detail, prefix: ok.prefix };
 }
