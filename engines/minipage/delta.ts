@@ -28,7 +28,7 @@
  *     is ok, and hands anything else to the scratch functions.
  */
 import type { NvmeDevice } from '../../src/device/device';
-import { Page, PageCheck, checkPageImage, decodePage, clonePage } from './page';
+import { Page, PageCheck, PageType, checkPageImage, decodePage, clonePage } from './page';
 import type { Oracle } from './driver';
 
 /** TORNLAB_JUDGE=scratch judges every state from scratch (the reference the delta path is compared with). */
@@ -52,6 +52,9 @@ const VERSIONS_PER_PAGE = 6;
 
 export class PageMemo {
   private readonly byNo = new Map<number, MemoEntry[]>();
+
+  /** @param versions distinct images kept per page number (the newest first). */
+  constructor(private readonly versions = VERSIONS_PER_PAGE) {}
   /** Lookups answered by the stored views, by equal bytes, and by checking new bytes. */
   viewHits = 0;
   hits = 0;
@@ -101,8 +104,32 @@ export class PageMemo {
     const check = checkPageImage(image, pageNo);
     const e: MemoEntry = { views: [], image, check, page: check === 'ok' ? decodePage(image) : undefined };
     list.unshift(e);
-    if (list.length > VERSIONS_PER_PAGE) list.pop();
+    if (list.length > this.versions) list.pop();
     return e;
+  }
+
+  /**
+   * The engine wrote `page` as `image` (encodePage's fresh buffer, never
+   * mutated): a later load of these bytes gets the page without decoding.
+   * The entry holds the page as decodePage would return it from the image
+   * (asDecoded; D1), not the engine's object.
+   */
+  remember(pageNo: number, image: Buffer, page: Page): void {
+    let list = this.byNo.get(pageNo);
+    if (!list) this.byNo.set(pageNo, (list = []));
+    // The same bytes keep their entry (the content tracker tells leaves apart by entry).
+    for (let i = 0; i < list.length; i++) {
+      if (!list[i].image.equals(image)) continue;
+      if (i > 0) list.unshift(...list.splice(i, 1));
+      return;
+    }
+    list.unshift({ views: [], image, check: 'ok', page: asDecoded(page) });
+    if (list.length > this.versions) list.pop();
+  }
+
+  /** Every entry (tests). */
+  *entries(): IterableIterator<MemoEntry> {
+    for (const list of this.byNo.values()) yield* list;
   }
 
   /** Recovery's page load (`image` is handed over, as readRange's fresh buffer is): checked and decoded once per distinct image; the engine gets its own copy (D3). */
@@ -110,6 +137,26 @@ export class PageMemo {
     const e = this.byImage(pageNo, image);
     return { check: e.check, page: e.page ? clonePage(e.page) : undefined };
   }
+}
+
+/** The fields decodePage(encodePage(p)) yields: what a page type encodes, the rest as newPage leaves it. */
+export function asDecoded(p: Page): Page {
+  const meta = p.type === PageType.Meta;
+  const internal = p.type === PageType.Internal;
+  return {
+    pageNo: p.pageNo,
+    type: p.type,
+    level: p.level,
+    lsn: p.lsn,
+    right: p.right,
+    keys: meta ? [] : p.keys.slice(),
+    vals: p.type === PageType.Leaf ? p.vals.slice() : [],
+    children: internal ? p.children.slice(0, p.keys.length + 1) : [],
+    root: meta ? p.root : 0,
+    pageCount: meta ? p.pageCount : 0,
+    dirty: false,
+    recLsn: 0,
+  };
 }
 
 function sameViews(a: (Uint8Array | undefined)[], b: (Uint8Array | undefined)[]): boolean {

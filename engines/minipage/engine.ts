@@ -62,7 +62,7 @@ import {
 import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, newPage } from './page';
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
 import { Steps } from './sabotage';
-import type { PageMemo } from './delta';
+import { PageMemo } from './delta';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
 import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
@@ -83,7 +83,7 @@ export interface EngineOptions extends Partial<LayoutOptions> {
   checkpointBatch?: number;
   /** Positive controls: ordering steps to break (sabotage.ts SABOTAGES); never set outside a control. */
   sabotage?: string[];
-  /** The verifier's page memo (delta.ts): loadPage checks and decodes each distinct image once. */
+  /** A shared page memo (delta.ts; the verifier's, across the crash states of a cell): loadPage checks and decodes each distinct image once. Default: the engine's own. */
   pageMemo?: PageMemo;
 }
 
@@ -175,7 +175,8 @@ export class MiniPageEngine implements TreeIO {
     this.fpwRedoLsn = control.redoLsn;
     const frames = opts.frames ?? 64;
     if (!(Number.isInteger(frames) && frames >= 16)) throw new BadInputError(`frames must be an integer >= 16, got ${frames}`);
-    this.pageMemo = opts.pageMemo;
+    // Pages the engine wrote and reads back are not decoded again (delta.ts); one version per page is enough for its own loads.
+    this.pageMemo = opts.pageMemo ?? new PageMemo(1);
     this.checkpointBatch = opts.checkpointBatch ?? 16;
     if (!(Number.isInteger(this.checkpointBatch) && this.checkpointBatch >= 1)) throw new BadInputError(`checkpointBatch must be an integer >= 1`);
     this.pool = new BufferPool(frames, (no) => this.loadPage(no), (pages) => this.writePagesOut(pages));
@@ -575,6 +576,7 @@ export class MiniPageEngine implements TreeIO {
     for (const p of pages) maxLsn = Math.max(maxLsn, p.lsn);
     if (maxLsn >= this.wal.durableLsn) this.wal.flush();
     const images: PageImage[] = pages.map((p) => ({ pageNo: p.pageNo, lsn: p.lsn, image: encodePage(p, this.pageSize) }));
+    if (this.pageMemo) for (let i = 0; i < pages.length; i++) this.pageMemo.remember(pages[i].pageNo, images[i].image, pages[i]);
     this.protection.writePages(this.dev, this.layout, images, this.steps);
     for (const p of pages) p.dirty = false;
     this.stats.pagesWritten += pages.length;

@@ -10,7 +10,10 @@ import { DEFAULT_CAMPAIGN } from '../../src/campaign/run-campaign';
 import { planCell } from '../../src/campaign/run-cell';
 import { judgeStates, StateResult } from '../../src/campaign/evaluate';
 import { minipageAdapter } from '../../engines/minipage/adapter';
-import { deltaStateOf } from '../../engines/minipage/delta';
+import { PageMemo, deltaStateOf } from '../../engines/minipage/delta';
+import { MiniPageEngine } from '../../engines/minipage/engine';
+import { PageType, decodePage } from '../../engines/minipage/page';
+import { smallDevice } from './helpers';
 import { runWorkload, verifyCrashState } from '../../engines/minipage';
 import { buildCrashImage, choiceSpace, powerOn, sampleChoice } from '../../src/device/power-loss';
 import { Prng } from '../../src/util/prng';
@@ -77,3 +80,30 @@ test('the page memo answers most page lookups without checking the page again', 
   const memo = deltaStateOf(run.oracle).memo;
   expect(memo.viewHits + memo.hits).toBeGreaterThan(2 * memo.misses);
 }, 120_000);
+
+test('a page the engine remembers at write time is what decoding its image gives (leaves, internal pages, meta)', () => {
+  const memo = new PageMemo(4);
+  const dev = smallDevice('consumer-tlc', { maxPages: 400 });
+  const eng = MiniPageEngine.create(dev, { pageSize: 4096, frames: 16, maxPages: 400, pageMemo: memo });
+  const prng = new Prng(11, 'delta-test');
+  for (let t = 0; t < 200; t++) {
+    const tx = eng.begin();
+    for (let i = 0; i < 4; i++) {
+      const k = `k${String(prng.int(0, 3000)).padStart(6, '0')}`;
+      if (prng.chance(0.15)) eng.delete(tx, k);
+      else eng.put(tx, k, 'v'.repeat(prng.int(10, 120)));
+    }
+    eng.commit(tx);
+    eng.sync();
+    if (t % 50 === 49) eng.checkpoint();
+  }
+  const types = new Set<number>();
+  let n = 0;
+  for (const e of memo.entries()) {
+    expect(e.page).toEqual(decodePage(e.image));
+    types.add(e.page!.type);
+    n++;
+  }
+  expect(n).toBeGreaterThan(50);
+  expect([...types].sort()).toEqual([PageType.Meta, PageType.Leaf, PageType.Internal]);
+});
