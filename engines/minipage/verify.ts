@@ -26,12 +26,13 @@ import { Prng } from '../../src/util/prng';
 import { CapturedPoint, Oracle } from './driver';
 import { MiniPageEngine, RecoveryInfo } from './engine';
 import { LostPageError, RecoveryError, TornPageError } from './errors';
-import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage } from './page';
+import { META_PAGE_NO, Page, PageCheck, PageType, checkPageImage, decodePage } from './page';
+import type { Layout } from './layout';
 import { pageLba, readRange } from './protections';
 import { createWorkload } from './workloads';
 import { CrashPoint } from '../../src/device/device';
 import { VERDICTS, Verdict } from '../../src/crash/verdict';
-import { DeltaState, MemoEntry, deltaContentOk, deltaStateOf, judgeFromScratch, keysSorted } from './delta';
+import { DeltaState, MemoEntry, PageMemo, deltaContentOk, deltaStateOf, judgeFromScratch, keysSorted, leafStrings } from './delta';
 
 export { VERDICTS };
 export type { Verdict };
@@ -65,76 +66,95 @@ export function verifyCrashState(dev: NvmeDevice, oracle: Oracle, crashSeq: numb
     return { verdict: 'recovery-failed', detail: `${kind}: ${(e as Error).message}` };
   }
   const recovery = eng.recovery;
-  const r = (delta && dev.inflightCount === 0 ? judgeMediaDelta(dev, eng, oracle, crashSeq, delta) : undefined) ?? judgeMedia(dev, eng, oracle, crashSeq);
+  const r = judgeMedia(dev, eng, oracle, crashSeq, delta && dev.inflightCount === 0 ? delta : undefined);
   r.recovery = recovery;
   return r;
 }
 
-function judgeMedia(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, crashSeq: number): VerifyResult {
+/** A page of the recovered media: its check, the decoded page when ok, and its memo entry (delta). */
+type PageAt = { check: PageCheck | 'unreadable'; page?: Page; entry?: MemoEntry };
+
+/** Pages from scratch: one read of the meta page, one of all the others; each checked and decoded. */
+function scratchPages(dev: NvmeDevice, layout: Layout) {
+  const at = (img: Buffer | null, no: number): PageAt => {
+    const check = img ? checkPageImage(img, no) : 'unreadable';
+    return { check, page: check === 'ok' ? decodePage(img!) : undefined };
+  };
+  return {
+    meta: () => at(readRange(dev, pageLba(layout, META_PAGE_NO), 1, layout.pageBlocks)[0], META_PAGE_NO),
+    rest: (pageCount: number) => readRange(dev, pageLba(layout, 1), pageCount - 1, layout.pageBlocks).map((img, i) => at(img, i + 1)),
+  };
+}
+
+/** Pages through the memo (delta.ts): the device's blocks as they are (peekBlock), checked and decoded once per distinct image. */
+function memoPages(dev: NvmeDevice, layout: Layout, memo: PageMemo) {
+  const at = (no: number): PageAt => {
+    const e = memo.atDevice(dev, no, pageLba(layout, no), layout.pageBlocks);
+    return e === 'unreadable' ? { check: 'unreadable' } : { check: e.check, page: e.page, entry: e };
+  };
+  return {
+    meta: () => at(META_PAGE_NO),
+    rest: (pageCount: number) => Array.from({ length: pageCount - 1 }, (_, i) => at(i + 1)),
+  };
+}
+
+/**
+ * Judge what recovery left on media. With `delta` (delta.ts) the pages come
+ * through the memo, a page's key order is known from its bytes, and an ok
+ * content is decided by the content tracker; the checks, their order and
+ * every message are this one function's either way. A content that is not
+ * ok is judged by judgeContent on the state in leaf order, as from scratch.
+ */
+function judgeMedia(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, crashSeq: number, delta?: DeltaState): VerifyResult {
   const layout = eng.layout;
+  const src = delta ? memoPages(dev, layout, delta.memo) : scratchPages(dev, layout);
   // 1. Every allocated page's checksum, on the media.
-  const [metaImg] = readRange(dev, pageLba(layout, META_PAGE_NO), 1, layout.pageBlocks);
-  const metaCheck = metaImg ? checkPageImage(metaImg, META_PAGE_NO) : 'unreadable';
-  if (metaCheck !== 'ok') return { verdict: 'torn-page-detected', detail: `meta page 0 after recovery: ${metaCheck}`, page: 0 };
-  const meta = decodePage(metaImg!);
+  const m = src.meta();
+  if (m.check !== 'ok') return { verdict: 'torn-page-detected', detail: `meta page 0 after recovery: ${m.check}`, page: 0 };
+  const meta = m.page!;
   if (meta.type !== PageType.Meta || meta.pageCount < 2 || meta.pageCount > layout.maxPages || meta.root < 1 || meta.root >= meta.pageCount) {
     return { verdict: 'silent-corruption', detail: `meta page says root ${meta.root}, ${meta.pageCount} pages (max ${layout.maxPages})`, page: 0 };
   }
-  const imgs = readRange(dev, pageLba(layout, 1), meta.pageCount - 1, layout.pageBlocks);
+  const rest = src.rest(meta.pageCount);
+  const all: PageAt[] = [m];
   const pages: Page[] = [meta];
   for (let no = 1; no < meta.pageCount; no++) {
-    const img = imgs[no - 1];
-    const check = img ? checkPageImage(img, no) : 'unreadable';
-    if (check === 'zero') return { verdict: lossVerdict(oracle, crashSeq), detail: `page ${no} after recovery reads all zeros: its write never landed (allocated, ${meta.pageCount} pages)`, page: no };
-    if (check !== 'ok') return { verdict: 'torn-page-detected', detail: `page ${no} after recovery: ${check}`, page: no };
-    pages.push(decodePage(img!));
+    const r = rest[no - 1];
+    if (r.check === 'zero') return { verdict: lossVerdict(oracle, crashSeq), detail: `page ${no} after recovery reads all zeros: its write never landed (allocated, ${meta.pageCount} pages)`, page: no };
+    if (r.check !== 'ok') return { verdict: 'torn-page-detected', detail: `page ${no} after recovery: ${r.check}`, page: no };
+    all.push(r);
+    pages.push(r.page!);
   }
   // 2. B+tree invariants.
-  const tree = checkTree(pages, meta.root);
+  const tree = checkTreeShape(pages, meta.root, delta ? (no) => keysSorted(all[no].entry!) : undefined);
   if ('error' in tree) return { verdict: 'silent-corruption', detail: `B+tree: ${tree.error}`, page: tree.page };
-  // 3. Content against the oracle.
+  // 3. Content against the oracle (delta: an ok content at the cost of what changed).
+  if (delta) {
+    delta.content.setLeaves(tree.leaves.map((no) => all[no].entry!));
+    const ok = deltaContentOk(oracle, crashSeq, delta.content);
+    if (ok) {
+      // The content is exactly the state after txns 0..prefix: its invariant holds or not as that state's does.
+      let inv = delta.invariantAt.get(ok.prefix);
+      if (inv === undefined) delta.invariantAt.set(ok.prefix, (inv = invariantOf(oracle)(delta.content.state)));
+      if (!inv) return { verdict: 'ok', detail: ok.detail, prefix: ok.prefix };
+    }
+  }
   const state = new Map<string, string>();
-  for (const [k, v] of tree.pairs) state.set(k.toString('latin1'), v.toString('latin1'));
+  for (const no of tree.leaves) {
+    if (delta) {
+      const { k, v } = leafStrings(all[no].entry!);
+      for (let i = 0; i < k.length; i++) state.set(k[i], v[i]);
+    } else {
+      const p = pages[no];
+      for (let i = 0; i < p.keys.length; i++) state.set(p.keys[i].toString('latin1'), p.vals[i].toString('latin1'));
+    }
+  }
   const content = judgeContent(state, oracle, crashSeq);
   if (content.verdict !== 'ok') return content;
   // 4. Workload invariant (implied by an exact prefix match; checked on its own as a second opinion).
   const inv = invariantOf(oracle)(state);
   if (inv) return { verdict: 'silent-corruption', detail: `workload invariant: ${inv}` };
   return content;
-}
-
-/**
- * judgeMedia on the page memo (delta.ts): the same checks in the same order,
- * reading the recovered media through peekBlock and the memo, so only pages
- * with new bytes are checked and decoded, and each page's key order is known
- * from its bytes. Returns undefined whenever the outcome would not be ok:
- * the scratch judgeMedia then produces it (delta.ts D4).
- */
-function judgeMediaDelta(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, crashSeq: number, delta: DeltaState): VerifyResult | undefined {
-  const layout = eng.layout;
-  const at = (no: number) => delta.memo.atDevice(dev, no, pageLba(layout, no), layout.pageBlocks);
-  const metaEntry = at(META_PAGE_NO);
-  if (metaEntry === 'unreadable' || metaEntry.check !== 'ok') return undefined;
-  const meta = metaEntry.page!;
-  if (meta.type !== PageType.Meta || meta.pageCount < 2 || meta.pageCount > layout.maxPages || meta.root < 1 || meta.root >= meta.pageCount) return undefined;
-  const entries: MemoEntry[] = [metaEntry];
-  const pages: Page[] = [meta];
-  for (let no = 1; no < meta.pageCount; no++) {
-    const e = at(no);
-    if (e === 'unreadable' || e.check !== 'ok') return undefined;
-    entries.push(e);
-    pages.push(e.page!);
-  }
-  const tree = checkTreeShape(pages, meta.root, (no) => keysSorted(entries[no]));
-  if ('error' in tree) return undefined;
-  delta.content.setLeaves(tree.leaves.map((no) => entries[no]));
-  const ok = deltaContentOk(oracle, crashSeq, delta.content);
-  if (!ok) return undefined;
-  // The content is exactly the state after txns 0..prefix: its invariant is that state's.
-  let inv = delta.invariantAt.get(ok.prefix);
-  if (inv === undefined) delta.invariantAt.set(ok.prefix, (inv = invariantOf(oracle)(delta.content.state)));
-  if (inv) return undefined;
-  return { verdict: 'ok', detail: ok.detail, prefix: ok.prefix };
 }
 
 /** One workload (its invariant) per oracle: building a generator costs more than judging a small state. */
