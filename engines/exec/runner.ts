@@ -98,6 +98,8 @@ export interface ExecCampaignOptions {
    */
   runId?: string;
   onCycle?: (i: number, r: ExecCycleResult) => void;
+  /** A shard: run only the cycles whose execCycleId it owns (a skipped cycle still draws its cut). */
+  owns?: (id: string) => boolean;
 }
 
 export interface CommandRun {
@@ -209,8 +211,23 @@ export function readAcks(file: string): string[] {
   return end < 0 ? [] : text.slice(0, end).split('\n');
 }
 
+/**
+ * A cycle's cut, drawn first thing from the campaign's one sequential stream
+ * (one draw per cycle, whatever the cycle does later): a shard draws it for
+ * the cycles it skips too, so its own cycles get the cuts of an unsharded run.
+ */
+export function drawExecCut(prng: Prng, o: Pick<ExecCampaignOptions, 'cutAfterAcks' | 'cutWithinMs'>): { afterAcks?: number; delayMs?: number } {
+  return o.cutAfterAcks ? { afterAcks: prng.int(1, o.cutAfterAcks) } : { delayMs: prng.int(0, o.cutWithinMs) };
+}
+
+/** The id a cycle is owned by (src/crash/shard.ts): seed and cycle number. */
+export function execCycleId(seed: number, cycle: number): string {
+  return `exec:seed=${seed}:cycle=${cycle}`;
+}
+
 export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: Prng): Promise<ExecCycleResult> {
   await haltIfInterrupted();
+  const cutAt = drawExecCut(prng, o);
   const ctx: CycleCtx = { mark: o.runId ?? localMark(), runs: [], started: [] };
   const { runs } = ctx;
   // On a ledger run the ack folder lives in the run's folder, so that doctor removes it after a SIGKILL.
@@ -245,8 +262,8 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
       return r;
     });
     let trigger: string;
-    if (o.cutAfterAcks) {
-      const target = prng.int(1, o.cutAfterAcks);
+    if (cutAt.afterAcks !== undefined) {
+      const target = cutAt.afterAcks;
       trigger = `after ${target} acknowledged operations`;
       const deadline = tLoad + o.timeouts.loadMs;
       while (!loadDone && readAcks(ackFile).length < target) {
@@ -256,7 +273,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
         await Promise.race([sleep(5), loadExit]);
       }
     } else {
-      const delay = prng.int(0, o.cutWithinMs);
+      const delay = cutAt.delayMs!;
       trigger = `${delay} ms into load`;
       await Promise.race([sleep(delay), loadExit]);
     }
@@ -346,6 +363,10 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
   const cuts = root.fork('cuts');
   for (let i = 0; i < o.crashes; i++) {
     await haltIfInterrupted();
+    if (o.owns && !o.owns(execCycleId(o.seed, i))) {
+      drawExecCut(cuts, o);
+      continue;
+    }
     const r = await runExecCycle(
       {
         ...o,
@@ -374,7 +395,7 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
     counts,
     findings: cycles.filter((c) => c.finding).length,
     cycles,
-    cyclesPerMinute: ms > 0 ? (o.crashes * 60000) / ms : 0,
+    cyclesPerMinute: ms > 0 ? (cycles.length * 60000) / ms : 0,
   };
 }
 

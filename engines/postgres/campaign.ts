@@ -8,7 +8,8 @@ import { BadInputError } from '../../src/util/errors';
 import type { CellMeasurements } from '../../src/report/build';
 import type { Expectation, NonOkState } from '../../src/report/schema';
 import { NON_OK } from '../../src/crash/verdict';
-import { CellResult, CrashAt, DEFAULT_CELL, PgCellConfig, median } from './cycle';
+import type { Verdict } from '../../src/crash/verdict';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, median } from './cycle';
 
 /**
  * full_page_writes=on claims that no torn page survives recovery, on any
@@ -23,43 +24,77 @@ export function pgExpectation(cfg: Pick<PgCellConfig, 'fpw' | 'faults'>): Expect
   return { kind: 'demonstration', tolerated: ['torn-page-detected', 'recovery-failed', 'silent-corruption'], reason: `full_page_writes=off leaves a page torn by the cut for recovery to trip over (${clock})` };
 }
 
+/**
+ * What the cell's measurements read of one cycle: a shard keeps these for the
+ * cycles it owns, and the merge measures their union (src/campaign/shard-parts.ts).
+ */
+export interface PgCycleSummary {
+  cycle: number;
+  replayId: string;
+  verdict: CycleResult['verdict'];
+  /** A harness error's detail is why the testbed failed; a finding's is PostgreSQL's own words first. */
+  detail: string;
+  acked: number;
+  hostWriteBytes: number;
+  nandBytesProgrammed: number;
+  flushes: number;
+  loadMs: number;
+  commitLatencyUs: { p50: number; p99: number };
+}
+
+export function pgCycleSummary(c: CycleResult): PgCycleSummary {
+  return {
+    cycle: c.cycle,
+    replayId: c.replayId,
+    verdict: c.verdict,
+    detail: c.verdict === 'ok' ? '' : (c.verdict === 'harness-error' ? (c.findings[0] ?? c.messages[0] ?? '') : (c.messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m)) ?? c.findings[0] ?? '')).slice(0, 300),
+    acked: c.workload.acked,
+    hostWriteBytes: c.device.load.hostWriteBytes,
+    nandBytesProgrammed: c.device.load.nandBytesProgrammed,
+    flushes: c.device.load.flushes,
+    loadMs: c.ms.load,
+    commitLatencyUs: { p50: c.workload.commitLatencyUs.p50, p99: c.workload.commitLatencyUs.p99 },
+  };
+}
+
 /** A PostgreSQL cell's result as report measurements. */
 export function pgMeasurements(r: CellResult): CellMeasurements {
-  const cycles = r.cycles;
-  const sum = (f: (c: (typeof cycles)[number]) => number) => cycles.reduce((a, c) => a + f(c), 0);
-  // A harness error's detail is why the testbed failed (findings[0]); a finding's is PostgreSQL's own words first.
+  return pgMeasurementsOf(r.config, r.cycles.map(pgCycleSummary));
+}
+
+/** Report measurements of a cell's cycles (in cycle order). */
+export function pgMeasurementsOf(cfg: PgCellConfig, cycles: readonly PgCycleSummary[]): CellMeasurements {
+  const sum = (f: (c: PgCycleSummary) => number) => cycles.reduce((a, c) => a + f(c), 0);
   const findings: NonOkState[] = cycles
-    .filter((c): c is typeof c & { verdict: NonOkState['verdict'] } => c.verdict !== 'ok')
-    .map((c) => ({
-      replayId: c.replayId,
-      verdict: c.verdict,
-      detail: (c.verdict === 'harness-error' ? (c.findings[0] ?? c.messages[0] ?? '') : (c.messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m)) ?? c.findings[0] ?? '')).slice(0, 300),
-    }));
+    .filter((c): c is PgCycleSummary & { verdict: NonOkState['verdict'] } => c.verdict !== 'ok')
+    .map((c) => ({ replayId: c.replayId, verdict: c.verdict, detail: c.detail }));
+  const verdicts: Partial<Record<Verdict, number>> = {};
+  for (const c of cycles) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
   return {
     engine: 'postgres',
-    mode: r.config.fpw ? 'fpw-on' : 'fpw-off',
-    profile: r.config.profile,
-    faults: r.config.faults,
+    mode: cfg.fpw ? 'fpw-on' : 'fpw-off',
+    profile: cfg.profile,
+    faults: cfg.faults,
     pageSize: 8192,
     workload: 'bank',
-    txns: sum((c) => c.workload.acked),
-    seed: r.config.seed,
-    bytesByTag: { other: sum((c) => c.device.load.hostWriteBytes) },
+    txns: sum((c) => c.acked),
+    seed: cfg.seed,
+    bytesByTag: { other: sum((c) => c.hostWriteBytes) },
     logicalBytesCommitted: 0,
-    commits: sum((c) => c.workload.acked),
-    nandBytesProgrammed: sum((c) => c.device.load.nandBytesProgrammed),
-    flushes: sum((c) => c.device.load.flushes),
+    commits: sum((c) => c.acked),
+    nandBytesProgrammed: sum((c) => c.nandBytesProgrammed),
+    flushes: sum((c) => c.flushes),
     fuaWrites: 0,
-    simTimeUs: Math.round(sum((c) => c.ms.load) * 1000),
+    simTimeUs: Math.round(sum((c) => c.loadMs) * 1000),
     commitLatencyUs: {
       // Median of the cycles' p50, worst of their p99.
-      p50: Math.round(median(cycles.map((c) => c.workload.commitLatencyUs.p50))),
-      p99: Math.max(0, ...cycles.map((c) => c.workload.commitLatencyUs.p99)),
+      p50: Math.round(median(cycles.map((c) => c.commitLatencyUs.p50))),
+      p99: Math.max(0, ...cycles.map((c) => c.commitLatencyUs.p99)),
     },
     crashStatesTried: cycles.length,
-    verdicts: r.verdicts,
+    verdicts,
     findings,
-    expectation: pgExpectation(r.config),
+    expectation: pgExpectation(cfg),
   };
 }
 

@@ -531,7 +531,7 @@ function emptyCycleResult(cfg: PgCellConfig, cycle: number, device: DeviceBytes)
     verdict: 'ok',
     findings: [],
     messages: [],
-    replayId: replayIdOf(cfg, cycle),
+    replayId: pgReplayId(cfg, cycle),
     cut: { trigger: cfg.crashAt, afterWrites: 0, dirtyBytesAtLeast: 0, maxDirtyBytes: 0, dirtyBuffers: 0, seq: 0, pendingWrites: 0, pendingBlocks: 0, pendingLbas: [], heldRequests: 0, changedBlocks: 0 },
     workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0, commitLatencyUs: { p50: 0, p99: 0 } },
     wal: { startLsn: '', endLsn: '', lsnBytes: 0, records: -1, fpi: -1, walBytes: 0, walFpi: 0, walRecords: 0 },
@@ -550,7 +550,8 @@ function harnessResult(cfg: PgCellConfig, cycle: number, e: HarnessError, t0: nu
   return res;
 }
 
-function replayIdOf(cfg: PgCellConfig, cycle: number): string {
+/** The replay id of a cycle (engines/postgres/campaign.ts parsePgReplayId reads it back); shards own cycles by it. */
+export function pgReplayId(cfg: PgCellConfig, cycle: number): string {
   return `pg:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
 }
 
@@ -731,6 +732,8 @@ export async function runPgCell(
     ledger?: RunLedger;
     /** Run only cycles from this one on (replay of one cycle). */
     fromCycle?: number;
+    /** A shard (src/crash/shard.ts): run only the cycles whose replay id it owns (cycles are independent: each has its own seeded stream). */
+    owns?: (replayId: string) => boolean;
     /** Override phase deadlines (ms, before the deadline factor). */
     deadlines?: Partial<PgDeadlines>;
     hooks?: PgTestHooks;
@@ -741,9 +744,10 @@ export async function runPgCell(
   const ledger = opts.ledger ?? runLedger();
   const d = { ...pgDeadlines(cfg), ...opts.deadlines };
   const cycles: CycleResult[] = [];
+  const mine = Array.from({ length: cfg.crashes }, (_, i) => i).filter((i) => i >= (opts.fromCycle ?? 0) && (!opts.owns || opts.owns(pgReplayId(cfg, i))));
   try {
     const base = await baseImage(cfg, ledger, d);
-    for (let i = opts.fromCycle ?? 0; i < cfg.crashes; i++) {
+    for (const i of mine) {
       const r = await runCycle(cfg, base, i, ledger, d, opts.hooks);
       cycles.push(r);
       opts.onCycle?.(r);

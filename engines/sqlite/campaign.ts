@@ -10,7 +10,7 @@ import { guard } from '../../src/export/watchdog';
 import { CrashableStorage } from '../exec/storage';
 import { TimeoutError, killAll } from '../exec/processes';
 import { CellPromise, SqliteCell, cellName, cellPromise } from './cell';
-import { CycleOptions, CycleResult, runCycle } from './cycle';
+import { CycleOptions, CycleResult, drawCut, runCycle } from './cycle';
 import { VERDICTS, Verdict } from '../../src/crash/verdict';
 
 export interface SqliteCampaignOptions {
@@ -22,6 +22,17 @@ export interface SqliteCampaignOptions {
   cycle?: Partial<Omit<CycleOptions, 'cell' | 'seed' | 'prng'>>;
   /** Called after each cycle (progress output). */
   onCycle?: (i: number, r: CycleResult) => void;
+  /**
+   * A shard (src/crash/shard.ts): run only the cycles whose id (sqliteCycleId)
+   * it owns. A skipped cycle still draws its cut from the sequential stream,
+   * as a cycle on the emulated device (`deviceCuts`) or without one draws it.
+   */
+  shard?: { owns: (id: string) => boolean; deviceCuts: boolean };
+}
+
+/** The id a cycle is owned by: the cell, the seed and the cycle number (known before it runs). */
+export function sqliteCycleId(cell: SqliteCell, seed: number, cycle: number): string {
+  return `sqlite:${cellName(cell)}:seed=${seed}:cycle=${cycle}`;
 }
 
 export interface SqliteCampaignResult {
@@ -60,6 +71,10 @@ export async function runSqliteCampaign(o: SqliteCampaignOptions): Promise<Sqlit
   // values): the first draws of sibling forks (cycle-0, cycle-1, ...) are correlated.
   const cuts = root.fork('cuts');
   for (let i = 0; i < o.crashes; i++) {
+    if (o.shard && !o.shard.owns(sqliteCycleId(o.cell, o.seed, i))) {
+      drawCut(cuts, { ...o.cycle }, o.shard.deviceCuts);
+      continue;
+    }
     const prng = root.fork(`cycle-${i}`);
     // Bounded by the watchdog: a mount that never completes ends the run as harness-error
     // (naming the phase and what was stuck) instead of hanging it.
@@ -96,7 +111,7 @@ export async function runSqliteCampaign(o: SqliteCampaignOptions): Promise<Sqlit
     findings: cycles.filter((c) => c.finding).length,
     tradeOffs: cycles.filter((c) => c.tradeOff).length,
     cycles,
-    cyclesPerMinute: elapsedMs > 0 ? (o.crashes * 60000) / elapsedMs : 0,
+    cyclesPerMinute: elapsedMs > 0 ? (cycles.length * 60000) / elapsedMs : 0,
     elapsedMs,
   };
 }

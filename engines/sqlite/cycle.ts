@@ -61,13 +61,23 @@ export interface CycleResult extends OracleResult {
   ms: { load: number; cutAndRemount: number; verify: number };
 }
 
+/**
+ * The cycle's cut, drawn from the campaign's one sequential stream: a shard
+ * draws it for the cycles it skips too, so that the cycles it owns get the
+ * cuts an unsharded run gives them.
+ */
+export function drawCut(prng: Prng, o: Pick<CycleOptions, 'minAcks' | 'maxAcks' | 'maxDeviceWrites' | 'maxDelayMs'>, useDevice: boolean): { afterAcks: number; afterWrites?: number; delayMs?: number } {
+  const afterAcks = prng.int(o.minAcks ?? 3, o.maxAcks ?? 40);
+  const afterWrites = useDevice ? prng.int(0, o.maxDeviceWrites ?? 60) : undefined;
+  const delayMs = useDevice ? undefined : prng.int(0, o.maxDelayMs ?? 10);
+  return { afterAcks, afterWrites, delayMs };
+}
+
 export async function runCycle(storage: CrashableStorage, o: CycleOptions): Promise<CycleResult> {
   const shape = o.shape ?? DEFAULT_SHAPE;
   const dbPath = path.join(storage.dir, 'bank.db');
-  const afterAcks = o.prng.int(o.minAcks ?? 3, o.maxAcks ?? 40);
   const useDevice = !!storage.armCut;
-  const afterWrites = useDevice ? o.prng.int(0, o.maxDeviceWrites ?? 60) : undefined;
-  const delayMs = useDevice ? undefined : o.prng.int(0, o.maxDelayMs ?? 10);
+  const { afterAcks, afterWrites, delayMs } = drawCut(o.prng, o, useDevice);
 
   const t0 = Date.now();
   let ready = false;

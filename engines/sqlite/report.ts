@@ -10,15 +10,22 @@
  */
 import type { CellMeasurements } from '../../src/report/build';
 import type { Expectation, NonOkState } from '../../src/report/schema';
-import { NON_OK } from '../../src/crash/verdict';
+import { NON_OK, VERDICTS, Verdict } from '../../src/crash/verdict';
 import { SqliteCampaignResult } from './campaign';
 
-export function sqliteExpectation(r: SqliteCampaignResult, faults: readonly string[]): Expectation {
+/** What the expectation reads: the cell, its promise, and each cycle's verdict and marks. */
+export interface SqliteExpectationInput {
+  cell: SqliteCampaignResult['cell'];
+  promise: SqliteCampaignResult['promise'];
+  cycles: readonly { verdict: Verdict; tradeOff?: boolean; finding?: boolean }[];
+}
+
+export function sqliteExpectation(r: SqliteExpectationInput, faults: readonly string[]): Expectation {
   const r0 = sqliteExpectationCore(r, faults);
   return { ...r0, reason: `${r0.reason} (real SQLite: bytes and flushes are the device's from mount to cut, throughput is wall-clock, commit latency is not measured)` };
 }
 
-function sqliteExpectationCore(r: SqliteCampaignResult, faults: readonly string[]): Expectation {
+function sqliteExpectationCore(r: SqliteExpectationInput, faults: readonly string[]): Expectation {
   const p = r.promise;
   if (faults.length > 0) return { kind: 'demonstration', tolerated: NON_OK, reason: `device faults ${faults.join(', ')} break promises SQLite relies on` };
   if (!p.integrity) return { kind: 'demonstration', tolerated: NON_OK, reason: p.note ?? 'the setting promises neither integrity nor durability' };
@@ -32,6 +39,48 @@ function sqliteExpectationCore(r: SqliteCampaignResult, faults: readonly string[
   return { kind: 'claims-safe', tolerated: [], reason: `journal_mode=${r.cell.journalMode} with synchronous=${r.cell.synchronous} keeps every acknowledged commit and the database consistent` };
 }
 
+/** What the cell's expectation and measurements read of the cell itself (src/campaign/shard-parts.ts). */
+export interface SqliteCellSummary {
+  cell: SqliteCampaignResult['cell'];
+  cellName: string;
+  seed: number;
+  promise: SqliteCampaignResult['promise'];
+  profile: string;
+  faults: readonly string[];
+}
+
+/** ... and of one cycle: a shard keeps these for the cycles it owns, the merge measures their union. */
+export interface SqliteCycleSummary {
+  cycle: number;
+  verdict: SqliteCampaignResult['cycles'][number]['verdict'];
+  finding: boolean;
+  tradeOff: boolean;
+  replayId: string;
+  detail: string;
+  ackedTxid: number;
+  device: { hostWriteBytes: number; nandBytesProgrammed: number; flushes: number; fuaWrites: number } | null;
+  loadMs: number;
+}
+
+export function sqliteCellSummary(r: SqliteCampaignResult, profile: string, faults: readonly string[]): SqliteCellSummary {
+  return { cell: r.cell, cellName: r.cellName, seed: r.seed, promise: r.promise, profile, faults };
+}
+
+export function sqliteCycleSummary(r: Pick<SqliteCampaignResult, 'cellName' | 'seed'>, c: SqliteCampaignResult['cycles'][number]): SqliteCycleSummary {
+  const d = c.cut.device;
+  return {
+    cycle: c.cycle,
+    verdict: c.verdict,
+    finding: !!c.finding,
+    tradeOff: !!c.tradeOff,
+    replayId: c.cut.crashStateId ?? `sqlite:${r.cellName}:seed=${r.seed}:cycle=${c.cycle}`,
+    detail: `${c.tradeOff ? 'documented trade-off: ' : ''}${(c.messages[0] ?? '').slice(0, 300)}`,
+    ackedTxid: c.ackedTxid,
+    device: d ? { hostWriteBytes: d.hostWriteBytes, nandBytesProgrammed: d.nandBytesProgrammed, flushes: d.flushes, fuaWrites: d.fuaWrites } : null,
+    loadMs: c.ms.load,
+  };
+}
+
 /**
  * A SQLite cell's crash cycles as report measurements: verdicts, and what the
  * device saw from the file system being ready to each cut (SQLite's writes
@@ -39,34 +88,37 @@ function sqliteExpectationCore(r: SqliteCampaignResult, faults: readonly string[
  * wall-clock time. Commit latency is not measured here (0).
  */
 export function sqliteMeasurements(r: SqliteCampaignResult, profile: string, faults: readonly string[]): CellMeasurements {
-  const dev = (f: (d: NonNullable<SqliteCampaignResult['cycles'][number]['cut']['device']>) => number) => r.cycles.reduce((a, c) => a + (c.cut.device ? f(c.cut.device) : 0), 0);
-  const findings: NonOkState[] = r.cycles
-    .filter((c): c is typeof c & { verdict: NonOkState['verdict'] } => c.verdict !== 'ok')
-    .map((c) => ({
-      replayId: c.cut.crashStateId ?? `sqlite:${r.cellName}:seed=${r.seed}:cycle=${c.cycle}`,
-      verdict: c.verdict,
-      detail: `${c.tradeOff ? 'documented trade-off: ' : ''}${(c.messages[0] ?? '').slice(0, 300)}`,
-    }));
+  return sqliteMeasurementsOf(sqliteCellSummary(r, profile, faults), r.cycles.map((c) => sqliteCycleSummary(r, c)));
+}
+
+/** Report measurements of a cell's cycles (in cycle order). */
+export function sqliteMeasurementsOf(s: SqliteCellSummary, cycles: readonly SqliteCycleSummary[]): CellMeasurements {
+  const dev = (f: (d: NonNullable<SqliteCycleSummary['device']>) => number) => cycles.reduce((a, c) => a + (c.device ? f(c.device) : 0), 0);
+  const findings: NonOkState[] = cycles
+    .filter((c): c is SqliteCycleSummary & { verdict: NonOkState['verdict'] } => c.verdict !== 'ok')
+    .map((c) => ({ replayId: c.replayId, verdict: c.verdict, detail: c.detail }));
+  const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const c of cycles) counts[c.verdict]++;
   return {
     engine: 'sqlite',
-    mode: `${r.cell.journalMode.toLowerCase()}-${r.cell.synchronous.toLowerCase()}`,
-    profile,
-    faults,
-    pageSize: r.cell.pageSize,
+    mode: `${s.cell.journalMode.toLowerCase()}-${s.cell.synchronous.toLowerCase()}`,
+    profile: s.profile,
+    faults: s.faults,
+    pageSize: s.cell.pageSize,
     workload: 'bank',
-    txns: r.cycles.reduce((a, c) => a + c.ackedTxid, 0),
-    seed: r.seed,
+    txns: cycles.reduce((a, c) => a + c.ackedTxid, 0),
+    seed: s.seed,
     bytesByTag: { other: dev((d) => d.hostWriteBytes) },
     logicalBytesCommitted: 0,
-    commits: r.cycles.reduce((a, c) => a + c.ackedTxid, 0),
+    commits: cycles.reduce((a, c) => a + c.ackedTxid, 0),
     nandBytesProgrammed: dev((d) => d.nandBytesProgrammed),
     flushes: dev((d) => d.flushes),
     fuaWrites: dev((d) => d.fuaWrites),
-    simTimeUs: Math.round(r.cycles.reduce((a, c) => a + c.ms.load, 0) * 1000),
+    simTimeUs: Math.round(cycles.reduce((a, c) => a + c.loadMs, 0) * 1000),
     commitLatencyUs: { p50: 0, p99: 0 },
-    crashStatesTried: r.cycles.length,
-    verdicts: r.counts,
+    crashStatesTried: cycles.length,
+    verdicts: counts,
     findings,
-    expectation: sqliteExpectation(r, faults),
+    expectation: sqliteExpectation({ cell: s.cell, promise: s.promise, cycles }, s.faults),
   };
 }

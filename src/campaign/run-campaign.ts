@@ -4,13 +4,16 @@
  * caller.
  */
 import { buildCellResult, buildReport } from '../report/build';
-import { PgCellConfig, runPgCell } from '../../engines/postgres/cycle';
-import { pgMeasurements } from '../../engines/postgres/campaign';
+import { CellResult as PgCellResult, CycleResult as PgCycleResult, PgCellConfig, pgReplayId, runPgCell } from '../../engines/postgres/cycle';
+import { pgCycleSummary } from '../../engines/postgres/campaign';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { requireExport } from '../export/preconditions';
 import { runLedger } from '../export';
-import { runSqliteCampaign } from '../../engines/sqlite/campaign';
-import { sqliteMeasurements } from '../../engines/sqlite/report';
+import { runSqliteCampaign, SqliteCampaignResult, sqliteCycleId } from '../../engines/sqlite/campaign';
+import type { SqliteCell } from '../../engines/sqlite/cell';
+import { sqliteCellSummary, sqliteCycleSummary } from '../../engines/sqlite/report';
+import { fingerprint, owns, Shard } from '../crash/shard';
+import { partMeasurements, ShardPart } from './shard-parts';
 import { openDeviceStorage } from '../../engines/exec/device-storage';
 import { SqliteCampaignCell } from './campaign-file';
 import type { Report } from '../report/schema';
@@ -55,6 +58,42 @@ export const DEFAULT_CAMPAIGN = {
   controls: true,
 } as const;
 
+/** The plan fields of a part (src/campaign/shard-parts.ts P1): all ids of the cell, and the owned ones. */
+export function cover(id: string, planned: readonly string[], mine: readonly string[]) {
+  return { id, planned: planned.length, plannedPrint: fingerprint(planned), owned: mine.length, ownedPrint: fingerprint(mine) };
+}
+
+/** The cycle ids of a SQLite cell, and the ones the shard owns. */
+export function sqliteShare(cell: SqliteCell, crashes: number, seed: number, shard: Shard | undefined): { ids: string[]; mine: string[] } {
+  const ids = Array.from({ length: crashes }, (_, k) => sqliteCycleId(cell, seed, k));
+  return { ids, mine: ids.filter((id) => owns(shard, id)) };
+}
+
+/** A SQLite cell's part: the cycles it ran (the owned ones). */
+export function sqlitePart(r: SqliteCampaignResult, profile: string, faults: readonly string[], ids: readonly string[], mine: readonly string[]): ShardPart {
+  return { kind: 'sqlite', ...cover('', ids, mine), cell: sqliteCellSummary(r, profile, faults), cycles: r.cycles.map((c) => sqliteCycleSummary(r, c)) };
+}
+
+/** A cell's outcome from its part (src/campaign/shard-parts.ts): the report cell of what this shard judged. */
+export function outcomeOf(part: ShardPart, t0: bigint): CellOutcome {
+  const result = buildCellResult(partMeasurements(part));
+  part.id = result.id;
+  return { result, states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, part };
+}
+
+/**
+ * One PostgreSQL cell, or the cycles of it a shard owns (by replay id; the
+ * cycles are independent). A shard that owns none builds no base image.
+ */
+export async function runPgShard(cfg: PgCellConfig, shard: Shard | undefined, o: { onCycle?: (c: PgCycleResult, owned: number) => void } = {}): Promise<{ outcome: CellOutcome; cell?: PgCellResult }> {
+  const t0 = process.hrtime.bigint();
+  const ids = Array.from({ length: cfg.crashes }, (_, k) => pgReplayId(cfg, k));
+  const mine = ids.filter((id) => owns(shard, id));
+  const cell = mine.length === 0 ? undefined : await runPgCell(cfg, { owns: (id) => owns(shard, id), onCycle: (c) => o.onCycle?.(c, mine.length) });
+  const part: ShardPart = { kind: 'pg', ...cover('', ids, mine), config: cfg, cycles: (cell?.cycles ?? []).map(pgCycleSummary) };
+  return { outcome: outcomeOf(part, t0), cell };
+}
+
 export async function runCampaign(
   cells: CellSpec[],
   config: Record<string, unknown>,
@@ -68,6 +107,8 @@ export async function runCampaign(
     pgCells?: PgCellConfig[];
     /** Real SQLite cells, run last. */
     sqliteCells?: SqliteCampaignCell[];
+    /** Run one shard: every cell is planned, only the items this shard owns are judged (src/crash/shard.ts). */
+    shard?: Shard;
   } = {},
 ): Promise<CampaignRun> {
   const pgCells = opts.pgCells ?? [];
@@ -77,20 +118,19 @@ export async function runCampaign(
   if (sqliteCells.length > 0) requireExport('ext4');
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {
-    const o = await runCell(cells[i], { workers: opts.workers, onProgress: (p) => opts.onProgress?.(p, i) });
+    const o = await runCell(cells[i], { workers: opts.workers, shard: opts.shard, onProgress: (p) => opts.onProgress?.(p, i) });
     outcomes.push(o);
     opts.onCell?.(o, i);
   }
   for (let i = 0; i < pgCells.length; i++) {
-    const t0 = process.hrtime.bigint();
     const verdicts: Record<string, number> = {};
-    const r = await runPgCell(pgCells[i], {
-      onCycle: (c) => {
+    let done = 0;
+    const { outcome: o } = await runPgShard(pgCells[i], opts.shard, {
+      onCycle: (c, total) => {
         verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
-        opts.onProgress?.({ done: c.cycle + 1, total: pgCells[i].crashes, verdicts }, cells.length + i);
+        opts.onProgress?.({ done: ++done, total, verdicts }, cells.length + i);
       },
     });
-    const o: CellOutcome = { result: buildCellResult(pgMeasurements(r)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
     outcomes.push(o);
     opts.onCell?.(o, cells.length + i);
   }
@@ -98,13 +138,15 @@ export async function runCampaign(
     for (let i = 0; i < sqliteCells.length; i++) {
       const sc = sqliteCells[i];
       const t0 = process.hrtime.bigint();
+      const { ids, mine } = sqliteShare(sc.cell, sc.crashes, sc.seed, opts.shard);
       const r = await runSqliteCampaign({
         cell: sc.cell,
         crashes: sc.crashes,
         seed: sc.seed,
         openStorage: (k) => openDeviceStorage({ profile: sc.profile, faults: sc.faults, seed: sc.seed + k, sample: k }),
+        shard: { owns: (id) => owns(opts.shard, id), deviceCuts: true },
       });
-      const o: CellOutcome = { result: buildCellResult(sqliteMeasurements(r, sc.profile, sc.faults)), states: [], truncated: false, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+      const o = outcomeOf(sqlitePart(r, sc.profile, sc.faults, ids, mine), t0);
       outcomes.push(o);
       opts.onCell?.(o, cells.length + pgCells.length + i);
     }

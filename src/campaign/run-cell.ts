@@ -6,6 +6,11 @@
  * Determinism: the plan is a function of the cell (seed included); states
  * are split across workers by index and merged back in index order, so the
  * result is the same with 1 or N workers.
+ *
+ * Shards (src/crash/shard.ts): a shard plans the whole cell and judges only
+ * the crash states whose replay id it owns (the id before any crash during
+ * recovery, which judging draws); the cost run is owned as the item
+ * `costs:<cell id>`. The outcome's ShardPart keeps what the merge needs.
  */
 import os from 'os';
 import path from 'path';
@@ -14,12 +19,14 @@ import { faultNames, getProfile, parseFaults } from '../device/profiles';
 import { BadInputError } from '../util/errors';
 import { Prng } from '../util/prng';
 import { planChoices, planPoints, PlannedState, TraceEvent } from '../crash/strategies';
-import { buildCellResult, measurementsFromCounters } from '../report/build';
+import { buildCellResult, CellMeasurements, cellId, latencySummary, measurementsFromCounters } from '../report/build';
+import { fingerprint, owns, Shard } from '../crash/shard';
+import type { ShardPart } from './shard-parts';
 import type { CellResult, Expectation, NonOkState } from '../report/schema';
 import { CellSpec, COMMIT_METHODS, EngineAdapter, RunMetrics, SCALE_KEYS, STRATEGIES, WindowCoverage, WorkloadRun, modeLabel } from './cell';
 import { isFinding, isHarnessVerdict, NON_OK } from '../crash/verdict';
 import { getAdapter } from './engines';
-import { captureRun, judgeStates, StateResult } from './evaluate';
+import { captureRun, judgeStates, replayIdOf, StateResult } from './evaluate';
 import { ChoiceSpace } from '../device/power-loss';
 
 export interface Progress {
@@ -34,6 +41,8 @@ export interface RunCellOptions {
   onProgress?: (p: Progress) => void;
   /** Findings kept in the CellResult. */
   findingsCap?: number;
+  /** Judge only the crash states (and cost run) this shard owns. */
+  shard?: Shard;
 }
 
 export interface CellOutcome {
@@ -42,6 +51,8 @@ export interface CellOutcome {
   /** Crash states planned but cut by the budget (exhaustive strategy). */
   truncated: boolean;
   wallSeconds: number;
+  /** What `tornlab report merge` needs of this cell (src/campaign/shard-parts.ts). */
+  part: ShardPart;
 }
 
 /** Check a cell before any work: names the bad key and the allowed values. */
@@ -187,10 +198,16 @@ export function planCell(adapter: EngineAdapter, cell: CellSpec): { states: Plan
  * in one of its intervals [from, to), and their non-ok verdicts.
  */
 export function windowCoverage(names: readonly string[], spans: readonly { name: string; from: number; to: number }[], states: readonly PlannedState[], results: readonly StateResult[]): WindowCoverage[] {
+  return coverageOf(names, spans, states, results, (i) => i).coverage;
+}
+
+/** windowCoverage, and per window the index (`indexOf(i)` for the i-th state) of the first state of each non-ok verdict in it. */
+function coverageOf(names: readonly string[], spans: readonly { name: string; from: number; to: number }[], states: readonly PlannedState[], results: readonly StateResult[], indexOf: (i: number) => number): { coverage: WindowCoverage[]; first: Record<string, number>[] } {
   // Entry checks (sabotage.ts W1, W2): states and verdicts align; every span is a declared, non-empty interval.
   if (states.length !== results.length) throw new Error(`internal: ${states.length} planned states, ${results.length} verdicts`);
   for (const w of spans) if (!(w.from < w.to) || !names.includes(w.name)) throw new Error(`internal: window span ${w.name} [${w.from}, ${w.to}) is empty or not declared (${names.join(', ')})`);
-  return names.map((name) => {
+  const first: Record<string, number>[] = [];
+  const coverage = names.map((name) => {
     const iv = spans.filter((w) => w.name === name).sort((a, b) => a.from - b.from);
     // Prefix max of `to`, so a binary search on `from` answers "is p inside any interval".
     const maxTo: number[] = [];
@@ -209,15 +226,21 @@ export function windowCoverage(names: readonly string[], spans: readonly { name:
       return at >= 0 && maxTo[at] > p;
     };
     const cov: WindowCoverage = { window: name, states: 0, nonOk: {} };
+    const firstOf: Record<string, number> = {};
     states.forEach((s, i) => {
       const v = results[i].verdict;
       // A harness-error state was never judged: it covers nothing (the cell is harness-error anyway).
       if (!inside(s.point) || isHarnessVerdict(v)) return;
       cov.states++;
-      if (isFinding(v)) cov.nonOk[v] = (cov.nonOk[v] ?? 0) + 1;
+      if (isFinding(v)) {
+        cov.nonOk[v] = (cov.nonOk[v] ?? 0) + 1;
+        firstOf[v] ??= indexOf(i);
+      }
     });
+    first.push(firstOf);
     return cov;
   });
+  return { coverage, first };
 }
 
 /** A positive control's expectation: the sabotage must be caught (any finding, src/crash/verdict.ts NON_OK); passing means the campaign cannot see it. */
@@ -231,7 +254,15 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
   const adapter = getAdapter(input.engine);
   const cell = validateCell(input, adapter);
   const expectation = cell.sabotage ? controlExpectation(adapter, cell) : adapter.expectation(cell);
-  const { states, truncated, metrics, run, spaces, windows } = planCell(adapter, cell);
+  const plan = planCell(adapter, cell);
+  const { truncated, metrics, run, spaces, windows } = plan;
+  // Shard ownership by the state's replay id (src/crash/shard.ts S1); an unsharded run owns all.
+  const planIds = plan.states.map((s) => replayIdOf(cell, s));
+  const ownedIdx = planIds.map((_, i) => i).filter((i) => owns(opts.shard, planIds[i]));
+  const states = ownedIdx.length === plan.states.length ? plan.states : ownedIdx.map((i) => plan.states[i]);
+  const id = cellId({ ...cell, mode: modeLabel(cell) });
+  const costItem = cell.costTxns && adapter.costRun ? [`costs:${id}`] : [];
+  const ownedCost = costItem.filter((c) => owns(opts.shard, c));
   const workers = Math.max(1, Math.min(opts.workers ?? defaultWorkers(), Math.ceil(states.length / 50) || 1));
   // Contiguous shares keep each worker's captured points together. Share 0 is judged in this
   // thread, on the run planning already captured; the others go to pool workers.
@@ -257,14 +288,13 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
     verdictCounts[r.verdict] = (verdictCounts[r.verdict] ?? 0) + 1;
     if (r.verdict !== 'ok') findings.push({ replayId: r.replayId, verdict: r.verdict, detail: r.detail });
   }
-  const costs = cell.costTxns && adapter.costRun ? adapter.costRun(cell) : undefined;
-  const coverage = windowCoverage(adapter.windowsFor?.(cell) ?? [], windows, states, results);
+  const costs = ownedCost.length > 0 ? adapter.costRun!(cell) : undefined;
+  const { coverage, first } = coverageOf(adapter.windowsFor?.(cell) ?? [], windows, states, results, (i) => ownedIdx[i]);
   const spec = cell.sabotage ? adapter.sabotages?.[cell.sabotage] : undefined;
   const control = spec
     ? { sabotage: cell.sabotage!, what: spec.what, window: spec.window, caught: results.some((r) => isFinding(r.verdict)), statesInWindow: coverage.find((c) => c.window === spec.window)?.states ?? 0 }
     : undefined;
-  const result = buildCellResult(
-    {
+  const m: CellMeasurements = {
       engine: cell.engine,
       mode: modeLabel(cell),
       profile: cell.profile,
@@ -284,8 +314,19 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
       coverage,
       control,
       ...(costs ? { costs } : {}),
-    },
-    opts.findingsCap,
-  );
-  return { result, states: results, truncated, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  };
+  const result = buildCellResult(m, opts.findingsCap);
+  // The part keeps the latency summary (what buildCellResult derives), not one number per commit.
+  const { commitLatenciesUs, ...rest } = m;
+  const part: ShardPart = {
+    id,
+    kind: 'states',
+    planned: planIds.length + costItem.length,
+    plannedPrint: fingerprint([...planIds, ...costItem]),
+    owned: states.length + ownedCost.length,
+    ownedPrint: fingerprint([...ownedIdx.map((i) => planIds[i]), ...ownedCost]),
+    measurements: { ...rest, commitLatencyUs: latencySummary(commitLatenciesUs ?? []) },
+    firstNonOk: first,
+  };
+  return { result, states: results, truncated, wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, part };
 }

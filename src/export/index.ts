@@ -14,15 +14,21 @@
  * (RUNTIME_ROOT/<run>/state.json) and released on success, failure, SIGINT
  * or SIGTERM; `tornlab doctor [--cleanup]` handles runs that were killed.
  */
-export { BlockStack, FsType, FsckResult, MountOptions } from './block-stack';
+export { BlockStack } from './block-stack';
+export type { FsType, FsckResult, MountOptions } from './block-stack';
 export { EXPORTED_FILE_NAME } from './fuse-file';
-export { HostedDevice, HostImage, HostedExport, CutInfo, CutTriggerSpec, DeviceSpec, ExportStats, DeviceHostGone, deviceHostPid, stopDeviceHost } from './device-host/client';
-export { CutResult, RemountResult, SurvivorSpec, cutAndRelease, remountCrashImage, survivorsFrom } from './power-cut';
-export { requireExport, missingForExport, formatMissing, Missing } from './preconditions';
+export { HostedDevice, HostImage, HostedExport, DeviceHostGone, deviceHostPid, stopDeviceHost } from './device-host/client';
+export type { CutInfo, CutTriggerSpec, DeviceSpec, ExportStats } from './device-host/client';
+export { cutAndRelease, remountCrashImage, survivorsFrom } from './power-cut';
+export type { CutResult, RemountResult, SurvivorSpec } from './power-cut';
+export { requireExport, missingForExport, formatMissing } from './preconditions';
+export type { Missing } from './preconditions';
 export { RunLedger, runLedger, RUNTIME_ROOT, PLAIN_ROOT, RUN_ENV, isOurPath } from './ledger';
 export { killTree, descendants, markedProcesses, waitGone } from './processes';
 export { registerProcessTree, registerActive, releaseAll, interrupted, haltIfInterrupted } from './teardown';
-export { run, runOk, CommandError, CommandResult } from './exec';
-export { listLeftovers, cleanupLeftovers, Leftover } from './doctor';
+export { run, runOk, CommandError } from './exec';
+export type { CommandResult } from './exec';
+export { listLeftovers, cleanupLeftovers } from './doctor';
+export type { Leftover } from './doctor';
 export { noFuseFds, closeExtraPipes, fuseConnectionOf } from './fuse-conn';
 export { abortConnections } from './fusectl';

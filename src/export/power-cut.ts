@@ -14,7 +14,7 @@ import { Prng } from '../util/prng';
 import { BlockStack, FsckResult, MountOptions } from './block-stack';
 import { CutInfo, HostedDevice, SurvivorSpec } from './device-host/client';
 
-export { SurvivorSpec } from './device-host/client';
+export type { SurvivorSpec } from './device-host/client';
 
 /** The survivor choice drawn from a fresh seeded stream (the stream is rebuilt in the device host). */
 export function survivorsFrom(prng: Prng): SurvivorSpec {

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// page.evaluate callbacks run in the browser, so this file type-checks against the DOM as well.
 /**
  * index.html in a real headless Chromium (Debian's /usr/bin/chromium through
  * playwright-core): the SVG charts render with real sizes, the expected number of

@@ -14,7 +14,6 @@ import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
 import { captureRun, judgeState } from '../../campaign/evaluate';
 import { getAdapter } from '../../campaign/engines';
 import { parseReplayId } from '../../crash/replay-id';
-import { buildReport } from '../../report/build';
 import type { CellResult } from '../../report/schema';
 import { writeReportDir } from '../../report/writer';
 import { DEFAULT_PROFILE } from '../../device/profiles';
@@ -23,6 +22,7 @@ import { hexDiff, writeDenseImage } from '../dump';
 import { registerSelftestCommand } from './selftest';
 import { countsHaveFinding, countsHaveHarnessError, isFinding } from '../../crash/verdict';
 import { writeFileAtomic } from '../../util/output';
+import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import { EXIT_NOT_COVERED, runExitStatus } from '../exit-codes';
 
 /** Exit code of a run whose passes prove nothing (not-covered cells, uncaught controls), when there is no bug: src/cli/exit-codes.ts EXIT_NOT_COVERED. */
@@ -74,18 +74,6 @@ async function replayPg(id: string, json: boolean): Promise<void> {
   process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
 }
 
-function writeOutputs(outcomes: CellOutcome[], config: Record<string, unknown>, opts: { out?: string; junit?: string }, title: string): void {
-  const report = buildReport({ toolVersion: TOOL_VERSION, title, campaign: config, cells: outcomes.map((o) => o.result) });
-  if (opts.out) {
-    const files = writeReportDir(opts.out, report);
-    process.stderr.write(`report written: ${files.join(', ')}\n`);
-  }
-  if (opts.junit) {
-    fs.mkdirSync(path.dirname(path.resolve(opts.junit)), { recursive: true });
-    writeFileAtomic(opts.junit, renderJunit(report));
-  }
-}
-
 export function registerCampaignCommands(program: Command): void {
   registerSelftestCommand(program);
   program
@@ -118,7 +106,9 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'print the cell result as JSON on stdout')
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
+    .addOption(shardOption())
     .action(async (o) => {
+      const shard = parseShardOption(o.shard, o.out);
       const cell: CellSpec = validateCell({
         engine: o.engine,
         mode: o.mode,
@@ -142,7 +132,7 @@ export function registerCampaignCommands(program: Command): void {
         ...(o.costTxns ? { costTxns: o.costTxns } : {}),
       });
       const bar = progressBar(`${cell.mode} on ${cell.profile}`);
-      const outcome = await runCell(cell, { workers: o.workers, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
+      const outcome = await runCell(cell, { workers: o.workers, shard, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
       bar.end();
       const r = outcome.result;
       if (o.json) {
@@ -161,11 +151,11 @@ export function registerCampaignCommands(program: Command): void {
         for (const h of r.harnessErrors.slice(0, 5)) process.stdout.write(`  harness-error: ${h.detail}\n    tornlab replay ${h.replayId}\n`);
         if (outcome.truncated) process.stdout.write(`  (exhaustive plan cut at the budget of ${cell.crashes} crash states; raise --crashes to cover the whole run)\n`);
       }
-      writeOutputs([outcome], { cell }, o, `tornlab run ${r.id}`);
+      writeRunOutputs({ command: 'run', title: `tornlab run ${r.id}`, campaign: { cell }, seed: cell.seed, cells: [r], parts: [outcome.part], shard, out: o.out, junit: o.junit });
       // src/cli/exit-codes.ts: 3 harness error > 1 finding > 4 not covered > 0. Any finding (expected or
       // not) is 1 here, except in a positive control, where a finding is the sabotage caught and 4 is the
-      // sabotage missed (the cell is then not-covered).
-      process.exitCode = runExitStatus({ findings: !r.control && countsHaveFinding(r.verdicts), harnessErrors: countsHaveHarnessError(r.verdicts), notCovered: r.status === 'not-covered' });
+      // sabotage missed (the cell is then not-covered). A shard leaves coverage to the merge.
+      process.exitCode = runExitStatus({ findings: !r.control && countsHaveFinding(r.verdicts), harnessErrors: countsHaveHarnessError(r.verdicts), notCovered: !shard && r.status === 'not-covered' });
     });
 
   program
@@ -177,7 +167,9 @@ export function registerCampaignCommands(program: Command): void {
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--json', 'print the report JSON on stdout')
     .option('--generated-at <iso>', 'fix the report timestamp (for byte-reproducible reports)')
+    .addOption(shardOption())
     .action(async (file: string | undefined, o) => {
+      const shard = parseShardOption(o.shard, true);
       if (!file && !o.default) throw new BadInputError('give a campaign file (JSON or YAML), or --default for the default campaign');
       const config: CampaignFile = file ? readCampaignFile(file) : parseCampaign(JSON.stringify(DEFAULT_CAMPAIGN), 'default.json');
       const cells = expandCampaign(config);
@@ -186,26 +178,24 @@ export function registerCampaignCommands(program: Command): void {
       const sqliteCells = expandSqliteCells(config);
       const total = cells.length + pgCells.length + sqliteCells.length;
       if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres or sqlite section`);
-      const out = o.out || path.join('reports', config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default'));
-      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}\n`);
+      const name = config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default');
+      const out = o.out || path.join('reports', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
       const bar = progressBar('');
-      const { report } = await runCampaign(cells, config as unknown as Record<string, unknown>, {
+      const campaign = config as unknown as Record<string, unknown>;
+      const run = await runCampaign(cells, campaign, {
         workers: o.workers,
         generatedAt: o.generatedAt,
         pgCells,
         sqliteCells,
+        shard,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
           bar.end();
           process.stderr.write(`[${i + 1}/${total}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
         },
       });
-      const files = writeReportDir(out, report);
-      process.stderr.write(`report written: ${files.join(', ')}\n`);
-      if (o.junit) {
-        fs.mkdirSync(path.dirname(path.resolve(o.junit)), { recursive: true });
-        writeFileAtomic(o.junit, renderJunit(report));
-      }
+      const report = writeRunOutputs({ command: 'campaign', title: run.report.title, campaign, seed: typeof config.seed === 'number' ? config.seed : undefined, cells: run.report.cells, parts: run.outcomes.map((x) => x.part), shard, out, junit: o.junit, generatedAt: run.report.generatedAt });
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       const bugs = report.cells.filter((c) => c.status === 'finding-bug');
       const expected = report.cells.filter((c) => c.status === 'finding-expected' && !c.control);
@@ -220,7 +210,8 @@ export function registerCampaignCommands(program: Command): void {
           '\n',
       );
       // src/cli/exit-codes.ts: 3 harness error > 1 bug > 4 not covered (a window never hit, a control not caught) > 0.
-      process.exitCode = runExitStatus({ findings: bugs.length > 0, harnessErrors: unjudged > 0, notCovered: notCovered.length > 0 });
+      // A shard leaves coverage and controls to the merge (they are judged over all shards).
+      process.exitCode = runExitStatus({ findings: bugs.length > 0, harnessErrors: unjudged > 0, notCovered: !shard && notCovered.length > 0 });
     });
 
   program

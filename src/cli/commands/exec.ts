@@ -13,6 +13,12 @@ import { signalKillAll } from '../../../engines/exec/processes';
 import { DEFAULT_TIMEOUTS, formatExecCampaign, runExecCampaign } from '../../../engines/exec/runner';
 import { countsHaveHarnessError } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
+import { execCycleId } from '../../../engines/exec/runner';
+import { execCycleSummary } from '../../../engines/exec/report';
+import { cover, outcomeOf } from '../../campaign/run-campaign';
+import type { ShardPart } from '../../campaign/shard-parts';
+import { owns } from '../../crash/shard';
+import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 
 /** Exit status when a cycle ended as harness-error (a phase passed its deadline) and none had a finding. */
 export const EXIT_HARNESS_ERROR = 3;
@@ -36,6 +42,9 @@ interface ExecOpts {
   deviceMib: string;
   device: boolean;
   json?: boolean;
+  out?: string;
+  junit?: string;
+  shard?: string;
 }
 
 export function registerExecCommands(program: Command): void {
@@ -59,6 +68,9 @@ export function registerExecCommands(program: Command): void {
     .option('--device-mib <n>', 'namespace size in MiB', String(DEFAULT_DEVICE_BYTES / 1024 / 1024))
     .option('--no-device', 'no emulated device: SIGKILL only, in DIR itself (process-crash safety, not power loss)')
     .option('--json', 'print the result as JSON')
+    .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
+    .option('--junit <file>', 'write JUnit XML')
+    .addOption(shardOption())
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText(
       'after',
@@ -84,6 +96,7 @@ export function registerExecCommands(program: Command): void {
       const timeouts = { startMs: limit('startTimeout', '--start-timeout'), loadMs: limit('loadTimeout', '--load-timeout'), verifyMs: limit('verifyTimeout', '--verify-timeout') };
       if (legacy !== undefined) process.stderr.write('tornlab: --timeout is deprecated; use --start-timeout, --load-timeout and --verify-timeout (seconds)\n');
       const sizeBytes = parsePositiveInt(o.deviceMib, '--device-mib', 4096) * 1024 * 1024;
+      const shard = parseShardOption(o.shard, o.out);
       const commands = { start: o.start, load: o.load, verify: o.verify };
       await validateCommands(commands);
       if (o.device) requireExport('ext4');
@@ -99,8 +112,12 @@ export function registerExecCommands(program: Command): void {
       // At any exit (SIGINT/SIGTERM teardown, an error that escaped): leave DIR as it was found.
       const leaveDir = () => leaveDirAsFound(dir, { created, plain: !o.device, runId: ledger?.runId });
       process.on('exit', leaveDir);
+      const ids = Array.from({ length: crashes }, (_, i) => execCycleId(seed, i));
+      const mine = ids.filter((id) => owns(shard, id));
+      const t0 = process.hrtime.bigint();
       try {
         const r = await runExecCampaign({
+          owns: shard ? (id) => owns(shard, id) : undefined,
           dir,
           commands,
           crashes,
@@ -114,6 +131,11 @@ export function registerExecCommands(program: Command): void {
         });
         await haltIfInterrupted();
         process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatExecCampaign(r)) + '\n');
+        // The campaign as the report (and a shard's merge) knows it: what decides the cycles, not where DIR is or how long phases may take.
+        const campaign = { exec: { commands, crashes, seed, profile, faults: o.fault, cutAfterAcks, cutWithinMs: cutAfterAcks === undefined ? cutWithinMs : undefined, device: o.device, deviceMib: sizeBytes / 1024 / 1024 } };
+        const part: ShardPart = { kind: 'exec', ...cover('', ids, mine), cell: { profile, faults: o.fault, seed }, cycles: r.cycles.map((c) => execCycleSummary(r, c)) };
+        const outcome = outcomeOf(part, t0);
+        writeRunOutputs({ command: 'exec', title: `tornlab exec ${outcome.result.id}`, campaign, seed, cells: [outcome.result], parts: [part], shard, out: o.out, junit: o.junit });
         process.exitCode = runExitStatus({ findings: r.findings > 0, harnessErrors: countsHaveHarnessError(r.counts) });
       } catch (e) {
         await haltIfInterrupted(); // a SIGINT/SIGTERM teardown owns the exit (128+signal)

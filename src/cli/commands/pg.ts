@@ -2,7 +2,9 @@
 import { Command } from 'commander';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { BadInputError } from '../../util/errors';
-import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, runPgCell, validateCell } from '../../../engines/postgres/cycle';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, validateCell } from '../../../engines/postgres/cycle';
+import { runPgShard } from '../../campaign/run-campaign';
+import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import { FsType } from '../../export/block-stack';
 import { isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
@@ -23,6 +25,9 @@ interface PgOpts {
   pgbench: string;
   json?: boolean;
   deadlineFactor?: string;
+  out?: string;
+  junit?: string;
+  shard?: string;
 }
 
 function int(text: string, flag: string): number {
@@ -91,13 +96,20 @@ export function registerPgCommands(program: Command): void {
     .option('--load-ms <ms>', 'load before the cut', String(DEFAULT_CELL.loadMs))
     .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
     .option('--json', 'print the result as JSON')
+    .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
+    .option('--junit <file>', 'write JUnit XML')
+    .addOption(shardOption())
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and PostgreSQL 15 (Debian paths).\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
     .action(async (o: PgOpts) => {
       const cfg = cellFromOptions(o);
+      const shard = parseShardOption(o.shard, o.out);
       applyDeadlineFactor(o.deadlineFactor);
-      const r = await runPgCell(cfg, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
-      process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
-      process.exitCode = runExitStatus({ findings: r.cycles.some((c) => isFinding(c.verdict)), harnessErrors: r.cycles.some((c) => c.verdict === 'harness-error') });
+      const { outcome, cell: r } = await runPgShard(cfg, shard, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
+      if (r) process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
+      else process.stdout.write(o.json ? '{}\n' : `${shard ? `shard ${shard.index}/${shard.count}` : 'this run'} owns none of the ${cfg.crashes} cycles\n`);
+      writeRunOutputs({ command: 'pg', title: `tornlab pg ${outcome.result.id}`, campaign: { pg: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
+      const cycles = r?.cycles ?? [];
+      process.exitCode = runExitStatus({ findings: cycles.some((c) => isFinding(c.verdict)), harnessErrors: cycles.some((c) => c.verdict === 'harness-error') });
     });
 }

@@ -11,6 +11,9 @@ import { parsePositiveInt, parseSeed } from '../../../engines/exec/options';
 import { requireExport, runLedger } from '../../export';
 import { countsHaveHarnessError, isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
+import { CellOutcome } from '../../campaign/run-cell';
+import { outcomeOf, sqlitePart, sqliteShare } from '../../campaign/run-campaign';
+import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 
 interface SqliteOpts {
   deadlineFactor?: string;
@@ -27,6 +30,9 @@ interface SqliteOpts {
   maxAcks: string;
   strict?: boolean;
   grid?: boolean;
+  out?: string;
+  junit?: string;
+  shard?: string;
 }
 
 export function registerSqliteCommands(program: Command): void {
@@ -46,6 +52,9 @@ export function registerSqliteCommands(program: Command): void {
     .option('--strict', 'exit 1 for documented trade-offs too (any verdict but ok)')
     .option('--grid', 'run every cell of the grid (5 journal modes x 3 synchronous levels x 4/8/16 KiB pages) and print a table')
     .option('--json', 'print the result as JSON')
+    .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
+    .option('--junit <file>', 'write JUnit XML (one test case per cell)')
+    .addOption(shardOption())
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText(
       'after',
@@ -61,12 +70,17 @@ export function registerSqliteCommands(program: Command): void {
       const seed = parseSeed(o.seed);
       const maxAcks = parsePositiveInt(o.maxAcks, '--max-acks', 100000);
       const sizeBytes = parsePositiveInt(o.deviceMib, '--device-mib', 4096) * 1024 * 1024;
+      const shard = parseShardOption(o.shard, o.out);
       if (o.device) requireExport('ext4');
       const cells: SqliteCell[] = o.grid ? gridCells() : [cell];
       const results: SqliteCampaignResult[] = [];
+      const outcomes: CellOutcome[] = [];
       try {
         for (const c of cells) {
+          const t0 = process.hrtime.bigint();
+          const share = sqliteShare(c, crashes, seed, shard);
           const r = await runSqliteCampaign({
+            shard: shard ? { owns: (id) => share.mine.includes(id), deviceCuts: o.device } : undefined,
             cell: c,
             crashes,
             seed,
@@ -75,6 +89,7 @@ export function registerSqliteCommands(program: Command): void {
             onCycle: o.json || o.grid ? undefined : (i, x) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${x.verdict}${x.tradeOff ? ' (documented trade-off)' : ''}\n`),
           });
           results.push(r);
+          outcomes.push(outcomeOf(sqlitePart(r, profile, o.fault, share.ids, share.mine), t0));
           if (o.grid && !o.json) process.stdout.write((results.length === 1 ? GRID_HEADER + '\n' : '') + formatGridRow(r) + '\n');
         }
       } finally {
@@ -82,6 +97,8 @@ export function registerSqliteCommands(program: Command): void {
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');
       else if (!o.grid) process.stdout.write(formatCampaign(results[0]) + '\n');
+      const campaign = { sqlite: { cells, crashes, seed, maxAcks, device: o.device, profile, faults: o.fault, deviceMib: sizeBytes / 1024 / 1024 } };
+      writeRunOutputs({ command: 'sqlite', title: `tornlab sqlite ${o.grid ? 'grid' : outcomes[0].result.id}`, campaign, seed, cells: outcomes.map((x) => x.result), parts: outcomes.map((x) => x.part), shard, out: o.out, junit: o.junit });
       const bad = results.some((r) => (o.strict ? r.cycles.some((c) => isFinding(c.verdict)) : r.findings > 0));
       process.exitCode = runExitStatus({ findings: bad, harnessErrors: results.some((r) => countsHaveHarnessError(r.counts)) });
     });
