@@ -62,7 +62,7 @@ import {
 import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, newPage } from './page';
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
 import { Steps } from './sabotage';
-import { PageMemo } from './delta';
+import { PageMemo } from './page-memo';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
 import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
@@ -271,7 +271,7 @@ export class MiniPageEngine implements TreeIO {
       steps.flush('recovery');
     }
 
-    const log = readWal(dev, layout, control.redoLsn, control.epoch, layout.pageSize + 256, steps.keeps('wal.crc'));
+    const log = readWal(dev, layout, control.redoLsn, control.epoch, layout.pageSize + 256, steps.keeps('wal.crc'), opts.pageMemo?.records);
     const next: ControlBlock = { ...control, mode, epoch: control.epoch + 1, redoLsn: log.endLsn };
     // The engine runs redo with the old epoch's control; the writer starts in the new epoch.
     const eng = new MiniPageEngine(dev, layout, next, protection, opts, { lsn: log.endLsn, prefix: log.tailPrefix }, steps);
@@ -530,7 +530,7 @@ export class MiniPageEngine implements TreeIO {
     if (willInit(rec)) {
       // Rebuild the page from the record alone: the data-area copy is never read (it may be torn).
       const p = this.pool.peek(no) ? this.pool.get(no) : this.pool.install(newPage(no, PageType.Leaf));
-      copyContent(p, pageFromInitRecord(rec, lsn));
+      copyContent(p, this.pageOfInitRecord(rec, lsn));
       p.lsn = lsn;
       markDirty(p);
       return;
@@ -546,6 +546,18 @@ export class MiniPageEngine implements TreeIO {
     }
     p.lsn = lsn;
     markDirty(p);
+  }
+
+  /** pageFromInitRecord; a full page image that checks goes through the page memo (decoded once per distinct image). */
+  private pageOfInitRecord(rec: WalRecord, lsn: number): Page {
+    if (rec.type === RecType.Fpi && this.pageMemo) {
+      const m = this.pageMemo.load(rec.pageNo, rec.image);
+      if (m.page) {
+        m.page.lsn = lsn;
+        return m.page;
+      }
+    }
+    return pageFromInitRecord(rec, lsn);
   }
 
   private loadPage(pageNo: number): Page {

@@ -32,7 +32,8 @@ import { pageLba, readRange } from './protections';
 import { createWorkload } from './workloads';
 import { CrashPoint } from '../../src/device/device';
 import { VERDICTS, Verdict } from '../../src/crash/verdict';
-import { DeltaState, MemoEntry, PageMemo, deltaContentOk, deltaStateOf, judgeFromScratch, keysSorted, leafStrings } from './delta';
+import { DeltaState, deltaContentOk, deltaStateOf, judgeFromScratch } from './delta';
+import { MemoEntry, PageMemo, keysSorted, leafStrings } from './page-memo';
 
 export { VERDICTS };
 export type { Verdict };

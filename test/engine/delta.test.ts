@@ -1,5 +1,5 @@
 /**
- * Delta judging (engines/minipage/delta.ts D2): every crash state gets the
+ * Delta judging (engines/minipage/delta.ts D1): every crash state gets the
  * verdict, detail and replay id that judging from scratch gives, over the
  * default campaign's modes, profiles, workloads and positive controls at a
  * small scale (the controls bring findings of every kind, so the fallback to
@@ -10,7 +10,8 @@ import { DEFAULT_CAMPAIGN } from '../../src/campaign/run-campaign';
 import { planCell } from '../../src/campaign/run-cell';
 import { judgeStates, StateResult } from '../../src/campaign/evaluate';
 import { minipageAdapter } from '../../engines/minipage/adapter';
-import { PageMemo, deltaStateOf } from '../../engines/minipage/delta';
+import { deltaStateOf } from '../../engines/minipage/delta';
+import { PageMemo } from '../../engines/minipage/page-memo';
 import { MiniPageEngine } from '../../engines/minipage/engine';
 import { PageType, decodePage } from '../../engines/minipage/page';
 import { smallDevice } from './helpers';
