@@ -62,7 +62,7 @@ import {
 import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, newPage } from './page';
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
 import { Steps } from './sabotage';
-import { PageMemo } from './page-memo';
+import type { PageMemo } from './page-memo';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
 import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
@@ -175,8 +175,9 @@ export class MiniPageEngine implements TreeIO {
     this.fpwRedoLsn = control.redoLsn;
     const frames = opts.frames ?? 64;
     if (!(Number.isInteger(frames) && frames >= 16)) throw new BadInputError(`frames must be an integer >= 16, got ${frames}`);
-    // Pages the engine wrote and reads back are not decoded again (delta.ts); one version per page is enough for its own loads.
-    this.pageMemo = opts.pageMemo ?? new PageMemo(1);
+    // Only a shared memo (the verifier's, across a cell's crash states) pays: measured on workload runs, an
+    // engine's own memo of the pages it wrote costs as much as decoding them again (bench notes, docs/minipage.md).
+    this.pageMemo = opts.pageMemo;
     this.checkpointBatch = opts.checkpointBatch ?? 16;
     if (!(Number.isInteger(this.checkpointBatch) && this.checkpointBatch >= 1)) throw new BadInputError(`checkpointBatch must be an integer >= 1`);
     this.pool = new BufferPool(frames, (no) => this.loadPage(no), (pages) => this.writePagesOut(pages));

@@ -1,8 +1,9 @@
 /**
  * The page memo of delta judging (delta.ts): page number + page bytes ->
  * checksum result, decoded page, key order, pairs as strings. Shared by the
- * crash states of a cell (the verifier's), or the engine's own (one version
- * per page: pages it wrote and reads back are not decoded again).
+ * crash states of a cell (the verifier's): recovery loads pages through it
+ * and remembers the pages it writes, the judge reads the recovered media
+ * through it.
  *
  * Invariants:
  *  M1 an entry depends only on the page number and the bytes: it is reused
