@@ -8,7 +8,7 @@ import type { Expectation, NonOkState } from '../../src/report/schema';
 import { NON_OK, Verdict } from '../../src/crash/verdict';
 import type { PgCycleSummary } from '../postgres/campaign';
 import { median } from '../postgres/cycle';
-import { CellResult, CycleResult, MariadbCellConfig } from './cycle';
+import { CellResult, CycleResult, MariadbCellConfig, runtimeTag } from './cycle';
 
 /**
  * innodb_doublewrite=1 claims that no torn page survives recovery on any
@@ -53,7 +53,8 @@ export function mariadbMeasurementsOf(cfg: MariadbCellConfig, cycles: readonly P
   const verdicts: Partial<Record<Verdict, number>> = {};
   for (const c of cycles) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
   return {
-    engine: 'mariadb',
+    // The runtime and version name themselves, as in the replay id: mariadb@container11.8.
+    engine: `mariadb${runtimeTag(cfg)}`,
     mode: cfg.doublewrite ? 'doublewrite-on' : 'doublewrite-off',
     profile: cfg.profile,
     faults: cfg.faults,

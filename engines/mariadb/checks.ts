@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Connection, MariadbServer } from './server';
+import type { Connection, MariadbInstance } from './server';
 
 /** TRX_SYS page of the system tablespace (FSP_TRX_SYS_PAGE_NO) and the doublewrite header in it. */
 const TRX_SYS_PAGE = 5;
@@ -73,14 +73,20 @@ export function innodbFiles(dataDir: string): string[] {
 const FAIL_LINE = /Fail: page::(\d+) invalid/g;
 
 /** Run innochecksum over every InnoDB file of a stopped server's datadir. */
-export async function runInnochecksum(server: MariadbServer, pageSize: number): Promise<InnochecksumResult> {
+export async function runInnochecksum(server: MariadbInstance, pageSize: number): Promise<InnochecksumResult> {
   const dataDir = server.opts.dataDir;
   const res: InnochecksumResult = { files: 0, bad: [], doublewriteSkipped: 0, unreadable: [] };
   const dblwr = doublewriteArea(path.join(dataDir, 'ibdata1'), pageSize);
-  for (const file of innodbFiles(dataDir)) {
+  const files = innodbFiles(dataDir);
+  const runs = await server.innochecksum(files.map((f) => path.join(dataDir, f)), ['--allow-mismatches=1000000000']);
+  for (const [i, file] of files.entries()) {
     res.files++;
-    const r = await server.runTool('innochecksum', ['--allow-mismatches=1000000000', path.join(dataDir, file)]);
-    const out = r.stdout + r.stderr;
+    const r = runs[i];
+    if (!r) {
+      res.unreadable.push({ file, output: 'innochecksum gave no result for this file' });
+      continue;
+    }
+    const out = r.output;
     const skip = file === 'ibdata1' ? dblwr : [];
     const pages = new Set<number>();
     for (const m of out.matchAll(FAIL_LINE)) pages.add(Number(m[1]));

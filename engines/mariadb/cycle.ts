@@ -30,7 +30,7 @@ import { getProfile, parseFaults } from '../../src/device/profiles';
 import { BlockStack, FsType } from '../../src/export/block-stack';
 import { HostImage, HostedDevice } from '../../src/export/device-host/client';
 import { guard } from '../../src/export/watchdog';
-import { BadInputError, HarnessError } from '../../src/util/errors';
+import { BadInputError, HarnessError, PreconditionError } from '../../src/util/errors';
 import * as path from 'node:path';
 import { CommandError, sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
@@ -45,7 +45,10 @@ import { PageLayout, TracedFile, WriteShape, analyzeWriteShape, fileMap, pageLay
 import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
 import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
 import { missingForMariadb } from './runtime';
-import { Connection, MariadbServer, notableLogLines } from './server';
+import { Connection, MariadbInstance, MariadbServer, notableLogLines } from './server';
+import { MARIADB_VERSIONS, MariadbContainerImage, MariadbContainerServer, mariadbImageName, resolveMariadbImage } from './container-server';
+import { containerUnavailable } from '../../src/export/containers/availability';
+import { settle as settleContainers } from '../../src/export/containers/containers';
 import { Verdict, decideVerdict } from './verdict';
 
 /** flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write the device does not cover atomically; seeded: after a seeded number of writes. */
@@ -84,6 +87,23 @@ export interface MariadbCellConfig {
   loadMs: number;
   /** Namespace size in blocks of the profile (default: 1 GiB worth). */
   nsze?: number;
+  /** Default local (Debian's mariadb-server here); container: MariaDB `mariadbVersion` in a container (container-server.ts). */
+  runtime?: MariadbRuntime;
+  /** MariaDB version of the container runtime (10.11, 11.8); the local runtime runs what the host has. */
+  mariadbVersion?: string;
+}
+
+/** Where MariaDB runs: this host's binaries, or a tornlab container image of `mariadbVersion`. */
+export type MariadbRuntime = 'local' | 'container';
+
+/** The MariaDB version a container cell runs. */
+export function containerMariadbVersion(cfg: Pick<MariadbCellConfig, 'mariadbVersion'>): string {
+  return cfg.mariadbVersion ?? '10.11';
+}
+
+/** The cell's runtime as reports and replay ids name it: '' (local) or '@container11.8'. */
+export function runtimeTag(cfg: Pick<MariadbCellConfig, 'runtime' | 'mariadbVersion'>): string {
+  return cfg.runtime === 'container' ? `@container${containerMariadbVersion(cfg)}` : '';
 }
 
 export const DEFAULT_CELL: Omit<MariadbCellConfig, 'doublewrite' | 'seed' | 'crashes'> = {
@@ -125,6 +145,12 @@ export function validateCell(cfg: MariadbCellConfig): void {
   int(cfg.clients, 1, 64, '--clients');
   int(cfg.oltpClients, 0, 64, '--oltp-clients');
   if (!(cfg.loadMs >= 0)) throw new BadInputError(`--load-ms must be >= 0, got ${cfg.loadMs}`);
+  const rt = cfg.runtime ?? 'local';
+  if (rt !== 'local' && rt !== 'container') throw new BadInputError(`--runtime must be local or container, got ${String(rt)}`);
+  if (cfg.mariadbVersion !== undefined) {
+    if (rt !== 'container') throw new BadInputError('--mariadb-version needs --runtime container (the local runtime runs the host\'s mariadb-server)');
+    if (!(MARIADB_VERSIONS as readonly string[]).includes(cfg.mariadbVersion)) throw new BadInputError(`--mariadb-version must be one of ${MARIADB_VERSIONS.join(', ')}, got ${cfg.mariadbVersion}`);
+  }
   const ns = getProfile(cfg.profile).identify.namespace.lbaDataSize;
   if (cfg.pageSize < ns) throw new BadInputError(`--page-size ${cfg.pageSize} is smaller than the ${cfg.profile} block size ${ns}`);
 }
@@ -204,13 +230,34 @@ function nszeOf(cfg: MariadbCellConfig): number {
 }
 
 function baseKey(cfg: MariadbCellConfig): string {
-  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, mkfs: cfg.mkfsOptions, mount: cfg.mountOptions, accounts: cfg.accounts, nsze: nszeOf(cfg), ...creationSettings(cfg) });
+  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, mkfs: cfg.mkfsOptions, mount: cfg.mountOptions, accounts: cfg.accounts, nsze: nszeOf(cfg), runtime: runtimeTag(cfg), ...creationSettings(cfg) });
 }
 
-function newServer(ledger: RunLedger, mountPoint: string, settings: Record<string, string>): MariadbServer {
+/** Container images resolved for this process, by version (resolveRuntime fills it). */
+const containerImages = new Map<string, MariadbContainerImage>();
+
+/** Check what the cell's runtime needs; for containers, find the image (throws PreconditionError naming the fix). */
+export async function resolveRuntime(cfg: MariadbCellConfig): Promise<void> {
+  if (cfg.runtime !== 'container') {
+    requireExport(cfg.fs, missingForMariadb());
+    return;
+  }
+  requireExport(cfg.fs);
+  const v = containerMariadbVersion(cfg);
+  if (containerImages.has(v)) return;
+  const why = await containerUnavailable(mariadbImageName(v));
+  if (why) throw new PreconditionError(`MariaDB ${v} in a container: ${why}`);
+  containerImages.set(v, await resolveMariadbImage(v));
+}
+
+function newServer(cfg: MariadbCellConfig, ledger: RunLedger, mountPoint: string, settings: Record<string, string>): MariadbInstance {
   const runDir = ledger.newPath('mariadb');
   ledger.add('dir', runDir);
-  return new MariadbServer({ dataDir: `${mountPoint}/mysql`, runDir, settings, ledger });
+  const opts = { dataDir: `${mountPoint}/mysql`, runDir, settings, ledger };
+  if (cfg.runtime !== 'container') return new MariadbServer(opts);
+  const image = containerImages.get(containerMariadbVersion(cfg));
+  if (!image) throw new Error(`MariaDB ${containerMariadbVersion(cfg)} image not resolved (call resolveRuntime first)`);
+  return new MariadbContainerServer(opts, image);
 }
 
 /**
@@ -237,7 +284,7 @@ export async function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d 
     }
     throw e;
   }
-  let server: MariadbServer | undefined;
+  let server: MariadbInstance | undefined;
   try {
     await guard('base-image', d.base, buildBase());
   } finally {
@@ -251,7 +298,7 @@ export async function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d 
   return base;
 
   async function buildBase(): Promise<void> {
-    server = newServer(ledger, stack.mountPoint!, { ...serverSettings({ ...cfg, doublewrite: true }), 'innodb-fast-shutdown': '0' });
+    server = newServer(cfg, ledger, stack.mountPoint!, { ...serverSettings({ ...cfg, doublewrite: true }), 'innodb-fast-shutdown': '0' });
     await server.installDb();
     const st = await server.start();
     if (!st.ready) throw new Error(`mariadbd did not start on the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
@@ -349,15 +396,17 @@ function fsOptionsTag(cfg: MariadbCellConfig): string {
   return '~' + Buffer.from(JSON.stringify([cfg.mkfsOptions, cfg.mountOptions])).toString('base64url');
 }
 
-/** `mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=<n>:<fs>[~<fs options>]:<cut>:seed=S:cycle=N`. */
+/** `mariadb[@container<version>]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=<n>:<fs>[~<fs options>]:<cut>:seed=S:cycle=N`. */
 export function replayIdOf(cfg: MariadbCellConfig, cycle: number): string {
-  return `mariadb:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:dblwr=${cfg.doublewrite ? 'on' : 'off'}:${cfg.flushMethod}:${kib(cfg.pageSize)}:trx=${cfg.flushLogAtTrxCommit}:${cfg.fs}${fsOptionsTag(cfg)}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
+  return `mariadb${runtimeTag(cfg)}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:dblwr=${cfg.doublewrite ? 'on' : 'off'}:${cfg.flushMethod}:${kib(cfg.pageSize)}:trx=${cfg.flushLogAtTrxCommit}:${cfg.fs}${fsOptionsTag(cfg)}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
 }
 
 /** Parse a MariaDB replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
 export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycle: number } {
-  const m = /^mariadb:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|unprotected|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
-  if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded:seed=S:cycle=N)`);
+  // The container runtime names itself and its version: mariadb@container11.8:...
+  const rt = /^mariadb@container(\d+\.\d+):/.exec(id.trim());
+  const m = /^mariadb(?:@container\d+\.\d+)?:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|unprotected|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
+  if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb[@containerV]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded:seed=S:cycle=N)`);
   const cycle = Number(m[11]);
   let fsOptions: [string[], string[]] = [[], []];
   if (m[8]) {
@@ -381,6 +430,7 @@ export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycl
     crashAt: m[9] as CrashAt,
     seed: Number(m[10]),
     crashes: cycle + 1,
+    ...(rt ? { runtime: 'container' as const, mariadbVersion: rt[1] } : {}),
   };
   validateCell(cfg);
   return { cfg, cycle };
@@ -412,7 +462,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
   }
   const dev0 = deviceBytes(await dev.counters());
   const res = emptyCycleResult(cfg, cycle, dev0);
-  const server = newServer(ledger, stack.mountPoint!, serverSettings(cfg));
+  const server = newServer(cfg, ledger, stack.mountPoint!, serverSettings(cfg));
   const bank = new BankWorkload<Connection>(cfg.accounts, cyclePrng.fork('bank'), mariadbTransfer);
   const oltp = new OltpWriteMix(cyclePrng.fork('oltp'));
   stack.fuse!.onCut(() => {
@@ -552,7 +602,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
   res.recovery.fsckOutput = rec.fsck?.output ?? '';
   const rdev0 = deviceBytes(await rec.device.counters());
   let tVer = 0;
-  const server = newServer(ledger, rec.stack.mountPoint!, serverSettings(cfg));
+  const server = newServer(cfg, ledger, rec.stack.mountPoint!, serverSettings(cfg));
   try {
     if ((rec.fsck?.code ?? 0) >= 4) {
       res.findings.push(`e2fsck -p could not repair the file system (exit ${rec.fsck?.code})`);
@@ -688,7 +738,7 @@ export async function runMariadbCell(
   } = {},
 ): Promise<CellResult> {
   validateCell(cfg);
-  requireExport(cfg.fs, missingForMariadb());
+  await resolveRuntime(cfg);
   const ledger = opts.ledger ?? runLedger();
   const d = { ...mariadbDeadlines(cfg), ...opts.deadlines };
   const cycles: CycleResult[] = [];
@@ -701,6 +751,8 @@ export async function runMariadbCell(
       cycles.push(r);
       opts.onCycle?.(r);
     }
+    // Killed containers finish their removal in the background; the cell ends when they are gone.
+    if (cfg.runtime === 'container') await guard('release', d.release, settleContainers(ledger.runId));
   } catch (e) {
     await haltIfInterrupted();
     throw e;

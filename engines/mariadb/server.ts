@@ -45,7 +45,41 @@ function env(ledger: RunLedger): NodeJS.ProcessEnv {
   return { PATH: '/usr/sbin:/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', HOME: '/tmp', [RUN_ENV]: ledger.runId };
 }
 
-export class MariadbServer {
+/** One innochecksum run over one file: its output and exit status. */
+export interface InnochecksumRun {
+  file: string;
+  output: string;
+  code: number | null;
+}
+
+/**
+ * A MariaDB server lifetime, wherever its binaries run: this host
+ * (MariadbServer) or a container (container-server.ts). The cycle, the
+ * checks and the oracle see only this.
+ */
+export interface MariadbInstance {
+  readonly opts: MariadbServerOptions;
+  readonly socket: string;
+  installDb(): Promise<void>;
+  start(timeoutMs?: number): Promise<StartResult>;
+  connect(timeoutMs?: number): Promise<Connection>;
+  stop(timeoutMs?: number): Promise<{ clean: boolean; exitCode: number | null | undefined }>;
+  /** SIGKILL the server now, without waiting for anything; the host pids killed. */
+  kill(): number[];
+  waitGone(pids: number[], timeoutMs?: number): Promise<number[]>;
+  logSinceStart(): string;
+  /** innochecksum (of the server's own version) over files of the stopped server's datadir, in order. */
+  innochecksum(files: string[], args: string[]): Promise<InnochecksumRun[]>;
+}
+
+/** Connect to a server's Unix socket as root (no grant tables). */
+export async function connectSocket(socketPath: string, timeoutMs: number): Promise<Connection> {
+  const c = await createConnection({ socketPath, user: 'root', multipleStatements: true, bigIntAsNumber: true, decimalAsNumber: false, connectTimeout: timeoutMs });
+  c.on('error', () => undefined); // a killed server must not crash the process
+  return c;
+}
+
+export class MariadbServer implements MariadbInstance {
   readonly user: OsUser;
   pid: number | undefined;
   private exited: Promise<number | null> | undefined;
@@ -143,10 +177,8 @@ export class MariadbServer {
     return { ready: false, ms: Date.now() - t0 };
   }
 
-  async connect(timeoutMs = 10_000): Promise<Connection> {
-    const c = await createConnection({ socketPath: this.socket, user: 'root', multipleStatements: true, bigIntAsNumber: true, decimalAsNumber: false, connectTimeout: timeoutMs });
-    c.on('error', () => undefined); // a killed server must not crash the process
-    return c;
+  connect(timeoutMs = 10_000): Promise<Connection> {
+    return connectSocket(this.socket, timeoutMs);
   }
 
   /** Clean shutdown (SIGTERM: InnoDB's normal shutdown); true if mariadbd exited with status 0. */
@@ -198,6 +230,15 @@ export class MariadbServer {
   /** Run a MariaDB tool (innochecksum reads the datadir of a stopped server). */
   runTool(tool: MariadbTool, args: string[], timeoutMs = 120_000) {
     return run(mariadbTool(tool), args, { env: env(this.opts.ledger), timeoutMs, cwd: this.opts.runDir });
+  }
+
+  async innochecksum(files: string[], args: string[]): Promise<InnochecksumRun[]> {
+    const out: InnochecksumRun[] = [];
+    for (const file of files) {
+      const r = await this.runTool('innochecksum', [...args, file]);
+      out.push({ file, output: r.stdout + r.stderr, code: r.code });
+    }
+    return out;
   }
 }
 

@@ -32,6 +32,7 @@ import { getProfile } from '../device/profiles';
 import { getAdapter } from './engines';
 import { CellSpec, COMMIT_METHODS, CommitMethod, EngineAdapter, SCALE_KEYS, ScaleKey, STRATEGIES, Strategy } from './cell';
 import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/cycle';
+import { MARIADB_VERSIONS } from '../../engines/mariadb/container-server';
 import { DEFAULT_CELL as MARIADB_DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, validateCell as validateMariadbCell } from '../../engines/mariadb/cycle';
 import { SqliteCell, gridCells, parseCell } from '../../engines/sqlite/cell';
 import { canonicalFaults } from '../crash/faults';
@@ -63,7 +64,7 @@ export interface CampaignFile {
   /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
   postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded'; runtime?: 'local' | 'container'; versions?: string[] };
   /** Real MariaDB cells (tornlab mariadb): innodb_doublewrite on/off x profiles, `crashes` crash cycles each. */
-  mariadb?: { doublewrite: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'flush' | 'unprotected' | 'seeded'; flushMethod?: FlushMethod; pageSize?: number; mkfsOptions?: string[] };
+  mariadb?: { doublewrite: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'flush' | 'unprotected' | 'seeded'; flushMethod?: FlushMethod; pageSize?: number; mkfsOptions?: string[]; runtime?: 'local' | 'container'; versions?: string[] };
   /** Real SQLite cells (tornlab sqlite): journal_mode x synchronous x page size, or the whole grid, per profile. */
   sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number; runtime?: 'local' | 'container' };
   commits?: CommitMethod[];
@@ -151,6 +152,8 @@ export const CAMPAIGN_SCHEMA = {
         flushMethod: { type: 'string', enum: [...FLUSH_METHODS] },
         pageSize: { type: 'integer', enum: [4096, 8192, 16384, 32768, 65536] },
         mkfsOptions: { type: 'array', items: { type: 'string', minLength: 1 } },
+        runtime: { type: 'string', enum: ['local', 'container'] },
+        versions: { type: 'array', minItems: 1, items: { type: 'string', enum: [...MARIADB_VERSIONS] } },
       },
     },
     sqlite: {
@@ -443,6 +446,10 @@ export function expandMariadbCells(c: CampaignFile): MariadbCellConfig[] {
   const m = c.mariadb;
   if (!m) return [];
   const out: MariadbCellConfig[] = [];
+  if (m.versions && m.runtime !== 'container') throw new BadInputError("mariadb.versions needs runtime: container (the local runtime runs the host's mariadb-server)");
+  // One cell per version (container), versions outermost.
+  const runtimes: Pick<MariadbCellConfig, 'runtime' | 'mariadbVersion'>[] = m.runtime === 'container' ? (m.versions ?? ['10.11']).map((v) => ({ runtime: 'container' as const, mariadbVersion: v })) : [{}];
+  for (const rt of runtimes)
   for (const pEntry of m.profiles ?? c.profiles) {
     const { profile, faults } = profileOf(pEntry);
     for (const dw of m.doublewrite) {
@@ -457,6 +464,7 @@ export function expandMariadbCells(c: CampaignFile): MariadbCellConfig[] {
         flushMethod: m.flushMethod ?? MARIADB_DEFAULT_CELL.flushMethod,
         pageSize: m.pageSize ?? MARIADB_DEFAULT_CELL.pageSize,
         mkfsOptions: (m.mkfsOptions ?? []).flatMap((o) => o.split(/\s+/).filter(Boolean)),
+        ...rt,
       };
       validateMariadbCell(cfg);
       out.push(cfg);

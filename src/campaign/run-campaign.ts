@@ -6,7 +6,8 @@
 import { buildCellResult, buildReport } from '../report/build';
 import { CellResult as PgCellResult, CycleResult as PgCycleResult, DEFAULT_CELL, PgCellConfig, pgReplayId, runPgCell } from '../../engines/postgres/cycle';
 import { pgCycleSummary } from '../../engines/postgres/campaign';
-import { CellResult as MariadbCellResult, CycleResult as MariadbCycleResult, MariadbCellConfig, replayIdOf as mariadbReplayId, runMariadbCell } from '../../engines/mariadb/cycle';
+import { CellResult as MariadbCellResult, CycleResult as MariadbCycleResult, MariadbCellConfig, containerMariadbVersion, replayIdOf as mariadbReplayId, runMariadbCell, runtimeTag as mariadbRuntimeTag } from '../../engines/mariadb/cycle';
+import { mariadbImageName } from '../../engines/mariadb/container-server';
 import { mariadbCycleSummary } from '../../engines/mariadb/campaign';
 import { missingForMariadb } from '../../engines/mariadb/runtime';
 import { missingForPostgres } from '../../engines/postgres/runtime';
@@ -172,11 +173,16 @@ export async function runCampaign(
     if (why) opts.onSkip?.(`sqlite@container ${c.cell.journalMode}+${c.cell.synchronous} on ${c.profile}`, why);
     else sqliteCells.push(c);
   }
+  const mariadbCells: MariadbCellConfig[] = [];
+  for (const c of opts.mariadbCells ?? []) {
+    const why = c.runtime === 'container' ? await containerUnavailable(mariadbImageName(containerMariadbVersion(c))) : undefined;
+    if (why) opts.onSkip?.(`mariadb${mariadbRuntimeTag(c)} doublewrite=${c.doublewrite ? 'on' : 'off'} on ${c.profile}`, why);
+    else mariadbCells.push(c);
+  }
   // Check the machine before anything runs: a campaign must not fail half way for a missing package.
-  const mariadbCells = opts.mariadbCells ?? [];
   if (pgCells.some((c) => c.runtime !== 'container')) requireExport('ext4', missingForPostgres());
-  if (mariadbCells.length > 0) requireExport('ext4', missingForMariadb());
-  if (pgCells.length > 0 || sqliteCells.length > 0) requireExport('ext4');
+  if (mariadbCells.some((c) => c.runtime !== 'container')) requireExport('ext4', missingForMariadb());
+  if (pgCells.length > 0 || sqliteCells.length > 0 || mariadbCells.length > 0) requireExport('ext4');
   if (sqliteCells.some((c) => c.runtime === 'container')) await resolveSqliteRuntime('container');
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { BadInputError } from '../../util/errors';
-import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, containerMariadbVersion, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
 import { runMariadbShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import * as fs from 'node:fs';
@@ -38,13 +38,15 @@ interface MariadbOpts {
   shard?: string;
   writeShape?: string;
   deadlineFactor?: string;
+  runtime: string;
+  mariadbVersion?: string;
 }
 
 /** The write-shape report data of a cell: per cycle, the load and flush phases, the layout and the torn pages. */
 export function writeShapeRun(r: CellResult): WriteShapeRun {
   const c = r.config;
   return {
-    title: `MariaDB doublewrite=${c.doublewrite ? 'on' : 'off'} on ${c.profile} (${c.fs})`,
+    title: `MariaDB${c.runtime === 'container' ? ` ${containerMariadbVersion(c)} (container)` : ''} doublewrite=${c.doublewrite ? 'on' : 'off'} on ${c.profile} (${c.fs})`,
     settings: {
       profile: c.profile + (c.faults.length ? ` + ${c.faults.join(', ')}` : ''),
       'file system': c.fs,
@@ -107,6 +109,8 @@ export function cellFromOptions(o: MariadbOpts): MariadbCellConfig {
     clients: int(o.clients, '--clients'),
     oltpClients: int(o.oltpClients, '--oltp-clients'),
     loadMs: int(o.loadMs, '--load-ms'),
+    runtime: o.runtime as MariadbCellConfig['runtime'],
+    ...(o.mariadbVersion !== undefined ? { mariadbVersion: o.mariadbVersion } : {}),
   };
   validateCell(cfg);
   return cfg;
@@ -124,7 +128,7 @@ export function formatCycleLine(c: CycleResult): string {
 export function formatCell(r: CellResult): string {
   const c = r.config;
   return [
-    `MariaDB innodb_doublewrite=${c.doublewrite ? 'on' : 'off'}, flush method ${c.flushMethod}, ${c.pageSize / 1024} KiB pages on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}${c.mkfsOptions.length ? ` mkfs ${c.mkfsOptions.join(' ')}` : ''}${c.mountOptions.length ? ` mount ${c.mountOptions.join(',')}` : ''}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `MariaDB${c.runtime === 'container' ? ` ${containerMariadbVersion(c)} (container)` : ' (local)'} innodb_doublewrite=${c.doublewrite ? 'on' : 'off'}, flush method ${c.flushMethod}, ${c.pageSize / 1024} KiB pages on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}${c.mkfsOptions.length ? ` mkfs ${c.mkfsOptions.join(' ')}` : ''}${c.mountOptions.length ? ` mount ${c.mountOptions.join(',')}` : ''}, cut at ${c.crashAt}, seed ${c.seed})`,
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
     ...r.cycles.map(formatCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}${r.outages ? ` (${r.outages} outage(s): InnoDB refused to start)` : ''}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
@@ -154,6 +158,8 @@ export function registerMariadbCommands(program: Command): void {
     .option('--clients <n>', 'bank-ledger client connections', String(DEFAULT_CELL.clients))
     .option('--oltp-clients <n>', 'OLTP write-mix connections (0: none)', String(DEFAULT_CELL.oltpClients))
     .option('--load-ms <ms>', 'load before the flush is forced', String(DEFAULT_CELL.loadMs))
+    .option('--runtime <where>', "local (Debian's mariadb-server on the host) | container (a tornlab image; see tornlab containers setup)", 'local')
+    .option('--mariadb-version <v>', 'MariaDB version of the container runtime: 10.11 | 11.8 (default 10.11)')
     .option('--json', 'print the result as JSON')
     .option('--write-shape <dir>', 'write the write-shape report (write-shape.json, .md, .html) into this folder')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
