@@ -594,6 +594,12 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
   }
 }
 
+/** How a start that never became ready ended: an exit status, an exit without one (a signal, or a container), or the deadline. */
+function exitWords(code: number | null | undefined): string {
+  if (code === undefined) return 'mariadbd was not ready before the start deadline';
+  return code === null ? 'mariadbd exited' : `mariadbd exit ${code}`;
+}
+
 async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: MariadbDeadlines): Promise<void> {
   const tRec = Date.now();
   const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger }));
@@ -625,8 +631,8 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
       res.outage = res.verdict === 'torn-page-detected';
       res.findings.push(
         res.outage
-          ? `InnoDB refused to start over a corrupt page (mariadbd exit ${st.exitCode ?? 'timeout'}): an outage until the datadir is restored or forced into recovery`
-          : `InnoDB did not finish crash recovery (mariadbd exit ${st.exitCode ?? 'timeout'})`,
+          ? `InnoDB refused to start over a corrupt page (${exitWords(st.exitCode)}): an outage until the datadir is restored or forced into recovery`
+          : `InnoDB did not finish crash recovery (${exitWords(st.exitCode)})`,
       );
       return;
     }
