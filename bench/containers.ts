@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const mariadbCycles = Number(process.argv[4] ?? 3);
   const runtimes: { name: string; cfg: Partial<PgCellConfig> }[] = [];
   if (pgCycles > 0 && missingForPostgres().length === 0) runtimes.push({ name: 'local', cfg: {} });
-  else console.log('pg local: left out (no local PostgreSQL 15)');
+  else if (pgCycles > 0) console.log('pg local: left out (no local PostgreSQL 15)');
   for (const v of pgCycles > 0 ? ['15', '17', '18'] : []) {
     const why = await containerUnavailable(`pg${v}` as ImageName);
     if (why) console.log(`pg${v} container: left out: ${why}`);
