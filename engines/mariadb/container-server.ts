@@ -10,12 +10,16 @@
  * without a network, as the image's mysql user.
  *
  * One fresh container per server lifetime (base build, load, recovery +
- * verify), mariadbd its first process, its error log on stderr (the
- * container's log, appended to the run folder's error.log; the wait strategy
- * reads it for the ready line). Tools run in one-shot containers of the same
- * image: mariadb-install-db for the base image, and innochecksum after the
- * clean shutdown — all files in one container, since one start per file
- * would cost a second each.
+ * verify). Its first process is a small shell that runs mariadbd, its error
+ * log on stderr (the container's log, appended to the run folder's
+ * error.log; the wait strategy reads it for the ready line). When mariadbd
+ * exits after it was ready (the clean shutdown before innochecksum), the
+ * shell prints the exit status and stays, so innochecksum runs in the same
+ * container (docker exec: all files in one call) instead of a new one; a
+ * mariadbd that exits before it was ready ends the container, which ends the
+ * wait. mariadbd is signalled from the host by its host pid (SIGTERM: clean
+ * shutdown). mariadb-install-db and an innochecksum without a stopped
+ * container run in one-shot containers of the same image.
  *
  * Why innochecksum of the same version, not the host's: innochecksum reads
  * the page format of the server that wrote the files (checksum algorithm,
@@ -34,7 +38,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ServerContainer, runOnce } from '../../src/export/containers/containers';
 import { IMAGES, ImageName, imageLabels, imageTag } from '../../src/export/containers/images';
-import { waitGone } from '../../src/export/processes';
+import { descendants, waitGone } from '../../src/export/processes';
 import { sleep } from '../../src/export/exec';
 import { Connection, InnochecksumRun, MariadbInstance, MariadbServerOptions, StartResult, connectSocket } from './server';
 
@@ -68,9 +72,14 @@ export async function resolveMariadbImage(version: string): Promise<MariadbConta
 /** mariadbd's last startup line, on 10.11 and 11.8 alike. */
 const READY = /mariadbd: ready for connections/;
 const MARK = '@@tornlab-innochecksum';
+const EXIT_MARK = '@@tornlab-mariadbd-exit';
+/** $1: the keep file (the host makes it once mariadbd is ready); then mariadbd's command line. */
+const WRAPPER = `k=$1; shift; "$@"; c=$?; echo "${EXIT_MARK} $c" >&2; [ -e "$k" ] && exec sleep infinity; exit $c`;
 
 export class MariadbContainerServer implements MariadbInstance {
   private server: ServerContainer | undefined;
+  /** The container whose mariadbd shut down cleanly, kept for innochecksum. */
+  private stopped: ServerContainer | undefined;
   private logOffset = 0;
 
   constructor(
@@ -89,6 +98,24 @@ export class MariadbContainerServer implements MariadbInstance {
 
   get logFile(): string {
     return path.join(this.opts.runDir, 'error.log');
+  }
+
+  private get keepFile(): string {
+    return path.join(this.opts.runDir, 'keep-container');
+  }
+
+  /** mariadbd's host pid: the wrapper shell's child. */
+  private mariadbdPid(): number | undefined {
+    const root = this.server?.pid;
+    if (root === undefined) return undefined;
+    for (const p of descendants(root)) {
+      try {
+        if (fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'mariadbd') return p;
+      } catch {
+        // gone
+      }
+    }
+    return undefined;
   }
 
   /** The mount point holding the datadir, and the run folder (invariant 1). */
@@ -113,15 +140,18 @@ export class MariadbContainerServer implements MariadbInstance {
     const o = this.opts;
     this.logOffset = fs.statSync(this.logFile).size;
     fs.rmSync(this.socket, { force: true });
+    fs.rmSync(this.keepFile, { force: true });
     // No --log-error: the error log goes to stderr, the container's log, where the wait strategy reads it.
     const args = ['/usr/sbin/mariadbd', '--no-defaults', `--datadir=${o.dataDir}`, `--socket=${this.socket}`, `--pid-file=${path.join(o.runDir, 'mysqld.pid')}`, `--tmpdir=${path.join(o.runDir, 'tmp')}`, '--skip-networking', '--skip-grant-tables', ...this.settingArgs()];
-    this.server = new ServerContainer({ image: this.image.tag, command: args, user: 'mysql', binds: this.binds, logFile: this.logFile, readyLine: READY, startupTimeoutMs: timeoutMs, ledger: o.ledger });
+    this.server = new ServerContainer({ image: this.image.tag, command: ['/bin/sh', '-c', WRAPPER, 'sh', this.keepFile, ...args], user: 'mysql', binds: this.binds, logFile: this.logFile, readyLine: READY, startupTimeoutMs: timeoutMs, ledger: o.ledger });
     const st = await this.server.start();
     if (!st.ready) {
       this.server = undefined;
       // The log stream ended: mariadbd exited (its status went with the container); else the wait timed out.
-      return { ready: false, ms: st.ms, exitCode: /Log stream ended/.test(st.error ?? '') ? null : undefined };
+      const code = new RegExp(`${EXIT_MARK} (\\d+)`).exec(this.logSinceStart());
+      return { ready: false, ms: st.ms, exitCode: code ? Number(code[1]) : /Log stream ended/.test(st.error ?? '') ? null : undefined };
     }
+    fs.writeFileSync(this.keepFile, '');
     // The ready line comes as the socket opens; make sure it accepts.
     for (let i = 0; i < 200; i++) {
       try {
@@ -139,23 +169,38 @@ export class MariadbContainerServer implements MariadbInstance {
     return connectSocket(this.socket, timeoutMs);
   }
 
-  /** Clean shutdown: SIGTERM to mariadbd (InnoDB's normal shutdown), wait for the container's exit. */
+  /** Clean shutdown: SIGTERM to mariadbd's host pid (InnoDB's normal shutdown); the container stays for innochecksum. */
   async stop(timeoutMs = 120_000): Promise<{ clean: boolean; exitCode: number | null | undefined }> {
     const s = this.server;
-    if (!s || !s.running) return { clean: false, exitCode: undefined };
-    const code = await s.signalAndWait('SIGTERM', timeoutMs);
+    const pid = this.mariadbdPid();
+    if (!s || !s.running || pid === undefined) return { clean: false, exitCode: undefined };
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    const alive = await waitGone([pid], timeoutMs);
+    let code: number | undefined;
+    // The wrapper prints the status right after the exit; the log stream may lag it a little.
+    for (let i = 0; i < 250 && alive.length === 0 && code === undefined; i++) {
+      const m = new RegExp(`${EXIT_MARK} (\\d+)`).exec(this.logSinceStart());
+      if (m) code = Number(m[1]);
+      else await sleep(20);
+    }
     if (code === undefined) {
       this.kill();
       return { clean: false, exitCode: undefined };
     }
     this.server = undefined;
+    this.stopped = s;
     return { clean: code === 0, exitCode: code };
   }
 
   kill(): number[] {
-    const s = this.server;
+    const s = [this.server, this.stopped];
     this.server = undefined;
-    return s ? s.kill() : [];
+    this.stopped = undefined;
+    return s.flatMap((c) => (c ? c.kill() : []));
   }
 
   waitGone(pids: number[], timeoutMs = 15_000): Promise<number[]> {
@@ -175,8 +220,20 @@ export class MariadbContainerServer implements MariadbInstance {
     if (files.length === 0) return [];
     for (const a of args) if (!/^[A-Za-z0-9=_-]+$/.test(a)) throw new Error(`innochecksum argument ${a} is not a plain option`);
     const script = `for f in "$@"; do /usr/bin/innochecksum ${args.join(' ')} "$f" 2>&1; echo "${MARK} $? $f"; done`;
-    const r = await runOnce({ image: this.image.tag, command: ['/bin/sh', '-c', script, 'sh', ...files], user: 'mysql', binds: this.binds, ledger: this.opts.ledger }, 300_000);
-    return parseInnochecksumRuns(r.stdout, files);
+    const command = ['/bin/sh', '-c', script, 'sh', ...files];
+    const kept = this.stopped;
+    if (!kept) {
+      const r = await runOnce({ image: this.image.tag, command, user: 'mysql', binds: this.binds, ledger: this.opts.ledger }, 300_000);
+      return parseInnochecksumRuns(r.stdout, files);
+    }
+    try {
+      const r = await kept.exec(command, 'mysql', 300_000);
+      return parseInnochecksumRuns(r.stdout, files);
+    } finally {
+      // Done with the container: nothing of it may hold the device's mount when the stack is released.
+      this.stopped = undefined;
+      await waitGone(kept.kill(), 15_000);
+    }
   }
 }
 

@@ -288,7 +288,8 @@ export async function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d 
   try {
     await guard('base-image', d.base, buildBase());
   } finally {
-    server?.kill();
+    // Nothing of the server (a container kept after its clean shutdown) may hold the mount at the release.
+    if (server) await guard('base-release', d.release, server.waitGone(server.kill()));
     await guard('base-release', d.release, stack.release());
   }
   const image = await dev.snapshot();
@@ -638,7 +639,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
     }
     await guard('verify', d.verify, verify());
   } finally {
-    server.kill();
+    await guard('release', d.release, server.waitGone(server.kill()));
     res.device.recovery = deviceBytes(await rec.device.counters(), rdev0);
     await guard('release', d.release, rec.stack.release()).finally(() => rec.device.dispose());
   }
