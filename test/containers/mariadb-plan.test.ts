@@ -77,6 +77,7 @@ describe('MariaDB container runtime on the command line', () => {
     [['mariadb', '--doublewrite', 'on', '--runtime', 'container', '--mariadb-version', '10.6'], /--mariadb-version must be one of 10.11, 11.8, got 10.6/],
     [['mariadb', '--doublewrite', 'on', '--mariadb-version', '11.8'], /--mariadb-version needs --runtime container/],
     [['mariadb', '--doublewrite', 'on', '--runtime', 'container', '--mariadb-version', '11.8', '--crashes', '1'], /MariaDB 11.8 in a container: (tornlab's dockerd is not running|no container engine)/],
+    [['replay', 'mariadb@container11.8:consumer-tlc:dblwr=off:O_DIRECT:16k:trx=1:ext4:flush:seed=1:cycle=0'], /MariaDB 11.8 in a container: (tornlab's dockerd is not running|no container engine)/],
   ])('tornlab %j: exit 2 naming the fix', (args, msg) => {
     const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TORNLAB_DOCKER_RUN_DIR: emptyRunDir } });
     expect(r.stderr).toMatch(msg);

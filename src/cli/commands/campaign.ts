@@ -289,7 +289,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (id: string, o) => {
       if (/^pg[:@]/.test(id.trim())) return replayPg(id, !!o.json);
-      if (id.trim().startsWith('mariadb:')) return replayMariadb(id, !!o.json);
+      if (/^mariadb[:@]/.test(id.trim())) return replayMariadb(id, !!o.json);
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);
