@@ -167,6 +167,14 @@ describe('exec: a cgroup per run', () => {
     expect(() => joinCgroupArgs('/sys/fs/cgroup/freezer', '/bin/true', [])).toThrow(/not a cgroup tornlab made/);
   });
 
+  test('a command whose shell cannot join the cgroup is not run: harness error naming the cgroup', async () => {
+    const gone = path.join(tmp, 'tornlab', 'exec-999999999-gone'); // named as ours, but no such cgroup
+    await expect(runExecCampaign({ ...opts({ start: `touch ${side}/ran`, load: 'true', verify: 'true' }), crashes: 1, cgroup: { dir: gone, freezer: false } })).rejects.toThrow(
+      `tornlab: could not join cgroup ${gone}/cgroup.procs: the command was not run`,
+    );
+    expect(fs.existsSync(path.join(side, 'ran'))).toBe(false);
+  });
+
   test('without a usable cgroup hierarchy: one line says so, the run falls back to the marker (which env -i escapes), the folder is left as it was', async () => {
     const notCgroup = path.join(tmp, 'not-a-cgroup');
     fs.mkdirSync(notCgroup);
