@@ -13,6 +13,7 @@ import * as path from 'path';
 import { CGROUP_ROOT_ENV, createRunCgroup, isOurCgroup, joinCgroupArgs, ourCgroups, removeCgroup } from '../../src/export/cgroup';
 import { cleanupLeftovers, listLeftovers } from '../../src/export/doctor';
 import { RUNTIME_ROOT } from '../../src/export/ledger';
+import { missingForExport } from '../../src/export';
 import { ExecCampaignOptions, runExecCampaign } from '../../engines/exec/runner';
 import { liveCount } from '../../engines/exec/processes';
 import { openPlainDirectoryAt } from '../../engines/exec/storage';
@@ -28,6 +29,7 @@ function cgroupsWork(): boolean {
   return true;
 }
 const withCgroups = cgroupsWork() ? test : test.skip;
+const withDevice = cgroupsWork() && missingForExport('ext4').length === 0 ? test : test.skip;
 
 let tmp: string;
 let side: string;
@@ -145,6 +147,21 @@ describe('exec: a cgroup per run', () => {
     expect(fs.existsSync(path.join(RUNTIME_ROOT, runId))).toBe(false);
     // Only cgroups tornlab made: the run's own process is gone, the processes of the sleep too; nothing else was listed.
     expect(listLeftovers({ runId }).filter((l) => l.kind === 'cgroup')).toEqual([]);
+  }, 120_000);
+
+  withDevice('on the emulated device: a START daemon escaping with env -i setsid, and a LOAD one holding a file on the device, are killed at the cut', async () => {
+    const mount = path.join(tmp, 'dev'); // absent: created and removed by tornlab
+    const r = await cli([
+      'exec', '--mount', mount, '--json', '--crashes', '1', '--cut-within-ms', '300',
+      '--start', `[ "$TORNLAB_PHASE" = recover ] || { ${escape('start')}; }`,
+      '--load', `env -i M="$TORNLAB_MOUNT" setsid sh -c 'exec sleep 1000 >> "$M/held"' & echo $! >> ${side}/load; sleep 1000`,
+      '--verify', `${goneIn('start')} && ${goneIn('load')}`,
+    ]).done;
+    expect(r.stderr).not.toMatch(/cgroup/);
+    expect(JSON.parse(r.stdout).cycles.map((c: { verdict: string; output: string }) => [c.verdict, c.output])).toEqual([['ok', '']]);
+    expect(r.code).toBe(0);
+    for (const p of recorded()) expect(running(p)).toBe(false);
+    expect(fs.existsSync(mount)).toBe(false);
   }, 120_000);
 
   withCgroups('doctor releases a dead owner\'s cgroup found in the hierarchy alone (no ledger), and only cgroups named as tornlab names them', async () => {
