@@ -22,18 +22,20 @@
  *
  * exec owns what it starts: each command runs as the leader of a process group
  * of its own, inside the run's cgroup (src/export/cgroup.ts; where none can be
- * made, processes that left their group are found by TORNLAB_RUN only); a phase is over when the command exits (a daemon it left in the
- * background may keep its stdout/stderr: its output is still read, bounded, and
- * attached as `afterExit`). What the commands started lives on until the cut
- * (start's daemon serves the load) or the end of the cycle (recover's daemon
- * serves verify), where whole groups are SIGKILLed, and with them every process
- * in the run's cgroup (frozen first) and every one that carries TORNLAB_RUN. A phase past its deadline
- * (--start-timeout, --load-timeout, --verify-timeout) has its group killed and
- * ends the cycle as `harness-error`: not a verdict on the database.
+ * made, processes that left their group are found by TORNLAB_RUN only); a
+ * phase is over when the command exits (a daemon it left in the background may
+ * keep its stdout/stderr: its output is still read, bounded, and attached as
+ * `afterExit`). What the commands started lives on until the cut (start's
+ * daemon serves the load) or the end of the cycle (recover's daemon serves
+ * verify), where whole groups are SIGKILLed, and with them every process in
+ * the run's cgroup (frozen first) and every one that carries TORNLAB_RUN. A
+ * phase past its deadline (--start-timeout, --load-timeout, --verify-timeout)
+ * has its group killed and ends the cycle as `harness-error`: not a verdict on
+ * the database.
  *
  * Invariant: whatever happens (bad exit, timeout, exception), every process
- * group started for a cycle, every process in the run's cgroup or marked with its TORNLAB_RUN and
- * every process using DIR is SIGKILLed and the storage torn down before the
+ * group started for a cycle, every process in the run's cgroup or marked with
+ * its TORNLAB_RUN and every process using DIR is SIGKILLed and the storage torn down before the
  * cycle returns or throws. (On SIGINT/SIGTERM the export's teardown does it
  * and owns the exit; the cycle then never returns.)
  */
