@@ -42,6 +42,8 @@ export interface LogChecksumEvidence {
   damage: string[];
   /** Free-space-map / visibility-map pages PostgreSQL zeroed as designed ("base/5/16384_fsm block 2"). */
   zeroedMapPages: string[];
+  /** The log lines of those repairs (the verification warning and the zeroing line of each). */
+  repairLines: string[];
 }
 
 /**
@@ -72,7 +74,13 @@ export function logChecksumEvidence(log: string): LogChecksumEvidence {
   lines.forEach((line, i) => {
     if (!repaired.has(i) && CHECKSUM_WORDS.test(line)) damage.push(line);
   });
-  return { damage, zeroedMapPages };
+  return { damage, zeroedMapPages, repairLines: [...repaired].sort((a, b) => a - b).map((i) => lines[i]) };
+}
+
+/** The line that names a cycle's verdict: PostgreSQL's first FATAL/PANIC/ERROR/WARNING that is not a designed map-page repair. */
+export function detailLine(messages: readonly string[]): string | undefined {
+  const repair = new Set(logChecksumEvidence(messages.join('\n')).repairLines);
+  return messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m) && !repair.has(m));
 }
 
 export function decideVerdict(e: Evidence): Verdict {

@@ -6,7 +6,8 @@
  * after it passed; that is `ok`. Damage to a main-fork page stays
  * `torn-page-detected`, whatever map pages were zeroed beside it.
  */
-import { decideVerdict, Evidence, logChecksumEvidence } from '../../engines/postgres/verdict';
+import { decideVerdict, detailLine, Evidence, logChecksumEvidence } from '../../engines/postgres/verdict';
+import { notableLogLines } from '../../engines/postgres/server';
 import { OracleResult } from '../../engines/postgres/bank';
 
 // The recovery log of the false alarm, verbatim (PostgreSQL 15.18, consumer-tlc, cut inside a CHECKPOINT).
@@ -35,7 +36,8 @@ const after = (log: string, over: Partial<Evidence> = {}): Evidence => ({ recove
 describe('PostgreSQL verdicts', () => {
   test('a free-space-map page zeroed during redo, everything verified after it: ok (the fpw=on false alarm)', () => {
     expect(decideVerdict(after(FSM_ZEROED_LOG))).toBe('ok');
-    expect(logChecksumEvidence(FSM_ZEROED_LOG)).toEqual({ damage: [], zeroedMapPages: ['base/5/16384_fsm block 2'] });
+    const lines = FSM_ZEROED_LOG.split('\n');
+    expect(logChecksumEvidence(FSM_ZEROED_LOG)).toEqual({ damage: [], zeroedMapPages: ['base/5/16384_fsm block 2'], repairLines: [lines[2], lines[4]] });
   });
 
   test('a visibility-map page zeroed is the same designed repair', () => {
@@ -75,5 +77,11 @@ describe('PostgreSQL verdicts', () => {
       '2026-12-02 15:30:59.221 UTC [22823] WARNING:  invalid page in block 2 of relation base/5/16384_fsm; zeroing out page',
     ].join('\n');
     expect(logChecksumEvidence(log).damage.length).toBe(2);
+  });
+
+  test("a cycle's detail line skips the map-page repair and names the damage", () => {
+    expect(detailLine(notableLogLines(FSM_ZEROED_LOG))).toBeUndefined();
+    const both = FSM_ZEROED_LOG + HEAP_TORN_LOG;
+    expect(detailLine(notableLogLines(both))).toBe(HEAP_TORN_LOG.split('\n')[1]);
   });
 });
