@@ -36,7 +36,7 @@
  * cycle returns or throws. (On SIGINT/SIGTERM the export's teardown does it
  * and owns the exit; the cycle then never returns.)
  */
-import { runLedger } from '../../src/export';
+import { runLedger, tempPrefix } from '../../src/export';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -44,7 +44,7 @@ import { haltIfInterrupted } from '../../src/export/teardown';
 import { BadInputError, HarnessError } from '../../src/util/errors';
 import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
 import { Prng } from '../../src/util/prng';
-import { Started, killAll, killMarked, killProcessesUsing, signalKillAll, sleep, start } from './processes';
+import { Started, killAll, killMarked, killProcessesUsing, markedPids, signalKillAll, sleep, start } from './processes';
 import { CrashableStorage, CutSummary, RemountSummary } from './storage';
 import { ExecVerdict, verdictOfExitCode } from './verdict';
 import { ExecCommands } from './options';
@@ -97,6 +97,8 @@ export interface ExecCampaignOptions {
    * count such processes as a dead run's).
    */
   runId?: string;
+  /** Without runId: the marker of the commands' processes (default: one per cycle). */
+  mark?: string;
   onCycle?: (i: number, r: ExecCycleResult) => void;
   /** A shard: run only the cycles whose execCycleId it owns (a skipped cycle still draws its cut). */
   owns?: (id: string) => boolean;
@@ -125,6 +127,8 @@ export interface ExecCycleResult {
   runs: CommandRun[];
   /** Output of the verify command (or of the failing recovery start, or what the harness-error names). */
   output: string;
+  /** Processes of the run (by TORNLAB_RUN) still alive after the cycle's kills: the cycle is harness-error. */
+  survivors?: number[];
 }
 
 export interface ExecCampaignResult {
@@ -199,7 +203,31 @@ function tail(s: string, n = 2000): string {
   return s.length > n ? '...' + s.slice(-n) : s;
 }
 
-/** Complete lines of the ack file (a partial last line is not yet an acknowledgement). */
+/**
+ * The ack file format (docs/exec.md): one acknowledged operation per line,
+ * ended by a newline; a line is the operation's id, 1 to MAX_ACK_BYTES bytes
+ * of UTF-8 text without control characters (no tab, no CR) and not only
+ * spaces. A partial last line (no newline yet) is not yet an acknowledgement.
+ */
+export const MAX_ACK_BYTES = 256;
+
+/** A line of the ack file that breaks the format: the cycle ends `harness-error`, the line is never counted. */
+export class AckFileError extends HarnessError {
+  constructor(message: string) {
+    super('load', message);
+  }
+}
+
+function ackProblem(line: string): string | undefined {
+  if (line.includes('\uFFFD')) return 'it is not UTF-8 text';
+  if (line.trim() === '') return 'it is empty';
+  if (Buffer.byteLength(line, 'utf8') > MAX_ACK_BYTES) return `it is longer than ${MAX_ACK_BYTES} bytes`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(line)) return 'it holds a control character';
+  return undefined;
+}
+
+/** Complete lines of the ack file, each checked against the format (AckFileError naming the first bad line). */
 export function readAcks(file: string): string[] {
   let text: string;
   try {
@@ -208,7 +236,15 @@ export function readAcks(file: string): string[] {
     return [];
   }
   const end = text.lastIndexOf('\n');
-  return end < 0 ? [] : text.slice(0, end).split('\n');
+  const lines = end < 0 ? [] : text.slice(0, end).split('\n');
+  lines.forEach((line, i) => {
+    const why = ackProblem(line);
+    if (why) {
+      const shown = JSON.stringify(line.length > 60 ? line.slice(0, 60) + '...' : line);
+      throw new AckFileError(`$TORNLAB_ACK_FILE line ${i + 1} ${shown} is not an acknowledgement: ${why} (the load appends one operation id per line: 1-${MAX_ACK_BYTES} bytes of text; see docs/exec.md); the line was not counted`);
+    }
+  });
+  return lines;
 }
 
 /**
@@ -228,10 +264,10 @@ export function execCycleId(seed: number, cycle: number): string {
 export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: Prng): Promise<ExecCycleResult> {
   await haltIfInterrupted();
   const cutAt = drawExecCut(prng, o);
-  const ctx: CycleCtx = { mark: o.runId ?? localMark(), runs: [], started: [] };
+  const ctx: CycleCtx = { mark: o.runId ?? o.mark ?? localMark(), runs: [], started: [] };
   const { runs } = ctx;
   // On a ledger run the ack folder lives in the run's folder, so that doctor removes it after a SIGKILL.
-  const ackDir = o.runId ? runLedger().newPath('acks') : await fs.promises.mkdtemp(path.join(os.tmpdir(), 'tornlab-exec-acks-'));
+  const ackDir = o.runId ? runLedger().newPath('acks') : await fs.promises.mkdtemp(path.join(os.tmpdir(), tempPrefix('tornlab-exec-acks-')));
   await fs.promises.mkdir(ackDir, { recursive: true });
   const ackFile = path.join(ackDir, 'acks');
   const ackedFile = path.join(ackDir, 'acked-at-cut');
@@ -327,7 +363,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     return { cycle, verdict, finding: verdict !== 'ok', ackedAtCut, cut, runs, output: verify.output };
   } catch (e) {
     await haltIfInterrupted(); // a SIGINT/SIGTERM teardown owns the exit
-    if (!(e instanceof PhaseTimeoutError) && !(e instanceof PhaseDeadlineError)) throw e;
+    if (!(e instanceof PhaseTimeoutError) && !(e instanceof PhaseDeadlineError) && !(e instanceof AckFileError)) throw e;
     // Killed here already so that the output below is all there will be.
     await killAll();
     await killMarked(ctx.mark);
@@ -335,6 +371,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     const last = runs[runs.length - 1];
     const what = e instanceof PhaseDeadlineError ? e.describe().join('\n') : e.message;
     const output = `harness-error: ${what}${last?.output ? `. Output:\n${tail(last.output)}` : ''}`;
+    if (e instanceof AckFileError) return { cycle, verdict: 'harness-error', finding: false, ackedAtCut, cut, runs, output };
     const harness = e instanceof PhaseTimeoutError ? { phase: e.phase, option: e.option, deadlineMs: e.deadlineMs } : { phase: e.phase, option: '--deadline-factor', deadlineMs: e.deadlineMs };
     return { cycle, verdict: 'harness-error', finding: false, ackedAtCut, cut, harness, runs, output };
   } finally {
@@ -361,6 +398,7 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
   const t0 = Date.now();
   // One sequential stream for the cut points: the first draws of sibling forks are correlated.
   const cuts = root.fork('cuts');
+  const mark = o.runId ?? o.mark ?? localMark();
   for (let i = 0; i < o.crashes; i++) {
     await haltIfInterrupted();
     if (o.owns && !o.owns(execCycleId(o.seed, i))) {
@@ -370,6 +408,7 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
     const r = await runExecCycle(
       {
         ...o,
+        mark,
         openStorage: async (dir, c, p) => {
           const s = await o.openStorage(dir, c, p);
           storageKind = s.kind;
@@ -380,6 +419,18 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
       i,
       cuts,
     );
+    // The cycle killed every marked process and released the storage; one still alive escaped the kill.
+    // One /proc scan when nothing is left (the usual case); what is found gets one more SIGKILL first.
+    const found = await markedPids(mark);
+    const left = found.length ? await killMarked(mark, 2000).then(() => markedPids(mark)) : [];
+    if (left.length > 0) {
+      r.survivors = left;
+      r.output = `harness-error: ${left.length} process(es) of this run (pid ${left.join(', ')}) survived SIGKILL at the end of the cycle (stuck in I/O?); tornlab doctor lists them.\n${r.output}`;
+      if (r.verdict === 'ok') {
+        r.verdict = 'harness-error';
+        r.finding = false;
+      }
+    }
     counts[r.verdict] = (counts[r.verdict] ?? 0) + 1;
     cycles.push(r);
     o.onCycle?.(i, r);

@@ -16,6 +16,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { tempPrefix } from '../../src/export/ledger';
 
 export interface CutSummary {
   /** Device command-stream position of the cut, when there is a device. */
@@ -91,9 +92,9 @@ function plainStorage(dir: string, teardown: () => Promise<void>): CrashableStor
   };
 }
 
-/** A temp directory where a cut is only SIGKILL (see the module comment). */
-export async function openPlainDirectory(prefix = 'tornlab-plain-'): Promise<CrashableStorage> {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), prefix));
+/** A temp directory where a cut is only SIGKILL (see the module comment); named so that doctor knows it (ledger.ts TEMP_PREFIXES). */
+export async function openPlainDirectory(): Promise<CrashableStorage> {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), tempPrefix('tornlab-plain-')));
   return plainStorage(dir, () => fs.promises.rm(dir, { recursive: true, force: true }));
 }
 

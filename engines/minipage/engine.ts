@@ -62,6 +62,7 @@ import {
 import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, newPage } from './page';
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
 import { Steps } from './sabotage';
+import type { PageMemo } from './page-memo';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
 import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
@@ -82,6 +83,8 @@ export interface EngineOptions extends Partial<LayoutOptions> {
   checkpointBatch?: number;
   /** Positive controls: ordering steps to break (sabotage.ts SABOTAGES); never set outside a control. */
   sabotage?: string[];
+  /** A shared page memo (delta.ts; the verifier's, across the crash states of a cell): loadPage checks and decodes each distinct image once. Default: the engine's own. */
+  pageMemo?: PageMemo;
 }
 
 export interface CommitTicket {
@@ -149,6 +152,7 @@ export class MiniPageEngine implements TreeIO {
   private nextTxid = 1;
   private pendingAcks: CommitTicket[] = [];
   private readonly checkpointBatch: number;
+  private readonly pageMemo?: PageMemo;
   private broken?: string;
   /** Ordering steps (sabotage switches) and crash-window marks. */
   readonly steps: Steps;
@@ -171,6 +175,9 @@ export class MiniPageEngine implements TreeIO {
     this.fpwRedoLsn = control.redoLsn;
     const frames = opts.frames ?? 64;
     if (!(Number.isInteger(frames) && frames >= 16)) throw new BadInputError(`frames must be an integer >= 16, got ${frames}`);
+    // Only a shared memo (the verifier's, across a cell's crash states) pays: measured on workload runs, an
+    // engine's own memo of the pages it wrote costs as much as decoding them again (bench notes, docs/minipage.md).
+    this.pageMemo = opts.pageMemo;
     this.checkpointBatch = opts.checkpointBatch ?? 16;
     if (!(Number.isInteger(this.checkpointBatch) && this.checkpointBatch >= 1)) throw new BadInputError(`checkpointBatch must be an integer >= 1`);
     this.pool = new BufferPool(frames, (no) => this.loadPage(no), (pages) => this.writePagesOut(pages));
@@ -265,7 +272,7 @@ export class MiniPageEngine implements TreeIO {
       steps.flush('recovery');
     }
 
-    const log = readWal(dev, layout, control.redoLsn, control.epoch, layout.pageSize + 256, steps.keeps('wal.crc'));
+    const log = readWal(dev, layout, control.redoLsn, control.epoch, layout.pageSize + 256, steps.keeps('wal.crc'), opts.pageMemo?.records);
     const next: ControlBlock = { ...control, mode, epoch: control.epoch + 1, redoLsn: log.endLsn };
     // The engine runs redo with the old epoch's control; the writer starts in the new epoch.
     const eng = new MiniPageEngine(dev, layout, next, protection, opts, { lsn: log.endLsn, prefix: log.tailPrefix }, steps);
@@ -524,7 +531,7 @@ export class MiniPageEngine implements TreeIO {
     if (willInit(rec)) {
       // Rebuild the page from the record alone: the data-area copy is never read (it may be torn).
       const p = this.pool.peek(no) ? this.pool.get(no) : this.pool.install(newPage(no, PageType.Leaf));
-      copyContent(p, pageFromInitRecord(rec, lsn));
+      copyContent(p, this.pageOfInitRecord(rec, lsn));
       p.lsn = lsn;
       markDirty(p);
       return;
@@ -542,10 +549,28 @@ export class MiniPageEngine implements TreeIO {
     markDirty(p);
   }
 
+  /** pageFromInitRecord; a full page image that checks goes through the page memo (decoded once per distinct image). */
+  private pageOfInitRecord(rec: WalRecord, lsn: number): Page {
+    if (rec.type === RecType.Fpi && this.pageMemo) {
+      const m = this.pageMemo.load(rec.pageNo, rec.image);
+      if (m.page) {
+        m.page.lsn = lsn;
+        return m.page;
+      }
+    }
+    return pageFromInitRecord(rec, lsn);
+  }
+
   private loadPage(pageNo: number): Page {
     if (pageNo >= this.layout.maxPages) throw new RecoveryError(`page ${pageNo} is beyond the ${this.layout.maxPages} pages of the database`);
     const [img] = readRange(this.dev, pageLba(this.layout, pageNo), 1, this.layout.pageBlocks);
     if (!img) throw new TornPageError(pageNo, 'unreadable');
+    if (this.pageMemo && this.steps.keeps('page.crc')) {
+      const m = this.pageMemo.load(pageNo, img);
+      if (m.page) return m.page;
+      if (m.check === 'zero') throw new LostPageError(pageNo, 'it reads all zeros: its write never landed');
+      throw new TornPageError(pageNo, m.check);
+    }
     const check = this.steps.keeps('page.crc') ? checkPageImage(img, pageNo) : 'ok';
     if (check === 'zero') throw new LostPageError(pageNo, 'it reads all zeros: its write never landed');
     if (check !== 'ok') throw new TornPageError(pageNo, check);
@@ -564,6 +589,7 @@ export class MiniPageEngine implements TreeIO {
     for (const p of pages) maxLsn = Math.max(maxLsn, p.lsn);
     if (maxLsn >= this.wal.durableLsn) this.wal.flush();
     const images: PageImage[] = pages.map((p) => ({ pageNo: p.pageNo, lsn: p.lsn, image: encodePage(p, this.pageSize) }));
+    if (this.pageMemo) for (let i = 0; i < pages.length; i++) this.pageMemo.remember(pages[i].pageNo, images[i].image, pages[i]);
     this.protection.writePages(this.dev, this.layout, images, this.steps);
     for (const p of pages) p.dirty = false;
     this.stats.pagesWritten += pages.length;

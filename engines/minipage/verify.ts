@@ -26,11 +26,14 @@ import { Prng } from '../../src/util/prng';
 import { CapturedPoint, Oracle } from './driver';
 import { MiniPageEngine, RecoveryInfo } from './engine';
 import { LostPageError, RecoveryError, TornPageError } from './errors';
-import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage } from './page';
+import { META_PAGE_NO, Page, PageCheck, PageType, checkPageImage, decodePage } from './page';
+import type { Layout } from './layout';
 import { pageLba, readRange } from './protections';
 import { createWorkload } from './workloads';
 import { CrashPoint } from '../../src/device/device';
 import { VERDICTS, Verdict } from '../../src/crash/verdict';
+import { DeltaState, deltaContentOk, deltaStateOf, judgeFromScratch } from './delta';
+import { MemoEntry, PageMemo, keysSorted, leafStrings } from './page-memo';
 
 export { VERDICTS };
 export type { Verdict };
@@ -53,9 +56,10 @@ export interface VerifyResult {
  * Runs recovery on `dev` (it writes to it); does not modify the oracle.
  */
 export function verifyCrashState(dev: NvmeDevice, oracle: Oracle, crashSeq: number): VerifyResult {
+  const delta = judgeFromScratch() ? undefined : deltaStateOf(oracle);
   let eng: MiniPageEngine;
   try {
-    eng = MiniPageEngine.open(dev, { ...oracle.engine });
+    eng = MiniPageEngine.open(dev, { ...oracle.engine, ...(delta ? { pageMemo: delta.memo } : {}) });
   } catch (e) {
     if (e instanceof TornPageError) return { verdict: 'torn-page-detected', detail: `recovery: ${e.message}`, page: e.pageNo };
     if (e instanceof LostPageError) return { verdict: lossVerdict(oracle, crashSeq), detail: `recovery: ${e.message}`, page: e.pageNo };
@@ -63,36 +67,89 @@ export function verifyCrashState(dev: NvmeDevice, oracle: Oracle, crashSeq: numb
     return { verdict: 'recovery-failed', detail: `${kind}: ${(e as Error).message}` };
   }
   const recovery = eng.recovery;
-  const r = judgeMedia(dev, eng, oracle, crashSeq);
+  const r = judgeMedia(dev, eng, oracle, crashSeq, delta && dev.inflightCount === 0 ? delta : undefined);
   r.recovery = recovery;
   return r;
 }
 
-function judgeMedia(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, crashSeq: number): VerifyResult {
+/** A page of the recovered media: its check, the decoded page when ok, and its memo entry (delta). */
+type PageAt = { check: PageCheck | 'unreadable'; page?: Page; entry?: MemoEntry };
+
+/** Pages from scratch: one read of the meta page, one of all the others; each checked and decoded. */
+function scratchPages(dev: NvmeDevice, layout: Layout) {
+  const at = (img: Buffer | null, no: number): PageAt => {
+    const check = img ? checkPageImage(img, no) : 'unreadable';
+    return { check, page: check === 'ok' ? decodePage(img!) : undefined };
+  };
+  return {
+    meta: () => at(readRange(dev, pageLba(layout, META_PAGE_NO), 1, layout.pageBlocks)[0], META_PAGE_NO),
+    rest: (pageCount: number) => readRange(dev, pageLba(layout, 1), pageCount - 1, layout.pageBlocks).map((img, i) => at(img, i + 1)),
+  };
+}
+
+/** Pages through the memo (delta.ts): the device's blocks as they are (peekBlock), checked and decoded once per distinct image. */
+function memoPages(dev: NvmeDevice, layout: Layout, memo: PageMemo) {
+  const at = (no: number): PageAt => {
+    const e = memo.atDevice(dev, no, pageLba(layout, no), layout.pageBlocks);
+    return e === 'unreadable' ? { check: 'unreadable' } : { check: e.check, page: e.page, entry: e };
+  };
+  return {
+    meta: () => at(META_PAGE_NO),
+    rest: (pageCount: number) => Array.from({ length: pageCount - 1 }, (_, i) => at(i + 1)),
+  };
+}
+
+/**
+ * Judge what recovery left on media. With `delta` (delta.ts) the pages come
+ * through the memo, a page's key order is known from its bytes, and an ok
+ * content is decided by the content tracker; the checks, their order and
+ * every message are this one function's either way. A content that is not
+ * ok is judged by judgeContent on the state in leaf order, as from scratch.
+ */
+function judgeMedia(dev: NvmeDevice, eng: MiniPageEngine, oracle: Oracle, crashSeq: number, delta?: DeltaState): VerifyResult {
   const layout = eng.layout;
+  const src = delta ? memoPages(dev, layout, delta.memo) : scratchPages(dev, layout);
   // 1. Every allocated page's checksum, on the media.
-  const [metaImg] = readRange(dev, pageLba(layout, META_PAGE_NO), 1, layout.pageBlocks);
-  const metaCheck = metaImg ? checkPageImage(metaImg, META_PAGE_NO) : 'unreadable';
-  if (metaCheck !== 'ok') return { verdict: 'torn-page-detected', detail: `meta page 0 after recovery: ${metaCheck}`, page: 0 };
-  const meta = decodePage(metaImg!);
+  const m = src.meta();
+  if (m.check !== 'ok') return { verdict: 'torn-page-detected', detail: `meta page 0 after recovery: ${m.check}`, page: 0 };
+  const meta = m.page!;
   if (meta.type !== PageType.Meta || meta.pageCount < 2 || meta.pageCount > layout.maxPages || meta.root < 1 || meta.root >= meta.pageCount) {
     return { verdict: 'silent-corruption', detail: `meta page says root ${meta.root}, ${meta.pageCount} pages (max ${layout.maxPages})`, page: 0 };
   }
-  const imgs = readRange(dev, pageLba(layout, 1), meta.pageCount - 1, layout.pageBlocks);
+  const rest = src.rest(meta.pageCount);
+  const all: PageAt[] = [m];
   const pages: Page[] = [meta];
   for (let no = 1; no < meta.pageCount; no++) {
-    const img = imgs[no - 1];
-    const check = img ? checkPageImage(img, no) : 'unreadable';
-    if (check === 'zero') return { verdict: lossVerdict(oracle, crashSeq), detail: `page ${no} after recovery reads all zeros: its write never landed (allocated, ${meta.pageCount} pages)`, page: no };
-    if (check !== 'ok') return { verdict: 'torn-page-detected', detail: `page ${no} after recovery: ${check}`, page: no };
-    pages.push(decodePage(img!));
+    const r = rest[no - 1];
+    if (r.check === 'zero') return { verdict: lossVerdict(oracle, crashSeq), detail: `page ${no} after recovery reads all zeros: its write never landed (allocated, ${meta.pageCount} pages)`, page: no };
+    if (r.check !== 'ok') return { verdict: 'torn-page-detected', detail: `page ${no} after recovery: ${r.check}`, page: no };
+    all.push(r);
+    pages.push(r.page!);
   }
   // 2. B+tree invariants.
-  const tree = checkTree(pages, meta.root);
+  const tree = checkTreeShape(pages, meta.root, delta ? (no) => keysSorted(all[no].entry!) : undefined);
   if ('error' in tree) return { verdict: 'silent-corruption', detail: `B+tree: ${tree.error}`, page: tree.page };
-  // 3. Content against the oracle.
+  // 3. Content against the oracle (delta: an ok content at the cost of what changed).
+  if (delta) {
+    delta.content.setLeaves(tree.leaves.map((no) => all[no].entry!));
+    const ok = deltaContentOk(oracle, crashSeq, delta.content);
+    if (ok) {
+      // The content is exactly the state after txns 0..prefix: its invariant holds or not as that state's does.
+      let inv = delta.invariantAt.get(ok.prefix);
+      if (inv === undefined) delta.invariantAt.set(ok.prefix, (inv = invariantOf(oracle)(delta.content.state)));
+      if (!inv) return { verdict: 'ok', detail: ok.detail, prefix: ok.prefix };
+    }
+  }
   const state = new Map<string, string>();
-  for (const [k, v] of tree.pairs) state.set(k.toString('latin1'), v.toString('latin1'));
+  for (const no of tree.leaves) {
+    if (delta) {
+      const { k, v } = leafStrings(all[no].entry!);
+      for (let i = 0; i < k.length; i++) state.set(k[i], v[i]);
+    } else {
+      const p = pages[no];
+      for (let i = 0; i < p.keys.length; i++) state.set(p.keys[i].toString('latin1'), p.vals[i].toString('latin1'));
+    }
+  }
   const content = judgeContent(state, oracle, crashSeq);
   if (content.verdict !== 'ok') return content;
   // 4. Workload invariant (implied by an exact prefix match; checked on its own as a second opinion).
@@ -122,10 +179,28 @@ type TreeCheck = { pairs: [Buffer, Buffer][] } | { error: string; page?: number 
 
 /** Check the B+tree invariants over decoded pages (index = page number). */
 export function checkTree(pages: Page[], root: number): TreeCheck {
+  const shape = checkTreeShape(pages, root);
+  if ('error' in shape) return shape;
+  const pairs: [Buffer, Buffer][] = [];
+  for (const no of shape.leaves) {
+    const p = pages[no];
+    for (let i = 0; i < p.keys.length; i++) pairs.push([p.keys[i], p.vals[i]]);
+  }
+  return { pairs };
+}
+
+/**
+ * The B+tree invariants; on success the leaves in key order. `sorted(no)`
+ * true says page no's keys are strictly ascending (known from its bytes):
+ * then only its first and last key are checked against the parent's range,
+ * which decides the same as the slot-by-slot check (any failure is reported
+ * by the slot-by-slot check, with its exact message).
+ */
+function checkTreeShape(pages: Page[], root: number, sorted?: (no: number) => boolean): { leaves: number[] } | { error: string; page?: number } {
   const visited = new Set<number>();
   const levels = new Map<number, number[]>();
   const rootPage = pages[root];
-  const fail = (page: number, error: string): TreeCheck => ({ error: `page ${page}: ${error}`, page });
+  const fail = (page: number, error: string) => ({ error: `page ${page}: ${error}`, page });
   type Frame = { no: number; lo?: Buffer; hi?: Buffer; level: number };
   // Depth-first, children in key order, so each level's list is in key order.
   const stack: Frame[] = [{ no: root, level: rootPage.level }];
@@ -137,7 +212,9 @@ export function checkTree(pages: Page[], root: number): TreeCheck {
     const p = pages[f.no];
     const want = f.level === 0 ? PageType.Leaf : PageType.Internal;
     if (p.type !== want || p.level !== f.level) return fail(f.no, `type ${p.type} level ${p.level}, expected type ${want} level ${f.level}`);
-    for (let i = 0; i < p.keys.length; i++) {
+    const n = p.keys.length;
+    const inRange = n === 0 || ((!f.lo || Buffer.compare(p.keys[0], f.lo) >= 0) && (!f.hi || Buffer.compare(p.keys[n - 1], f.hi) < 0));
+    for (let i = sorted && inRange && sorted(f.no) ? n : 0; i < n; i++) {
       if (i > 0 && Buffer.compare(p.keys[i - 1], p.keys[i]) >= 0) return fail(f.no, `keys out of order at slot ${i}`);
       if ((f.lo && Buffer.compare(p.keys[i], f.lo) < 0) || (f.hi && Buffer.compare(p.keys[i], f.hi) >= 0)) {
         return fail(f.no, `key "${p.keys[i].toString('latin1')}" outside the range its parent gives`);
@@ -162,12 +239,7 @@ export function checkTree(pages: Page[], root: number): TreeCheck {
   if (visited.size !== pages.length - 1) {
     for (let no = 1; no < pages.length; no++) if (!visited.has(no)) return fail(no, 'allocated but not reachable from the root');
   }
-  const pairs: [Buffer, Buffer][] = [];
-  for (const no of levels.get(0) ?? []) {
-    const p = pages[no];
-    for (let i = 0; i < p.keys.length; i++) pairs.push([p.keys[i], p.vals[i]]);
-  }
-  return { pairs };
+  return { leaves: levels.get(0) ?? [] };
 }
 
 /**

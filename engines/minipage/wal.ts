@@ -193,7 +193,14 @@ export interface WalReadResult {
 }
 
 /** Read the log from `redoLsn` up to its end (the first record that is not intact). */
-export function readWal(dev: NvmeDevice, layout: Layout, redoLsn: number, epoch: number, maxRecordLen: number, checkCrc = true): WalReadResult {
+/**
+ * Records decoded before, by LSN, with their bytes (delta.ts): a record whose
+ * bytes equal the remembered ones passed its CRC then and decodes the same.
+ * Decoded records are never mutated (redo copies what it keeps).
+ */
+export type RecordMemo = Map<number, { bytes: Buffer; rec: WalRecord }>;
+
+export function readWal(dev: NvmeDevice, layout: Layout, redoLsn: number, epoch: number, maxRecordLen: number, checkCrc = true, memo?: RecordMemo): WalReadResult {
   const bs = layout.blockSize;
   const blocks = new Map<number, Buffer | null>();
   const CHUNK = 32;
@@ -253,9 +260,20 @@ export function readWal(dev: NvmeDevice, layout: Layout, redoLsn: number, epoch:
     if (hdr.epoch !== epoch) { stop = `record of epoch ${hdr.epoch} at lsn ${p}, expected ${epoch}`; break; }
     const full = readBytes(p, hdr.len);
     if (!full) { stop = `unreadable WAL block inside the record at lsn ${p}`; break; }
+    const known = checkCrc ? memo?.get(p) : undefined;
+    if (known && known.bytes.equals(full)) {
+      records.push({ lsn: p, rec: known.rec });
+      p += hdr.len;
+      continue;
+    }
     if (checkCrc && !recordCrcOk(full)) { stop = `CRC mismatch at lsn ${p} (torn tail)`; break; }
     // With the CRC check sabotaged, a damaged record is decoded as it is (and may throw: recovery fails).
-    records.push({ lsn: p, rec: decodeRecord(full) });
+    if (memo && checkCrc) {
+      const bytes = Buffer.from(full);
+      const rec = decodeRecord(bytes);
+      memo.set(p, { bytes, rec });
+      records.push({ lsn: p, rec });
+    } else records.push({ lsn: p, rec: decodeRecord(full) });
     p += hdr.len;
   }
   const tailStart = Math.floor(p / bs) * bs;

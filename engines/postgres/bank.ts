@@ -48,8 +48,17 @@ export interface BankRun {
   errorsBeforeCut: string[];
 }
 
-/** Runs transfers on `clients` connections until stopped; knows which commits were acknowledged before the cut. */
-export class BankWorkload {
+/** One transfer as one transaction on a client: move `amount` from `src` to `dst`, recorded as transfer `id`. */
+export type TransferFn<C> = (client: C, src: number, dst: number, amount: number, id: number) => Promise<unknown>;
+
+const pgTransfer: TransferFn<Client> = (client, src, dst, amount, id) => client.query(TRANSFER_SQL, [src, dst, amount, id]);
+
+/**
+ * Runs transfers on `clients` connections until stopped; knows which commits
+ * were acknowledged before the cut. The transfer statement is PostgreSQL's
+ * unless another engine (engines/mariadb) passes its own.
+ */
+export class BankWorkload<C = Client> {
   readonly acked: number[] = [];
   /** Wall-clock commit latency of each acknowledged transfer, microseconds. */
   readonly latenciesUs: number[] = [];
@@ -62,6 +71,7 @@ export class BankWorkload {
   constructor(
     private readonly accounts: number,
     private readonly prng: Prng,
+    private readonly transfer: TransferFn<C> = pgTransfer as unknown as TransferFn<C>,
   ) {}
 
   /** Mark the cut instant: acknowledgements that arrive from now on do not count. */
@@ -70,7 +80,7 @@ export class BankWorkload {
     this.stopped = true;
   }
 
-  start(clients: Client[]): void {
+  start(clients: C[]): void {
     const n = clients.length;
     clients.forEach((client, c) => {
       const prng = this.prng.fork(`client${c}`);
@@ -78,7 +88,7 @@ export class BankWorkload {
     });
   }
 
-  private async loop(client: Client, c: number, n: number, prng: Prng): Promise<void> {
+  private async loop(client: C, c: number, n: number, prng: Prng): Promise<void> {
     for (let k = 0; !this.stopped; k++) {
       const id = k * n + c + 1;
       const a = prng.int(1, this.accounts);
@@ -88,7 +98,7 @@ export class BankWorkload {
       this.attempted++;
       try {
         const t0 = process.hrtime.bigint();
-        await client.query(TRANSFER_SQL, [a, b, amount, id]);
+        await this.transfer(client, a, b, amount, id);
         if (!this.cutHappened) {
           this.acked.push(id);
           this.latenciesUs.push(Number(process.hrtime.bigint() - t0) / 1000);

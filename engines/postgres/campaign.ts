@@ -72,7 +72,8 @@ export function pgMeasurementsOf(cfg: PgCellConfig, cycles: readonly PgCycleSumm
   const verdicts: Partial<Record<Verdict, number>> = {};
   for (const c of cycles) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
   return {
-    engine: 'postgres',
+    // The runtime and major version name themselves, as in the replay id: postgres@container17.
+    engine: cfg.runtime === 'container' ? `postgres@container${cfg.pgVersion ?? '15'}` : 'postgres',
     mode: cfg.fpw ? 'fpw-on' : 'fpw-off',
     profile: cfg.profile,
     faults: cfg.faults,
@@ -101,8 +102,10 @@ export function pgMeasurementsOf(cfg: PgCellConfig, cycles: readonly PgCycleSumm
 
 /** Parse a PostgreSQL cycle's replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
 export function parsePgReplayId(id: string): { cfg: PgCellConfig; cycle: number } {
-  const m = /^pg:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):fpw=(on|off):(checkpoint|seeded):seed=(\d+):cycle=(\d+)$/.exec(id.trim());
-  if (!m) throw new BadInputError(`"${id}" is not a PostgreSQL replay id (pg:<profile>[+fault]:fpw=on|off:checkpoint|seeded:seed=S:cycle=N)`);
+  // The container runtime names itself and its major version: pg@container17:...
+  const rt = /^pg@container(\d+):/.exec(id.trim());
+  const m = /^pg(?:@container\d+)?:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):fpw=(on|off):(checkpoint|seeded):seed=(\d+):cycle=(\d+)$/.exec(id.trim());
+  if (!m) throw new BadInputError(`"${id}" is not a PostgreSQL replay id (pg[@containerV]:<profile>[+fault]:fpw=on|off:checkpoint|seeded:seed=S:cycle=N)`);
   const cycle = Number(m[6]);
   const cfg: PgCellConfig = {
     ...DEFAULT_CELL,
@@ -112,6 +115,7 @@ export function parsePgReplayId(id: string): { cfg: PgCellConfig; cycle: number 
     crashAt: m[4] as CrashAt,
     seed: Number(m[5]),
     crashes: cycle + 1,
+    ...(rt ? { runtime: 'container' as const, pgVersion: rt[1] } : {}),
   };
   return { cfg, cycle };
 }

@@ -24,7 +24,7 @@ import { DeviceCounters } from '../../src/device/types';
 import { BlockStack, FsType } from '../../src/export/block-stack';
 import { HostImage, HostedDevice } from '../../src/export/device-host/client';
 import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
-import { HarnessError } from '../../src/util/errors';
+import { HarnessError, DeviceFullError, PreconditionError } from '../../src/util/errors';
 import { run, sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
@@ -34,11 +34,17 @@ import { markedProcesses } from '../../src/export/processes';
 import { BadInputError } from '../../src/util/errors';
 import { Prng } from '../../src/util/prng';
 import { BankWorkload, OracleResult, checkOracle, schemaSql } from './bank';
-import { missingForPostgres } from './runtime';
-import { PgServer, notableLogLines } from './server';
+import { checkPgSettings, missingForPostgres } from './runtime';
+import { PgInstance, PgServer, notableLogLines } from './server';
+import { PgContainerImage, PgContainerServer, resolvePgImage } from './container-server';
+import { PG_VERSIONS, ImageName } from '../../src/export/containers/images';
+import { containerUnavailable } from '../../src/export/containers/availability';
+import { settle as settleContainers } from '../../src/export/containers/containers';
 import { Verdict, decideVerdict, logChecksumEvidence } from './verdict';
 
 export type CrashAt = 'checkpoint' | 'seeded';
+/** Where PostgreSQL runs: Debian's local binaries, or a tornlab container image of `pgVersion`. */
+export type PgRuntime = 'local' | 'container';
 
 /** Range of the device-cache fill (KiB) at which a targeted cut strikes during a CHECKPOINT. */
 const CUT_MIN_DIRTY_KIB = 32;
@@ -65,6 +71,10 @@ export interface PgCellConfig {
   pgbenchScale: number;
   /** Namespace size in blocks of the profile (default: 1 GiB worth). */
   nsze?: number;
+  /** Default local; container: PostgreSQL `pgVersion` in a container (engines/postgres/container-server.ts). */
+  runtime?: PgRuntime;
+  /** PostgreSQL major version of the container runtime (15, 17, 18); the local runtime runs what TORNLAB_PG_BIN names. */
+  pgVersion?: string;
 }
 
 export const DEFAULT_CELL: Omit<PgCellConfig, 'fpw' | 'seed' | 'crashes'> = {
@@ -102,6 +112,7 @@ export function validateCell(cfg: PgCellConfig): void {
   if (!Number.isInteger(cfg.crashes) || cfg.crashes < 1 || cfg.crashes > 10000) throw new BadInputError(`--crashes must be an integer from 1 to 10000, got ${cfg.crashes}`);
   if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
   if (cfg.crashAt !== 'checkpoint' && cfg.crashAt !== 'seeded') throw new BadInputError(`--crash-at must be checkpoint or seeded, got ${cfg.crashAt}`);
+  if (cfg.nsze !== undefined && !(Number.isSafeInteger(cfg.nsze) && cfg.nsze > 0)) throw new BadInputError(`--device-mib must give a whole number of blocks, got ${cfg.nsze} blocks`);
   if (!Number.isInteger(cfg.accounts) || cfg.accounts < 2) throw new BadInputError(`--accounts must be an integer >= 2, got ${cfg.accounts}`);
   if (!Number.isInteger(cfg.clients) || cfg.clients < 1 || cfg.clients > 64) throw new BadInputError(`--clients must be an integer from 1 to 64, got ${cfg.clients}`);
   if (!(cfg.loadMs >= 0)) throw new BadInputError(`--load-ms must be >= 0, got ${cfg.loadMs}`);
@@ -109,6 +120,41 @@ export function validateCell(cfg: PgCellConfig): void {
     if (!/^[a-z_][a-z0-9_.]*$/i.test(k) || /[\0\n]/.test(v)) throw new BadInputError(`setting "${k}=${v}" is not NAME=VALUE`);
   }
   if ('full_page_writes' in cfg.settings) throw new BadInputError('set full_page_writes with --fpw on|off, not as a setting');
+  const rt = cfg.runtime ?? 'local';
+  if (rt !== 'local' && rt !== 'container') throw new BadInputError(`--runtime must be local or container, got ${String(rt)}`);
+  if (cfg.pgVersion !== undefined) {
+    if (rt !== 'container') throw new BadInputError('--pg-version needs --runtime container (the local runtime runs the binaries TORNLAB_PG_BIN names)');
+    if (!(PG_VERSIONS as readonly string[]).includes(cfg.pgVersion)) throw new BadInputError(`--pg-version must be one of ${PG_VERSIONS.join(', ')}, got ${cfg.pgVersion}`);
+  }
+}
+
+/** The PostgreSQL major version a container cell runs. */
+export function containerPgVersion(cfg: PgCellConfig): string {
+  return cfg.pgVersion ?? '15';
+}
+
+/**
+ * About how much device the base image needs (MiB): initdb (~40 MiB with its
+ * first WAL segment), WAL up to max_wal_size (64 MB), ~250 B per bank account
+ * with its index, ~16 MiB per pgbench scale unit, and a fifth more for the
+ * file system. An estimate for the "device is full" message, not a limit.
+ */
+export function dataSetMib(cfg: Pick<PgCellConfig, 'accounts' | 'pgbenchClients' | 'pgbenchScale'>): number {
+  const mib = 40 + 64 + (cfg.accounts * 250) / 2 ** 20 + (cfg.pgbenchClients > 0 ? cfg.pgbenchScale * 16 : 0);
+  return Math.ceil(mib * 1.2);
+}
+
+/** The device in MiB a cell gets. */
+export function deviceMib(cfg: PgCellConfig): number {
+  return Math.round((nszeOf(cfg) * getProfile(cfg.profile).identify.namespace.lbaDataSize) / 2 ** 20);
+}
+
+/** A base image that ran out of space is the user's sizing (exit 2): say how much the data set needs. */
+function refuseFullDevice(cfg: PgCellConfig, e: unknown): never {
+  const text = e instanceof Error ? e.message : String(e);
+  if (!/No space left on device|ENOSPC|could not extend file/.test(text)) throw e;
+  const need = dataSetMib(cfg);
+  throw new DeviceFullError(`the device is full: the base image (initdb and ${cfg.accounts} accounts${cfg.pgbenchClients > 0 ? `, pgbench scale ${cfg.pgbenchScale}` : ''}) does not fit in ${deviceMib(cfg)} MiB; give it more with --device-mib ${Math.max(need, deviceMib(cfg) * 2)} (the data set needs about ${need} MiB) or lower --accounts`, 0);
 }
 
 /** Parse ["name=value", ...] into settings. */
@@ -191,22 +237,44 @@ function nszeOf(cfg: PgCellConfig): number {
 }
 
 function baseKey(cfg: PgCellConfig): string {
-  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, accounts: cfg.accounts, pgbench: cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0, nsze: nszeOf(cfg) });
+  const runtime = cfg.runtime === 'container' ? `container-${containerPgVersion(cfg)}` : 'local';
+  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, accounts: cfg.accounts, pgbench: cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0, nsze: nszeOf(cfg), runtime });
+}
+
+/** Container images resolved for this process, by major version (resolveRuntime fills it). */
+const containerImages = new Map<string, PgContainerImage>();
+
+/** Check what the cell's runtime needs; for containers, find the image (throws PreconditionError naming the fix). */
+export async function resolveRuntime(cfg: PgCellConfig): Promise<void> {
+  if (cfg.runtime !== 'container') {
+    requireExport(cfg.fs, missingForPostgres());
+    return;
+  }
+  requireExport(cfg.fs);
+  const v = containerPgVersion(cfg);
+  if (containerImages.has(v)) return;
+  const why = await containerUnavailable(`pg${v}` as ImageName);
+  if (why) throw new PreconditionError(`PostgreSQL ${v} in a container: ${why}`);
+  containerImages.set(v, await resolvePgImage(v));
 }
 
 let portCounter = 0;
-function newServer(ledger: RunLedger, mountPoint: string, settings: Record<string, string>): PgServer {
+function newServer(cfg: PgCellConfig, ledger: RunLedger, mountPoint: string, settings: Record<string, string>): PgInstance {
   portCounter++;
   const sock = ledger.newPath('sock');
   ledger.add('dir', sock);
-  return new PgServer({
+  const opts = {
     dataDir: path.join(mountPoint, 'pgdata'),
     socketDir: sock,
     port: 20000 + ((process.pid * 7 + portCounter) % 20000),
     logFile: sock + '.log',
     settings,
     ledger,
-  });
+  };
+  if (cfg.runtime !== 'container') return new PgServer(opts);
+  const image = containerImages.get(containerPgVersion(cfg));
+  if (!image) throw new Error(`PostgreSQL ${containerPgVersion(cfg)} image not resolved (call resolveRuntime first)`);
+  return new PgContainerServer(opts, image);
 }
 
 /**
@@ -229,7 +297,7 @@ export async function baseImage(cfg: PgCellConfig, ledger = runLedger(), d = pgD
     await dev.dispose();
     throw e;
   }
-  let server: PgServer | undefined;
+  let server: PgInstance | undefined;
   try {
     await guard('base-image', d.base, buildBase());
   } finally {
@@ -244,7 +312,7 @@ export async function baseImage(cfg: PgCellConfig, ledger = runLedger(), d = pgD
   return base;
 
   async function buildBase(): Promise<void> {
-    server = newServer(ledger, stack.mountPoint!, { ...serverSettings({ ...cfg, fpw: true }), max_wal_size: '64MB' });
+    server = newServer(cfg, ledger, stack.mountPoint!, { ...serverSettings({ ...cfg, fpw: true }), max_wal_size: '64MB' });
     await server.initdb();
     const st = await server.start();
     if (!st.ready) throw new Error(`postgres did not start on the base image:\n${server.logSinceStart()}`);
@@ -273,7 +341,7 @@ export interface DeviceBytes {
   nandBytesProgrammed: number;
 }
 
-function deviceBytes(c: DeviceCounters, from?: DeviceBytes): DeviceBytes {
+export function deviceBytes(c: DeviceCounters, from?: DeviceBytes): DeviceBytes {
   const now = { hostWriteBytes: c.hostWriteBytes, writes: c.writes, flushes: c.flushes, nandBytesProgrammed: c.nandBytesProgrammed };
   if (!from) return now;
   return {
@@ -397,7 +465,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   const res = emptyCycleResult(cfg, cycle, c0);
 
   const dev0 = res.device.load;
-  const server = newServer(ledger, stack.mountPoint!, settings);
+  const server = newServer(cfg, ledger, stack.mountPoint!, settings);
   const bank = new BankWorkload(cfg.accounts, cyclePrng.fork('bank'));
   stack.fuse!.onCut(() => bank.markCut());
   // Every query awaited while a cut is armed races the cut: a backend blocked on a held
@@ -405,7 +473,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   const cutSeen = new Promise<'cut'>((resolve) => stack.fuse!.onCut(() => resolve('cut')));
   const untilCut = <T>(p: Promise<T>): Promise<T | undefined> => Promise.race([p, cutSeen.then(() => undefined)]);
   const clients: Client[] = [];
-  let pgbench: ReturnType<PgServer['runTool']> | undefined;
+  let pgbench: ReturnType<PgInstance['runTool']> | undefined;
   let released = false;
   try {
     const st = await guard('start', d.start, server.start());
@@ -571,7 +639,8 @@ async function keepBlockMap(dir: string, loop: string, pendingLbas: string[]): P
   }
 }
 
-function noteHarnessError(res: CycleResult, e: HarnessError): void {
+/** Mark a cycle harness-error (first error wins), naming the phase and what was stuck; engines/mariadb shares it. */
+export function noteHarnessError(res: Pick<CycleResult, 'verdict' | 'harness' | 'findings'>, e: HarnessError): void {
   const late = e instanceof PhaseDeadlineError ? e : undefined;
   if (res.verdict !== 'harness-error') {
     res.verdict = 'harness-error';
@@ -610,7 +679,8 @@ function harnessResult(cfg: PgCellConfig, cycle: number, e: HarnessError, t0: nu
 
 /** The replay id of a cycle (engines/postgres/campaign.ts parsePgReplayId reads it back); shards own cycles by it. */
 export function pgReplayId(cfg: PgCellConfig, cycle: number): string {
-  return `pg:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
+  const rt = cfg.runtime === 'container' ? `@container${containerPgVersion(cfg)}` : '';
+  return `pg${rt}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
 }
 
 /** pgbench runs as a client tool with our marker; find and kill it at the cut. */
@@ -638,7 +708,7 @@ async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng:
   res.recovery.fsckOutput = rec.fsck?.output ?? '';
   const rdev0 = deviceBytes(await rec.device.counters());
   let tVer = 0;
-  const server = newServer(ledger, rec.stack.mountPoint!, serverSettings(cfg));
+  const server = newServer(cfg, ledger, rec.stack.mountPoint!, serverSettings(cfg));
   const keep = keepDir(cfg, res.cycle);
   if (keep) {
     await keepCrashImage(keep, rec.stack.mountPoint!);
@@ -662,7 +732,7 @@ async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng:
       res.messages.push(...notableLogLines(log));
       res.recovery.zeroedMapPages = logChecksumEvidence(log).zeroedMapPages;
       res.verdict = decideVerdict({ recoveryFailed: true, log });
-      res.findings.push(`PostgreSQL did not finish crash recovery (postmaster exit ${st.exitCode ?? 'timeout'})`);
+      res.findings.push(`PostgreSQL did not finish crash recovery (${st.exitCode === undefined ? 'postmaster exit timeout' : st.exitCode === null ? 'the postmaster exited' : `postmaster exit ${st.exitCode}`})`);
       return;
     }
     await guard('verify', d.verify, verify());
@@ -713,7 +783,7 @@ async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng:
  * snapshot before the cut, or — when the cut came before any snapshot (seeded
  * cuts) — to the end of the WAL that survived the cut.
  */
-async function countWal(server: PgServer, wal: WalStats): Promise<void> {
+async function countWal(server: PgInstance, wal: WalStats): Promise<void> {
   if (wal.endLsn && wal.startLsn === wal.endLsn) {
     wal.records = 0;
     wal.fpi = 0;
@@ -781,7 +851,7 @@ export interface CellResult {
   medianCycleMs: number;
 }
 
-function latencySummary(us: readonly number[]): { p50: number; p99: number } {
+export function latencySummary(us: readonly number[]): { p50: number; p99: number } {
   if (us.length === 0) return { p50: 0, p99: 0 };
   const s = [...us].sort((a, b) => a - b);
   const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]);
@@ -811,18 +881,21 @@ export async function runPgCell(
   } = {},
 ): Promise<CellResult> {
   validateCell(cfg);
-  requireExport(cfg.fs, missingForPostgres());
+  await resolveRuntime(cfg);
+  // A setting the server refuses is bad input, found before any work (the local binaries judge it).
+  if (cfg.runtime !== 'container') await checkPgSettings(cfg.settings);
   const ledger = opts.ledger ?? runLedger();
   const d = { ...pgDeadlines(cfg), ...opts.deadlines };
   const cycles: CycleResult[] = [];
   const mine = Array.from({ length: cfg.crashes }, (_, i) => i).filter((i) => i >= (opts.fromCycle ?? 0) && (!opts.owns || opts.owns(pgReplayId(cfg, i))));
   try {
-    const base = await baseImage(cfg, ledger, d);
+    const base = await baseImage(cfg, ledger, d).catch((e: unknown) => refuseFullDevice(cfg, e));
     for (const i of mine) {
       const r = await runCycle(cfg, base, i, ledger, d, opts.hooks);
       cycles.push(r);
       opts.onCycle?.(r);
     }
+    if (cfg.runtime === 'container') await guard('release', d.release, settleContainers(ledger.runId));
   } catch (e) {
     // Interrupted by SIGINT/SIGTERM: the teardown owns the exit (status 128+signal).
     await haltIfInterrupted();

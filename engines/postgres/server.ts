@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, newClient } from './pg-client';
-import { run, runOk, sleep } from '../../src/export/exec';
+import { CommandResult, run, runOk, sleep } from '../../src/export/exec';
 import { closeExtraPipes, noFuseFds } from '../../src/export/fuse-conn';
 import { RUN_ENV, RunLedger } from '../../src/export/ledger';
 import { killTree, waitGone } from '../../src/export/processes';
@@ -39,7 +39,22 @@ function pgEnv(ledger: RunLedger): NodeJS.ProcessEnv {
   return { PATH: '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', HOME: '/tmp', [RUN_ENV]: ledger.runId };
 }
 
-export class PgServer {
+export type PgToolName = 'pg_checksums' | 'pg_amcheck' | 'pgbench' | 'psql' | 'pg_waldump';
+
+/** What a crash cycle needs of a server, whichever the runtime (local binaries here, a container in container-server.ts). */
+export interface PgInstance {
+  readonly opts: ServerOptions;
+  initdb(): Promise<void>;
+  start(timeoutMs?: number): Promise<StartResult>;
+  connect(): Promise<Client>;
+  stop(timeoutMs?: number): Promise<{ clean: boolean; exitCode: number | null | undefined }>;
+  kill(): number[];
+  waitGone(pids: number[], timeoutMs?: number): Promise<number[]>;
+  logSinceStart(): string;
+  runTool(tool: PgToolName, args: string[], timeoutMs?: number): Promise<CommandResult>;
+}
+
+export class PgServer implements PgInstance {
   readonly user: OsUser;
   pid: number | undefined;
   private exited: Promise<number | null> | undefined;
@@ -168,7 +183,7 @@ export class PgServer {
   }
 
   /** Run a PostgreSQL client tool as the postgres user against this server or its data folder. */
-  runTool(tool: 'pg_checksums' | 'pg_amcheck' | 'pgbench' | 'psql' | 'pg_waldump', args: string[], timeoutMs = 300_000) {
+  runTool(tool: PgToolName, args: string[], timeoutMs = 300_000): Promise<CommandResult> {
     return run(pgTool(tool), args, { uid: this.user.uid, gid: this.user.gid, env: pgEnv(this.opts.ledger), timeoutMs, cwd: path.dirname(this.opts.logFile) });
   }
 }

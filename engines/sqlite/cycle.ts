@@ -13,7 +13,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Prng } from '../../src/util/prng';
-import { isHarnessError } from '../../src/util/errors';
+import { DeviceFullError, isHarnessError } from '../../src/util/errors';
 import { CrashableStorage, CutSummary, RemountSummary } from '../exec/storage';
 import { Started, TimeoutError, killProcessesUsing, sleep, start, withTimeout } from '../exec/processes';
 import { SqliteCell, cellPromise } from './cell';
@@ -21,6 +21,7 @@ import { LoadArgs, VerifyFacts } from './child';
 import { OracleResult, judge } from './oracle';
 import { DEFAULT_SHAPE, WorkloadShape } from './workload';
 import { guard } from '../../src/export/watchdog';
+import { SqliteRuntime, childCommand, releaseChild } from './runtime';
 
 /** Deadlines of the storage steps inside a cycle (before the deadline factor). */
 const CUT_DEADLINE_MS = 60_000;
@@ -50,6 +51,8 @@ export interface CycleOptions {
   readyTimeoutMs?: number;
   loadTimeoutMs?: number;
   verifyTimeoutMs?: number;
+  /** Where the children run (default local; container: resolveSqliteRuntime first). */
+  runtime?: SqliteRuntime;
 }
 
 export interface CycleResult extends OracleResult {
@@ -85,7 +88,9 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
   let childError: string | undefined;
   let wake: () => void = () => undefined;
   const args: LoadArgs = { dbPath, cell: o.cell, seed: o.seed, shape };
-  const load = start(process.execPath, [CHILD_JS, 'load', JSON.stringify(args)], {
+  const rt = o.runtime ?? 'local';
+  const loadCmd = childCommand(rt, CHILD_JS, 'load', JSON.stringify(args), storage.dir);
+  const load = start(loadCmd.file, loadCmd.args, {
     onLine: (line) => {
       if (line.startsWith('ack ')) acked = Number(line.slice(4));
       else if (line === 'ready') ready = true;
@@ -94,6 +99,10 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
     },
   });
   const progressed = () => new Promise<void>((r) => (wake = r));
+  // A full device is the user's sizing, not a finding or a harness failure (exit 2).
+  const refuseFull = () => {
+    if (childError !== undefined && /SQLITE_FULL|ENOSPC/.test(childError)) throw new DeviceFullError(`the device is full: SQLite stopped with SQLITE_FULL after ${acked} acknowledged commits`, acked);
+  };
   let cut: CycleResult['cut'];
   try {
     const exitedEarly = load.exited.then(() => 'exited' as const);
@@ -103,11 +112,13 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
         const left = deadline - Date.now();
         if (left <= 0) throw new TimeoutError(`${what} did not happen within ${ms} ms`);
         const r = await Promise.race([progressed(), exitedEarly, sleep(Math.min(left, 250))]);
+        if (r === 'exited' && !cond()) refuseFull();
         if (r === 'exited' && !cond()) throw new Error(`SQLite load child exited before ${what}: ${childError ?? load.output().slice(-2000)}`);
       }
     };
     await waitFor(() => ready, o.readyTimeoutMs ?? 30000, 'the database setup');
     await waitFor(() => acked >= afterAcks || childError !== undefined, o.loadTimeoutMs ?? 60000, `${afterAcks} acknowledged commits`);
+    refuseFull();
     if (childError !== undefined) throw new Error(`SQLite load child failed: ${childError}`);
     // The cut itself: the acknowledged txid is read and the device stopped in one
     // synchronous step, so no later commit can be acknowledged and then lost unseen.
@@ -164,7 +175,7 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
     cut = { ...cutSummary, ...remount, afterAcks, delayMs, afterWrites, armedCutFired };
     const tRemount = Date.now();
     // The crash image may be mounted elsewhere than the pre-crash file system: ask again.
-    const verify = await verifyDatabase(path.join(storage.dir, 'bank.db'), o.verifyTimeoutMs ?? 30000);
+    const verify = await verifyDatabase(path.join(storage.dir, 'bank.db'), o.verifyTimeoutMs ?? 30000, rt, storage.dir);
     const tEnd = Date.now();
     const ms = { load: tCut - t0, cutAndRemount: tRemount - tCut, verify: tEnd - tRemount };
     if ('failure' in verify) {
@@ -183,14 +194,17 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
   } finally {
     storage.disarm?.();
     await load.kill();
+    releaseChild(loadCmd, false);
   }
 }
 
 /** Run the verify child against a recovered database; a crash or timeout of SQLite itself is recovery-failed. */
-export async function verifyDatabase(dbPath: string, timeoutMs: number): Promise<{ facts: VerifyFacts } | { failure: string }> {
+export async function verifyDatabase(dbPath: string, timeoutMs: number, rt: SqliteRuntime = 'local', dir = path.dirname(dbPath)): Promise<{ facts: VerifyFacts } | { failure: string }> {
   let factsLine: string | undefined;
   let errorLine: string | undefined;
-  const v: Started = start(process.execPath, [CHILD_JS, 'verify', JSON.stringify({ dbPath })], {
+  let byItself = false;
+  const cmd = childCommand(rt, CHILD_JS, 'verify', JSON.stringify({ dbPath }), dir);
+  const v: Started = start(cmd.file, cmd.args, {
     onLine: (line) => {
       if (line.startsWith('facts ')) factsLine = line.slice(6);
       else if (line.startsWith('error ')) errorLine = line.slice(6);
@@ -198,6 +212,7 @@ export async function verifyDatabase(dbPath: string, timeoutMs: number): Promise
   });
   try {
     const r = await withTimeout(v.exited, timeoutMs, 'SQLite recovery and verification');
+    byItself = r.signal === null;
     if (factsLine) return { facts: JSON.parse(factsLine) as VerifyFacts };
     return { failure: `verifier ended (code ${r.code}, signal ${r.signal}) without a result: ${errorLine ?? v.output().slice(-2000)}` };
   } catch (e) {
@@ -205,5 +220,6 @@ export async function verifyDatabase(dbPath: string, timeoutMs: number): Promise
     throw e;
   } finally {
     await v.kill();
+    releaseChild(cmd, byItself);
   }
 }

@@ -47,6 +47,8 @@ export interface SqliteCellSummary {
   promise: SqliteCampaignResult['promise'];
   profile: string;
   faults: readonly string[];
+  /** Set when the children ran in containers (the report names it: sqlite@container). */
+  runtime?: 'container';
 }
 
 /** ... and of one cycle: a shard keeps these for the cycles it owns, the merge measures their union. */
@@ -62,8 +64,8 @@ export interface SqliteCycleSummary {
   loadMs: number;
 }
 
-export function sqliteCellSummary(r: SqliteCampaignResult, profile: string, faults: readonly string[]): SqliteCellSummary {
-  return { cell: r.cell, cellName: r.cellName, seed: r.seed, promise: r.promise, profile, faults };
+export function sqliteCellSummary(r: SqliteCampaignResult, profile: string, faults: readonly string[], runtime?: 'local' | 'container'): SqliteCellSummary {
+  return { cell: r.cell, cellName: r.cellName, seed: r.seed, promise: r.promise, profile, faults, ...(runtime === 'container' ? { runtime } : {}) };
 }
 
 export function sqliteCycleSummary(r: Pick<SqliteCampaignResult, 'cellName' | 'seed'>, c: SqliteCampaignResult['cycles'][number]): SqliteCycleSummary {
@@ -100,7 +102,7 @@ export function sqliteMeasurementsOf(s: SqliteCellSummary, cycles: readonly Sqli
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const c of cycles) counts[c.verdict]++;
   return {
-    engine: 'sqlite',
+    engine: s.runtime === 'container' ? 'sqlite@container' : 'sqlite',
     mode: `${s.cell.journalMode.toLowerCase()}-${s.cell.synchronous.toLowerCase()}`,
     profile: s.profile,
     faults: s.faults,

@@ -32,7 +32,9 @@ import { getProfile } from '../device/profiles';
 import { getAdapter } from './engines';
 import { CellSpec, COMMIT_METHODS, CommitMethod, EngineAdapter, SCALE_KEYS, ScaleKey, STRATEGIES, Strategy } from './cell';
 import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL as MARIADB_DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, validateCell as validateMariadbCell } from '../../engines/mariadb/cycle';
 import { SqliteCell, gridCells, parseCell } from '../../engines/sqlite/cell';
+import { canonicalFaults } from '../crash/faults';
 
 export interface CampaignFile {
   name?: string;
@@ -59,9 +61,11 @@ export interface CampaignFile {
   crashDuringRecovery?: boolean;
   forceAtomic?: boolean;
   /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
-  postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded' };
+  postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded'; runtime?: 'local' | 'container'; versions?: string[] };
+  /** Real MariaDB cells (tornlab mariadb): innodb_doublewrite on/off x profiles, `crashes` crash cycles each. */
+  mariadb?: { doublewrite: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'flush' | 'unprotected' | 'seeded'; flushMethod?: FlushMethod; pageSize?: number; mkfsOptions?: string[] };
   /** Real SQLite cells (tornlab sqlite): journal_mode x synchronous x page size, or the whole grid, per profile. */
-  sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number };
+  sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number; runtime?: 'local' | 'container' };
   commits?: CommitMethod[];
   windowMs?: number;
 }
@@ -113,7 +117,7 @@ export const CAMPAIGN_SCHEMA = {
     ...SCALE_SCHEMA,
     controls: { type: 'boolean' },
     costTxns: { type: 'integer', minimum: 1 },
-    crashes: { type: 'integer', minimum: 0 },
+    crashes: { type: 'integer', minimum: 1 },
     seed: { type: 'integer', minimum: 0 },
     strategy: { type: 'string', enum: [...STRATEGIES] },
     crashDuringRecovery: { type: 'boolean' },
@@ -130,6 +134,23 @@ export const CAMPAIGN_SCHEMA = {
         crashes: { type: 'integer', minimum: 1, maximum: 1000 },
         seed: { type: 'integer', minimum: 0 },
         crashAt: { type: 'string', enum: ['checkpoint', 'seeded'] },
+        runtime: { type: 'string', enum: ['local', 'container'] },
+        versions: { type: 'array', minItems: 1, items: { type: 'string', enum: ['15', '17', '18'] } },
+      },
+    },
+    mariadb: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['doublewrite'],
+      properties: {
+        doublewrite: { type: 'array', minItems: 1, items: { type: 'string', enum: ['on', 'off'] } },
+        profiles: PROFILE_LIST,
+        crashes: { type: 'integer', minimum: 1, maximum: 1000 },
+        seed: { type: 'integer', minimum: 0 },
+        crashAt: { type: 'string', enum: ['flush', 'unprotected', 'seeded'] },
+        flushMethod: { type: 'string', enum: [...FLUSH_METHODS] },
+        pageSize: { type: 'integer', enum: [4096, 8192, 16384, 32768, 65536] },
+        mkfsOptions: { type: 'array', items: { type: 'string', minLength: 1 } },
       },
     },
     sqlite: {
@@ -150,6 +171,7 @@ export const CAMPAIGN_SCHEMA = {
         profiles: PROFILE_LIST,
         crashes: { type: 'integer', minimum: 1, maximum: 10000 },
         seed: { type: 'integer', minimum: 0 },
+        runtime: { type: 'string', enum: ['local', 'container'] },
       },
     },
   },
@@ -178,14 +200,130 @@ export function parseCampaign(text: string, source: string): CampaignFile {
   return data as CampaignFile;
 }
 
+/** Largest campaign file read (bytes): a matrix fits in far less; a bigger file is a mistake. */
+export const MAX_CAMPAIGN_FILE_BYTES = 1024 * 1024;
+
 export function readCampaignFile(file: string): CampaignFile {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    const st = fs.statSync(file);
+    if (st.isDirectory()) throw new BadInputError(`campaign file ${file} is a folder; give a JSON or YAML file`);
+    if (st.size > MAX_CAMPAIGN_FILE_BYTES) throw new BadInputError(`campaign file ${file} is ${(st.size / 1024 / 1024).toFixed(1)} MiB; a campaign file is at most ${MAX_CAMPAIGN_FILE_BYTES / 1024 / 1024} MiB (list the matrix's factors, not its cells)`);
+    bytes = fs.readFileSync(file);
   } catch (e) {
+    if (e instanceof BadInputError) throw e;
     throw new BadInputError(`cannot read campaign file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new BadInputError(`${file}: not UTF-8 text (invalid byte sequence at byte ${firstBadUtf8(bytes)}); save the file as UTF-8`);
+  }
   return parseCampaign(text, file);
+}
+
+/** Offset of the first byte of `b` that is not valid UTF-8 (where the lenient decoder puts its first U+FFFD). */
+function firstBadUtf8(b: Buffer): number {
+  const lenient = b.toString('utf8');
+  const i = lenient.indexOf('\uFFFD');
+  return Buffer.byteLength(lenient.slice(0, Math.max(0, i)), 'utf8');
+}
+
+/** Default limit on the cells a campaign expands to (--max-cells raises it). */
+export const DEFAULT_MAX_CELLS = 2000;
+
+/** Longest campaign name (bytes): it names a folder, well under every file system's 255. */
+export const MAX_NAME_BYTES = 100;
+
+/**
+ * A campaign name names its report folder reports/NAME: printable, no path
+ * separators, not `.`/`..` or hidden, at most MAX_NAME_BYTES bytes.
+ */
+export function checkCampaignName(name: string, source: string): void {
+  const shown = JSON.stringify(name.length > 40 ? name.slice(0, 40) + '...' : name);
+  const fix = 'use letters, digits, ".", "_" and "-" only, not starting with "."';
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > MAX_NAME_BYTES) throw new BadInputError(`${source}: name ${shown} is ${bytes} bytes long; it names the report folder, so it is at most ${MAX_NAME_BYTES} bytes (${fix})`);
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(name)) throw new BadInputError(`${source}: name ${shown} cannot name the report folder reports/NAME; ${fix}`);
+}
+
+/** The first entry of `items` whose key was seen before, or undefined. */
+function firstDuplicate<T>(items: readonly T[], key: (t: T) => string): string | undefined {
+  const seen = new Set<string>();
+  for (const it of items) {
+    const k = key(it);
+    if (seen.has(k)) return k;
+    seen.add(k);
+  }
+  return undefined;
+}
+
+function profileKey(e: ProfileEntry): string {
+  const { profile, faults } = profileOf(e);
+  return [profile, ...canonicalFaults(faults)].join('+');
+}
+
+function workloadName(w: NonNullable<CampaignFile['workloads']>[number]): string {
+  return typeof w === 'string' ? w : w.name;
+}
+
+/** Refuse a factor list that names the same thing twice (two cells with one id, refused only in the report). */
+function refuseDuplicates<T>(source: string, key: string, items: readonly T[] | undefined, id: (t: T) => string, why = ''): void {
+  const d = items ? firstDuplicate(items, id) : undefined;
+  if (d !== undefined) throw new BadInputError(`${source}: ${key} lists ${JSON.stringify(d)} twice${why}; list each once`);
+}
+
+/**
+ * The number of cells a campaign expands to, counted without expanding it
+ * (a file may describe millions).
+ */
+export function countCells(c: CampaignFile): { mini: number; controls: number; pg: number; sqlite: number; total: number } {
+  const modes = c.modes ?? [];
+  const perPoint = (c.workloads ?? ['bank']).length * (c.commits ?? ['flush']).length;
+  let mini = 0;
+  for (const pEntry of c.profiles) {
+    const { profile } = profileOf(pEntry);
+    getProfile(profile);
+    for (const pageSize of c.pageSizes ?? [8192]) {
+      const skipped = modes.includes('atomic') && !c.forceAtomic && !deviceCoversPage(profile, pageSize) ? 1 : 0;
+      mini += (modes.length - skipped) * perPoint;
+    }
+  }
+  const controls = c.controls ? Object.keys(getAdapter(c.engine ?? 'minipage').sabotages ?? {}).length : 0;
+  const pg = c.postgres ? (c.postgres.profiles ?? c.profiles).length * c.postgres.fpw.length : 0;
+  const sqlite = c.sqlite ? (c.sqlite.profiles ?? c.profiles).length * (c.sqlite.grid ? gridCells().length : (c.sqlite.cells ?? []).length) : 0;
+  return { mini, controls, pg, sqlite, total: mini + controls + pg + sqlite };
+}
+
+/**
+ * Everything about a campaign that can be wrong, checked before any cell
+ * runs: its name (a safe folder name), factor lists without duplicates (each
+ * cell id once), options that need one another (windowMs needs the window
+ * commit method), and the size of the expanded matrix against `maxCells`.
+ */
+export function checkCampaign(c: CampaignFile, source: string, maxCells = DEFAULT_MAX_CELLS): void {
+  if (c.name !== undefined) checkCampaignName(c.name, source);
+  refuseDuplicates(source, 'profiles', c.profiles, profileKey);
+  refuseDuplicates(source, 'modes', c.modes, String);
+  refuseDuplicates(source, 'pageSizes', c.pageSizes, String);
+  refuseDuplicates(source, 'workloads', c.workloads, workloadName, ' (cells are named by workload, so one name takes one size; run a second campaign for another)');
+  refuseDuplicates(source, 'commits', c.commits, String);
+  refuseDuplicates(source, 'postgres.fpw', c.postgres?.fpw, String);
+  refuseDuplicates(source, 'postgres.profiles', c.postgres?.profiles, profileKey);
+  refuseDuplicates(source, 'sqlite.profiles', c.sqlite?.profiles, profileKey);
+  refuseDuplicates(source, 'sqlite.cells', c.sqlite?.cells, (x) => `${x.journalMode.toUpperCase()}/${x.synchronous.toUpperCase()}/${x.pageSize ?? 4096}`);
+  if (c.sqlite?.grid && c.sqlite.cells) throw new BadInputError(`${source}: sqlite.grid runs every cell, so sqlite.cells would be ignored; give one of them`);
+  if (c.windowMs !== undefined && !(c.commits ?? []).includes('window')) {
+    throw new BadInputError(`${source}: windowMs applies to the window commit method only; add window to commits: [...] or remove windowMs`);
+  }
+  if (c.forceAtomic && !(c.modes ?? []).includes('atomic')) throw new BadInputError(`${source}: forceAtomic applies to mode atomic only; add atomic to modes: [...] or remove forceAtomic`);
+  const n = countCells(c);
+  if (n.total > maxCells) {
+    throw new BadInputError(
+      `${source}: the matrix expands to ${n.total} cells (${n.mini} mini-engine, ${n.controls} controls, ${n.pg} PostgreSQL, ${n.sqlite} SQLite), more than the limit of ${maxCells}; shrink the matrix or raise the limit with --max-cells ${n.total}`,
+    );
+  }
 }
 
 /** Does the device's power-fail atomicity cover a page at its natural alignment? */
@@ -284,11 +422,43 @@ export function expandPgCells(c: CampaignFile): PgCellConfig[] {
   const pg = c.postgres;
   if (!pg) return [];
   const out: PgCellConfig[] = [];
-  for (const pEntry of pg.profiles ?? c.profiles) {
+  if (pg.versions && pg.runtime !== 'container') throw new BadInputError('postgres.versions needs runtime: container (the local runtime runs the binaries TORNLAB_PG_BIN names)');
+  // One cell per major version (container), versions outermost.
+  const runtimes: Pick<PgCellConfig, 'runtime' | 'pgVersion'>[] = pg.runtime === 'container' ? (pg.versions ?? ['15']).map((v) => ({ runtime: 'container' as const, pgVersion: v })) : [{}];
+  for (const rt of runtimes) {
+    for (const pEntry of pg.profiles ?? c.profiles) {
+      const { profile, faults } = profileOf(pEntry);
+      for (const fpw of pg.fpw) {
+        const cfg: PgCellConfig = { ...DEFAULT_CELL, profile, faults, fpw: fpw === 'on', seed: pg.seed ?? c.seed ?? 1, crashes: pg.crashes ?? 4, crashAt: pg.crashAt ?? 'checkpoint', ...rt };
+        validatePgCell(cfg);
+        out.push(cfg);
+      }
+    }
+  }
+  return out;
+}
+
+/** The MariaDB cells of a campaign (its `mariadb` section), in file order. */
+export function expandMariadbCells(c: CampaignFile): MariadbCellConfig[] {
+  const m = c.mariadb;
+  if (!m) return [];
+  const out: MariadbCellConfig[] = [];
+  for (const pEntry of m.profiles ?? c.profiles) {
     const { profile, faults } = profileOf(pEntry);
-    for (const fpw of pg.fpw) {
-      const cfg: PgCellConfig = { ...DEFAULT_CELL, profile, faults, fpw: fpw === 'on', seed: pg.seed ?? c.seed ?? 1, crashes: pg.crashes ?? 4, crashAt: pg.crashAt ?? 'checkpoint' };
-      validatePgCell(cfg);
+    for (const dw of m.doublewrite) {
+      const cfg: MariadbCellConfig = {
+        ...MARIADB_DEFAULT_CELL,
+        profile,
+        faults,
+        doublewrite: dw === 'on',
+        seed: m.seed ?? c.seed ?? 1,
+        crashes: m.crashes ?? 4,
+        crashAt: m.crashAt ?? 'flush',
+        flushMethod: m.flushMethod ?? MARIADB_DEFAULT_CELL.flushMethod,
+        pageSize: m.pageSize ?? MARIADB_DEFAULT_CELL.pageSize,
+        mkfsOptions: (m.mkfsOptions ?? []).flatMap((o) => o.split(/\s+/).filter(Boolean)),
+      };
+      validateMariadbCell(cfg);
       out.push(cfg);
     }
   }
@@ -297,6 +467,7 @@ export function expandPgCells(c: CampaignFile): PgCellConfig[] {
 
 export interface SqliteCampaignCell {
   cell: SqliteCell;
+  runtime?: 'local' | 'container';
   profile: string;
   faults: string[];
   crashes: number;
@@ -313,7 +484,7 @@ export function expandSqliteCells(c: CampaignFile): SqliteCampaignCell[] {
   for (const pEntry of sq.profiles ?? c.profiles) {
     const { profile, faults } = profileOf(pEntry);
     getProfile(profile);
-    for (const cell of cells) out.push({ cell, profile, faults, crashes: sq.crashes ?? 10, seed: sq.seed ?? c.seed ?? 1 });
+    for (const cell of cells) out.push({ cell, profile, faults, crashes: sq.crashes ?? 10, seed: sq.seed ?? c.seed ?? 1, ...(sq.runtime === 'container' ? { runtime: 'container' as const } : {}) });
   }
   return out;
 }

@@ -121,14 +121,19 @@ export function judgeStates(
   onProgress?: (done: number, verdicts: Record<string, number>) => void,
   every = 25,
 ): StateResult[] {
-  const out: StateResult[] = [];
+  // In crash-point order: neighbouring states share the most (the engine's delta judging
+  // verifies what changed since the state before); results stay in the plan's order.
+  const order = states.map((_, i) => i).sort((a, b) => states[a].point - states[b].point || a - b);
+  const out: StateResult[] = new Array(states.length);
   const counts: Record<string, number> = {};
-  for (const s of states) {
+  let done = 0;
+  for (const i of order) {
+    const s = states[i];
     const r = judgeState(cell, run, spaces.get(s.point)!, s, cell.crashDuringRecovery ? 'seeded' : undefined);
-    out.push({ verdict: r.verdict, detail: r.detail, replayId: r.replayId });
+    out[i] = { verdict: r.verdict, detail: r.detail, replayId: r.replayId };
     counts[r.verdict] = (counts[r.verdict] ?? 0) + 1;
-    if (onProgress && out.length % every === 0) onProgress(out.length, counts);
+    if (onProgress && ++done % every === 0) onProgress(done, counts);
   }
-  if (onProgress && out.length % every !== 0) onProgress(out.length, counts);
+  if (onProgress && done % every !== 0) onProgress(done, counts);
   return out;
 }

@@ -106,7 +106,7 @@ export function readShardDir(dir: string): ShardFile {
   if (campaignHash(f.command, f.campaign) !== f.campaignHash) throw bad('its campaign does not match its campaign hash');
   if (!Array.isArray(f.parts)) throw bad('no cell parts');
   for (const p of f.parts) {
-    if (!p || typeof p.id !== 'string' || !['states', 'pg', 'sqlite', 'exec'].includes(p.kind) || !Number.isInteger(p.planned) || !Number.isInteger(p.owned) || typeof p.plannedPrint !== 'string' || typeof p.ownedPrint !== 'string') {
+    if (!p || typeof p.id !== 'string' || !['states', 'pg', 'mariadb', 'sqlite', 'exec'].includes(p.kind) || !Number.isInteger(p.planned) || !Number.isInteger(p.owned) || typeof p.plannedPrint !== 'string' || typeof p.ownedPrint !== 'string') {
       throw bad(`cell part ${JSON.stringify(p?.id)} is incomplete`);
     }
     if (p.kind === 'states' ? !p.measurements || !Array.isArray(p.measurements.findings) || !Array.isArray(p.firstNonOk) : !Array.isArray(p.cycles)) throw bad(`cell part ${p.id} has no results`);

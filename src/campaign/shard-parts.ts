@@ -13,7 +13,7 @@
  *       control's catch add up; the cost run (costTxns) is an item of its own,
  *       owned by one shard. buildCellResult of the merged measurements is then
  *       the unsharded cell, byte for byte.
- *   P3  Real-database cells ('pg', 'sqlite', 'exec'): the part is one summary per
+ *   P3  Real-database cells ('pg', 'mariadb', 'sqlite', 'exec'): the part is one summary per
  *       owned cycle, with what the cell's measurements read of it; the merge
  *       measures the union of the cycles in cycle order, as the unsharded run
  *       measures its cycles.
@@ -25,6 +25,8 @@ import { PgCycleSummary, pgMeasurementsOf } from '../../engines/postgres/campaig
 import type { PgCellConfig } from '../../engines/postgres/cycle';
 import { SqliteCellSummary, SqliteCycleSummary, sqliteMeasurementsOf } from '../../engines/sqlite/report';
 import { ExecCellSummary, ExecCycleSummary, execMeasurementsOf } from '../../engines/exec/report';
+import { mariadbMeasurementsOf } from '../../engines/mariadb/campaign';
+import type { MariadbCellConfig } from '../../engines/mariadb/cycle';
 import { BadInputError } from '../util/errors';
 
 export interface PartHead {
@@ -47,6 +49,7 @@ export type ShardPart = PartHead &
         firstNonOk: Record<string, number>[];
       }
     | { kind: 'pg'; config: PgCellConfig; cycles: PgCycleSummary[] }
+    | { kind: 'mariadb'; config: MariadbCellConfig; cycles: PgCycleSummary[] }
     | { kind: 'sqlite'; cell: SqliteCellSummary; cycles: SqliteCycleSummary[] }
     | { kind: 'exec'; cell: ExecCellSummary; cycles: ExecCycleSummary[] }
   );
@@ -66,6 +69,8 @@ export function mergeParts(parts: readonly ShardPart[]): CellMeasurements {
       return mergeStateMeasurements(first.id, parts as (typeof first)[]);
     case 'pg':
       return pgMeasurementsOf(first.config, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
+    case 'mariadb':
+      return mariadbMeasurementsOf(first.config, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
     case 'sqlite':
       return sqliteMeasurementsOf(first.cell, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
     case 'exec':

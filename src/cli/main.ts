@@ -6,7 +6,8 @@
  * protection failed); 2 errors the user can fix, printed with the message
  * alone; 3 harness error: a crash state the testbed failed to judge, or an
  * internal error (any other exception), printed as `tornlab: harness-error: ...`
- * (with the stack when it was unexpected). With both a finding and a harness
+ * in one line; the stack of an unexpected error only with `--debug` (anywhere
+ * on the command line) or TORNLAB_DEBUG=1. With both a finding and a harness
  * error, 3 wins: the run's result is not complete enough to act on. 4 not
  * covered: no finding and no harness error, but a pass that proves nothing (a
  * crash window never hit, a positive control not caught).
@@ -26,8 +27,10 @@ import { registerReportCommands } from './commands/report';
 import { registerSqliteCommands } from './commands/sqlite';
 import { registerExecCommands } from './commands/exec';
 import { registerPgCommands } from './commands/pg';
+import { registerMariadbCommands } from './commands/mariadb';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerDurabilityCommands } from './commands/durability';
+import { registerContainersCommands } from './commands/containers';
 
 export { EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_HARNESS, EXIT_NOT_COVERED };
 
@@ -39,16 +42,30 @@ export function buildProgram(): Command {
     .version(TOOL_VERSION)
     .showHelpAfterError()
     .exitOverride()
-    .addHelpText('after', '\nExit status: 0 ok, 1 a finding (a protection failed), 2 bad input or a missing precondition, 3 harness error (the testbed failed; wins over 1).');
+    .addHelpText('after', '\nExit status: 0 ok, 1 a finding (a protection failed), 2 bad input or a missing precondition, 3 harness error (the testbed failed; wins over 1),\n4 not covered. --debug (with any command) prints the stack of an unexpected error.');
   registerDeviceCommands(program);
   registerCampaignCommands(program);
   registerReportCommands(program);
   registerSqliteCommands(program);
   registerExecCommands(program);
   registerPgCommands(program);
+  registerMariadbCommands(program);
   registerDoctorCommands(program);
   registerDurabilityCommands(program);
+  registerContainersCommands(program);
   return program;
+}
+
+/** `--debug` (before any `--`) or TORNLAB_DEBUG=1: print the stack of an unexpected error. */
+let debug = process.env.TORNLAB_DEBUG === '1';
+
+/** argv without `--debug`, which turns debug output on (it is accepted by every command). */
+export function takeDebugFlag(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  const head = end < 0 ? argv : argv.slice(0, end);
+  if (!head.includes('--debug')) return argv;
+  debug = true;
+  return [...head.filter((a) => a !== '--debug'), ...(end < 0 ? [] : argv.slice(end))];
 }
 
 /** The message and status of an error that ended a command. */
@@ -59,7 +76,7 @@ export function describeFailure(e: unknown): { status: number; message?: string 
   }
   if (isUserError(e)) return { status: EXIT_BAD_INPUT, message: `tornlab: ${e.message}\n` };
   if (isHarnessError(e)) return { status: EXIT_HARNESS, message: `tornlab: harness-error: ${e.phase}: ${e.message}\n` };
-  const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  const text = e instanceof Error ? (debug ? (e.stack ?? e.message) : `${e.name}: ${e.message.split('\n')[0]} (run again with --debug for the stack)`) : String(e);
   return { status: EXIT_HARNESS, message: `tornlab: harness-error: internal error: ${text}\n` };
 }
 
@@ -67,7 +84,7 @@ export function describeFailure(e: unknown): { status: number; message?: string 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(takeDebugFlag(argv), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (e) {
     // A step the SIGINT/SIGTERM teardown pulled the resources from failed: the teardown ends the process (128+signal).

@@ -416,6 +416,23 @@ export class NvmeDevice {
     return this.wait(this.submitFlush());
   }
 
+  /**
+   * What a Read of one block would return now, without issuing a command (no
+   * event, no time, no counters): the newest cached version, else media. A view
+   * of the stored bytes, shared: never mutate it (ST-2). `undefined` = never
+   * written (reads as zeros), `null` = unreadable. Only with nothing in flight,
+   * where a Read races no write (completeRead's `racing` is empty): throws otherwise.
+   */
+  peekBlock(lba: number): Uint8Array | undefined | null {
+    this.checkPower();
+    this.checkRange(lba, 1);
+    if (this.inflight.length > 0) throw new DeviceError('command-sequence-error', `peekBlock with ${this.inflight.length} command(s) in flight; wait for them first`);
+    const l = this.cache.get(lba);
+    if (l && l.length > 0) return blockOf(l[l.length - 1], lba - l[l.length - 1].lba, this.blockSize);
+    if (this.unreadable.has(lba)) return null;
+    return this.media.get(lba);
+  }
+
   /** Read; an unrecovered read error throws a DeviceError with code 'unrecovered-read-error'. */
   read(lba: number, nlb: number, opts: ReadOptions = {}): Uint8Array {
     const c = this.wait(this.submitRead(lba, nlb, opts));

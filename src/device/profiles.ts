@@ -221,10 +221,13 @@ export const PROFILES: Record<string, DeviceProfile> = {
   },
   'atomic-16k': {
     name: 'atomic-16k',
-    version: 1,
-    description: 'NVMe with namespace atomics: NAWUPF and NABSPF cover 16 KiB (4 x 4 KiB blocks), NABO 0; volatile cache, no PLP',
+    // v2: the controller's AWUN/AWUPF are 0. In v1 they were 3, and a controller unit holds across
+    // namespace atomic boundaries (NVM-CS 2.1.4.3), so a 16 KiB write off a boundary stayed atomic,
+    // which is not what a drive that advertises atomicity at its boundaries promises.
+    version: 2,
+    description: 'NVMe with namespace atomics: NAWUPF and NABSPF cover 16 KiB (4 x 4 KiB blocks), NABO 0, so a 16 KiB write is atomic only inside a 16 KiB boundary (controller AWUPF 0); volatile cache, no PLP',
     identify: {
-      controller: { vwc: { present: true, flushBroadcast: true }, awun: 3, awupf: 3, acwu: 0, mdts: 5 },
+      controller: { vwc: { present: true, flushBroadcast: true }, awun: 0, awupf: 0, acwu: 0, mdts: 5 },
       namespace: ns(4096, 64 * GiB, { nsabp: true, nawun: 3, nawupf: 3, nabsn: 3, nabspf: 3, nabo: 0 }),
     },
     plp: false,

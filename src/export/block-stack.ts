@@ -35,6 +35,8 @@ export interface MountOptions {
   fsck?: boolean;
   /** Extra mount options, e.g. ['noatime']. */
   mountOptions?: string[];
+  /** Extra mkfs arguments when formatting, e.g. ['-O', 'bigalloc', '-C', '16384'] (ext4) or ['-d', 'su=16k,sw=1'] (xfs). */
+  mkfsOptions?: string[];
   /** Device write tag for FUSE writes (default 'other'). */
   tag?: Tag;
   ledger?: RunLedger;
@@ -111,7 +113,7 @@ export class BlockStack {
       const r = await runOk('losetup', ['--find', '--show', '--sector-size', String(sector), this.backingFile], { timeoutMs: 30_000 });
       this.loopDevice = r.stdout.trim();
       this.ledger.add('loop', this.loopDevice, this.backingFile);
-      if (opts.format) await makeFs(this.loopDevice, this.fsType);
+      if (opts.format) await makeFs(this.loopDevice, this.fsType, opts.mkfsOptions ?? []);
       if (opts.fsck ?? !opts.format) this.fsck = await checkFs(this.loopDevice, this.fsType);
       const mnt = this.ledger.newPath('fs');
       fs.mkdirSync(mnt, { recursive: true });
@@ -208,12 +210,12 @@ export class BlockStack {
   }
 }
 
-async function makeFs(dev: string, type: FsType): Promise<void> {
+async function makeFs(dev: string, type: FsType, extra: readonly string[]): Promise<void> {
   if (type === 'ext4') {
     // nodiscard: the exported file has no hole punching; lazy init: a fresh namespace reads as zeros anyway.
-    await runOk('mkfs.ext4', ['-F', '-q', '-m', '0', '-E', 'nodiscard,lazy_itable_init=1,lazy_journal_init=1', dev], { timeoutMs: 120_000 });
+    await runOk('mkfs.ext4', ['-F', '-q', '-m', '0', '-E', 'nodiscard,lazy_itable_init=1,lazy_journal_init=1', ...extra, dev], { timeoutMs: 120_000 });
   } else {
-    await runOk('mkfs.xfs', ['-f', '-q', '-K', dev], { timeoutMs: 120_000 });
+    await runOk('mkfs.xfs', ['-f', '-q', '-K', ...extra, dev], { timeoutMs: 120_000 });
   }
 }
 

@@ -6,15 +6,18 @@
  * active, not leftovers.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { run, sleep } from './exec';
 import { anonDeviceMounts } from './fuse-conn';
 import { abortConnections } from './fusectl';
-import { PLAIN_ROOT, RUNTIME_ROOT, isOurPath, pidAlive, readRunStates } from './ledger';
+import { PLAIN_ROOT, RUNTIME_ROOT, TEMP_PREFIXES, isOurPath, pidAlive, readRunStates } from './ledger';
 import { deviceHosts, markedProcesses, waitGone } from './processes';
+import { docker, ourDaemonPid } from './containers/dockerd';
+import { labelledContainers } from './containers/containers';
 
 export interface Leftover {
-  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir';
+  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir' | 'mount-dir' | 'container';
   id: string;
   runId: string;
   detail?: string;
@@ -133,6 +136,11 @@ export function listLeftovers(opts: { runId?: string } = {}): Leftover[] {
       out.push({ kind: 'fuse-conn', id: r.id, runId: st.runId, detail: `FUSE connection of ${r.note ?? '?'}` });
     }
   }
+  // Containers a dead run recorded (on tornlab's own dockerd; labelled ones it never recorded: containerLeftovers).
+  for (const st of readRunStates()) {
+    if (!keep(st.runId)) continue;
+    for (const r of st.resources) if (r.kind === 'container') out.push({ kind: 'container', id: r.id, runId: st.runId, detail: r.note });
+  }
   for (const root of [RUNTIME_ROOT, PLAIN_ROOT]) {
     let names: string[] = [];
     try {
@@ -141,6 +149,54 @@ export function listLeftovers(opts: { runId?: string } = {}): Leftover[] {
       continue;
     }
     for (const n of names) if (keep(n)) out.push({ kind: 'dir', id: path.join(root, n), runId: n });
+  }
+  // Folders a dead run created outside its roots (exec --mount): removed only while empty.
+  for (const st of readRunStates()) {
+    if (!keep(st.runId)) continue;
+    for (const r of st.resources) if (r.kind === 'mount-dir' && fs.existsSync(r.id)) out.push({ kind: 'mount-dir', id: r.id, runId: st.runId, detail: r.note });
+  }
+  out.push(...tempLeftovers().filter((l) => opts.runId === undefined || l.runId === opts.runId));
+  return out;
+}
+
+/**
+ * A cheap count of dead runs' leftovers for a warning at the start of a run:
+ * state files of runs whose owner is gone, and temp folders of dead
+ * processes. Never reads other processes' /proc entries (one stuck in I/O
+ * on a dead FUSE file system could block that read).
+ */
+export function deadRunTraces(): { runs: string[]; tempDirs: string[] } {
+  const runs = readRunStates().filter((st) => st.pid !== process.pid && !pidAlive(st.pid)).map((st) => st.runId);
+  return { runs, tempDirs: tempLeftovers().map((l) => l.id) };
+}
+
+/** Temp folders of dead processes (ledger.ts TEMP_PREFIXES: <prefix><pid>-XXXXXX); runId is `pid-<pid>`. */
+export function tempLeftovers(): Leftover[] {
+  const out: Leftover[] = [];
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(os.tmpdir());
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    for (const prefix of TEMP_PREFIXES) {
+      const m = new RegExp(`^${prefix}(\\d+)-[A-Za-z0-9]{6}$`).exec(n);
+      if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) out.push({ kind: 'dir', id: path.join(os.tmpdir(), n), runId: `pid-${m[1]}`, detail: `temp folder of ${prefix === 'tornlab-plain-' ? 'plain-directory storage (--no-device)' : 'exec acknowledgements'}` });
+    }
+  }
+  return out;
+}
+
+/** Labelled containers on tornlab's dockerd whose run is not alive (only when that daemon runs). */
+export async function containerLeftovers(opts: { runId?: string } = {}, known: Leftover[] = []): Promise<Leftover[]> {
+  if (ourDaemonPid() === undefined) return [];
+  const active = activeRuns(opts.runId);
+  const out: Leftover[] = [];
+  for (const c of await labelledContainers()) {
+    if (active.has(c.runId) || (opts.runId !== undefined && c.runId !== opts.runId)) continue;
+    if (known.some((k) => k.kind === 'container' && (k.id.startsWith(c.id) || c.id.startsWith(k.id)))) continue;
+    out.push({ kind: 'container', id: c.id, runId: c.runId, detail: `${c.image}, ${c.state}` });
   }
   return out;
 }
@@ -163,6 +219,12 @@ export async function cleanupLeftovers(items: Leftover[]): Promise<Leftover[]> {
     } catch (e) {
       for (const c of conns) failed.push({ ...c, detail: (e as Error).message });
     }
+  }
+  // Containers next (their processes hold the mounts); only on tornlab's own daemon.
+  const containers = items.filter((i) => i.kind === 'container');
+  if (containers.length > 0 && ourDaemonPid() !== undefined) {
+    const r = await docker(['rm', '-f', ...containers.map((c) => c.id)], 60_000);
+    if (r.code !== 0) for (const c of containers) if (!new RegExp(`No such container: ${c.id}`).test(r.stderr)) failed.push({ ...c, detail: r.stderr.trim() });
   }
   const pids = items.filter((i) => i.kind === 'process').map((i) => Number(i.id));
   for (const pid of pids) {
@@ -197,6 +259,14 @@ export async function cleanupLeftovers(items: Leftover[]): Promise<Leftover[]> {
       continue;
     }
     fs.rmSync(it.id, { recursive: true, force: true });
+  }
+  for (const it of items.filter((i) => i.kind === 'mount-dir')) {
+    try {
+      if (!mounted.includes(it.id)) fs.rmdirSync(it.id);
+      else failed.push({ ...it, detail: 'still a mount point' });
+    } catch (e) {
+      failed.push({ ...it, detail: `kept: ${(e as NodeJS.ErrnoException).code === 'ENOTEMPTY' ? 'not empty (the database wrote into it; remove it yourself)' : (e as Error).message}` });
+    }
   }
   return failed;
 }

@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CrashPoint, NvmeDevice } from '../device/device';
 import { Tag } from '../device/types';
+import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
 import { run } from './exec';
 
 // fuse-native ships no types; this is the part of its API used here.
@@ -91,7 +92,28 @@ export interface CutTrigger {
    * commits in small ones).
    */
   minWriteBytes?: number;
+  /**
+   * Only a write the device does not promise to land atomically on power loss
+   * (src/device/identify.ts isPowerFailAtomic: larger than the unit, or across
+   * an atomic boundary) may trigger the cut: a cut aimed at the writes an
+   * atomic-write device leaves unprotected.
+   */
+  notAtomicWrites?: boolean;
 }
+
+/**
+ * The write requests (and syncs) served since tracing started, in order: what
+ * reached the device, for the write-shape report (src/export/write-shape.ts).
+ * `writes` holds pairs [pos, len] (bytes of the exported file = device bytes);
+ * `syncs` the number of writes served before each fsync/flush.
+ */
+export interface WriteTrace {
+  writes: number[];
+  syncs: number[];
+}
+
+/** Trace at most this many writes (a bound on memory; `truncated` says so). */
+const TRACE_MAX_WRITES = 2_000_000;
 
 export class FuseFile {
   readonly filePath: string;
@@ -101,9 +123,10 @@ export class FuseFile {
   private held: (() => void)[] = [];
   private failers: (() => void)[] = [];
   private fuse: FuseInstance | undefined;
-  private armed: { remaining: number; dirtyBytes: number; minWrite: number; resolve: (p: CrashPoint) => void } | undefined;
+  private armed: { remaining: number; dirtyBytes: number; minWrite: number; notAtomic: boolean; resolve: (p: CrashPoint) => void } | undefined;
   private crashPoint: CrashPoint | undefined;
   private cutListeners: ((p: CrashPoint) => void)[] = [];
+  private trace: (WriteTrace & { truncated: boolean }) | undefined;
 
   private constructor(
     readonly device: NvmeDevice,
@@ -177,6 +200,7 @@ export class FuseFile {
         remaining: trigger.afterWrites === undefined ? Infinity : Math.max(1, Math.floor(trigger.afterWrites)),
         dirtyBytes: trigger.dirtyBytesAtLeast ?? Infinity,
         minWrite: trigger.minWriteBytes ?? 0,
+        notAtomic: trigger.notAtomicWrites ?? false,
         resolve,
       };
     });
@@ -184,6 +208,18 @@ export class FuseFile {
 
   disarm(): void {
     this.armed = undefined;
+  }
+
+  /** Start (or restart) tracing the write requests this export serves. */
+  startTrace(): void {
+    this.trace = { writes: [], syncs: [], truncated: false };
+  }
+
+  /** The trace since startTrace (or the last take), and start a new one; undefined if not tracing. */
+  takeTrace(): (WriteTrace & { truncated: boolean }) | undefined {
+    const t = this.trace;
+    if (t) this.startTrace();
+    return t;
   }
 
   /** Test hook: stop answering requests (held until failPending), as a hung handler would. */
@@ -263,7 +299,7 @@ export class FuseFile {
           () => {
             const r = this.serveWrite(buf, len, pos);
             cb(r);
-            this.afterWrite(len);
+            this.afterWrite(pos, len);
           },
           () => cb(EIO),
         ),
@@ -281,13 +317,18 @@ export class FuseFile {
   }
 
   /** Check an armed cut after a write was served (its answer is already on its way). */
-  private afterWrite(len: number): void {
+  private afterWrite(pos: number, len: number): void {
     const dirty = this.device.dirtyBytes;
     if (dirty > this.stats.maxDirtyBytes) this.stats.maxDirtyBytes = dirty;
     const a = this.armed;
     if (!a || this.gate !== 'serving') return;
     a.remaining--;
     if (len < a.minWrite) return;
+    if (a.notAtomic) {
+      const bs = this.device.blockSize;
+      const lba = Math.floor(pos / bs);
+      if (isPowerFailAtomic(powerFailAtomicity(this.device.profile.identify), lba, Math.ceil((pos + len) / bs) - lba)) return;
+    }
     if (a.remaining <= 0 || dirty >= a.dirtyBytes) this.cut();
   }
 
@@ -316,6 +357,11 @@ export class FuseFile {
     st.writeRequests++;
     st.writeBytes += len;
     st.writeSizes[len] = (st.writeSizes[len] ?? 0) + 1;
+    const t = this.trace;
+    if (t) {
+      if (t.writes.length < 2 * TRACE_MAX_WRITES) t.writes.push(pos, len);
+      else t.truncated = true;
+    }
     const first = Math.floor(pos / bs);
     const last = Math.floor((pos + len - 1) / bs);
     const nlb = last - first + 1;
@@ -341,6 +387,7 @@ export class FuseFile {
 
   private serveSync(): number {
     this.stats.syncRequests++;
+    if (this.trace) this.trace.syncs.push(this.trace.writes.length / 2);
     try {
       this.device.flush();
       return 0;

@@ -23,7 +23,7 @@ export { cutAndRelease, remountCrashImage, survivorsFrom } from './power-cut';
 export type { CutResult, RemountResult, SurvivorSpec } from './power-cut';
 export { requireExport, missingForExport, formatMissing } from './preconditions';
 export type { Missing } from './preconditions';
-export { RunLedger, runLedger, RUNTIME_ROOT, PLAIN_ROOT, RUN_ENV, isOurPath } from './ledger';
+export { RunLedger, runLedger, RUNTIME_ROOT, PLAIN_ROOT, RUN_ENV, TEMP_PREFIXES, isOurPath, tempPrefix } from './ledger';
 export { killTree, descendants, markedProcesses, waitGone } from './processes';
 export { registerProcessTree, registerActive, releaseAll, interrupted, haltIfInterrupted } from './teardown';
 export { run, runOk, CommandError } from './exec';

@@ -33,8 +33,24 @@ export const RUN_ENV = 'TORNLAB_RUN';
  */
 export const HOST_ENV = 'TORNLAB_DEVICE_HOST';
 
-/** fuse-conn: the kernel FUSE connection id of a fuse-mount (see fuse-conn.ts). */
-export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir';
+/**
+ * fuse-conn: the kernel FUSE connection id of a fuse-mount (see fuse-conn.ts).
+ * mount-dir: a folder the run created outside its roots (exec --mount), removed only while empty.
+ * container: an id or name on tornlab's dockerd.
+ */
+export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir' | 'mount-dir' | 'container';
+
+/**
+ * Temp folders made without a ledger (plain-directory storage, exec's ack
+ * folders when there is no run folder): os.tmpdir()/<prefix><pid>-XXXXXX, so
+ * doctor knows them by prefix and finds the owner dead by the pid.
+ */
+export const TEMP_PREFIXES = ['tornlab-plain-', 'tornlab-exec-acks-'] as const;
+
+/** The temp folder name prefix of this process for `prefix` (one of TEMP_PREFIXES). */
+export function tempPrefix(prefix: (typeof TEMP_PREFIXES)[number]): string {
+  return `${prefix}${process.pid}-`;
+}
 
 export interface ResourceRecord {
   kind: ResourceKind;

@@ -160,7 +160,8 @@ async function releaseUnowned(): Promise<void> {
   await waitGone(left, 5_000);
   // A finally block of the interrupted step may have released the run and closed its ledger meanwhile.
   if (l.isClosed) return;
-  const items: Leftover[] = l.resources.filter((r) => r.kind !== 'process').map((r) => ({ kind: r.kind, id: r.id, runId: l.runId }));
+  // A mount-dir is the user's folder the run made: its owner removes it at exit (exec's exit hook), with what is in it.
+  const items: Leftover[] = l.resources.filter((r) => r.kind !== 'process' && r.kind !== 'mount-dir').map((r) => ({ kind: r.kind, id: r.id, runId: l.runId }));
   // Also what exists under the run's folders without a ledger entry: an export whose answer never came
   // (the device host ended mid-mount) is dropped from the ledger by its caller, but the kernel mount may be there.
   const under = (p: string) => [l.dir, l.plainDir].some((d) => p.startsWith(d + '/'));

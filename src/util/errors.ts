@@ -30,6 +30,20 @@ export class PreconditionError extends TornlabError {
 }
 
 /**
+ * The storage under a database filled up (ENOSPC, SQLITE_FULL): the device
+ * the user sized is too small for the data set (exit 2). `used` says how far
+ * the run got (acknowledged commits), so the CLI can name the size needed.
+ */
+export class DeviceFullError extends BadInputError {
+  constructor(
+    message: string,
+    readonly acked: number,
+  ) {
+    super(message, 'device-full');
+  }
+}
+
+/**
  * The testbed failed, not the database: `phase` names what it was doing
  * ("recovery", "verify", "mount", ...). Where a crash state is being judged
  * the campaign turns it into the verdict `harness-error`; anywhere else it

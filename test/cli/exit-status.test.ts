@@ -9,7 +9,7 @@ import { captureRun, judgeStates } from '../../src/campaign/evaluate';
 import { planCell } from '../../src/campaign/run-cell';
 import { summaryLine } from '../../src/cli/commands/campaign';
 import { EXIT_BAD_INPUT, EXIT_FINDING, EXIT_HARNESS, EXIT_OK, runExitStatus } from '../../src/cli/exit-codes';
-import { describeFailure } from '../../src/cli/main';
+import { describeFailure, takeDebugFlag } from '../../src/cli/main';
 import { progressCount } from '../../src/cli/progress';
 import { HarnessError, NON_OK, VERDICTS, isFinding } from '../../src/crash/verdict';
 import { buildCellResult, measurementsFromCounters } from '../../src/report/build';
@@ -47,22 +47,24 @@ describe('exit status', () => {
     expect(describeFailure(new HarnessError('verify', 'passed its deadline of 5 ms'))).toEqual({ status: 3, message: 'tornlab: harness-error: verify: passed its deadline of 5 ms\n' });
     const internal = describeFailure(new TypeError('x is undefined'));
     expect(internal.status).toBe(3);
-    expect(internal.message).toMatch(/^tornlab: harness-error: internal error: TypeError: x is undefined\n {4}at /);
+    // One line without --debug (issue 16: no stack traces for the user); the stack with it.
+    expect(internal.message).toBe('tornlab: harness-error: internal error: TypeError: x is undefined (run again with --debug for the stack)\n');
+    expect(takeDebugFlag(['run', '--debug', '--mode', 'fpw', '--', '--debug'])).toEqual(['run', '--mode', 'fpw', '--', '--debug']);
+    expect(describeFailure(new TypeError('x is undefined')).message).toMatch(/^tornlab: harness-error: internal error: TypeError: x is undefined\n {4}at /);
     expect(describeFailure(new CommanderError(1, 'commander.unknownOption', 'unknown option'))).toEqual({ status: 2 });
   });
 
-  test('the built CLI: an internal error exits 3 with the message, never 1', () => {
+  test('the built CLI: an --out it cannot write is bad input before the run (exit 2), never 1', () => {
     if (!fs.existsSync(CLI)) return;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tornlab-exit-'));
     try {
       const file = path.join(dir, 'a-file');
       fs.writeFileSync(file, '');
-      // --out under a regular file: mkdir fails with ENOTDIR, an error nobody anticipated.
+      // --out under a regular file: found before any work (it used to fail after the run, exit 3).
       const r = spawnSync(process.execPath, [CLI, 'run', '--mode', 'fpw', '--txns', '20', '--crashes', '5', '--out', path.join(file, 'rep')], { encoding: 'utf8' });
-      expect(r.status).toBe(3);
-      expect(r.stderr).toMatch(/^tornlab: harness-error: internal error: Error: ENOTDIR/m);
-      // The result line was still printed, completely.
-      expect(r.stdout).toMatch(/: 5 crash states in .*: ok=5 -> (pass \(claims-safe\)|NOT COVERED: [^\n]*)\n$/);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^tornlab: --out .*: .*a-file is a file, not a folder; give a folder path$/m);
+      expect(r.stdout).toBe(''); // nothing ran
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -74,14 +74,15 @@ describe('NVM-CS 2.1.4 atomicity parameters (Identify fields and their rules)', 
 });
 
 describe('NVM-CS 2.1.4.3 atomic boundaries', () => {
-  test('NVM-CS 2.1.4.3 AWUPF holds across a namespace atomic boundary (atomic-16k, 4 blocks at LBA 2)', () => {
-    const dev = createDevice({ profile: 'atomic-16k', seed: 1, nsze: 32 });
+  test('NVM-CS 2.1.4.3 AWUPF holds across a namespace atomic boundary (AWUPF=3 over NABSPF=3, 4 blocks at LBA 2)', () => {
+    const dev = createDevice({ profile: profileWith('atomic-16k', { awun: 3, awupf: 3 }, {}), seed: 1, nsze: 32 });
     dev.write(2, stamp(1, 4, 4096));
     expect(images(dev, 2, 6)).toEqual(new Set(['0,0,0,0', '1,1,1,1']));
   });
 
   test('NVM-CS 2.1.4.3 NAWUPF within boundary is all-or-nothing; crossing the boundary beyond AWUPF may tear', () => {
-    const p = profileWith('atomic-16k', { awun: 0, awupf: 0 }, { nawun: 3, nawupf: 3, nabsn: 3, nabspf: 3 });
+    // atomic-16k v2 itself: controller AWUPF 0, NAWUPF = NABSPF = 3.
+    const p = getProfile('atomic-16k');
     const inside = createDevice({ profile: p, seed: 1, nsze: 32 });
     inside.write(4, stamp(1, 4, 4096));
     expect(images(inside, 4, 8)).toEqual(new Set(['0,0,0,0', '1,1,1,1']));

@@ -41,7 +41,7 @@ const CAMPAIGN = {
 
 afterAll(() => closeWorkerPool());
 
-const files = (r: Report) => ({ ...renderReportFiles(r), 'junit.xml': renderJunit(r) });
+const files = (r: Report): Record<string, string> => ({ ...renderReportFiles(r), 'junit.xml': renderJunit(r) });
 
 async function runShard(config: typeof CAMPAIGN, shard?: { index: number; count: number }): Promise<{ report: Report; file?: ShardFile }> {
   const parsed = parseCampaign(JSON.stringify(config), 'shard-test.json');
@@ -133,14 +133,23 @@ describe('the CLI', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const run = ['run', '--mode', 'none', '--profile', 'consumer-tlc', '--txns', '60', '--keys', '300', '--frames', '16', '--checkpoint-every', '20', '--checkpoint-batch', '8', '--crashes', '60', '--seed', '7', '--workers', '1'];
 
-  test.each(['0/3', '4/3', 'a/b'])('--shard %s is bad input (exit 2, a clear message, nothing written)', (v) => {
-    for (const args of [[...run, '--shard', v, '--out', path.join(tmp, 'bad')], ['campaign', '--default', '--shard', v, '--out', path.join(tmp, 'bad')]]) {
-      const r = cli(args);
-      expect(r.status).toBe(2);
-      expect(r.stderr).toMatch(/--shard ".*": .*write --shard K\/N|--shard ".*" is not K\/N/);
-      expect(fs.existsSync(path.join(tmp, 'bad'))).toBe(false);
-    }
-  });
+  const refused = (args: string[]) => {
+    const r = cli(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--shard ".*": .*write --shard K\/N|--shard ".*" is not K\/N/);
+    expect(fs.existsSync(path.join(tmp, 'bad'))).toBe(false);
+    expect(fs.existsSync(path.join(tmp, 'bad-mount'))).toBe(false);
+  };
+  const out = (v: string) => ['--shard', v, '--out', path.join(tmp, 'bad')];
+
+  test.each(['0/3', '4/3', 'a/b'])('--shard %s is bad input (exit 2, a clear message, nothing written)', (v) => refused([...run, ...out(v)]));
+
+  test('campaign, pg, sqlite and exec refuse a bad --shard before any work', () => {
+    refused(['campaign', '--default', ...out('4/3')]);
+    refused(['pg', '--fpw', 'on', ...out('0/3')]);
+    refused(['sqlite', ...out('a/b')]);
+    refused(['exec', '--no-device', '--mount', path.join(tmp, 'bad-mount'), '--start', 'true', '--load', 'true', '--verify', 'true', ...out('3/2')]);
+  }, 120_000);
 
   test('a run cell in 2 shards merges into the unsharded report and exit status', () => {
     const whole = cli([...run, '--out', path.join(tmp, 'whole'), '--json']);
@@ -158,6 +167,9 @@ describe('the CLI', () => {
     const gap = cli(['report', 'merge', path.join(tmp, 's1'), '--out', path.join(tmp, 'gap')]);
     expect(gap.status).toBe(2);
     expect(gap.stderr).toMatch(/gap: shard 2\/2 missing/);
+    const into = cli(['report', 'merge', path.join(tmp, 's1'), path.join(tmp, 's2'), '--out', path.join(tmp, 's2')]);
+    expect(into.status).toBe(2);
+    expect(into.stderr).toMatch(/is one of the shard folders/);
     const notShard = cli(['report', 'merge', path.join(tmp, 'whole'), '--out', path.join(tmp, 'x')]);
     expect(notShard.status).toBe(2);
     expect(notShard.stderr).toMatch(/shard\.json is missing/);

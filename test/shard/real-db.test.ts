@@ -1,10 +1,11 @@
 /**
- * Shards of real-database runs: `tornlab exec` (no device: always runs) and
- * `tornlab pg` on a small PostgreSQL cell (N = 2; skipped without root,
- * FUSE, loop devices and PostgreSQL 15). A real database's bytes and times
- * are not under the seed, so the merged report is compared with the
- * unsharded one on the seed-determined fields: cells, verdicts, findings and
- * their replay ids, status, expectation.
+ * Shards of real-database runs through the CLI: `tornlab exec` (no device:
+ * always runs; its verify command's verdicts are a function of the cycle, so
+ * the merged report's verdicts and findings must equal the unsharded run's)
+ * and `tornlab pg` on a small PostgreSQL cell in N = 2 shards (skipped
+ * without root, FUSE, loop devices and PostgreSQL 15). Bytes and times of a
+ * real database are not under the seed, and neither are PostgreSQL's
+ * verdicts; see the pg test.
  */
 import { spawnSync } from 'child_process';
 import fs from 'fs';
@@ -50,21 +51,37 @@ const missing = [...missingForExport('ext4'), ...missingForPostgres()];
 const testPg = missing.length === 0 ? test : test.skip;
 if (missing.length > 0) console.log(`SKIP test/shard PostgreSQL: missing ${missing.map((m) => m.what).join(', ')}`);
 
+/**
+ * PostgreSQL's verdicts are not under the seed (the kernel's writeback timing
+ * decides what is in flight at the cut), so across runs only the plan is
+ * compared: cells, cycle counts, expectations. The merged verdicts and
+ * findings must be exactly the union of what the shards judged.
+ */
+const planFields = (r: Report) => ({
+  title: r.title,
+  campaign: r.campaign,
+  cells: r.cells.map((c) => ({ id: c.id, seed: c.seed, crashStatesTried: c.crashStatesTried, expectation: c.expectation })),
+});
+
 testPg('pg: a small cell in 2 shards merges into the unsharded run', () => {
   // A seed whose 3 cycles fall into both shards.
   const seed = [1, 2, 3, 4, 5, 6, 7, 8].find((s) => new Set([0, 1, 2].map((c) => shardOf(pgReplayId({ ...DEFAULT_CELL, fpw: true, seed: s, crashes: 3 }, c), 2))).size === 2)!;
   const args = ['pg', '--fpw', 'on', '--crashes', '3', '--seed', String(seed), '--load-ms', '800'];
   const whole = cli([...args, '--out', path.join(tmp, 'pg-whole')]);
-  expect(whole.stderr).not.toMatch(/harness-error/);
+  expect({ status: whole.status, harness: /harness-error/.test(whole.stdout + whole.stderr) }).toEqual({ status: whole.status === 1 ? 1 : 0, harness: false });
   const dirs = [1, 2].map((k) => path.join(tmp, `pg-s${k}`));
-  const counts = dirs.map((d, i) => {
+  const shards = dirs.map((d, i) => {
     const r = cli([...args, '--shard', `${i + 1}/2`, '--out', d]);
-    expect(r.status).toBe(whole.status);
-    return read(d).cells[0].crashStatesTried;
+    expect([0, 1]).toContain(r.status);
+    return read(d).cells[0];
   });
-  expect(counts.every((n) => n > 0 && n < 3)).toBe(true);
+  expect(shards.every((c) => c.crashStatesTried > 0 && c.crashStatesTried < 3)).toBe(true);
   const m = cli(['report', 'merge', ...dirs, '--out', path.join(tmp, 'pg-merged')]);
-  expect(m.status).toBe(whole.status);
-  expect(seedFields(read(path.join(tmp, 'pg-merged')))).toEqual(seedFields(read(path.join(tmp, 'pg-whole'))));
-  expect(read(path.join(tmp, 'pg-whole')).cells[0].verdicts.ok).toBe(3);
+  const merged = read(path.join(tmp, 'pg-merged'));
+  expect(planFields(merged)).toEqual(planFields(read(path.join(tmp, 'pg-whole'))));
+  const c = merged.cells[0];
+  for (const v of Object.keys(c.verdicts) as (keyof typeof c.verdicts)[]) expect(c.verdicts[v]).toBe(shards[0].verdicts[v] + shards[1].verdicts[v]);
+  expect(c.findings.map((f) => f.replayId).sort()).toEqual(shards.flatMap((s) => s.findings.map((f) => f.replayId)).sort());
+  // Exit as tornlab pg: 1 for any finding, else 0.
+  expect(m.status).toBe(c.verdicts.ok === 3 ? 0 : 1);
 }, 900_000);

@@ -3,19 +3,23 @@ import fs from 'fs';
 import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError, HarnessError } from '../../util/errors';
-import { CellSpec, COMMIT_METHODS, CommitMethod, STRATEGIES, Strategy } from '../../campaign/cell';
-import { deviceCoversPage, expandCampaign, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { CellSpec, COMMIT_METHODS, CommitMethod, modeLabel, STRATEGIES, Strategy } from '../../campaign/cell';
+import { checkCampaign, checkCampaignName, DEFAULT_MAX_CELLS, deviceCoversPage, expandCampaign, expandMariadbCells, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { parseMariadbReplayId, runMariadbCell } from '../../../engines/mariadb/cycle';
+import { formatCycleLine as formatMariadbCycleLine } from './mariadb';
 import { parsePgReplayId } from '../../../engines/postgres/campaign';
 import { runPgCell } from '../../../engines/postgres/cycle';
 import { formatCycleLine } from './pg';
 import { renderJunit } from '../../campaign/junit';
-import { DEFAULT_CAMPAIGN, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
+import { DEFAULT_CAMPAIGN, defaultDatabaseCells, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
 import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
 import { captureRun, judgeState } from '../../campaign/evaluate';
 import { getAdapter } from '../../campaign/engines';
 import { parseReplayId } from '../../crash/replay-id';
+import { cellId } from '../../report/build';
 import type { CellResult } from '../../report/schema';
-import { writeReportDir } from '../../report/writer';
+import { logCell, startCellLog, writeReportDir } from '../../report/writer';
+import { checkWorkers, prepareOutputDir, prepareOutputFile, refuseMeaningless } from '../preflight';
 import { DEFAULT_PROFILE } from '../../device/profiles';
 import { progressBar } from '../progress';
 import { hexDiff, writeDenseImage } from '../dump';
@@ -74,6 +78,33 @@ async function replayPg(id: string, json: boolean): Promise<void> {
   process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
 }
 
+/** A positive integer option (commander's int() allows 0). */
+function atLeastOne(v: number | undefined, flag: string, why: string): void {
+  if (v !== undefined && v < 1) throw new BadInputError(`${flag} 0 ${why}; give ${flag} 1 or more`);
+}
+
+/** The report folder name of a campaign file without a name: its base name, if that is a safe name. */
+function defaultName(file: string | undefined): string {
+  if (!file) return 'default';
+  const base = path.basename(file).replace(/\.[^.]+$/, '');
+  try {
+    checkCampaignName(base, file);
+  } catch {
+    throw new BadInputError(`${file}: its file name cannot name the report folder; give the campaign a name: (letters, digits, ".", "_", "-") or --out DIR`);
+  }
+  return base;
+}
+
+/** A MariaDB cycle's replay (as for PostgreSQL: the same seeded choices, the server's timing is not under the seed). */
+async function replayMariadb(id: string, json: boolean): Promise<void> {
+  const { cfg, cycle } = parseMariadbReplayId(id);
+  const r = await runMariadbCell(cfg, { fromCycle: cycle });
+  const c = r.cycles[0];
+  if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+  else process.stdout.write(`${formatMariadbCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
+  process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
+}
+
 export function registerCampaignCommands(program: Command): void {
   registerSelftestCommand(program);
   program
@@ -103,11 +134,17 @@ export function registerCampaignCommands(program: Command): void {
       return Number(v);
     })
     .option('--workers <n>', 'worker threads (default: one per core, max 2)', int('--workers'))
+    .option('--force-workers', 'allow --workers above the core count')
     .option('--json', 'print the cell result as JSON on stdout')
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
     .addOption(shardOption())
     .action(async (o) => {
+      atLeastOne(o.crashes, '--crashes', 'judges no crash state, so the run could only pass');
+      atLeastOne(o.costTxns, '--cost-txns', 'measures nothing');
+      if (o.force && o.mode !== 'atomic') refuseMeaningless(['--force'], `with --mode ${o.mode} (it starts atomic mode on a device that does not cover the page)`);
+      if (o.force && deviceCoversPage(o.profile, o.pageSize)) refuseMeaningless(['--force'], `on ${o.profile}: it covers a ${o.pageSize}-byte page atomically, so atomic mode starts without it`);
+      const workers = checkWorkers(o.workers, !!o.forceWorkers);
       const shard = parseShardOption(o.shard, o.out);
       const cell: CellSpec = validateCell({
         engine: o.engine,
@@ -131,10 +168,15 @@ export function registerCampaignCommands(program: Command): void {
         ...(o.sabotage ? { sabotage: o.sabotage } : {}),
         ...(o.costTxns ? { costTxns: o.costTxns } : {}),
       });
+      // Output paths before the work: a run must not end unable to write what it found.
+      if (o.out) prepareOutputDir(o.out, '--out');
+      if (o.junit) prepareOutputFile(o.junit, '--junit');
       const bar = progressBar(`${cell.mode} on ${cell.profile}`);
-      const outcome = await runCell(cell, { workers: o.workers, shard, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
+      if (o.out) startCellLog(o.out, { toolVersion: TOOL_VERSION, title: `tornlab run ${cellId({ ...cell, mode: modeLabel(cell) })}`, campaign: { cell }, cells: 1 });
+      const outcome = await runCell(cell, { workers, shard, onProgress: (p) => bar.update(p.done, p.total, p.verdicts) });
       bar.end();
       const r = outcome.result;
+      if (o.out) logCell(o.out, 0, r);
       if (o.json) {
         // Every state, uncapped: all findings, and all harness errors on their own.
         const findings = outcome.states.filter((s) => isFinding(s.verdict)).map((s) => ({ replayId: s.replayId, verdict: s.verdict, detail: s.detail }));
@@ -162,8 +204,11 @@ export function registerCampaignCommands(program: Command): void {
     .command('campaign [file]')
     .description('run a campaign matrix from a JSON/YAML file (or the default campaign) and write a report')
     .option('--default', 'run the default campaign (what npm start runs)')
+    .option('--databases', 'add one real PostgreSQL and one real SQLite cell (local, else in a container), or say why each is skipped (npm start)')
     .option('--out <dir>', 'report directory', '')
     .option('--workers <n>', 'worker threads', int('--workers'))
+    .option('--force-workers', 'allow --workers above the core count')
+    .option('--max-cells <n>', `refuse a matrix of more cells than this (default ${DEFAULT_MAX_CELLS})`, int('--max-cells'), DEFAULT_MAX_CELLS)
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--json', 'print the report JSON on stdout')
     .option('--generated-at <iso>', 'fix the report timestamp (for byte-reproducible reports)')
@@ -171,27 +216,49 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (file: string | undefined, o) => {
       const shard = parseShardOption(o.shard, true);
       if (!file && !o.default) throw new BadInputError('give a campaign file (JSON or YAML), or --default for the default campaign');
+      if (file && o.default) throw new BadInputError(`give a campaign file or --default, not both (got ${file} and --default)`);
+      const workers = checkWorkers(o.workers, !!o.forceWorkers);
+      atLeastOne(o.maxCells, '--max-cells', 'allows no cell');
+      if (o.generatedAt !== undefined && !(/^\d{4}-\d\d-\d\dT/.test(o.generatedAt) && !Number.isNaN(Date.parse(o.generatedAt)))) {
+        throw new BadInputError(`--generated-at must be an ISO 8601 time such as 2026-01-01T00:00:00.000Z, got "${o.generatedAt}"`);
+      }
+      const source = file ?? 'the default campaign';
       const config: CampaignFile = file ? readCampaignFile(file) : parseCampaign(JSON.stringify(DEFAULT_CAMPAIGN), 'default.json');
+      checkCampaign(config, source, o.maxCells);
       const cells = expandCampaign(config);
       for (const c of cells) validateCell(c);
       const pgCells = expandPgCells(config);
+      const mariadbCells = expandMariadbCells(config);
       const sqliteCells = expandSqliteCells(config);
-      const total = cells.length + pgCells.length + sqliteCells.length;
-      if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres or sqlite section`);
-      const name = config.name ?? (file ? path.basename(file).replace(/\.[^.]+$/, '') : 'default');
+      if (o.databases) {
+        const extra = await defaultDatabaseCells(config.seed ?? 1);
+        pgCells.push(...extra.pgCells);
+        sqliteCells.push(...extra.sqliteCells);
+        for (const s of extra.skipped) process.stderr.write(`skipped ${s}\n`);
+      }
+      const total = cells.length + pgCells.length + mariadbCells.length + sqliteCells.length;
+      if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres, mariadb or sqlite section`);
+      const name = config.name ?? defaultName(file);
       const out = o.out || path.join('reports', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
-      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
+      // Output paths before the work: a run must not end unable to write what it found.
+      prepareOutputDir(out, o.out ? '--out' : 'the report folder (set it with --out)');
+      if (o.junit) prepareOutputFile(o.junit, '--junit');
+      startCellLog(out, { toolVersion: TOOL_VERSION, title: `tornlab campaign ${config.name ?? ''}`.trim(), campaign: config, cells: total, ...(o.generatedAt ? { generatedAt: o.generatedAt } : {}) });
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${mariadbCells.length ? `, ${mariadbCells.length} MariaDB` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
       const bar = progressBar('');
       const campaign = config as unknown as Record<string, unknown>;
       const run = await runCampaign(cells, campaign, {
-        workers: o.workers,
+        workers,
         generatedAt: o.generatedAt,
         pgCells,
+        mariadbCells,
         sqliteCells,
+        onSkip: (cell, why) => process.stderr.write(`skipped ${cell}: ${why}\n`),
         shard,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {
           bar.end();
+          logCell(out, i, oc.result);
           process.stderr.write(`[${i + 1}/${total}] ${summaryLine(oc.result, oc.wallSeconds)}\n`);
         },
       });
@@ -205,7 +272,8 @@ export function registerCampaignCommands(program: Command): void {
       const unjudged = report.totals.verdicts['harness-error'];
       const harnessCells = report.cells.filter((c) => c.verdicts['harness-error'] > 0);
       process.stderr.write(
-        `summary: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s), ${notCovered.length} not covered${sens}` +
+        // A shard's coverage and controls are partial: the merge judges them.
+        `summary${shard ? ` of shard ${shard.index}/${shard.count}` : ''}: ${report.cells.length} cells, ${report.totals.crashStatesTried} crash states; ${bugs.length} bug cell(s), ${expected.length} expected demonstration(s)${shard ? '' : `, ${notCovered.length} not covered${sens}`}` +
           (unjudged > 0 ? `; HARNESS ERROR: ${unjudged} crash state(s) in ${harnessCells.length} cell(s) not judged (neither pass nor finding)` : '') +
           '\n',
       );
@@ -220,7 +288,8 @@ export function registerCampaignCommands(program: Command): void {
     .option('--dump <dir>', 'write the crash image and a hex diff of the blocks the crash changed')
     .option('--json', 'print as JSON')
     .action(async (id: string, o) => {
-      if (id.trim().startsWith('pg:')) return replayPg(id, !!o.json);
+      if (/^pg[:@]/.test(id.trim())) return replayPg(id, !!o.json);
+      if (id.trim().startsWith('mariadb:')) return replayMariadb(id, !!o.json);
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);

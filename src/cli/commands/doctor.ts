@@ -1,6 +1,7 @@
 /** `tornlab doctor [--cleanup]`: leftovers (mounts, loop devices, processes) of tornlab runs that were killed. */
 import { Command } from 'commander';
-import { cleanupLeftovers, listLeftovers, waitForPidExit } from '../../export/doctor';
+import { cleanupLeftovers, containerLeftovers, listLeftovers, waitForPidExit } from '../../export/doctor';
+import { ourDaemonPid, stopEngine } from '../../export/containers/dockerd';
 import { BadInputError } from '../../util/errors';
 import { EXIT_HARNESS, EXIT_OK } from '../exit-codes';
 
@@ -25,7 +26,10 @@ export function registerDoctorCommands(program: Command): void {
         await waitForPidExit(Number(o.afterPid));
       }
       const found = listLeftovers({ runId: o.run });
+      found.push(...(await containerLeftovers({ runId: o.run }, found)));
       const failed = o.cleanup ? await cleanupLeftovers(found) : [];
+      // A full cleanup also stops the dockerd tornlab started (never another daemon).
+      if (o.cleanup && o.run === undefined && ourDaemonPid() !== undefined && (await stopEngine())) found.push({ kind: 'process', id: 'dockerd', runId: '-', detail: 'tornlab\'s dockerd, stopped' });
       if (o.json) {
         process.stdout.write(JSON.stringify({ leftovers: found, cleaned: !!o.cleanup, failed }, null, 2) + '\n');
       } else if (found.length === 0) {

@@ -11,6 +11,7 @@
  * neighbour's data, a token does not wait for data younger than its write or
  * EPHEMERAL), and the same methods at several group-commit sizes.
  */
+import { checkWorkers } from '../preflight';
 import { Command, Option } from 'commander';
 import { CellSpec, COMMIT_METHODS, CommitMethod, DEFAULT_WINDOW_MS, STRATEGIES, Strategy, commitSuffix } from '../../campaign/cell';
 import { getAdapter } from '../../campaign/engines';
@@ -275,12 +276,14 @@ export function registerDurabilityCommands(program: Command): void {
     .addOption(new Option('--neighbour-intent <intent>', 'write intent of the neighbour').choices(['standard', 'ephemeral']).default('ephemeral'))
     .option('--groups <list>', 'group-commit sizes for the cost-only table, comma-separated ("" to skip)', '1,4,16')
     .option('--workers <n>', 'worker threads (default: one per core, max 2)', num('--workers', true))
+    .option('--force-workers', 'allow --workers above the core count')
     .option('--json', 'print the results as JSON')
     .action(async (o) => {
       const groupSizes = String(o.groups)
         .split(',')
         .filter((s) => s.trim() !== '')
         .map((s) => num('--groups', true)(s.trim()));
+      const workers = checkWorkers(o.workers, !!o.forceWorkers);
       const r = await runDurabilityExperiment({
         profile: o.profile,
         mode: o.mode,
@@ -291,7 +294,7 @@ export function registerDurabilityCommands(program: Command): void {
         seed: o.seed,
         windowMs: o.windowMs,
         strategy: o.strategy as Strategy,
-        workers: o.workers,
+        workers,
         neighbourBytes: o.neighbourKib * 1024,
         neighbourIntent: o.neighbourIntent,
         groupSizes,

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import * as path from 'path';
 import { Command } from 'commander';
+import { refuseMeaningless, warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { RunLedger, haltIfInterrupted, requireExport, runLedger } from '../../export';
 import { markedProcesses } from '../../export/processes';
@@ -82,6 +83,10 @@ export function registerExecCommands(program: Command): void {
         'or a missing precondition, 3 a harness error (a phase passed its deadline; wins over 1: the run did not judge everything).',
     )
     .action(async (o: ExecOpts, cmd: Command) => {
+      const given = (key: string, flag: string) => (cmd.getOptionValueSource(key) === 'cli' ? [flag] : []);
+      if (o.cutAfterAcks !== undefined) refuseMeaningless(given('cutWithinMs', '--cut-within-ms'), 'with --cut-after-acks (the cut comes after acknowledgements, not after a time)');
+      if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib')], 'with --no-device (there is no emulated device)');
+      warnLeftovers();
       applyDeadlineFactor(o.deadlineFactor);
       const profile = getProfile(o.profile).name;
       parseFaults(o.fault);
@@ -97,6 +102,9 @@ export function registerExecCommands(program: Command): void {
       if (legacy !== undefined) process.stderr.write('tornlab: --timeout is deprecated; use --start-timeout, --load-timeout and --verify-timeout (seconds)\n');
       const sizeBytes = parsePositiveInt(o.deviceMib, '--device-mib', 4096) * 1024 * 1024;
       const shard = parseShardOption(o.shard, o.out);
+      // Output paths before the work (src/cli/preflight.ts).
+      if (o.out) prepareOutputDir(o.out, '--out');
+      if (o.junit) prepareOutputFile(o.junit, '--junit');
       const commands = { start: o.start, load: o.load, verify: o.verify };
       await validateCommands(commands);
       if (o.device) requireExport('ext4');
@@ -110,7 +118,19 @@ export function registerExecCommands(program: Command): void {
         if (o.device) throw e;
       }
       // At any exit (SIGINT/SIGTERM teardown, an error that escaped): leave DIR as it was found.
-      const leaveDir = () => leaveDirAsFound(dir, { created, plain: !o.device, runId: ledger?.runId });
+      // A folder tornlab made is the run's to remove: recorded so that doctor removes it (while empty) after a SIGKILL.
+      if (created) ledger?.add('mount-dir', dir, 'exec --mount folder tornlab created');
+      const leaveDir = () =>
+        leaveDirAsFound(dir, {
+          created,
+          plain: !o.device,
+          runId: ledger?.runId,
+          // Gone: off the ledger, and the run folder may go too (the teardown's exit hook ran before this one).
+          onRemoved: () => {
+            ledger?.remove('mount-dir', dir);
+            ledger?.close();
+          },
+        });
       process.on('exit', leaveDir);
       const ids = Array.from({ length: crashes }, (_, i) => execCycleId(seed, i));
       const mine = ids.filter((id) => owns(shard, id));
@@ -142,7 +162,8 @@ export function registerExecCommands(program: Command): void {
         throw e;
       } finally {
         process.off('exit', leaveDir);
-        if (created) await fs.promises.rmdir(dir).catch(() => undefined);
+        // A folder tornlab made goes (without a device, with the database's files in it).
+        if (created) leaveDir();
         ledger?.close(); // removes the run folder when nothing is held any more
       }
     });
@@ -155,7 +176,7 @@ export function registerExecCommands(program: Command): void {
  * created it. With a device the teardown has unmounted DIR (lazily); it is
  * removed if tornlab created it and it is empty; doctor handles the rest.
  */
-function leaveDirAsFound(dir: string, o: { created: boolean; plain: boolean; runId?: string }): void {
+function leaveDirAsFound(dir: string, o: { created: boolean; plain: boolean; runId?: string; onRemoved?: () => void }): void {
   try {
     signalKillAll();
     // Not with a device: reading a process's environment could block on one stuck in its I/O.
@@ -170,7 +191,10 @@ function leaveDirAsFound(dir: string, o: { created: boolean; plain: boolean; run
     }
     if (mountsAtOrUnder(dir).length) return;
     if (o.plain) for (const e of fs.readdirSync(dir)) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
-    if (o.created) fs.rmdirSync(dir);
+    if (o.created) {
+      fs.rmdirSync(dir);
+      o.onRemoved?.();
+    }
   } catch {
     // what is left is reported by `tornlab doctor`
   }

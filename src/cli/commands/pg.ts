@@ -1,8 +1,9 @@
 /** `tornlab pg`: crash cycles of real PostgreSQL on an emulated device (engines/postgres). */
 import { Command } from 'commander';
-import { DEFAULT_PROFILE } from '../../device/profiles';
+import { DEFAULT_PROFILE, getProfile } from '../../device/profiles';
+import { warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { BadInputError } from '../../util/errors';
-import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, parseSettings, validateCell } from '../../../engines/postgres/cycle';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, parseSettings, validateCell } from '../../../engines/postgres/cycle';
 import { detailLine } from '../../../engines/postgres/verdict';
 import { runPgShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
@@ -24,16 +25,22 @@ interface PgOpts {
   clients: string;
   loadMs: string;
   pgbench: string;
+  deviceMib?: string;
   json?: boolean;
   deadlineFactor?: string;
+  runtime: string;
+  pgVersion?: string;
   out?: string;
   junit?: string;
   shard?: string;
 }
 
+/** A non-negative integer option (what sqlite and exec accept too). */
 function int(text: string, flag: string): number {
-  if (!/^-?\d+$/.test(text.trim())) throw new BadInputError(`${flag} must be an integer, got "${text}"`);
-  return Number(text);
+  if (!/^\d+$/.test(text.trim())) throw new BadInputError(`${flag} must be a non-negative integer, got "${text}"`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new BadInputError(`${flag} is too large, got "${text}"`);
+  return n;
 }
 
 /** Build and validate a cell from CLI options (throws BadInputError before anything is touched). */
@@ -53,7 +60,14 @@ export function cellFromOptions(o: PgOpts): PgCellConfig {
     clients: int(o.clients, '--clients'),
     loadMs: int(o.loadMs, '--load-ms'),
     pgbenchClients: int(o.pgbench, '--pgbench'),
+    runtime: o.runtime as PgCellConfig['runtime'],
+    ...(o.pgVersion !== undefined ? { pgVersion: o.pgVersion } : {}),
   };
+  if (o.deviceMib !== undefined) {
+    const mib = int(o.deviceMib, '--device-mib');
+    if (mib < 64 || mib > 65536) throw new BadInputError(`--device-mib must be from 64 to 65536 (MiB), got ${mib}`);
+    cfg.nsze = (mib * 2 ** 20) / getProfile(cfg.profile).identify.namespace.lbaDataSize;
+  }
   validateCell(cfg);
   return cfg;
 }
@@ -71,7 +85,7 @@ export function formatCycleLine(c: CycleResult): string {
 export function formatCell(r: CellResult): string {
   const c = r.config;
   const lines = [
-    `PostgreSQL full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `PostgreSQL${c.runtime === 'container' ? ` ${containerPgVersion(c)} (container)` : ' (local)'} full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
     ...r.cycles.map(formatCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
@@ -97,6 +111,9 @@ export function registerPgCommands(program: Command): void {
     .option('--clients <n>', 'bank-transfer client connections', String(DEFAULT_CELL.clients))
     .option('--load-ms <ms>', 'load before the cut', String(DEFAULT_CELL.loadMs))
     .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
+    .option('--device-mib <n>', 'namespace size in MiB (default 1024)')
+    .option('--runtime <where>', 'local (Debian\'s binaries on the host) | container (a tornlab image; see tornlab containers setup)', 'local')
+    .option('--pg-version <v>', 'PostgreSQL major version of the container runtime: 15 | 17 | 18 (default 15)')
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
     .option('--junit <file>', 'write JUnit XML')
@@ -106,7 +123,11 @@ export function registerPgCommands(program: Command): void {
     .action(async (o: PgOpts) => {
       const cfg = cellFromOptions(o);
       const shard = parseShardOption(o.shard, o.out);
+      // Output paths before the work (src/cli/preflight.ts).
+      if (o.out) prepareOutputDir(o.out, '--out');
+      if (o.junit) prepareOutputFile(o.junit, '--junit');
       applyDeadlineFactor(o.deadlineFactor);
+      warnLeftovers();
       const { outcome, cell: r } = await runPgShard(cfg, shard, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
       if (r) process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
       else process.stdout.write(o.json ? '{}\n' : `${shard ? `shard ${shard.index}/${shard.count}` : 'this run'} owns none of the ${cfg.crashes} cycles\n`);

@@ -17,24 +17,25 @@ export const MERGED_JUNIT = 'junit.xml';
 /**
  * Whether the merged run has a finding as the unsharded command counts one:
  * `campaign` and `sqlite` a bug cell (a finding the cell does not tolerate),
- * `run` any finding outside a positive control, `pg` and `exec` any finding.
+ * `run` any finding outside a positive control, `pg`, `mariadb` and `exec` any finding.
  */
 export function mergedFinding(command: string, r: Report): boolean {
   const found = (c: Report['cells'][number]) => c.crashStatesTried > c.verdicts.ok + c.verdicts['harness-error'];
   if (command === 'run') return r.cells.some((c) => !c.control && found(c));
-  if (command === 'pg' || command === 'exec') return r.cells.some(found);
+  if (command === 'pg' || command === 'mariadb' || command === 'exec') return r.cells.some(found);
   return r.cells.some((c) => c.status === 'finding-bug');
 }
 
 export function registerReportCommands(program: Command): void {
   const report = program
     .command('report')
-    .description('validate DIR/report.json and (re)write DIR/report.md and DIR/index.html from it; report merge joins shards')
+    .description('validate DIR/report.json and (re)write DIR/report.md and DIR/index.html from it (without report.json: build a partial report from DIR/cells); report merge joins shards')
     .argument('<dir>', 'a report directory (written by tornlab campaign/run --out DIR)')
     .option('--quiet', 'print nothing on success')
     .action((dir: string, opts: { quiet?: boolean }) => {
       // Bad or missing input throws BadInputError: main maps it to exit 2 with the message.
-      const { report, written } = rerenderReportDir(dir);
+      const { report, written, partial } = rerenderReportDir(dir);
+      if (partial) process.stderr.write(`tornlab: PARTIAL report: the run into ${dir} ended after ${partial.logged} of ${partial.planned} cells; built from ${dir}/cells\n`);
       if (opts.quiet) return;
       const t = report.totals;
       process.stdout.write(
@@ -57,6 +58,8 @@ export function registerReportCommands(program: Command): void {
     .addHelpText('after', '\nRefuses shards of different tornlab versions, commands, campaigns or seeds, a shard given twice (overlap) or missing (gap).\nExit status as the unsharded run: 0 pass, 1 a bug, 3 harness error, 4 not covered; 2 when the shards cannot be merged.')
     .action((dirs: string[], o: { out: string; junit?: string; generatedAt?: string; quiet?: boolean }) => {
       if (o.generatedAt !== undefined && Number.isNaN(Date.parse(o.generatedAt))) throw new BadInputError(`--generated-at "${o.generatedAt}" is not an ISO-8601 time, e.g. 2026-12-01T00:00:00.000Z`);
+      const clash = dirs.find((d) => path.resolve(d) === path.resolve(o.out));
+      if (clash) throw new BadInputError(`--out ${o.out} is one of the shard folders; write the merged report to a folder of its own`);
       const t0 = process.hrtime.bigint();
       const shards = dirs.map((dir) => ({ dir, file: readShardDir(dir) }));
       const merged = mergeShardFiles(shards, o.generatedAt);

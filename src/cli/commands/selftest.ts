@@ -11,6 +11,7 @@ import { controlCells, expandCampaign, parseCampaign } from '../../campaign/camp
 import { getAdapter } from '../../campaign/engines';
 import { DEFAULT_CAMPAIGN, runCampaign } from '../../campaign/run-campaign';
 import { writeReportDir } from '../../report/writer';
+import { checkWorkers, prepareOutputDir } from '../preflight';
 import { progressBar } from '../progress';
 import { runExitStatus } from '../exit-codes';
 import { NON_OK } from '../../crash/verdict';
@@ -23,7 +24,11 @@ export function registerSelftestCommand(program: Command): void {
       if (!/^[0-9]+$/.test(v)) throw new BadInputError(`--crashes must be a non-negative integer, got "${v}"`);
       return Number(v);
     })
-    .option('--workers <n>', 'worker threads', (v: string) => Number(v))
+    .option('--workers <n>', 'worker threads', (v: string) => {
+      if (!/^[0-9]+$/.test(v)) throw new BadInputError(`--workers must be a non-negative integer, got "${v}"`);
+      return Number(v);
+    })
+    .option('--force-workers', 'allow --workers above the core count')
     .option('--out <dir>', 'also write a report directory')
     .option('--list', 'list the sabotage switches and exit')
     .action(async (o) => {
@@ -32,11 +37,14 @@ export function registerSelftestCommand(program: Command): void {
         for (const [name, s] of Object.entries(adapter.sabotages ?? {})) process.stdout.write(`${name}  [${s.modes.join(', ')}; window ${s.window}]\n    ${s.what}\n`);
         return;
       }
+      if (o.crashes === 0) throw new BadInputError('--crashes 0 judges no crash state, so no control could be caught; give --crashes 1 or more');
+      const workers = checkWorkers(o.workers, !!o.forceWorkers);
+      if (o.out) prepareOutputDir(o.out, '--out');
       const config = parseCampaign(JSON.stringify({ ...DEFAULT_CAMPAIGN, controls: false, ...(o.crashes !== undefined ? { crashes: o.crashes } : {}) }), 'default.json');
       const { controls, untried } = controlCells(expandCampaign(config), adapter);
       const bar = progressBar('');
       const { report } = await runCampaign(controls, { ...config, selftest: true } as unknown as Record<string, unknown>, {
-        workers: o.workers,
+        workers,
         title: 'tornlab selftest: positive controls',
         onProgress: (p) => bar.update(p.done, p.total, p.verdicts),
         onCell: (oc, i) => {

@@ -1,5 +1,8 @@
 /** `tornlab sqlite`: crash cycles of real SQLite on an emulated device (engines/sqlite). */
+import os from 'os';
 import { Command, Option } from 'commander';
+import { DeviceFullError } from '../../util/errors';
+import { refuseMeaningless, warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { parseCell } from '../../../engines/sqlite/cell';
@@ -11,6 +14,9 @@ import { parsePositiveInt, parseSeed } from '../../../engines/exec/options';
 import { requireExport, runLedger } from '../../export';
 import { countsHaveHarnessError, isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
+import { BadInputError } from '../../util/errors';
+import { SqliteRuntime, resolveSqliteRuntime } from '../../../engines/sqlite/runtime';
+import { settle as settleContainers } from '../../export/containers/containers';
 import { CellOutcome } from '../../campaign/run-cell';
 import { outcomeOf, sqlitePart, sqliteShare } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
@@ -30,6 +36,7 @@ interface SqliteOpts {
   maxAcks: string;
   strict?: boolean;
   grid?: boolean;
+  runtime: string;
   out?: string;
   junit?: string;
   shard?: string;
@@ -49,6 +56,7 @@ export function registerSqliteCommands(program: Command): void {
     .option('--max-acks <n>', 'cut after 3..N acknowledged commits (then a targeted number of device writes)', '40')
     .option('--device-mib <n>', 'namespace size in MiB', String(DEFAULT_DEVICE_BYTES / 1024 / 1024))
     .option('--no-device', 'no emulated device: SIGKILL only, on a temp directory (process-crash safety, not power loss)')
+    .option('--runtime <where>', 'local (the child on the host) | container (a fresh tornlab SQLite container per phase; see tornlab containers setup)', 'local')
     .option('--strict', 'exit 1 for documented trade-offs too (any verdict but ok)')
     .option('--grid', 'run every cell of the grid (5 journal modes x 3 synchronous levels x 4/8/16 KiB pages) and print a table')
     .option('--json', 'print the result as JSON')
@@ -60,7 +68,11 @@ export function registerSqliteCommands(program: Command): void {
       'after',
       '\nExit status: 0 when every cycle is ok or a loss the cell documents (e.g. WAL + synchronous=NORMAL losing commits), 1 for a finding, 2 for bad input or a missing precondition,\n3 for a harness error (a cycle the testbed failed to judge; wins over 1).',
     )
-    .action(async (o: SqliteOpts) => {
+    .action(async (o: SqliteOpts, cmd: Command) => {
+      const given = (key: string, flag: string) => (cmd.getOptionValueSource(key) === 'cli' ? [flag] : []);
+      if (o.grid) refuseMeaningless([...given('journalMode', '--journal-mode'), ...given('synchronous', '--synchronous'), ...given('pageSize', '--page-size')], 'with --grid (it runs every journal mode, level and page size)');
+      if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib')], 'with --no-device (there is no emulated device)');
+      warnLeftovers();
       applyDeadlineFactor(o.deadlineFactor);
       // Validate everything before touching the kernel.
       const cell = parseCell({ journalMode: o.journalMode, synchronous: o.synchronous, pageSize: o.pageSize });
@@ -70,8 +82,14 @@ export function registerSqliteCommands(program: Command): void {
       const seed = parseSeed(o.seed);
       const maxAcks = parsePositiveInt(o.maxAcks, '--max-acks', 100000);
       const sizeBytes = parsePositiveInt(o.deviceMib, '--device-mib', 4096) * 1024 * 1024;
+      if (o.runtime !== 'local' && o.runtime !== 'container') throw new BadInputError(`--runtime must be local or container, got "${o.runtime}"`);
+      const runtime = o.runtime as SqliteRuntime;
       const shard = parseShardOption(o.shard, o.out);
+      // Output paths before the work (src/cli/preflight.ts).
+      if (o.out) prepareOutputDir(o.out, '--out');
+      if (o.junit) prepareOutputFile(o.junit, '--junit');
       if (o.device) requireExport('ext4');
+      await resolveSqliteRuntime(runtime);
       const cells: SqliteCell[] = o.grid ? gridCells() : [cell];
       const results: SqliteCampaignResult[] = [];
       const outcomes: CellOutcome[] = [];
@@ -84,16 +102,25 @@ export function registerSqliteCommands(program: Command): void {
             cell: c,
             crashes,
             seed,
-            cycle: { minAcks: Math.min(3, maxAcks), maxAcks },
+            cycle: { minAcks: Math.min(3, maxAcks), maxAcks, runtime },
             openStorage: (i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes }) : openPlainDirectory()),
             onCycle: o.json || o.grid ? undefined : (i, x) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${x.verdict}${x.tradeOff ? ' (documented trade-off)' : ''}\n`),
           });
           results.push(r);
-          outcomes.push(outcomeOf(sqlitePart(r, profile, o.fault, share.ids, share.mine), t0));
+          outcomes.push(outcomeOf(sqlitePart(r, profile, o.fault, share.ids, share.mine, runtime), t0));
           if (o.grid && !o.json) process.stdout.write((results.length === 1 ? GRID_HEADER + '\n' : '') + formatGridRow(r) + '\n');
         }
+      } catch (e) {
+        if (e instanceof DeviceFullError && o.device) {
+          const mib = sizeBytes / 1024 / 1024;
+          const need = Math.max(mib * 2, Math.ceil((mib * maxAcks) / Math.max(1, e.acked)));
+          throw new DeviceFullError(`${e.message} on a ${mib} MiB device; give it more with --device-mib ${Math.min(4096, need)} (up to --max-acks ${maxAcks} commits need about ${need} MiB), or lower --max-acks`, e.acked);
+        }
+        if (e instanceof DeviceFullError) throw new DeviceFullError(`${e.message} in the temp folder of --no-device; free space in ${os.tmpdir()} or lower --max-acks`, e.acked);
+        throw e;
       } finally {
-        if (o.device) runLedger().close(); // removes the run folder when nothing is held any more
+        if (runtime === 'container') await settleContainers(runLedger().runId);
+        if (o.device || runtime === 'container') runLedger().close(); // removes the run folder when nothing is held any more
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');
       else if (!o.grid) process.stdout.write(formatCampaign(results[0]) + '\n');

@@ -21,9 +21,9 @@ import type { DeviceCounters, Tag } from '../../device/types';
 import { BadInputError } from '../../util/errors';
 import { run } from '../exec';
 import { HOST_ENV, RUN_ENV, runLedger } from '../ledger';
-import { CutInfo, CutTriggerSpec, DeviceInfo, DeviceSpec, ExportStats, FromHost, Request, Responses, SurvivorSpec, ToHost } from './protocol';
+import { CutInfo, CutTriggerSpec, DeviceInfo, DeviceSpec, ExportStats, FromHost, Request, Responses, SurvivorSpec, ToHost, WriteTrace } from './protocol';
 
-export type { CutInfo, CutTriggerSpec, DeviceSpec, ExportStats, SurvivorSpec } from './protocol';
+export type { CutInfo, CutTriggerSpec, DeviceSpec, ExportStats, SurvivorSpec, WriteTrace } from './protocol';
 
 /** The host runs compiled JS: next to this file from dist/, else (ts-jest runs the sources) from dist/. */
 const HOST_JS = fs.existsSync(path.join(__dirname, 'host-main.js')) ? path.join(__dirname, 'host-main.js') : path.resolve(__dirname, '../../../dist/src/export/device-host/host-main.js');
@@ -353,6 +353,16 @@ export class HostedExport {
 
   async resetMaxDirty(): Promise<void> {
     await this.h.request({ op: 'reset-max-dirty', dev: this.device.id });
+  }
+
+  /** Start tracing the write requests the export serves (src/export/write-shape.ts reads the trace). */
+  async startTrace(): Promise<void> {
+    await this.h.request({ op: 'trace', dev: this.device.id, action: 'start' });
+  }
+
+  /** The write trace since startTrace or the last take (undefined if not tracing); tracing goes on. */
+  async takeTrace(): Promise<(WriteTrace & { truncated: boolean }) | undefined> {
+    return (await this.h.request({ op: 'trace', dev: this.device.id, action: 'take' })) ?? undefined;
   }
 
   /** Unmount the FUSE file system in the host (lazily if the loop device still holds it). */

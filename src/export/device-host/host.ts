@@ -156,6 +156,14 @@ async function handle(req: Request): Promise<Responses[Request['op']]> {
     case 'reset-max-dirty':
       fuseOf(held(req.dev)).stats.maxDirtyBytes = 0;
       return null;
+    case 'trace': {
+      const f = fuseOf(held(req.dev));
+      if (req.action === 'start') {
+        f.startTrace();
+        return null;
+      }
+      return f.takeTrace() ?? null;
+    }
     case 'unmount': {
       const h = held(req.dev);
       if (h.fuse) await h.fuse.unmount();

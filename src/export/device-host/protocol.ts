@@ -5,7 +5,8 @@
  * and its images never leave the host; the orchestrator holds ids.
  */
 import type { DeviceCounters, Tag } from '../../device/types';
-import type { FuseFileStats, GateState } from '../fuse-file';
+import type { FuseFileStats, GateState, WriteTrace } from '../fuse-file';
+export type { WriteTrace };
 
 /** How the host builds a device: a profile by name, fault switches by name, optionally powered on from a held image. */
 export interface DeviceSpec {
@@ -42,6 +43,7 @@ export interface CutTriggerSpec {
   afterWrites?: number;
   dirtyBytesAtLeast?: number;
   minWriteBytes?: number;
+  notAtomicWrites?: boolean;
 }
 
 /** Which pending writes survive: a fresh seeded stream, a given choice, or the n-th in enumeration order. */
@@ -67,6 +69,8 @@ export type Request =
   | { op: 'fail-pending'; dev: number }
   | { op: 'stats'; dev: number }
   | { op: 'reset-max-dirty'; dev: number }
+  /** Start tracing write requests, or take the trace so far (and start anew). */
+  | { op: 'trace'; dev: number; action: 'start' | 'take' }
   | { op: 'unmount'; dev: number }
   | { op: 'power-on-crash-image'; dev: number; survivors: SurvivorSpec }
   /** Direct device access (tests, tools): a write that completes, a read. */
@@ -89,6 +93,7 @@ export interface Responses {
   'fail-pending': null;
   stats: ExportStats;
   'reset-max-dirty': null;
+  trace: (WriteTrace & { truncated: boolean }) | null;
   unmount: null;
   'power-on-crash-image': { device: DeviceInfo; choices: string; choice: number[]; changedBlocks: number };
   hang: null;

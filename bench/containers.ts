@@ -1,0 +1,81 @@
+/**
+ * Container crash cycles against local ones (issue 12), as ratios in one run:
+ *   npm run bench:containers   (= npm run build && node dist/bench/containers.js [pgCycles] [sqliteCycles])
+ *  1. PostgreSQL, full_page_writes=on on consumer-tlc: median crash-cycle time
+ *     of each container version against the local runtime (target <= 1.3x);
+ *     runtimes interleaved cell by cell so a load swing hits both.
+ *  2. SQLite WAL + synchronous=FULL: crash cycles per minute, local against
+ *     container (a fresh container for the load child and the verify child).
+ * Needs what the container tests need (tornlab containers setup); a runtime
+ * that cannot run is left out with one line.
+ */
+import { DEFAULT_CELL, PgCellConfig, runPgCell } from '../engines/postgres/cycle';
+import { missingForPostgres } from '../engines/postgres/runtime';
+import { runSqliteCampaign } from '../engines/sqlite/campaign';
+import { resolveSqliteRuntime, SqliteRuntime } from '../engines/sqlite/runtime';
+import { openDeviceStorage } from '../engines/exec/device-storage';
+import { containerUnavailable } from '../src/export/containers/availability';
+import { settle } from '../src/export/containers/containers';
+import { ImageName } from '../src/export/containers/images';
+import { runLedger } from '../src/export';
+
+async function main(): Promise<void> {
+  const pgCycles = Number(process.argv[2] ?? 3);
+  const sqCycles = Number(process.argv[3] ?? 8);
+  const runtimes: { name: string; cfg: Partial<PgCellConfig> }[] = [];
+  if (missingForPostgres().length === 0) runtimes.push({ name: 'local', cfg: {} });
+  else console.log('pg local: left out (no local PostgreSQL 15)');
+  for (const v of ['15', '17', '18']) {
+    const why = await containerUnavailable(`pg${v}` as ImageName);
+    if (why) console.log(`pg${v} container: left out: ${why}`);
+    else runtimes.push({ name: `container ${v}`, cfg: { runtime: 'container', pgVersion: v } });
+  }
+  // Base images first (not timed), then the cycles interleaved.
+  const ms = new Map<string, number[]>();
+  for (const rt of runtimes) {
+    await runPgCell({ ...DEFAULT_CELL, fpw: true, seed: 7, crashes: 1, ...rt.cfg });
+    ms.set(rt.name, []);
+  }
+  for (let i = 0; i < pgCycles; i++) {
+    for (const rt of runtimes) {
+      const r = await runPgCell({ ...DEFAULT_CELL, fpw: true, seed: 7, crashes: i + 1, ...rt.cfg }, { fromCycle: i });
+      ms.get(rt.name)!.push(r.cycles[0].ms.total);
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const local = ms.has('local') ? med(ms.get('local')!) : undefined;
+  for (const [name, xs] of ms) {
+    const m = med(xs);
+    console.log(`pg ${name.padEnd(13)} median cycle ${(m / 1000).toFixed(2)} s over ${xs.length}${local ? `, ${(m / local).toFixed(2)}x local` : ''}`);
+  }
+  const rates: Record<string, number> = {};
+  for (const rt of ['local', 'container', 'local', 'container'] as SqliteRuntime[]) {
+    if (rt === 'container') {
+      const why = await containerUnavailable('sqlite');
+      if (why) {
+        console.log(`sqlite container: left out: ${why}`);
+        continue;
+      }
+      await resolveSqliteRuntime('container');
+    }
+    const r = await runSqliteCampaign({
+      cell: { journalMode: 'WAL', synchronous: 'FULL', pageSize: 4096 },
+      crashes: sqCycles,
+      seed: 5,
+      cycle: { armedCutWaitMs: 500, runtime: rt },
+      openStorage: (k) => openDeviceStorage({ profile: 'consumer-tlc', seed: 5 + k, sample: k }),
+    });
+    await settle();
+    rates[rt] = (rates[rt] ?? 0) + r.cyclesPerMinute / 2;
+  }
+  for (const [rt, v] of Object.entries(rates)) console.log(`sqlite ${rt.padEnd(9)} ${v.toFixed(1)} crash cycles/min${rt === 'container' && rates.local ? `, ${(rates.local / v).toFixed(2)}x local cycle time` : ''}`);
+  runLedger().close();
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(3);
+  },
+);

@@ -1,0 +1,720 @@
+/**
+ * Crash cycles of real MariaDB (InnoDB) on the emulated device.
+ *
+ * A cycle: power a device on from the base image (copy-on-write: no
+ * mariadb-install-db per cycle), mount it, start mariadbd, run the bank ledger
+ * and the OLTP write mix, cut the power — during the page cleaner's flush
+ * batch (targeted) or at a seeded point of the write stream — kill the
+ * server, mount the crash image a seeded survivor choice gives (e2fsck -p
+ * first), start mariadbd (InnoDB crash recovery, or its refusal), check the
+ * oracle, CHECK TABLE … EXTENDED, shut down cleanly and run innochecksum page
+ * by page. The verdict follows ARCHITECTURE 4 (verdict.ts).
+ *
+ * The building blocks are the ones of engines/postgres/cycle.ts: the device
+ * host, the block stack, the watchdog's guard() around every phase, the run
+ * ledger, the targeted cut of the FUSE export and the survivor choice.
+ *
+ * Invariants:
+ *  1. Every phase runs under a watchdog deadline (mariadbDeadlines); a phase
+ *     past it ends the cycle as harness-error naming the phase.
+ *  2. Every random choice comes from Prng(seed, `mariadb/cycle<N>`): the
+ *     device seed, the cut, the survivors and the load, so a replay id reruns
+ *     the same cycle.
+ *  3. A commit counts as acknowledged only if its acknowledgement arrived
+ *     before the cut instant (BankWorkload.markCut).
+ *  4. The targeted cut strikes only at a write of at least one InnoDB page,
+ *     after the page cleaner was told to flush everything (with `unprotected`:
+ *     only at one the device does not write atomically).
+ */
+import { getProfile, parseFaults } from '../../src/device/profiles';
+import { BlockStack, FsType } from '../../src/export/block-stack';
+import { HostImage, HostedDevice } from '../../src/export/device-host/client';
+import { guard } from '../../src/export/watchdog';
+import { BadInputError, HarnessError } from '../../src/util/errors';
+import * as path from 'node:path';
+import { CommandError, sleep } from '../../src/export/exec';
+import { RunLedger, runLedger } from '../../src/export/ledger';
+import { requireExport } from '../../src/export/preconditions';
+import { haltIfInterrupted } from '../../src/export/teardown';
+import { remountCrashImage, survivorsFrom } from '../../src/export/power-cut';
+import { Prng } from '../../src/util/prng';
+import { BankWorkload } from '../postgres/bank';
+import { DeviceBytes, deviceBytes, latencySummary, median, noteHarnessError } from '../postgres/cycle';
+import { powerFailAtomicity } from '../../src/device/identify';
+import { PageLayout, TracedFile, WriteShape, analyzeWriteShape, fileMap, pageLayout } from '../../src/export/write-shape';
+import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
+import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
+import { missingForMariadb } from './runtime';
+import { Connection, MariadbServer, notableLogLines } from './server';
+import { Verdict, decideVerdict } from './verdict';
+
+/** flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write the device does not cover atomically; seeded: after a seeded number of writes. */
+export type CrashAt = 'flush' | 'unprotected' | 'seeded';
+export const FLUSH_METHODS = ['O_DIRECT', 'fsync', 'O_DIRECT_NO_FSYNC'] as const;
+export type FlushMethod = (typeof FLUSH_METHODS)[number];
+export const PAGE_SIZES = [4096, 8192, 16384, 32768, 65536] as const;
+
+/** Range of the device-cache fill (KiB) at which a targeted cut strikes during the flush batch. */
+const CUT_MIN_DIRTY_KIB = 64;
+const CUT_MAX_DIRTY_KIB = 1024;
+
+export interface MariadbCellConfig {
+  doublewrite: boolean;
+  flushMethod: FlushMethod;
+  pageSize: number;
+  flushLogAtTrxCommit: number;
+  bufferPoolMiB: number;
+  redoMiB: number;
+  profile: string;
+  faults: string[];
+  seed: number;
+  crashes: number;
+  crashAt: CrashAt;
+  fs: FsType;
+  /** Extra mkfs arguments (the base image's file system), e.g. ext4 -O bigalloc -C 16384. */
+  mkfsOptions: string[];
+  /** Extra mount options (every mount of the cell). */
+  mountOptions: string[];
+  accounts: number;
+  /** Bank-ledger client connections. */
+  clients: number;
+  /** OLTP write-mix connections (0: none). */
+  oltpClients: number;
+  /** Load before the flush is forced (ms). */
+  loadMs: number;
+  /** Namespace size in blocks of the profile (default: 1 GiB worth). */
+  nsze?: number;
+}
+
+export const DEFAULT_CELL: Omit<MariadbCellConfig, 'doublewrite' | 'seed' | 'crashes'> = {
+  flushMethod: 'O_DIRECT',
+  pageSize: 16384,
+  flushLogAtTrxCommit: 1,
+  bufferPoolMiB: 64,
+  redoMiB: 32,
+  profile: 'consumer-tlc',
+  faults: [],
+  crashAt: 'flush',
+  fs: 'ext4',
+  mkfsOptions: [],
+  mountOptions: [],
+  accounts: 20000,
+  clients: 4,
+  oltpClients: 2,
+  loadMs: 1000,
+};
+
+export function validateCell(cfg: MariadbCellConfig): void {
+  getProfile(cfg.profile);
+  parseFaults(cfg.faults);
+  const int = (v: number, lo: number, hi: number, flag: string) => {
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new BadInputError(`${flag} must be an integer from ${lo} to ${hi}, got ${v}`);
+  };
+  if (!Number.isSafeInteger(cfg.seed)) throw new BadInputError(`--seed must be an integer, got ${cfg.seed}`);
+  int(cfg.crashes, 1, 10000, '--crashes');
+  if (!(FLUSH_METHODS as readonly string[]).includes(cfg.flushMethod)) throw new BadInputError(`--flush-method must be one of ${FLUSH_METHODS.join(', ')}, got ${cfg.flushMethod}`);
+  if (!(PAGE_SIZES as readonly number[]).includes(cfg.pageSize)) throw new BadInputError(`--page-size must be one of 4k, 8k, 16k, 32k, 64k, got ${cfg.pageSize}`);
+  int(cfg.flushLogAtTrxCommit, 0, 2, '--flush-log-at-trx-commit');
+  int(cfg.bufferPoolMiB, 8, 4096, '--buffer-pool-mib');
+  int(cfg.redoMiB, 4, 4096, '--redo-mib');
+  if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
+  for (const o of cfg.mkfsOptions) if (!o || /[\0\n\s]/.test(o)) throw new BadInputError(`--mkfs-option "${o}" is not an argument (give e.g. --mkfs-option "-O bigalloc -C 16384")`);
+  for (const o of cfg.mountOptions) if (!/^[A-Za-z0-9_=.:/+-]+$/.test(o)) throw new BadInputError(`--mount-option "${o}" is not a mount option (one per flag, e.g. --mount-option dioread_nolock)`);
+  if (!['flush', 'unprotected', 'seeded'].includes(cfg.crashAt)) throw new BadInputError(`--crash-at must be flush, unprotected or seeded, got ${cfg.crashAt}`);
+  int(cfg.accounts, 2, 10_000_000, '--accounts');
+  int(cfg.clients, 1, 64, '--clients');
+  int(cfg.oltpClients, 0, 64, '--oltp-clients');
+  if (!(cfg.loadMs >= 0)) throw new BadInputError(`--load-ms must be >= 0, got ${cfg.loadMs}`);
+  const ns = getProfile(cfg.profile).identify.namespace.lbaDataSize;
+  if (cfg.pageSize < ns) throw new BadInputError(`--page-size ${cfg.pageSize} is smaller than the ${cfg.profile} block size ${ns}`);
+}
+
+/** Settings fixed when the datadir is created (a base image per combination). */
+function creationSettings(cfg: MariadbCellConfig): Record<string, string> {
+  return {
+    'innodb-page-size': String(cfg.pageSize),
+    'innodb-log-file-size': `${cfg.redoMiB}M`,
+    'innodb-buffer-pool-size': `${cfg.bufferPoolMiB}M`,
+  };
+}
+
+/** mariadbd options of a cell. */
+export function serverSettings(cfg: MariadbCellConfig): Record<string, string> {
+  return {
+    ...creationSettings(cfg),
+    'innodb-doublewrite': cfg.doublewrite ? '1' : '0',
+    'innodb-flush-method': cfg.flushMethod,
+    'innodb-flush-log-at-trx-commit': String(cfg.flushLogAtTrxCommit),
+    'innodb-buffer-pool-load-at-startup': '0',
+    'innodb-buffer-pool-dump-at-shutdown': '0',
+    'innodb-io-capacity': '1000',
+    'innodb-io-capacity-max': '4000',
+    'innodb-max-dirty-pages-pct': '90',
+    'performance-schema': '0',
+    'max-connections': '100',
+  };
+}
+
+// -------------------------------------------------------------- deadlines
+
+/** Deadline (ms) of each phase, before the deadline factor (see watchdog.ts). */
+export interface MariadbDeadlines {
+  base: number;
+  export: number;
+  start: number;
+  load: number;
+  cut: number;
+  fsck: number;
+  recoveryStart: number;
+  verify: number;
+  release: number;
+}
+
+/** Generous on purpose: they catch hangs, not slowness, on a loaded 2-core machine. */
+export function mariadbDeadlines(cfg: MariadbCellConfig): MariadbDeadlines {
+  const gib = (nszeOf(cfg) * getProfile(cfg.profile).identify.namespace.lbaDataSize) / 1024 ** 3;
+  const data = cfg.accounts / 20000 + cfg.redoMiB / 32;
+  return {
+    base: Math.round(240_000 + 60_000 * data + 30_000 * gib),
+    export: Math.round(60_000 + 30_000 * gib),
+    start: 120_000,
+    load: cfg.loadMs + 120_000,
+    cut: 60_000,
+    fsck: Math.round(60_000 + 60_000 * gib),
+    recoveryStart: 180_000,
+    verify: Math.round(180_000 + 60_000 * data),
+    release: 60_000,
+  };
+}
+
+// ------------------------------------------------------------- base image
+
+export interface BaseImage {
+  key: string;
+  image: HostImage;
+  blocks: number;
+  buildMs: number;
+  nsze: number;
+}
+
+const bases = new Map<string, BaseImage>();
+
+function nszeOf(cfg: MariadbCellConfig): number {
+  return cfg.nsze ?? Math.floor(1024 ** 3 / getProfile(cfg.profile).identify.namespace.lbaDataSize);
+}
+
+function baseKey(cfg: MariadbCellConfig): string {
+  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, mkfs: cfg.mkfsOptions, mount: cfg.mountOptions, accounts: cfg.accounts, nsze: nszeOf(cfg), ...creationSettings(cfg) });
+}
+
+function newServer(ledger: RunLedger, mountPoint: string, settings: Record<string, string>): MariadbServer {
+  const runDir = ledger.newPath('mariadb');
+  ledger.add('dir', runDir);
+  return new MariadbServer({ dataDir: `${mountPoint}/mysql`, runDir, settings, ledger });
+}
+
+/**
+ * The base image of a configuration: mariadb-install-db plus the schema and
+ * initial load, shut down cleanly (innodb_fast_shutdown=0: purged, merged,
+ * every page written), built once per process and configuration on a device
+ * without faults.
+ */
+export async function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d = mariadbDeadlines(cfg)): Promise<BaseImage> {
+  const key = baseKey(cfg);
+  const cached = bases.get(key);
+  if (cached && cached.image.alive) return cached;
+  const t0 = Date.now();
+  const nsze = nszeOf(cfg);
+  const dev = await HostedDevice.create({ profile: cfg.profile, seed: cfg.seed, nsze });
+  let stack: BlockStack;
+  try {
+    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, mkfsOptions: cfg.mkfsOptions, mountOptions: cfg.mountOptions, ledger }));
+  } catch (e) {
+    await dev.dispose();
+    // Options the user passed through that mkfs or mount refused are bad input, not a harness failure.
+    if (e instanceof CommandError && (cfg.mkfsOptions.length > 0 || cfg.mountOptions.length > 0) && /^(mkfs|mount)/.test(path.basename(e.result.command.split(' ')[0]))) {
+      throw new BadInputError(`${e.result.command.split(' ')[0]} refused the file-system options (--mkfs-option ${JSON.stringify(cfg.mkfsOptions.join(' '))}, --mount-option ${JSON.stringify(cfg.mountOptions.join(','))}): ${(e.result.stderr || e.result.stdout).trim().split('\n')[0]}`);
+    }
+    throw e;
+  }
+  let server: MariadbServer | undefined;
+  try {
+    await guard('base-image', d.base, buildBase());
+  } finally {
+    server?.kill();
+    await guard('base-release', d.release, stack.release());
+  }
+  const image = await dev.snapshot();
+  await dev.dispose();
+  const base: BaseImage = { key, image, blocks: image.blocks, buildMs: Date.now() - t0, nsze };
+  bases.set(key, base);
+  return base;
+
+  async function buildBase(): Promise<void> {
+    server = newServer(ledger, stack.mountPoint!, { ...serverSettings({ ...cfg, doublewrite: true }), 'innodb-fast-shutdown': '0' });
+    await server.installDb();
+    const st = await server.start();
+    if (!st.ready) throw new Error(`mariadbd did not start on the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
+    const c = await server.connect();
+    try {
+      for (const sql of schemaSql(cfg.accounts)) await c.query(sql);
+    } finally {
+      await c.end();
+    }
+    const stop = await server.stop();
+    if (!stop.clean) throw new Error(`mariadbd did not shut down cleanly on the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
+  }
+}
+
+// ------------------------------------------------------------------ cycle
+
+export interface CycleResult {
+  cycle: number;
+  seed: number;
+  verdict: Verdict;
+  /** InnoDB refused to start after the cut: the database is down until restored (an outage, not lost data). */
+  outage: boolean;
+  harness?: { phase: string; deadlineMs: number; stuck: { pid: number; comm: string; state: string; stack: string[] }[] };
+  findings: string[];
+  /** MariaDB's own words: error-log lines, tool output. */
+  messages: string[];
+  replayId: string;
+  cut: {
+    trigger: 'flush' | 'unprotected' | 'seeded' | 'after-flush' | 'end-of-load';
+    afterWrites: number;
+    dirtyBytesAtLeast: number;
+    maxDirtyBytes: number;
+    /** InnoDB dirty pages when the flush was forced. */
+    dirtyPages: number;
+    seq: number;
+    pendingWrites: number;
+    pendingBlocks: number;
+    pendingLbas: string[];
+    heldRequests: number;
+    changedBlocks: number;
+  };
+  workload: { acked: number; attempted: number; presentTransfers: number; oltpTransactions: number; commitLatencyUs: { p50: number; p99: number } };
+  device: { load: DeviceBytes; recovery: DeviceBytes };
+  recovery: { ready: boolean; ms: number; exitCode?: number | null; fsckCode: number | null; fsckOutput: string };
+  checks: {
+    oracle?: Omit<MariadbOracle, 'balanceSum' | 'expectedSum'> & { balanceSum: string; expectedSum: string };
+    checkTable?: CheckTableResult;
+    innochecksum?: InnochecksumResult;
+    cleanShutdown?: boolean;
+  };
+  /** What the writes looked like at the device: during the load, and in the forced flush up to the cut. */
+  writeShape?: { load?: WriteShape; flush?: WriteShape; layout?: PageLayout; tornPages: TornPage[] };
+  ms: { total: number; start: number; load: number; cut: number; recovery: number; verify: number };
+}
+
+/** A page found torn after the cut, and what its last write before the cut looked like. */
+export interface TornPage {
+  /** Path relative to the mount point (mysql/…). */
+  file: string;
+  page: number;
+  /** How innochecksum or the error log named it. */
+  source: 'innochecksum' | 'error-log';
+  /** Its write in the traced phases: unprotected (and why), protected, or not written (not in the trace). */
+  write: 'split' | 'exceeds-unit' | 'crosses-boundary' | 'protected' | 'not-written';
+  misaligned: boolean;
+}
+
+const ZERO: DeviceBytes = { hostWriteBytes: 0, writes: 0, flushes: 0, nandBytesProgrammed: 0 };
+
+function emptyCycleResult(cfg: MariadbCellConfig, cycle: number, device: DeviceBytes): CycleResult {
+  return {
+    cycle,
+    seed: cfg.seed,
+    verdict: 'ok',
+    outage: false,
+    findings: [],
+    messages: [],
+    replayId: replayIdOf(cfg, cycle),
+    cut: { trigger: cfg.crashAt, afterWrites: 0, dirtyBytesAtLeast: 0, maxDirtyBytes: 0, dirtyPages: 0, seq: 0, pendingWrites: 0, pendingBlocks: 0, pendingLbas: [], heldRequests: 0, changedBlocks: 0 },
+    workload: { acked: 0, attempted: 0, presentTransfers: 0, oltpTransactions: 0, commitLatencyUs: { p50: 0, p99: 0 } },
+    device: { load: device, recovery: device },
+    recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '' },
+    checks: {},
+    ms: { total: 0, start: 0, load: 0, cut: 0, recovery: 0, verify: 0 },
+  };
+}
+
+function kib(n: number): string {
+  return n % 1024 === 0 ? `${n / 1024}k` : String(n);
+}
+
+/** File-system options in a replay id: base64url of JSON [mkfs, mount], only when there are any. */
+function fsOptionsTag(cfg: MariadbCellConfig): string {
+  if (cfg.mkfsOptions.length === 0 && cfg.mountOptions.length === 0) return '';
+  return '~' + Buffer.from(JSON.stringify([cfg.mkfsOptions, cfg.mountOptions])).toString('base64url');
+}
+
+/** `mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=<n>:<fs>[~<fs options>]:<cut>:seed=S:cycle=N`. */
+export function replayIdOf(cfg: MariadbCellConfig, cycle: number): string {
+  return `mariadb:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:dblwr=${cfg.doublewrite ? 'on' : 'off'}:${cfg.flushMethod}:${kib(cfg.pageSize)}:trx=${cfg.flushLogAtTrxCommit}:${cfg.fs}${fsOptionsTag(cfg)}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
+}
+
+/** Parse a MariaDB replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
+export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycle: number } {
+  const m = /^mariadb:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|unprotected|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
+  if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded:seed=S:cycle=N)`);
+  const cycle = Number(m[11]);
+  let fsOptions: [string[], string[]] = [[], []];
+  if (m[8]) {
+    try {
+      fsOptions = JSON.parse(Buffer.from(m[8].slice(1), 'base64url').toString('utf8'));
+    } catch {
+      throw new BadInputError(`"${id}": the file-system options after "~" do not decode`);
+    }
+  }
+  const cfg: MariadbCellConfig = {
+    ...DEFAULT_CELL,
+    profile: m[1],
+    faults: m[2] ? m[2].slice(1).split('+') : [],
+    doublewrite: m[3] === 'on',
+    flushMethod: m[4] as FlushMethod,
+    pageSize: Number(m[5]) * 1024,
+    flushLogAtTrxCommit: Number(m[6]),
+    fs: m[7] as FsType,
+    mkfsOptions: fsOptions[0],
+    mountOptions: fsOptions[1],
+    crashAt: m[9] as CrashAt,
+    seed: Number(m[10]),
+    crashes: cycle + 1,
+  };
+  validateCell(cfg);
+  return { cfg, cycle };
+}
+
+async function statusValue(c: Connection, name: string): Promise<number> {
+  const rows = (await c.query('SELECT VARIABLE_VALUE AS v FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = ?', [name])) as { v: string }[];
+  return rows.length ? Number(rows[0].v) : -1;
+}
+
+/** Run one crash cycle. */
+export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: number, ledger = runLedger(), d = mariadbDeadlines(cfg)): Promise<CycleResult> {
+  const t0 = Date.now();
+  const cyclePrng = new Prng(cfg.seed, `mariadb/cycle${cycle}`);
+  const devSeed = cyclePrng.fork('device').int(1, 2 ** 31 - 1);
+  const dev = await HostedDevice.create({ profile: cfg.profile, faults: cfg.faults, seed: devSeed, nsze: base.nsze, image: base.image.id });
+  let stack: BlockStack;
+  try {
+    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, mountOptions: cfg.mountOptions, ledger }));
+  } catch (e) {
+    await dev.dispose();
+    if (e instanceof HarnessError) {
+      const res = emptyCycleResult(cfg, cycle, ZERO);
+      res.ms.total = Date.now() - t0;
+      noteHarnessError(res, e);
+      return res;
+    }
+    throw e;
+  }
+  const dev0 = deviceBytes(await dev.counters());
+  const res = emptyCycleResult(cfg, cycle, dev0);
+  const server = newServer(ledger, stack.mountPoint!, serverSettings(cfg));
+  const bank = new BankWorkload<Connection>(cfg.accounts, cyclePrng.fork('bank'), mariadbTransfer);
+  const oltp = new OltpWriteMix(cyclePrng.fork('oltp'));
+  stack.fuse!.onCut(() => {
+    bank.markCut();
+    oltp.stop();
+  });
+  const cutSeen = new Promise<'cut'>((resolve) => stack.fuse!.onCut(() => resolve('cut')));
+  const untilCut = <T>(p: Promise<T>): Promise<T | undefined> => Promise.race([p, cutSeen.then(() => undefined)]);
+  const conns: Connection[] = [];
+  let released = false;
+  let shapeCtx: { extents: Awaited<ReturnType<typeof fileMap>>; files: TracedFile[]; rule: ReturnType<typeof powerFailAtomicity>; blockSize: number; load: WriteShape } | undefined;
+  try {
+    const st = await guard('start', d.start, server.start());
+    res.ms.start = Date.now() - t0;
+    if (!st.ready) throw new Error(`mariadbd did not start from the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
+    const ctl = await guard('start', d.start, server.connect());
+    conns.push(ctl);
+    await stack.fuse!.startTrace();
+    const bankConns: Connection[] = [];
+    const oltpConns: Connection[] = [];
+    for (let i = 0; i < cfg.clients; i++) bankConns.push(await guard('load', d.load, server.connect()));
+    for (let i = 0; i < cfg.oltpClients; i++) oltpConns.push(await guard('load', d.load, server.connect()));
+    conns.push(...bankConns, ...oltpConns);
+    const tLoad = Date.now();
+    await guard('load', d.load, loadUntilCut(ctl, bankConns, oltpConns));
+    res.ms.load = Date.now() - tLoad;
+    if (!stack.fuse!.isCut) await guard('cut', d.cut, stack.cut());
+    // --- the cut: kill the server, then release the stack
+    const tCut = Date.now();
+    const point = stack.fuse!.point!;
+    res.cut.seq = point.seq;
+    res.cut.pendingWrites = point.pendingWrites;
+    res.cut.pendingBlocks = point.pendingBlocks;
+    res.cut.pendingLbas = point.pendingLbas;
+    res.device.load = deviceBytes(await dev.counters(), dev0);
+    const victims = server.kill();
+    const flushTrace = await stack.fuse!.takeTrace();
+    const exportStats = await stack.fuse!.stats();
+    res.cut.heldRequests = exportStats.heldCount;
+    res.cut.maxDirtyBytes = exportStats.maxDirtyBytes;
+    await guard('cut', d.cut, stack.release());
+    released = true;
+    await guard('cut', d.cut, server.waitGone(victims));
+    for (const c of conns) void c.end().catch(() => undefined);
+    await guard('cut', d.cut, Promise.all([bank.settled(), oltp.settled()]));
+    res.workload.acked = bank.acked.length;
+    res.workload.attempted = bank.attempted;
+    res.workload.oltpTransactions = oltp.transactions;
+    res.workload.commitLatencyUs = latencySummary(bank.latenciesUs);
+    res.ms.cut = Date.now() - tCut;
+    if (flushTrace && shapeCtx) {
+      res.writeShape = {
+        load: shapeCtx.load,
+        flush: analyzeWriteShape('flush', flushTrace, shapeCtx.extents, shapeCtx.files, shapeCtx.rule, shapeCtx.blockSize),
+        layout: pageLayout(shapeCtx.extents, shapeCtx.files, shapeCtx.rule, shapeCtx.blockSize),
+        tornPages: [],
+      };
+    }
+    await recoverAndVerify(cfg, dev, cyclePrng, bank.acked, res, ledger, d);
+    if (res.writeShape) {
+      res.writeShape.tornPages = tornPagesOf(res, res.writeShape);
+      // The per-page fates served the matching; the cycle keeps the counts and the sample.
+      delete res.writeShape.load?.pages;
+      delete res.writeShape.flush?.pages;
+    }
+  } catch (e) {
+    if (!(e instanceof HarnessError)) throw e;
+    noteHarnessError(res, e);
+  } finally {
+    server.kill();
+    if (!released) {
+      await guard('release', d.release, async () => {
+        if (!stack.fuse!.isCut) await stack.cut();
+        await stack.release();
+      }).catch((e) => {
+        if (!(e instanceof HarnessError)) throw e;
+        noteHarnessError(res, e);
+      });
+    }
+    await dev.dispose();
+  }
+  res.ms.total = Date.now() - t0;
+  return res;
+
+  /** The load, then the targeted cut inside the page cleaner's flush of every dirty page. */
+  async function loadUntilCut(ctl: Connection, bankConns: Connection[], oltpConns: Connection[]): Promise<void> {
+    const cutPrng = cyclePrng.fork('cut');
+    let cutPromise: Promise<unknown> | undefined;
+    if (cfg.crashAt === 'seeded') {
+      res.cut.afterWrites = cutPrng.int(1, 400);
+      cutPromise = stack.armCut({ afterWrites: res.cut.afterWrites });
+    }
+    bank.start(bankConns);
+    oltp.start(oltpConns);
+    if (cutPromise) {
+      const first = await Promise.race([cutPromise.then(() => 'cut'), sleep(cfg.loadMs).then(() => 'time')]);
+      if (first !== 'cut') res.cut.trigger = 'end-of-load';
+      return;
+    }
+    await sleep(cfg.loadMs);
+    if (stack.fuse!.isCut) return;
+    // The load's write shape, and the file map the flush's writes will be read against.
+    const loadTrace = await untilCut(stack.fuse!.takeTrace());
+    const mapped = await untilCut(mapFiles(stack.mountPoint!, server.opts.dataDir, cfg.pageSize));
+    if (loadTrace && mapped) {
+      const profile = getProfile(cfg.profile);
+      const rule = powerFailAtomicity(profile.identify);
+      const blockSize = profile.identify.namespace.lbaDataSize;
+      shapeCtx = { ...mapped, rule, blockSize, load: analyzeWriteShape('load', loadTrace, mapped.extents, mapped.files, rule, blockSize) };
+    }
+    if (stack.fuse!.isCut) return;
+    res.cut.dirtyPages = (await untilCut(statusValue(ctl, 'INNODB_BUFFER_POOL_PAGES_DIRTY'))) ?? 0;
+    if (stack.fuse!.isCut) return;
+    res.cut.dirtyBytesAtLeast = cfg.crashAt === 'unprotected' ? cfg.pageSize : cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
+    await stack.fuse!.resetMaxDirty();
+    const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: cfg.pageSize, notAtomicWrites: cfg.crashAt === 'unprotected' });
+    // innodb_max_dirty_pages_pct=0: the page cleaner flushes every dirty page, in batches.
+    const flushed = (async () => {
+      await ctl.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
+      for (let i = 0; i < 400 && !stack.fuse!.isCut; i++) {
+        const left = await statusValue(ctl, 'INNODB_BUFFER_POOL_PAGES_DIRTY');
+        if (left <= 0) return 'done';
+        await sleep(25);
+      }
+      return 'done';
+    })().catch(() => 'error');
+    const first = await Promise.race([armed.then(() => 'cut'), flushed]);
+    if (first !== 'cut') res.cut.trigger = 'after-flush';
+  }
+}
+
+async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: MariadbDeadlines): Promise<void> {
+  const tRec = Date.now();
+  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger }));
+  res.cut.changedBlocks = rec.changedBlocks;
+  res.recovery.fsckCode = rec.fsck?.code ?? 0;
+  res.recovery.fsckOutput = rec.fsck?.output ?? '';
+  const rdev0 = deviceBytes(await rec.device.counters());
+  let tVer = 0;
+  const server = newServer(ledger, rec.stack.mountPoint!, serverSettings(cfg));
+  try {
+    if ((rec.fsck?.code ?? 0) >= 4) {
+      res.findings.push(`e2fsck -p could not repair the file system (exit ${rec.fsck?.code})`);
+      res.messages.push(...(rec.fsck?.output ?? '').split('\n').slice(0, 20));
+      res.verdict = 'recovery-failed';
+      return;
+    }
+    const st = await guard('recovery-start', d.recoveryStart, server.start());
+    res.recovery.ready = st.ready;
+    res.recovery.ms = st.ms;
+    res.recovery.exitCode = st.exitCode;
+    res.ms.recovery = Date.now() - tRec;
+    tVer = Date.now();
+    if (!st.ready) {
+      const log = server.logSinceStart();
+      res.messages.push(...notableLogLines(log));
+      // The datadir is there even when InnoDB refuses it: which pages are torn?
+      res.checks.innochecksum = await guard('verify', d.verify, runInnochecksum(server, cfg.pageSize));
+      res.verdict = decideVerdict({ refused: true, log });
+      res.outage = res.verdict === 'torn-page-detected';
+      res.findings.push(
+        res.outage
+          ? `InnoDB refused to start over a corrupt page (mariadbd exit ${st.exitCode ?? 'timeout'}): an outage until the datadir is restored or forced into recovery`
+          : `InnoDB did not finish crash recovery (mariadbd exit ${st.exitCode ?? 'timeout'})`,
+      );
+      return;
+    }
+    await guard('verify', d.verify, verify());
+  } finally {
+    server.kill();
+    res.device.recovery = deviceBytes(await rec.device.counters(), rdev0);
+    await guard('release', d.release, rec.stack.release()).finally(() => rec.device.dispose());
+  }
+
+  async function verify(): Promise<void> {
+    const c = await server.connect();
+    let oracle: MariadbOracle;
+    let checkTable: CheckTableResult;
+    try {
+      oracle = await checkOracle(c, cfg.accounts, acked);
+      checkTable = await checkTables(c);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    res.workload.presentTransfers = oracle.presentTransfers;
+    res.checks.oracle = { ...oracle, balanceSum: String(oracle.balanceSum), expectedSum: String(oracle.expectedSum) };
+    res.checks.checkTable = checkTable;
+    const stop = await server.stop();
+    res.checks.cleanShutdown = stop.clean;
+    const log = server.logSinceStart();
+    const innochecksum = await runInnochecksum(server, cfg.pageSize);
+    res.checks.innochecksum = innochecksum;
+    res.ms.verify = Date.now() - tVer;
+    res.messages.push(...notableLogLines(log));
+    res.verdict = decideVerdict({ refused: false, log, oracle, oltpRowsExpected: OLTP_ROWS, checkTable, innochecksum, cleanShutdown: stop.clean });
+    res.findings.push(...describeFindings(res));
+  }
+}
+
+/** InnoDB files (with their page size) and the redo log of the datadir, relative to the mount point, and their extents. */
+async function mapFiles(mountPoint: string, dataDir: string, pageSize: number): Promise<{ extents: Awaited<ReturnType<typeof fileMap>>; files: TracedFile[] }> {
+  const rel = dataDir.slice(mountPoint.length + 1);
+  const files: TracedFile[] = innodbFiles(dataDir).map((f) => ({ file: `${rel}/${f}`, pageSize }));
+  files.push({ file: `${rel}/ib_logfile0` });
+  const extents = await fileMap(mountPoint, files.map((f) => f.file));
+  return { extents, files };
+}
+
+/** Pages named torn (innochecksum, the refusal in the error log), matched against the traced writes. */
+function tornPagesOf(res: CycleResult, shape: NonNullable<CycleResult['writeShape']>): TornPage[] {
+  const rel = 'mysql';
+  const found = new Map<string, TornPage['source']>();
+  for (const b of res.checks.innochecksum?.bad ?? []) found.set(`${rel}/${b.file}#${b.page}`, 'innochecksum');
+  for (const m of res.messages.join('\n').matchAll(/corrupted page (\d+) in file \.\/(\S+)/g)) if (!found.has(`${rel}/${m[2]}#${m[1]}`)) found.set(`${rel}/${m[2]}#${m[1]}`, 'error-log');
+  const last = { ...(shape.load?.pages ?? {}), ...(shape.flush?.pages ?? {}) };
+  const out: TornPage[] = [];
+  for (const [key, source] of found) {
+    const at = key.lastIndexOf('#');
+    const [fate, flag] = (last[key] ?? 'not-written').split(',');
+    out.push({ file: key.slice(0, at), page: Number(key.slice(at + 1)), source, write: fate as TornPage['write'], misaligned: flag === 'misaligned' });
+  }
+  return out;
+}
+
+function describeFindings(res: CycleResult): string[] {
+  const f: string[] = [];
+  const o = res.checks.oracle;
+  if (o) {
+    if (o.lostCommits.length) f.push(`${o.lostCommits.length} acknowledged transfer(s) missing, e.g. id ${o.lostCommits.slice(0, 5).join(', ')}`);
+    if (o.balanceSum !== o.expectedSum) f.push(`balances sum to ${o.balanceSum}, expected ${o.expectedSum}`);
+    if (o.inconsistentAccounts) f.push(`${o.inconsistentAccounts} account(s) disagree with the transfers present`);
+    if (o.inconsistentBranches) f.push(`${o.inconsistentBranches} branch(es) disagree with the transfers present`);
+    if (o.oltpRows >= 0 && o.oltpRows !== OLTP_ROWS) f.push(`sbtest1 holds ${o.oltpRows} rows, expected ${OLTP_ROWS} (a delete or insert of a transaction without the other)`);
+    for (const e of o.queryErrors) f.push(`query error: ${e}`);
+  }
+  const ct = res.checks.checkTable;
+  if (ct) {
+    for (const p of ct.problems) f.push(`CHECK TABLE ${p.table} EXTENDED: ${p.msgType} ${p.msgText}`);
+    for (const e of ct.errors) f.push(`CHECK TABLE failed: ${e}`);
+  }
+  const ic = res.checks.innochecksum;
+  if (ic) {
+    if (ic.bad.length) f.push(`innochecksum: ${ic.bad.length} page(s) fail, e.g. ${ic.bad.slice(0, 5).map((b) => `${b.file} page ${b.page}`).join(', ')}`);
+    for (const u of ic.unreadable) f.push(`innochecksum could not read ${u.file}: ${u.output}`);
+  }
+  if (res.checks.cleanShutdown === false) f.push('no clean shutdown after recovery');
+  return f;
+}
+
+// ------------------------------------------------------------------- cell
+
+export interface CellResult {
+  config: MariadbCellConfig;
+  settings: Record<string, string>;
+  base: { blocks: number; buildMs: number };
+  cycles: CycleResult[];
+  verdicts: Partial<Record<Verdict, number>>;
+  outages: number;
+  finding: boolean;
+  medianCycleMs: number;
+}
+
+/** Run a cell: preconditions, base image, `crashes` cycles. */
+export async function runMariadbCell(
+  cfg: MariadbCellConfig,
+  opts: {
+    onCycle?: (r: CycleResult) => void;
+    ledger?: RunLedger;
+    fromCycle?: number;
+    deadlines?: Partial<MariadbDeadlines>;
+    /** A shard (src/crash/shard.ts): run only the cycles whose replay id it owns (each cycle has its own seeded stream). */
+    owns?: (replayId: string) => boolean;
+  } = {},
+): Promise<CellResult> {
+  validateCell(cfg);
+  requireExport(cfg.fs, missingForMariadb());
+  const ledger = opts.ledger ?? runLedger();
+  const d = { ...mariadbDeadlines(cfg), ...opts.deadlines };
+  const cycles: CycleResult[] = [];
+  let base: BaseImage;
+  try {
+    base = await baseImage(cfg, ledger, d);
+    for (let i = opts.fromCycle ?? 0; i < cfg.crashes; i++) {
+      if (opts.owns && !opts.owns(replayIdOf(cfg, i))) continue;
+      const r = await runCycle(cfg, base, i, ledger, d);
+      cycles.push(r);
+      opts.onCycle?.(r);
+    }
+  } catch (e) {
+    await haltIfInterrupted();
+    throw e;
+  }
+  const verdicts: Partial<Record<Verdict, number>> = {};
+  for (const c of cycles) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
+  return {
+    config: cfg,
+    settings: serverSettings(cfg),
+    base: { blocks: base.blocks, buildMs: base.buildMs },
+    cycles,
+    verdicts,
+    outages: cycles.filter((c) => c.outage).length,
+    finding: cycles.some((c) => c.verdict !== 'ok' && c.verdict !== 'harness-error'),
+    medianCycleMs: median(cycles.map((c) => c.ms.total)),
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * One MariaDB server on an exported device: mariadb-install-db (once, for
+ * the base image), start (InnoDB crash recovery after a cut), a private Unix
+ * socket (no TCP, no grant tables), clean stop, SIGKILL, and the error log.
+ *
+ * Invariants:
+ *  1. Everything the server writes outside InnoDB's files (socket, pid file,
+ *     error log, tmpdir) lives in a run-ledger folder, never on the device:
+ *     the device holds the datadir only.
+ *  2. Every process started here carries the run marker and is registered for
+ *     teardown, so a failed or interrupted run leaves none.
+ *  3. A start ends as ready (accepts connections) or refused (the server
+ *     exited; its error log says why) — never as a guess.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createConnection, Connection } from 'mariadb';
+import { run, runOk, sleep } from '../../src/export/exec';
+import { closeExtraPipes, noFuseFds } from '../../src/export/fuse-conn';
+import { RUN_ENV, RunLedger } from '../../src/export/ledger';
+import { killTree, waitGone } from '../../src/export/processes';
+import { registerProcessTree } from '../../src/export/teardown';
+import { OsUser } from '../postgres/runtime';
+import { MARIADB_SERVER, MariadbTool, mariadbTool, mysqlUser } from './runtime';
+
+export type { Connection };
+
+export interface MariadbServerOptions {
+  dataDir: string;
+  /** Folder for socket, pid file, error log and tmpdir (outside the device). */
+  runDir: string;
+  /** Server options (name -> value), passed as --name=value. */
+  settings: Record<string, string>;
+  ledger: RunLedger;
+}
+
+export interface StartResult {
+  ready: boolean;
+  ms: number;
+  exitCode?: number | null;
+}
+
+function env(ledger: RunLedger): NodeJS.ProcessEnv {
+  return { PATH: '/usr/sbin:/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', HOME: '/tmp', [RUN_ENV]: ledger.runId };
+}
+
+export class MariadbServer {
+  readonly user: OsUser;
+  pid: number | undefined;
+  private exited: Promise<number | null> | undefined;
+  private unregister: () => void = () => undefined;
+  private logOffset = 0;
+
+  constructor(readonly opts: MariadbServerOptions) {
+    const u = mysqlUser();
+    if (!u) throw new Error('no mysql OS user');
+    this.user = u;
+    fs.mkdirSync(path.join(opts.runDir, 'tmp'), { recursive: true, mode: 0o755 });
+    fs.chownSync(opts.runDir, u.uid, u.gid);
+    fs.chownSync(path.join(opts.runDir, 'tmp'), u.uid, u.gid);
+  }
+
+  get socket(): string {
+    return path.join(this.opts.runDir, 'mysqld.sock');
+  }
+
+  get logFile(): string {
+    return path.join(this.opts.runDir, 'error.log');
+  }
+
+  /** The command line: --no-defaults first, so no /etc/mysql file changes a cycle. */
+  private args(): string[] {
+    const o = this.opts;
+    const args = [
+      '--no-defaults',
+      `--datadir=${o.dataDir}`,
+      `--socket=${this.socket}`,
+      `--pid-file=${path.join(o.runDir, 'mysqld.pid')}`,
+      `--log-error=${this.logFile}`,
+      `--tmpdir=${path.join(o.runDir, 'tmp')}`,
+      `--user=${this.user.name}`,
+      '--skip-networking',
+      '--skip-grant-tables',
+    ];
+    for (const [k, v] of Object.entries(o.settings)) args.push(`--${k}=${v}`);
+    return args;
+  }
+
+  /** mariadb-install-db into the (empty) datadir, with the settings fixed at creation (page size, redo size). */
+  async installDb(): Promise<void> {
+    const { dataDir } = this.opts;
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+    fs.chownSync(dataDir, this.user.uid, this.user.gid);
+    const args = ['--no-defaults', `--datadir=${dataDir}`, `--user=${this.user.name}`, '--skip-test-db', '--skip-name-resolve', `--tmpdir=${path.join(this.opts.runDir, 'tmp')}`];
+    for (const [k, v] of Object.entries(this.opts.settings)) args.push(`--${k}=${v}`);
+    await runOk(mariadbTool('mariadb-install-db'), args, { env: env(this.opts.ledger), timeoutMs: 180_000, cwd: this.opts.runDir });
+  }
+
+  /** Start mariadbd (InnoDB crash recovery first if needed); wait until it accepts connections or exits. */
+  async start(timeoutMs = 150_000): Promise<StartResult> {
+    const t0 = Date.now();
+    const o = this.opts;
+    const logFd = fs.openSync(this.logFile, 'a');
+    fs.chownSync(this.logFile, this.user.uid, this.user.gid);
+    this.logOffset = fs.statSync(this.logFile).size;
+    try {
+      fs.rmSync(this.socket, { force: true });
+    } catch {
+      // not there
+    }
+    // noFuseFds: the server must not hold /dev/fuse (see fuse-conn.ts).
+    const child = spawn(MARIADB_SERVER, this.args(), { env: env(o.ledger), stdio: noFuseFds(['ignore', logFd, logFd]), detached: true, cwd: o.runDir });
+    closeExtraPipes(child);
+    fs.closeSync(logFd);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('could not start mariadbd');
+    this.pid = pid;
+    o.ledger.add('process', String(pid), 'mariadbd');
+    this.unregister = registerProcessTree(pid, o.ledger.runId);
+    let exitCode: number | null | undefined;
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    void this.exited.then((c) => {
+      exitCode = c;
+    });
+    child.unref();
+    while (Date.now() - t0 < timeoutMs) {
+      if (exitCode !== undefined) {
+        this.forget();
+        return { ready: false, ms: Date.now() - t0, exitCode };
+      }
+      if (fs.existsSync(this.socket)) {
+        try {
+          const c = await this.connect(2000);
+          await c.end();
+          return { ready: true, ms: Date.now() - t0 };
+        } catch {
+          // not yet
+        }
+      }
+      await sleep(25);
+    }
+    return { ready: false, ms: Date.now() - t0 };
+  }
+
+  async connect(timeoutMs = 10_000): Promise<Connection> {
+    const c = await createConnection({ socketPath: this.socket, user: 'root', multipleStatements: true, bigIntAsNumber: true, decimalAsNumber: false, connectTimeout: timeoutMs });
+    c.on('error', () => undefined); // a killed server must not crash the process
+    return c;
+  }
+
+  /** Clean shutdown (SIGTERM: InnoDB's normal shutdown); true if mariadbd exited with status 0. */
+  async stop(timeoutMs = 120_000): Promise<{ clean: boolean; exitCode: number | null | undefined }> {
+    if (this.pid === undefined || !this.exited) return { clean: false, exitCode: undefined };
+    try {
+      process.kill(this.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([this.exited, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)))]);
+    clearTimeout(timer);
+    if (code === undefined) {
+      this.kill();
+      return { clean: false, exitCode: undefined };
+    }
+    this.forget();
+    return { clean: code === 0, exitCode: code };
+  }
+
+  /** SIGKILL mariadbd (a power cut from the server's point of view). */
+  kill(): number[] {
+    if (this.pid === undefined) return [];
+    const victims = killTree(this.pid, undefined);
+    this.forget();
+    return victims;
+  }
+
+  async waitGone(pids: number[], timeoutMs = 15_000): Promise<number[]> {
+    return waitGone(pids, timeoutMs);
+  }
+
+  private forget(): void {
+    if (this.pid !== undefined) this.opts.ledger.remove('process', String(this.pid));
+    this.unregister();
+    this.pid = undefined;
+  }
+
+  /** Error log written since the last start. */
+  logSinceStart(): string {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8').slice(this.logOffset);
+    } catch {
+      return '';
+    }
+  }
+
+  /** Run a MariaDB tool (innochecksum reads the datadir of a stopped server). */
+  runTool(tool: MariadbTool, args: string[], timeoutMs = 120_000) {
+    return run(mariadbTool(tool), args, { env: env(this.opts.ledger), timeoutMs, cwd: this.opts.runDir });
+  }
+}
+
+/** The interesting lines of an error log: InnoDB errors and warnings, recovery progress, the refusal. */
+export function notableLogLines(log: string, max = 40): string[] {
+  const re = /\[ERROR\]|\[Warning\] InnoDB|corrupt|checksum|Starting crash recovery|Apply batch|recovery|Aborting|assertion|signal \d+/i;
+  const noise = /Could not increase number of max_open_files|Plugin 'FEEDBACK'|io_uring|innodb_use_native_aio/;
+  return log
+    .split('\n')
+    .filter((l) => re.test(l) && !noise.test(l))
+    .slice(0, max);
+}

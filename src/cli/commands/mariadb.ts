@@ -1,0 +1,194 @@
+/** `tornlab mariadb`: crash cycles of real MariaDB (InnoDB) on an emulated device (engines/mariadb). */
+import { Command } from 'commander';
+import { DEFAULT_PROFILE } from '../../device/profiles';
+import { BadInputError } from '../../util/errors';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
+import { runMariadbShard } from '../../campaign/run-campaign';
+import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
+import * as fs from 'node:fs';
+import { FsType } from '../../export/block-stack';
+import { WriteShapeRun, writeWriteShapeReport } from '../../report/write-shape';
+import { isFinding } from '../../crash/verdict';
+import { runExitStatus } from '../exit-codes';
+import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
+
+interface MariadbOpts {
+  doublewrite?: string;
+  replay?: string;
+  flushMethod: string;
+  pageSize: string;
+  flushLogAtTrxCommit: string;
+  bufferPoolMib: string;
+  redoMib: string;
+  profile: string;
+  fault: string[];
+  crashes: string;
+  seed: string;
+  crashAt: string;
+  fs: string;
+  mkfsOption: string[];
+  mountOption: string[];
+  accounts: string;
+  clients: string;
+  oltpClients: string;
+  loadMs: string;
+  json?: boolean;
+  out?: string;
+  junit?: string;
+  shard?: string;
+  writeShape?: string;
+  deadlineFactor?: string;
+}
+
+/** The write-shape report data of a cell: per cycle, the load and flush phases, the layout and the torn pages. */
+export function writeShapeRun(r: CellResult): WriteShapeRun {
+  const c = r.config;
+  return {
+    title: `MariaDB doublewrite=${c.doublewrite ? 'on' : 'off'} on ${c.profile} (${c.fs})`,
+    settings: {
+      profile: c.profile + (c.faults.length ? ` + ${c.faults.join(', ')}` : ''),
+      'file system': c.fs,
+      'mkfs options': c.mkfsOptions.join(' ') || '(defaults)',
+      'mount options': ['noatime', ...c.mountOptions].join(','),
+      ...r.settings,
+    },
+    cycles: r.cycles.map((y) => ({
+      cycle: y.cycle,
+      replayId: y.replayId,
+      verdict: y.verdict,
+      phases: [y.writeShape?.load, y.writeShape?.flush].filter((s): s is NonNullable<typeof s> => s !== undefined),
+      layout: y.writeShape?.layout,
+      tornPages: y.writeShape?.tornPages ?? [],
+    })),
+  };
+}
+
+/** Make the report folder before anything runs (bad input: exit 2, nothing left behind). */
+function prepareDir(dir: string): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new BadInputError(`--write-shape ${dir}: exists and is not a folder; give a folder for write-shape.json/.md/.html`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new BadInputError(`--write-shape ${dir}: cannot create the folder (${(e as Error).message})`);
+  }
+}
+
+function int(text: string, flag: string): number {
+  if (!/^-?\d+$/.test(text.trim())) throw new BadInputError(`${flag} must be an integer, got "${text}"`);
+  return Number(text);
+}
+
+function pageSize(text: string): number {
+  const m = /^(4|8|16|32|64)k$/i.exec(text.trim());
+  if (!m) throw new BadInputError(`--page-size must be 4k, 8k, 16k, 32k or 64k, got "${text}"`);
+  return Number(m[1]) * 1024;
+}
+
+/** Build and validate a cell from CLI options (throws BadInputError before anything is touched). */
+export function cellFromOptions(o: MariadbOpts): MariadbCellConfig {
+  if (o.doublewrite !== 'on' && o.doublewrite !== 'off') throw new BadInputError(`--doublewrite must be on or off, got "${o.doublewrite ?? ''}" (or give --replay <id>)`);
+  const cfg: MariadbCellConfig = {
+    ...DEFAULT_CELL,
+    doublewrite: o.doublewrite === 'on',
+    flushMethod: o.flushMethod as FlushMethod,
+    pageSize: pageSize(o.pageSize),
+    flushLogAtTrxCommit: int(o.flushLogAtTrxCommit, '--flush-log-at-trx-commit'),
+    bufferPoolMiB: int(o.bufferPoolMib, '--buffer-pool-mib'),
+    redoMiB: int(o.redoMib, '--redo-mib'),
+    profile: o.profile,
+    faults: o.fault,
+    crashes: int(o.crashes, '--crashes'),
+    seed: int(o.seed, '--seed'),
+    crashAt: o.crashAt as CrashAt,
+    fs: o.fs as FsType,
+    mkfsOptions: o.mkfsOption.flatMap((v) => v.split(/\s+/).filter(Boolean)),
+    mountOptions: o.mountOption,
+    accounts: int(o.accounts, '--accounts'),
+    clients: int(o.clients, '--clients'),
+    oltpClients: int(o.oltpClients, '--oltp-clients'),
+    loadMs: int(o.loadMs, '--load-ms'),
+  };
+  validateCell(cfg);
+  return cfg;
+}
+
+function kib(n: number): string {
+  return `${(n / 1024).toFixed(0)} KiB`;
+}
+
+export function formatCycleLine(c: CycleResult): string {
+  const first = c.verdict === 'ok' ? '' : `  ${c.findings[0] ?? c.messages[0] ?? ''}`;
+  return `cycle ${c.cycle}: ${c.verdict.padEnd(19)}${c.outage ? ' (outage)' : ''} cut ${c.cut.trigger}, ${c.cut.dirtyPages} dirty pages, ${c.workload.acked} acked, device ${kib(c.device.load.hostWriteBytes)} + ${kib(c.device.recovery.hostWriteBytes)} recovery, ${(c.ms.total / 1000).toFixed(1)} s${first}  [${c.replayId}]`;
+}
+
+export function formatCell(r: CellResult): string {
+  const c = r.config;
+  return [
+    `MariaDB innodb_doublewrite=${c.doublewrite ? 'on' : 'off'}, flush method ${c.flushMethod}, ${c.pageSize / 1024} KiB pages on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}${c.mkfsOptions.length ? ` mkfs ${c.mkfsOptions.join(' ')}` : ''}${c.mountOptions.length ? ` mount ${c.mountOptions.join(',')}` : ''}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
+    ...r.cycles.map(formatCycleLine),
+    `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}${r.outages ? ` (${r.outages} outage(s): InnoDB refused to start)` : ''}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
+  ].join('\n');
+}
+
+export function registerMariadbCommands(program: Command): void {
+  program
+    .command('mariadb')
+    .description('run real MariaDB (InnoDB) on an emulated device exported through FUSE: load, cut the power (during the page cleaner\'s flush by default), recover, verify')
+    .option('--doublewrite <on|off>', 'innodb_doublewrite (required unless --replay)')
+    .option('--replay <id>', 'rerun one cycle from its replay id (mariadb:...)')
+    .option('--flush-method <m>', 'innodb_flush_method: O_DIRECT | fsync | O_DIRECT_NO_FSYNC', DEFAULT_CELL.flushMethod)
+    .option('--page-size <size>', 'innodb_page_size: 4k | 8k | 16k | 32k | 64k', '16k')
+    .option('--flush-log-at-trx-commit <n>', 'innodb_flush_log_at_trx_commit: 0 | 1 | 2', String(DEFAULT_CELL.flushLogAtTrxCommit))
+    .option('--buffer-pool-mib <n>', 'innodb_buffer_pool_size in MiB', String(DEFAULT_CELL.bufferPoolMiB))
+    .option('--redo-mib <n>', 'innodb_log_file_size in MiB', String(DEFAULT_CELL.redoMiB))
+    .option('--profile <name>', 'device profile', DEFAULT_PROFILE)
+    .option('--fault <name>', 'device fault switch (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--crashes <n>', 'crash cycles', '5')
+    .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
+    .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | unprotected (there, at the first page write the device does not cover atomically) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
+    .option('--fs <type>', 'file system on the exported device: ext4 | xfs', DEFAULT_CELL.fs)
+    .option('--mkfs-option <args>', 'extra mkfs arguments, split at spaces (repeatable), e.g. "-O bigalloc -C 16384" (ext4) or "-d su=16k,sw=1" (xfs)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--mount-option <opt>', 'extra mount option (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--accounts <n>', 'bank-ledger accounts', String(DEFAULT_CELL.accounts))
+    .option('--clients <n>', 'bank-ledger client connections', String(DEFAULT_CELL.clients))
+    .option('--oltp-clients <n>', 'OLTP write-mix connections (0: none)', String(DEFAULT_CELL.oltpClients))
+    .option('--load-ms <ms>', 'load before the flush is forced', String(DEFAULT_CELL.loadMs))
+    .option('--json', 'print the result as JSON')
+    .option('--write-shape <dir>', 'write the write-shape report (write-shape.json, .md, .html) into this folder')
+    .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
+    .option('--junit <file>', 'write JUnit XML')
+    .addOption(shardOption())
+    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
+    .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and Debian\'s mariadb-server.\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
+    .action(async (o: MariadbOpts) => {
+      let cfg: MariadbCellConfig;
+      let fromCycle: number | undefined;
+      if (o.replay !== undefined) {
+        if (o.doublewrite !== undefined) throw new BadInputError('give either --replay <id> or --doublewrite, not both (the replay id fixes the configuration)');
+        const p = parseMariadbReplayId(o.replay);
+        cfg = p.cfg;
+        fromCycle = p.cycle;
+      } else {
+        cfg = cellFromOptions(o);
+      }
+      const shard = parseShardOption(o.shard, o.out);
+      if (shard && fromCycle !== undefined) throw new BadInputError('--replay reruns one cycle: give it without --shard');
+      applyDeadlineFactor(o.deadlineFactor);
+      if (o.writeShape !== undefined) prepareDir(o.writeShape);
+      const onCycle = o.json ? undefined : (c: CycleResult) => process.stderr.write(formatCycleLine(c) + '\n');
+      let r: CellResult | undefined;
+      if (fromCycle !== undefined) {
+        r = await runMariadbCell(cfg, { fromCycle, onCycle });
+      } else {
+        const { outcome, cell } = await runMariadbShard(cfg, shard, { onCycle });
+        r = cell;
+        writeRunOutputs({ command: 'mariadb', title: `tornlab mariadb ${outcome.result.id}`, campaign: { mariadb: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
+      }
+      if (r) process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
+      else process.stdout.write(o.json ? '{}\n' : `${shard ? `shard ${shard.index}/${shard.count}` : 'this run'} owns none of the ${cfg.crashes} cycles\n`);
+      if (r && o.writeShape !== undefined) for (const f of writeWriteShapeReport(o.writeShape, writeShapeRun(r))) process.stderr.write(`wrote ${f}\n`);
+      const cycles = r?.cycles ?? [];
+      process.exitCode = runExitStatus({ findings: cycles.some((c) => isFinding(c.verdict)), harnessErrors: cycles.some((c) => c.verdict === 'harness-error') });
+    });
+}

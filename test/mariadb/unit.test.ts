@@ -1,0 +1,81 @@
+/** engines/mariadb without a server: replay ids, verdicts from InnoDB's words, the doublewrite area, bad input. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DEFAULT_CELL, parseMariadbReplayId, replayIdOf } from '../../engines/mariadb/cycle';
+import { doublewriteArea } from '../../engines/mariadb/checks';
+import { decideVerdict } from '../../engines/mariadb/verdict';
+import { expandMariadbCells, parseCampaign } from '../../src/campaign/campaign-file';
+
+const CLI = path.resolve(__dirname, '../../dist/src/cli/main.js');
+
+test('a replay id names the cell and parses back into it', () => {
+  const cfg = { ...DEFAULT_CELL, doublewrite: false, flushMethod: 'fsync' as const, pageSize: 8192, seed: 7, crashes: 3, faults: ['lying-flush'] };
+  const id = replayIdOf(cfg, 2);
+  expect(id).toBe('mariadb:consumer-tlc+lying-flush:dblwr=off:fsync:8k:trx=1:ext4:flush:seed=7:cycle=2');
+  const p = parseMariadbReplayId(id);
+  expect(p.cycle).toBe(2);
+  expect(replayIdOf(p.cfg, p.cycle)).toBe(id);
+  expect(() => parseMariadbReplayId('pg:consumer-tlc:fpw=on:checkpoint:seed=1:cycle=0')).toThrow(/not a MariaDB replay id/);
+  const fsOpts = { ...cfg, crashAt: 'unprotected' as const, mkfsOptions: ['-O', 'bigalloc', '-C', '16384'], mountOptions: ['dioread_nolock'] };
+  const q = parseMariadbReplayId(replayIdOf(fsOpts, 1));
+  expect(q.cfg).toMatchObject({ crashAt: 'unprotected', mkfsOptions: fsOpts.mkfsOptions, mountOptions: fsOpts.mountOptions });
+});
+
+const oracle = { lostCommits: [], balanceSum: 100n, expectedSum: 100n, accountRows: 10, inconsistentAccounts: 0, presentTransfers: 5, queryErrors: [], oltpRows: 10, inconsistentBranches: 0 };
+
+test('verdicts from the evidence', () => {
+  const refusedLog = '[ERROR] InnoDB: Unable to apply log to corrupted page 48 in file ./ibdata1\n[ERROR] InnoDB: Plugin initialization aborted with error Page read from tablespace is corrupted.';
+  expect(decideVerdict({ refused: true, log: refusedLog })).toBe('torn-page-detected');
+  expect(decideVerdict({ refused: true, log: '[ERROR] InnoDB: Missing MLOG_CHECKPOINT' })).toBe('recovery-failed');
+  expect(decideVerdict({ refused: false, log: '', oracle, oltpRowsExpected: 10 })).toBe('ok');
+  expect(decideVerdict({ refused: false, log: '', oracle: { ...oracle, lostCommits: [3] } })).toBe('lost-commit');
+  expect(decideVerdict({ refused: false, log: '', oracle: { ...oracle, inconsistentAccounts: 2 } })).toBe('atomicity-violation');
+  expect(decideVerdict({ refused: false, log: '', oracle, oltpRowsExpected: 11 })).toBe('atomicity-violation');
+  const badPage = { files: 4, bad: [{ file: 'tornlab/accounts.ibd', page: 9 }], doublewriteSkipped: 0, unreadable: [] };
+  expect(decideVerdict({ refused: false, log: '', oracle, innochecksum: badPage })).toBe('torn-page-detected');
+  // CHECK TABLE finds a broken structure while every checksum passes: silent corruption.
+  const structure = { problems: [{ table: 'tornlab.accounts', msgType: 'error', msgText: 'Corrupt' }], errors: [] };
+  expect(decideVerdict({ refused: false, log: '', oracle, checkTable: structure, innochecksum: { ...badPage, bad: [] } })).toBe('silent-corruption');
+});
+
+test('the doublewrite area is read from the TRX_SYS page', () => {
+  const ps = 16384;
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tornlab-dblwr-')), 'ibdata1');
+  const buf = Buffer.alloc(6 * ps);
+  const at = 5 * ps + ps - 200;
+  buf.writeUInt32BE(536853855, at + 10);
+  buf.writeUInt32BE(64, at + 14);
+  buf.writeUInt32BE(128, at + 18);
+  fs.writeFileSync(f, buf);
+  expect(doublewriteArea(f, ps)).toEqual([
+    [64, 128],
+    [128, 192],
+  ]);
+  buf.writeUInt32BE(0, at + 10);
+  fs.writeFileSync(f, buf);
+  expect(doublewriteArea(f, ps)).toEqual([]);
+  fs.rmSync(path.dirname(f), { recursive: true });
+});
+
+test.each([
+  [['mariadb'], /--doublewrite must be on or off/],
+  [['mariadb', '--doublewrite', 'maybe'], /--doublewrite must be on or off/],
+  [['mariadb', '--doublewrite', 'off', '--page-size', '12k'], /--page-size must be 4k, 8k, 16k, 32k or 64k/],
+  [['mariadb', '--doublewrite', 'off', '--flush-method', 'O_SYNC'], /--flush-method must be one of O_DIRECT, fsync, O_DIRECT_NO_FSYNC/],
+  [['mariadb', '--replay', 'mariadb:nope'], /not a MariaDB replay id/],
+])('tornlab %j: exit 2 with a message', (args, message) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+});
+
+test('a campaign file\'s mariadb section expands into cells (profiles x doublewrite) with their settings', () => {
+  const c = parseCampaign('profiles: [consumer-tlc, atomic-16k]\nmodes: []\nmariadb: {doublewrite: [on, off], crashes: 3, seed: 5, mkfsOptions: ["-O bigalloc -C 16384"]}\n', 'md.yaml');
+  const cells = expandMariadbCells(c);
+  expect(cells.map((x) => `${x.profile}:${x.doublewrite}`)).toEqual(['consumer-tlc:true', 'consumer-tlc:false', 'atomic-16k:true', 'atomic-16k:false']);
+  expect(cells[0]).toMatchObject({ crashes: 3, seed: 5, pageSize: 16384, flushMethod: 'O_DIRECT', mkfsOptions: ['-O', 'bigalloc', '-C', '16384'] });
+  expect(() => parseCampaign('mariadb: {doublewrite: [maybe]}\n', 'bad.yaml')).toThrow(/doublewrite/);
+});
