@@ -32,8 +32,13 @@ export interface Evidence {
 
 /** One line of the server log: the backend's pid (from the default log_line_prefix "... UTC [pid] "), if any. */
 const LOG_PID = /\[(\d+)\]\s+(?:WARNING|ERROR|LOG|FATAL|PANIC|CONTEXT|DETAIL|HINT):/;
-/** ReadBuffer_common's words for a page it zeroed instead of failing (RBM_ZERO_ON_ERROR or zero_damaged_pages). */
-const ZEROED = /invalid page in block (\d+) of relation (\S+); zeroing out page/;
+/**
+ * The buffer manager's words for pages it zeroed instead of failing (RBM_ZERO_ON_ERROR or
+ * zero_damaged_pages): one page (PostgreSQL 15-17, and 18 with a quoted path), or a range of a
+ * vectored read (18: "zeroing out N invalid pages among blocks A..B of relation ...").
+ */
+const ZEROED_ONE = /invalid page in block (\d+) of relation "?([^";\s]+)"?; zeroing out page/;
+const ZEROED_RANGE = /zeroing out (?:\d+) invalid pages among blocks (\d+\.\.\d+) of relation "?([^";\s]+)"?/;
 /** The forks whose pages PostgreSQL reads with RBM_ZERO_ON_ERROR by design. */
 const MAP_FORK = /_(fsm|vm)$/;
 
@@ -59,16 +64,20 @@ export function logChecksumEvidence(log: string): LogChecksumEvidence {
   const zeroedMapPages: string[] = [];
   const repaired = new Set<number>();
   lines.forEach((line, i) => {
-    const z = ZEROED.exec(line);
+    const z = ZEROED_ONE.exec(line) ?? ZEROED_RANGE.exec(line);
     if (!z || !MAP_FORK.test(z[2])) return;
-    zeroedMapPages.push(`${z[2]} block ${z[1]}`);
+    zeroedMapPages.push(`${z[2]} block${z[1].includes('..') ? 's' : ''} ${z[1]}`);
     repaired.add(i);
-    // The verification warning of the same read: the previous checksum line of this backend.
+    // The verification warnings of the same read (one per zeroed page): this backend's checksum lines just before.
     const pid = LOG_PID.exec(line)?.[1];
-    for (let j = i - 1; j >= 0; j--) {
+    let pages = Number(/zeroing out (\d+) invalid pages/.exec(line)?.[1] ?? 1);
+    for (let j = i - 1; j >= 0 && pages > 0; j--) {
       if (pid !== undefined && LOG_PID.exec(lines[j])?.[1] !== pid) continue;
-      if (/page verification failed/.test(lines[j]) && !repaired.has(j)) repaired.add(j);
-      if (/page verification failed|invalid page in block/.test(lines[j])) break;
+      if (/invalid page in block|invalid pages among blocks/.test(lines[j])) break;
+      if (/page verification failed/.test(lines[j]) && !repaired.has(j)) {
+        repaired.add(j);
+        pages--;
+      }
     }
   });
   lines.forEach((line, i) => {

@@ -84,4 +84,14 @@ describe('PostgreSQL verdicts', () => {
     const both = FSM_ZEROED_LOG + HEAP_TORN_LOG;
     expect(detailLine(notableLogLines(both))).toBe(HEAP_TORN_LOG.split('\n')[1]);
   });
+
+  test("PostgreSQL 18's forms of the zeroing line (quoted path, a range of a vectored read)", () => {
+    const quoted = FSM_ZEROED_LOG.replace('relation base/5/16384_fsm;', 'relation "base/5/16384_fsm";');
+    expect(logChecksumEvidence(quoted).zeroedMapPages).toEqual(['base/5/16384_fsm block 2']);
+    expect(decideVerdict(after(quoted))).toBe('ok');
+    const range = FSM_ZEROED_LOG.replace('invalid page in block 2 of relation base/5/16384_fsm; zeroing out page', 'zeroing out 2 invalid pages among blocks 0..2 of relation "base/5/16384_fsm"');
+    expect(logChecksumEvidence(range).zeroedMapPages).toEqual(['base/5/16384_fsm blocks 0..2']);
+    const heapRange = range.replace('16384_fsm', '16384');
+    expect(decideVerdict(after(heapRange))).toBe('torn-page-detected');
+  });
 });
