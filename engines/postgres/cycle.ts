@@ -30,6 +30,7 @@ import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
 import { remountCrashImage, survivorsFrom } from '../../src/export/power-cut';
+import { FsChoice, FsInForce, fsInForce, fsOptionsRefused, fsOptionsTag, isDefaultFsChoice, validateFsChoice } from '../../src/export/fs-options';
 import { markedProcesses } from '../../src/export/processes';
 import { BadInputError } from '../../src/util/errors';
 import { Prng } from '../../src/util/prng';
@@ -60,6 +61,10 @@ export interface PgCellConfig {
   crashes: number;
   crashAt: CrashAt;
   fs: FsType;
+  /** Extra mkfs arguments of the base image's file system (src/export/fs-options.ts; default none). */
+  mkfsOptions?: string[];
+  /** Extra mount options of every mount of the cell (default none). */
+  mountOptions?: string[];
   /** Extra server settings (name -> value), passed through with -c. */
   settings: Record<string, string>;
   accounts: number;
@@ -90,6 +95,11 @@ export const DEFAULT_CELL: Omit<PgCellConfig, 'fpw' | 'seed' | 'crashes'> = {
   pgbenchScale: 1,
 };
 
+/** The cell's file-system choice (src/export/fs-options.ts). */
+export function fsChoiceOf(cfg: PgCellConfig): FsChoice {
+  return { fs: cfg.fs, mkfsOptions: cfg.mkfsOptions ?? [], mountOptions: cfg.mountOptions ?? [] };
+}
+
 /** Server settings of a cell; the user's settings win over ours. */
 export function serverSettings(cfg: PgCellConfig): Record<string, string> {
   return {
@@ -110,7 +120,7 @@ export function validateCell(cfg: PgCellConfig): void {
   parseFaults(cfg.faults);
   if (!Number.isSafeInteger(cfg.seed)) throw new BadInputError(`--seed must be an integer, got ${cfg.seed}`);
   if (!Number.isInteger(cfg.crashes) || cfg.crashes < 1 || cfg.crashes > 10000) throw new BadInputError(`--crashes must be an integer from 1 to 10000, got ${cfg.crashes}`);
-  if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
+  validateFsChoice(fsChoiceOf(cfg));
   if (cfg.crashAt !== 'checkpoint' && cfg.crashAt !== 'seeded') throw new BadInputError(`--crash-at must be checkpoint or seeded, got ${cfg.crashAt}`);
   if (cfg.nsze !== undefined && !(Number.isSafeInteger(cfg.nsze) && cfg.nsze > 0)) throw new BadInputError(`--device-mib must give a whole number of blocks, got ${cfg.nsze} blocks`);
   if (!Number.isInteger(cfg.accounts) || cfg.accounts < 2) throw new BadInputError(`--accounts must be an integer >= 2, got ${cfg.accounts}`);
@@ -238,7 +248,7 @@ function nszeOf(cfg: PgCellConfig): number {
 
 function baseKey(cfg: PgCellConfig): string {
   const runtime = cfg.runtime === 'container' ? `container-${containerPgVersion(cfg)}` : 'local';
-  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, accounts: cfg.accounts, pgbench: cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0, nsze: nszeOf(cfg), runtime });
+  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, mkfs: cfg.mkfsOptions ?? [], mount: cfg.mountOptions ?? [], accounts: cfg.accounts, pgbench: cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0, nsze: nszeOf(cfg), runtime });
 }
 
 /** Container images resolved for this process, by major version (resolveRuntime fills it). */
@@ -292,10 +302,10 @@ export async function baseImage(cfg: PgCellConfig, ledger = runLedger(), d = pgD
   const dev = await HostedDevice.create({ profile: cfg.profile, seed: cfg.seed, nsze });
   let stack: BlockStack;
   try {
-    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, ledger }));
+    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, mkfsOptions: cfg.mkfsOptions, mountOptions: cfg.mountOptions, ledger }));
   } catch (e) {
     await dev.dispose();
-    throw e;
+    throw fsOptionsRefused(e, fsChoiceOf(cfg)) ?? e;
   }
   let server: PgInstance | undefined;
   try {
@@ -385,6 +395,8 @@ export interface CycleResult {
   /** PostgreSQL's own words: log lines, tool output. */
   messages: string[];
   replayId: string;
+  /** The file system's options in force during the load (src/export/fs-options.ts). */
+  fsInForce?: FsInForce;
   cut: {
     trigger: 'checkpoint' | 'seeded' | 'after-checkpoint' | 'end-of-load';
     afterWrites: number;
@@ -451,7 +463,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   const dev = await HostedDevice.create({ profile: cfg.profile, faults: cfg.faults, seed: devSeed, nsze: base.nsze, image: base.image.id });
   let stack: BlockStack;
   try {
-    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, ledger }));
+    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, mountOptions: cfg.mountOptions, ledger }));
   } catch (e) {
     await dev.dispose();
     if (e instanceof HarnessError) return harnessResult(cfg, cycle, e, t0);
@@ -472,6 +484,8 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   let pgbench: ReturnType<PgInstance['runTool']> | undefined;
   let released = false;
   try {
+    // What the kernel and the file system report in force on this mount (not what was asked for).
+    res.fsInForce = await guard('export', d.export, fsInForce(cfg.fs, stack.loopDevice!, stack.mountPoint!));
     const st = await guard('start', d.start, server.start());
     res.ms.start = Date.now() - t0;
     if (!st.ready) throw new Error(`postgres did not start from the base image:\n${server.logSinceStart()}`);
@@ -622,7 +636,10 @@ function harnessResult(cfg: PgCellConfig, cycle: number, e: HarnessError, t0: nu
 /** The replay id of a cycle (engines/postgres/campaign.ts parsePgReplayId reads it back); shards own cycles by it. */
 export function pgReplayId(cfg: PgCellConfig, cycle: number): string {
   const rt = cfg.runtime === 'container' ? `@container${containerPgVersion(cfg)}` : '';
-  return `pg${rt}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
+  // The file-system segment only when it is not the default (ext4, no options): older ids stay valid.
+  const c = fsChoiceOf(cfg);
+  const fsSeg = isDefaultFsChoice(c) ? '' : `:${c.fs}${fsOptionsTag(c)}`;
+  return `pg${rt}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}${fsSeg}:seed=${cfg.seed}:cycle=${cycle}`;
 }
 
 /** pgbench runs as a client tool with our marker; find and kill it at the cut. */
@@ -644,7 +661,7 @@ function killMarkedPgbench(ledger: RunLedger): number[] {
 
 async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: PgDeadlines): Promise<void> {
   const tRec = Date.now();
-  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, ledger }));
+  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger }));
   res.cut.changedBlocks = rec.changedBlocks;
   res.recovery.fsckCode = rec.fsck?.code ?? 0;
   res.recovery.fsckOutput = rec.fsck?.output ?? '';

@@ -3,10 +3,11 @@ import { Command } from 'commander';
 import { DEFAULT_PROFILE, getProfile } from '../../device/profiles';
 import { warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { BadInputError } from '../../util/errors';
-import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, parseSettings, validateCell } from '../../../engines/postgres/cycle';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, fsChoiceOf, parseSettings, validateCell } from '../../../engines/postgres/cycle';
 import { runPgShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
-import { FsType } from '../../export/block-stack';
+import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
+import { describeFsChoice } from '../../export/fs-options';
 import { isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
@@ -19,6 +20,8 @@ interface PgOpts {
   seed: string;
   crashAt: string;
   fs: string;
+  mkfsOption: string[];
+  mountOption: string[];
   set: string[];
   accounts: string;
   clients: string;
@@ -53,7 +56,7 @@ export function cellFromOptions(o: PgOpts): PgCellConfig {
     crashes: int(o.crashes, '--crashes'),
     seed: int(o.seed, '--seed'),
     crashAt: o.crashAt as CrashAt,
-    fs: o.fs as FsType,
+    ...fsChoiceFromOptions(o),
     settings: parseSettings(o.set),
     accounts: int(o.accounts, '--accounts'),
     clients: int(o.clients, '--clients'),
@@ -82,8 +85,11 @@ export function formatCycleLine(c: CycleResult): string {
 
 export function formatCell(r: CellResult): string {
   const c = r.config;
+  const inForce = r.cycles.find((x) => x.fsInForce)?.fsInForce;
   const lines = [
     `PostgreSQL${c.runtime === 'container' ? ` ${containerPgVersion(c)} (container)` : ' (local)'} full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `file system asked: ${describeFsChoice(fsChoiceOf(c))}`,
+    ...(inForce ? [`file system in force: mount ${inForce.mount}; ${inForce.format}`] : []),
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
     ...r.cycles.map(formatCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
@@ -94,8 +100,7 @@ export function formatCell(r: CellResult): string {
 }
 
 export function registerPgCommands(program: Command): void {
-  program
-    .command('pg')
+  addFsOptions(program.command('pg'))
     .description('run real PostgreSQL on an emulated device exported through FUSE: load, cut the power (during a CHECKPOINT by default), recover, verify')
     .requiredOption('--fpw <on|off>', 'full_page_writes')
     .option('--profile <name>', 'device profile', DEFAULT_PROFILE)
@@ -103,7 +108,6 @@ export function registerPgCommands(program: Command): void {
     .option('--crashes <n>', 'crash cycles', '5')
     .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
     .option('--crash-at <where>', 'checkpoint (targeted: inside a CHECKPOINT\'s writeback) | seeded (after a seeded number of writes)', 'checkpoint')
-    .option('--fs <type>', 'file system on the exported device: ext4 | xfs', 'ext4')
     .option('--set <name=value>', 'extra PostgreSQL setting (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--accounts <n>', 'bank accounts', String(DEFAULT_CELL.accounts))
     .option('--clients <n>', 'bank-transfer client connections', String(DEFAULT_CELL.clients))
