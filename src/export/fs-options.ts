@@ -77,7 +77,7 @@ export interface FsInForce {
   fs: FsType;
   /** Per-mount and super options of the mount point, from /proc/self/mountinfo. */
   mount: string;
-  /** ext4: dumpe2fs -h's features, block and cluster size; xfs: xfs_info's data section (bsize, sunit, swidth, extsz). */
+  /** ext4: dumpe2fs -h's features, block and cluster size; xfs: xfs_info's data section (bsize, sunit, swidth in blocks). */
   format: string;
 }
 
@@ -103,7 +103,7 @@ export async function fsInForce(type: FsType, dev: string, mnt: string): Promise
   const r = await run('xfs_info', [mnt], { timeoutMs: 30_000 });
   const data = r.stdout.split('\n').filter((l) => /^(meta-data|data|\s)/.test(l)).join(' ');
   const pick = (k: string) => new RegExp(`\\b${k}=(\\S+)`).exec(data)?.[1];
-  return { fs: type, mount, format: ['bsize', 'sunit', 'swidth', 'extsz', 'agsize'].map((k) => `${k}=${pick(k) ?? '?'}`).join(' ') };
+  return { fs: type, mount, format: ['bsize', 'sunit', 'swidth', 'agsize'].map((k) => `${k}=${pick(k) ?? '?'}`).join(' ') };
 }
 
 /** ext4 with no extra arguments: what every engine did before these options. */
