@@ -30,6 +30,7 @@ import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
 import { remountCrashImage, survivorsFrom } from '../../src/export/power-cut';
+import { PgShapeContext, PgWriteShape, cycleShape, loadShape } from './write-shape';
 import { FsChoice, FsInForce, fsInForce, fsOptionsRefused, fsOptionsTag, isDefaultFsChoice, validateFsChoice } from '../../src/export/fs-options';
 import { markedProcesses } from '../../src/export/processes';
 import { BadInputError } from '../../src/util/errors';
@@ -80,6 +81,8 @@ export interface PgCellConfig {
   runtime?: PgRuntime;
   /** PostgreSQL major version of the container runtime (15, 17, 18); the local runtime runs what TORNLAB_PG_BIN names. */
   pgVersion?: string;
+  /** Trace the device's writes and keep the write shape per cycle (engines/postgres/write-shape.ts); an observation, not in the replay id. */
+  writeShape?: boolean;
 }
 
 export const DEFAULT_CELL: Omit<PgCellConfig, 'fpw' | 'seed' | 'crashes'> = {
@@ -397,6 +400,8 @@ export interface CycleResult {
   replayId: string;
   /** The file system's options in force during the load (src/export/fs-options.ts). */
   fsInForce?: FsInForce;
+  /** With writeShape: the load's and the checkpoint's page writes against the profile's atomicity. */
+  writeShape?: PgWriteShape;
   cut: {
     trigger: 'checkpoint' | 'seeded' | 'after-checkpoint' | 'end-of-load';
     afterWrites: number;
@@ -490,11 +495,13 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     res.ms.start = Date.now() - t0;
     if (!st.ready) throw new Error(`postgres did not start from the base image:\n${server.logSinceStart()}`);
     const ctl = await guard('start', d.start, server.connect());
+    if (cfg.writeShape) await guard('start', d.start, stack.fuse!.startTrace());
     if (hooks.hangAfterStart) await stack.fuse!.hang();
     const wal0 = await guard('load', d.load, walSnapshot(ctl));
     for (let i = 0; i < cfg.clients; i++) clients.push(await guard('load', d.load, server.connect()));
     const tLoad = Date.now();
     let walCut: Awaited<ReturnType<typeof walSnapshot>>;
+    let shapeCtx: PgShapeContext | undefined;
     await guard('load', d.load, loadUntilCut());
     res.ms.load = Date.now() - tLoad;
     if (!stack.fuse!.isCut) await guard('cut', d.cut, stack.cut());
@@ -508,6 +515,8 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     res.device.load = deviceBytes(await dev.counters(), dev0);
     const victims = server.kill();
     for (const p of killMarkedPgbench(ledger)) victims.push(p);
+    const checkpointTrace = shapeCtx ? await stack.fuse!.takeTrace() : undefined;
+    if (shapeCtx) res.writeShape = cycleShape(cfg.profile, shapeCtx, checkpointTrace);
     const exportStats = await stack.fuse!.stats();
     res.cut.heldRequests = exportStats.heldCount;
     res.cut.maxDirtyBytes = exportStats.maxDirtyBytes;
@@ -561,6 +570,10 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
       if (cfg.crashAt === 'checkpoint' && !stack.fuse!.isCut) {
         const dirty = await safeQuery(ctl, 'SELECT count(*)::int AS n FROM pg_buffercache WHERE isdirty');
         res.cut.dirtyBuffers = dirty ? Number(dirty[0].n) : 0;
+        // The load's write shape, and the file map the checkpoint's writes are read against (nothing is armed yet).
+        const loadTrace = cfg.writeShape ? await untilCut(stack.fuse!.takeTrace()) : undefined;
+        if (loadTrace) shapeCtx = await untilCut(loadShape(cfg.profile, loadTrace, stack.mountPoint!, server.opts.dataDir));
+        if (stack.fuse!.isCut) return;
         // Cut inside the checkpoint's data writeback: once the device cache holds a seeded
         // amount of not-yet-flushed data (commits' WAL flushes keep it near empty otherwise).
         res.cut.dirtyBytesAtLeast = cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
