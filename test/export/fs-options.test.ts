@@ -50,6 +50,7 @@ test('mountinfo: the per-mount and the super options of one mount point', () => 
 test.each([
   [['pg', '--fpw', 'on', '--fs', 'zfs'], /--fs must be ext4 or xfs/],
   [['pg', '--fpw', 'on', '--mount-option', 'a,b c'], /is not a mount option/],
+  [['pg', '--fpw', 'on', '--crash-at', 'seeded', '--write-shape', '/tmp/tornlab-never-made'], /--write-shape .*--crash-at checkpoint/],
   [['sqlite', '--fs', 'btrfs'], /--fs must be ext4 or xfs/],
   [['sqlite', '--no-device', '--fs', 'xfs'], /--fs.*with --no-device/],
   [['exec', '--mount', '/tmp/none', '--start', 'true', '--load', 'true', '--verify', 'true', '--mount-option', 'x y'], /is not a mount option/],
