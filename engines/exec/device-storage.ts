@@ -22,6 +22,7 @@ import { BlockStack, CutInfo, HostedDevice, cutAndRelease, registerActive, remou
 import { faultNames, getProfile, parseFaults } from '../../src/device/profiles';
 import { Prng } from '../../src/util/prng';
 import { killProcessesUsing } from './processes';
+import { DEFAULT_FS_CHOICE, FsChoice, FsInForce, fsInForce, fsOptionsRefused, validateFsChoice } from '../../src/export/fs-options';
 import { CrashableStorage, CutSummary, RemountSummary } from './storage';
 
 export interface DeviceStorageOptions {
@@ -35,12 +36,18 @@ export interface DeviceStorageOptions {
   sizeBytes?: number;
   /** Bind-mount the file system at this (empty, existing) directory. */
   bindAt?: string;
+  /** File system and extra mkfs/mount arguments (default ext4, none; src/export/fs-options.ts). */
+  fsChoice?: FsChoice;
+  /** Told what is in force once the first file system is mounted (mountinfo, dumpe2fs -h / xfs_info). */
+  onFsInForce?: (f: FsInForce) => void;
 }
 
 export const DEFAULT_DEVICE_BYTES = 64 * 1024 * 1024;
 
 export async function openDeviceStorage(o: DeviceStorageOptions): Promise<CrashableStorage> {
-  requireExport('ext4');
+  const fsc = o.fsChoice ?? DEFAULT_FS_CHOICE;
+  validateFsChoice(fsc);
+  requireExport(fsc.fs);
   const profile = getProfile(o.profile);
   const faults = parseFaults(o.faults ?? []);
   const nsze = Math.floor((o.sizeBytes ?? DEFAULT_DEVICE_BYTES) / profile.identify.namespace.lbaDataSize);
@@ -75,11 +82,13 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
   const unregisterBind = o.bindAt ? registerActive({ release: async () => void (await unbind()) }) : () => undefined;
   let stack: BlockStack | undefined;
   try {
-    stack = await BlockStack.mountDevice(device, { format: true });
+    stack = await BlockStack.mountDevice(device, { format: true, fs: fsc.fs, mkfsOptions: fsc.mkfsOptions, mountOptions: fsc.mountOptions });
+    if (o.onFsInForce) o.onFsInForce(await fsInForce(fsc.fs, stack.loopDevice!, stack.mountPoint!));
   } catch (e) {
     unregisterBind();
+    await stack?.release();
     await device.dispose();
-    throw e;
+    throw fsOptionsRefused(e, fsc) ?? e;
   }
   try {
     await bind(stack);
@@ -143,7 +152,7 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
     },
     async remountCrashImage(): Promise<RemountSummary> {
       if (!point) throw new Error('remountCrashImage before powerCut');
-      const rec = await remountCrashImage(device, survivorsFrom(new Prng(point.seed, `crash/p${point.seq}/s${o.sample}`)));
+      const rec = await remountCrashImage(device, survivorsFrom(new Prng(point.seed, `crash/p${point.seq}/s${o.sample}`)), { fs: fsc.fs, mountOptions: fsc.mountOptions });
       // The cut device (and its crash point) is no longer needed; the crash image's device takes its place.
       await device.dispose();
       device = rec.device;

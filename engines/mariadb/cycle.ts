@@ -41,6 +41,7 @@ import { Prng } from '../../src/util/prng';
 import { BankWorkload } from '../postgres/bank';
 import { DeviceBytes, deviceBytes, latencySummary, median, noteHarnessError } from '../postgres/cycle';
 import { powerFailAtomicity } from '../../src/device/identify';
+import { fsOptionsTag, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
 import { PageLayout, TracedFile, WriteShape, analyzeWriteShape, fileMap, pageLayout } from '../../src/export/write-shape';
 import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
 import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
@@ -137,9 +138,7 @@ export function validateCell(cfg: MariadbCellConfig): void {
   int(cfg.flushLogAtTrxCommit, 0, 2, '--flush-log-at-trx-commit');
   int(cfg.bufferPoolMiB, 8, 4096, '--buffer-pool-mib');
   int(cfg.redoMiB, 4, 4096, '--redo-mib');
-  if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
-  for (const o of cfg.mkfsOptions) if (!o || /[\0\n\s]/.test(o)) throw new BadInputError(`--mkfs-option "${o}" is not an argument (give e.g. --mkfs-option "-O bigalloc -C 16384")`);
-  for (const o of cfg.mountOptions) if (!/^[A-Za-z0-9_=.:/+-]+$/.test(o)) throw new BadInputError(`--mount-option "${o}" is not a mount option (one per flag, e.g. --mount-option dioread_nolock)`);
+  validateFsChoice(cfg);
   if (!['flush', 'unprotected', 'seeded'].includes(cfg.crashAt)) throw new BadInputError(`--crash-at must be flush, unprotected or seeded, got ${cfg.crashAt}`);
   int(cfg.accounts, 2, 10_000_000, '--accounts');
   int(cfg.clients, 1, 64, '--clients');
@@ -391,12 +390,6 @@ function kib(n: number): string {
   return n % 1024 === 0 ? `${n / 1024}k` : String(n);
 }
 
-/** File-system options in a replay id: base64url of JSON [mkfs, mount], only when there are any. */
-function fsOptionsTag(cfg: MariadbCellConfig): string {
-  if (cfg.mkfsOptions.length === 0 && cfg.mountOptions.length === 0) return '';
-  return '~' + Buffer.from(JSON.stringify([cfg.mkfsOptions, cfg.mountOptions])).toString('base64url');
-}
-
 /** `mariadb[@container<version>]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=<n>:<fs>[~<fs options>]:<cut>:seed=S:cycle=N`. */
 export function replayIdOf(cfg: MariadbCellConfig, cycle: number): string {
   return `mariadb${runtimeTag(cfg)}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:dblwr=${cfg.doublewrite ? 'on' : 'off'}:${cfg.flushMethod}:${kib(cfg.pageSize)}:trx=${cfg.flushLogAtTrxCommit}:${cfg.fs}${fsOptionsTag(cfg)}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
@@ -409,14 +402,7 @@ export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycl
   const m = /^mariadb(?:@container\d+\.\d+)?:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|unprotected|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
   if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb[@containerV]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded:seed=S:cycle=N)`);
   const cycle = Number(m[11]);
-  let fsOptions: [string[], string[]] = [[], []];
-  if (m[8]) {
-    try {
-      fsOptions = JSON.parse(Buffer.from(m[8].slice(1), 'base64url').toString('utf8'));
-    } catch {
-      throw new BadInputError(`"${id}": the file-system options after "~" do not decode`);
-    }
-  }
+  const fsOptions = parseFsOptionsTag(m[8], id);
   const cfg: MariadbCellConfig = {
     ...DEFAULT_CELL,
     profile: m[1],
@@ -426,8 +412,7 @@ export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycl
     pageSize: Number(m[5]) * 1024,
     flushLogAtTrxCommit: Number(m[6]),
     fs: m[7] as FsType,
-    mkfsOptions: fsOptions[0],
-    mountOptions: fsOptions[1],
+    ...fsOptions,
     crashAt: m[9] as CrashAt,
     seed: Number(m[10]),
     crashes: cycle + 1,

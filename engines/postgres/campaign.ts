@@ -10,6 +10,8 @@ import type { Expectation, NonOkState } from '../../src/report/schema';
 import { NON_OK } from '../../src/crash/verdict';
 import type { Verdict } from '../../src/crash/verdict';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, median } from './cycle';
+import type { FsType } from '../../src/export/block-stack';
+import { parseFsOptionsTag } from '../../src/export/fs-options';
 import { detailLine } from './verdict';
 
 /**
@@ -104,16 +106,19 @@ export function pgMeasurementsOf(cfg: PgCellConfig, cycles: readonly PgCycleSumm
 export function parsePgReplayId(id: string): { cfg: PgCellConfig; cycle: number } {
   // The container runtime names itself and its major version: pg@container17:...
   const rt = /^pg@container(\d+):/.exec(id.trim());
-  const m = /^pg(?:@container\d+)?:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):fpw=(on|off):(checkpoint|seeded):seed=(\d+):cycle=(\d+)$/.exec(id.trim());
-  if (!m) throw new BadInputError(`"${id}" is not a PostgreSQL replay id (pg[@containerV]:<profile>[+fault]:fpw=on|off:checkpoint|seeded:seed=S:cycle=N)`);
-  const cycle = Number(m[6]);
+  const m = /^pg(?:@container\d+)?:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):fpw=(on|off):(checkpoint|seeded)(?::(ext4|xfs)(~[A-Za-z0-9_-]+)?)?:seed=(\d+):cycle=(\d+)$/.exec(id.trim());
+  if (!m) throw new BadInputError(`"${id}" is not a PostgreSQL replay id (pg[@containerV]:<profile>[+fault]:fpw=on|off:checkpoint|seeded[:ext4|xfs[~options]]:seed=S:cycle=N)`);
+  const cycle = Number(m[8]);
+  const fsOptions = parseFsOptionsTag(m[6], id);
   const cfg: PgCellConfig = {
     ...DEFAULT_CELL,
     profile: m[1],
     faults: m[2] ? m[2].slice(1).split('+') : [],
     fpw: m[3] === 'on',
     crashAt: m[4] as CrashAt,
-    seed: Number(m[5]),
+    ...(m[5] ? { fs: m[5] as FsType } : {}),
+    ...(fsOptions.mkfsOptions.length || fsOptions.mountOptions.length ? fsOptions : {}),
+    seed: Number(m[7]),
     crashes: cycle + 1,
     ...(rt ? { runtime: 'container' as const, pgVersion: rt[1] } : {}),
   };

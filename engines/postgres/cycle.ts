@@ -30,6 +30,8 @@ import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
 import { remountCrashImage, survivorsFrom } from '../../src/export/power-cut';
+import { PgShapeContext, PgWriteShape, cycleShape, loadShape } from './write-shape';
+import { FsChoice, FsInForce, fsInForce, fsOptionsRefused, fsOptionsTag, isDefaultFsChoice, validateFsChoice } from '../../src/export/fs-options';
 import { markedProcesses } from '../../src/export/processes';
 import { BadInputError } from '../../src/util/errors';
 import { Prng } from '../../src/util/prng';
@@ -60,6 +62,10 @@ export interface PgCellConfig {
   crashes: number;
   crashAt: CrashAt;
   fs: FsType;
+  /** Extra mkfs arguments of the base image's file system (src/export/fs-options.ts; default none). */
+  mkfsOptions?: string[];
+  /** Extra mount options of every mount of the cell (default none). */
+  mountOptions?: string[];
   /** Extra server settings (name -> value), passed through with -c. */
   settings: Record<string, string>;
   accounts: number;
@@ -75,6 +81,8 @@ export interface PgCellConfig {
   runtime?: PgRuntime;
   /** PostgreSQL major version of the container runtime (15, 17, 18); the local runtime runs what TORNLAB_PG_BIN names. */
   pgVersion?: string;
+  /** Trace the device's writes and keep the write shape per cycle (engines/postgres/write-shape.ts); an observation, not in the replay id. */
+  writeShape?: boolean;
 }
 
 export const DEFAULT_CELL: Omit<PgCellConfig, 'fpw' | 'seed' | 'crashes'> = {
@@ -89,6 +97,11 @@ export const DEFAULT_CELL: Omit<PgCellConfig, 'fpw' | 'seed' | 'crashes'> = {
   pgbenchClients: 0,
   pgbenchScale: 1,
 };
+
+/** The cell's file-system choice (src/export/fs-options.ts). */
+export function fsChoiceOf(cfg: PgCellConfig): FsChoice {
+  return { fs: cfg.fs, mkfsOptions: cfg.mkfsOptions ?? [], mountOptions: cfg.mountOptions ?? [] };
+}
 
 /** Server settings of a cell; the user's settings win over ours. */
 export function serverSettings(cfg: PgCellConfig): Record<string, string> {
@@ -110,7 +123,7 @@ export function validateCell(cfg: PgCellConfig): void {
   parseFaults(cfg.faults);
   if (!Number.isSafeInteger(cfg.seed)) throw new BadInputError(`--seed must be an integer, got ${cfg.seed}`);
   if (!Number.isInteger(cfg.crashes) || cfg.crashes < 1 || cfg.crashes > 10000) throw new BadInputError(`--crashes must be an integer from 1 to 10000, got ${cfg.crashes}`);
-  if (cfg.fs !== 'ext4' && cfg.fs !== 'xfs') throw new BadInputError(`--fs must be ext4 or xfs, got ${cfg.fs}`);
+  validateFsChoice(fsChoiceOf(cfg));
   if (cfg.crashAt !== 'checkpoint' && cfg.crashAt !== 'seeded') throw new BadInputError(`--crash-at must be checkpoint or seeded, got ${cfg.crashAt}`);
   if (cfg.nsze !== undefined && !(Number.isSafeInteger(cfg.nsze) && cfg.nsze > 0)) throw new BadInputError(`--device-mib must give a whole number of blocks, got ${cfg.nsze} blocks`);
   if (!Number.isInteger(cfg.accounts) || cfg.accounts < 2) throw new BadInputError(`--accounts must be an integer >= 2, got ${cfg.accounts}`);
@@ -238,7 +251,7 @@ function nszeOf(cfg: PgCellConfig): number {
 
 function baseKey(cfg: PgCellConfig): string {
   const runtime = cfg.runtime === 'container' ? `container-${containerPgVersion(cfg)}` : 'local';
-  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, accounts: cfg.accounts, pgbench: cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0, nsze: nszeOf(cfg), runtime });
+  return JSON.stringify({ profile: cfg.profile, fs: cfg.fs, mkfs: cfg.mkfsOptions ?? [], mount: cfg.mountOptions ?? [], accounts: cfg.accounts, pgbench: cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0, nsze: nszeOf(cfg), runtime });
 }
 
 /** Container images resolved for this process, by major version (resolveRuntime fills it). */
@@ -292,10 +305,10 @@ export async function baseImage(cfg: PgCellConfig, ledger = runLedger(), d = pgD
   const dev = await HostedDevice.create({ profile: cfg.profile, seed: cfg.seed, nsze });
   let stack: BlockStack;
   try {
-    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, ledger }));
+    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, mkfsOptions: cfg.mkfsOptions, mountOptions: cfg.mountOptions, ledger }));
   } catch (e) {
     await dev.dispose();
-    throw e;
+    throw fsOptionsRefused(e, fsChoiceOf(cfg)) ?? e;
   }
   let server: PgInstance | undefined;
   try {
@@ -385,6 +398,10 @@ export interface CycleResult {
   /** PostgreSQL's own words: log lines, tool output. */
   messages: string[];
   replayId: string;
+  /** The file system's options in force during the load (src/export/fs-options.ts). */
+  fsInForce?: FsInForce;
+  /** With writeShape: the load's and the checkpoint's page writes against the profile's atomicity. */
+  writeShape?: PgWriteShape;
   cut: {
     trigger: 'checkpoint' | 'seeded' | 'after-checkpoint' | 'end-of-load';
     afterWrites: number;
@@ -455,7 +472,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   const dev = await HostedDevice.create({ profile: cfg.profile, faults: cfg.faults, seed: devSeed, nsze: base.nsze, image: base.image.id });
   let stack: BlockStack;
   try {
-    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, ledger }));
+    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, mountOptions: cfg.mountOptions, ledger }));
   } catch (e) {
     await dev.dispose();
     if (e instanceof HarnessError) return harnessResult(cfg, cycle, e, t0);
@@ -476,15 +493,19 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   let pgbench: ReturnType<PgInstance['runTool']> | undefined;
   let released = false;
   try {
+    // What the kernel and the file system report in force on this mount (not what was asked for).
+    res.fsInForce = await guard('export', d.export, fsInForce(cfg.fs, stack.loopDevice!, stack.mountPoint!));
     const st = await guard('start', d.start, server.start());
     res.ms.start = Date.now() - t0;
     if (!st.ready) throw new Error(`postgres did not start from the base image:\n${server.logSinceStart()}`);
     const ctl = await guard('start', d.start, server.connect());
+    if (cfg.writeShape) await guard('start', d.start, stack.fuse!.startTrace());
     if (hooks.hangAfterStart) await stack.fuse!.hang();
     const wal0 = await guard('load', d.load, walSnapshot(ctl));
     for (let i = 0; i < cfg.clients; i++) clients.push(await guard('load', d.load, server.connect()));
     const tLoad = Date.now();
     let walCut: Awaited<ReturnType<typeof walSnapshot>>;
+    let shapeCtx: PgShapeContext | undefined;
     await guard('load', d.load, loadUntilCut());
     res.ms.load = Date.now() - tLoad;
     if (!stack.fuse!.isCut) await guard('cut', d.cut, stack.cut());
@@ -498,6 +519,8 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     res.device.load = deviceBytes(await dev.counters(), dev0);
     const victims = server.kill();
     for (const p of killMarkedPgbench(ledger)) victims.push(p);
+    const checkpointTrace = shapeCtx ? await stack.fuse!.takeTrace() : undefined;
+    if (shapeCtx) res.writeShape = cycleShape(cfg.profile, shapeCtx, checkpointTrace);
     const exportStats = await stack.fuse!.stats();
     res.cut.heldRequests = exportStats.heldCount;
     res.cut.maxDirtyBytes = exportStats.maxDirtyBytes;
@@ -552,6 +575,10 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
       if (cfg.crashAt === 'checkpoint' && !stack.fuse!.isCut) {
         const dirty = await safeQuery(ctl, 'SELECT count(*)::int AS n FROM pg_buffercache WHERE isdirty');
         res.cut.dirtyBuffers = dirty ? Number(dirty[0].n) : 0;
+        // The load's write shape, and the file map the checkpoint's writes are read against (nothing is armed yet).
+        const loadTrace = cfg.writeShape ? await untilCut(stack.fuse!.takeTrace()) : undefined;
+        if (loadTrace) shapeCtx = await untilCut(loadShape(cfg.profile, loadTrace, stack.mountPoint!, server.opts.dataDir));
+        if (stack.fuse!.isCut) return;
         // Cut inside the checkpoint's data writeback: once the device cache holds a seeded
         // amount of not-yet-flushed data (commits' WAL flushes keep it near empty otherwise).
         res.cut.dirtyBytesAtLeast = cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
@@ -680,7 +707,10 @@ function harnessResult(cfg: PgCellConfig, cycle: number, e: HarnessError, t0: nu
 /** The replay id of a cycle (engines/postgres/campaign.ts parsePgReplayId reads it back); shards own cycles by it. */
 export function pgReplayId(cfg: PgCellConfig, cycle: number): string {
   const rt = cfg.runtime === 'container' ? `@container${containerPgVersion(cfg)}` : '';
-  return `pg${rt}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
+  // The file-system segment only when it is not the default (ext4, no options): older ids stay valid.
+  const c = fsChoiceOf(cfg);
+  const fsSeg = isDefaultFsChoice(c) ? '' : `:${c.fs}${fsOptionsTag(c)}`;
+  return `pg${rt}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}${fsSeg}:seed=${cfg.seed}:cycle=${cycle}`;
 }
 
 /** pgbench runs as a client tool with our marker; find and kill it at the cut. */
@@ -702,7 +732,7 @@ function killMarkedPgbench(ledger: RunLedger): number[] {
 
 async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: PgDeadlines): Promise<void> {
   const tRec = Date.now();
-  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, ledger }));
+  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger }));
   res.cut.changedBlocks = rec.changedBlocks;
   res.recovery.fsckCode = rec.fsck?.code ?? 0;
   res.recovery.fsckOutput = rec.fsck?.output ?? '';

@@ -20,6 +20,8 @@ import { cover, outcomeOf } from '../../campaign/run-campaign';
 import type { ShardPart } from '../../campaign/shard-parts';
 import { owns } from '../../crash/shard';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
+import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
+import { isDefaultFsChoice } from '../../export/fs-options';
 
 /** Exit status when a cycle ended as harness-error (a phase passed its deadline) and none had a finding. */
 export const EXIT_HARNESS_ERROR = 3;
@@ -42,6 +44,9 @@ interface ExecOpts {
   timeout?: string;
   deviceMib: string;
   device: boolean;
+  fs: string;
+  mkfsOption: string[];
+  mountOption: string[];
   json?: boolean;
   out?: string;
   junit?: string;
@@ -49,8 +54,7 @@ interface ExecOpts {
 }
 
 export function registerExecCommands(program: Command): void {
-  program
-    .command('exec')
+  addFsOptions(program.command('exec'))
     .description('bring your own database: mount an emulated device at DIR, run START and LOAD, cut the power, remount the crash image, run START and VERIFY')
     .requiredOption('--mount <dir>', 'empty directory (created if missing) where the emulated device is mounted')
     .requiredOption('--start <cmd>', 'shell command that starts (or initialises) the database; run before the load and again after the crash')
@@ -85,9 +89,10 @@ export function registerExecCommands(program: Command): void {
     .action(async (o: ExecOpts, cmd: Command) => {
       const given = (key: string, flag: string) => (cmd.getOptionValueSource(key) === 'cli' ? [flag] : []);
       if (o.cutAfterAcks !== undefined) refuseMeaningless(given('cutWithinMs', '--cut-within-ms'), 'with --cut-after-acks (the cut comes after acknowledgements, not after a time)');
-      if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib')], 'with --no-device (there is no emulated device)');
+      if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib'), ...given('fs', '--fs'), ...(o.mkfsOption.length ? ['--mkfs-option'] : []), ...(o.mountOption.length ? ['--mount-option'] : [])], 'with --no-device (there is no emulated device)');
       warnLeftovers();
       applyDeadlineFactor(o.deadlineFactor);
+      const fsc = fsChoiceFromOptions(o);
       const profile = getProfile(o.profile).name;
       parseFaults(o.fault);
       const crashes = parsePositiveInt(o.crashes, '--crashes', 100000);
@@ -107,7 +112,7 @@ export function registerExecCommands(program: Command): void {
       if (o.junit) prepareOutputFile(o.junit, '--junit');
       const commands = { start: o.start, load: o.load, verify: o.verify };
       await validateCommands(commands);
-      if (o.device) requireExport('ext4');
+      if (o.device) requireExport(fsc.fs);
       const { dir, created } = await prepareMountDir(o.mount);
       // The run ledger marks the commands' processes (TORNLAB_RUN) for the teardown and doctor,
       // also without a device; where it cannot be made (no root), the runner marks them itself.
@@ -146,13 +151,13 @@ export function registerExecCommands(program: Command): void {
           cutWithinMs,
           timeouts,
           runId: ledger?.runId,
-          openStorage: (d, i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, bindAt: d }) : openPlainDirectoryAt(d)),
+          openStorage: (d, i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, bindAt: d, fsChoice: fsc, onFsInForce: i === 0 && !o.json ? (f) => process.stderr.write(`file system in force: ${f.fs}, mount ${f.mount}; ${f.format}\n`) : undefined }) : openPlainDirectoryAt(d)),
           onCycle: o.json ? undefined : (i, c) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${c.verdict}\n`),
         });
         await haltIfInterrupted();
         process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatExecCampaign(r)) + '\n');
         // The campaign as the report (and a shard's merge) knows it: what decides the cycles, not where DIR is or how long phases may take.
-        const campaign = { exec: { commands, crashes, seed, profile, faults: o.fault, cutAfterAcks, cutWithinMs: cutAfterAcks === undefined ? cutWithinMs : undefined, device: o.device, deviceMib: sizeBytes / 1024 / 1024 } };
+        const campaign = { exec: { commands, crashes, seed, profile, faults: o.fault, cutAfterAcks, cutWithinMs: cutAfterAcks === undefined ? cutWithinMs : undefined, device: o.device, deviceMib: sizeBytes / 1024 / 1024, ...(o.device && !isDefaultFsChoice(fsc) ? { fs: fsc } : {}) } };
         const part: ShardPart = { kind: 'exec', ...cover('', ids, mine), cell: { profile, faults: o.fault, seed }, cycles: r.cycles.map((c) => execCycleSummary(r, c)) };
         const outcome = outcomeOf(part, t0);
         writeRunOutputs({ command: 'exec', title: `tornlab exec ${outcome.result.id}`, campaign, seed, cells: [outcome.result], parts: [part], shard, out: o.out, junit: o.junit });

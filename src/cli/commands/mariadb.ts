@@ -6,7 +6,7 @@ import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, containerMariadbVersion
 import { runMariadbShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import * as fs from 'node:fs';
-import { FsType } from '../../export/block-stack';
+import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
 import { WriteShapeRun, writeWriteShapeReport } from '../../report/write-shape';
 import { isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
@@ -102,9 +102,7 @@ export function cellFromOptions(o: MariadbOpts): MariadbCellConfig {
     crashes: int(o.crashes, '--crashes'),
     seed: int(o.seed, '--seed'),
     crashAt: o.crashAt as CrashAt,
-    fs: o.fs as FsType,
-    mkfsOptions: o.mkfsOption.flatMap((v) => v.split(/\s+/).filter(Boolean)),
-    mountOptions: o.mountOption,
+    ...fsChoiceFromOptions(o),
     accounts: int(o.accounts, '--accounts'),
     clients: int(o.clients, '--clients'),
     oltpClients: int(o.oltpClients, '--oltp-clients'),
@@ -136,8 +134,7 @@ export function formatCell(r: CellResult): string {
 }
 
 export function registerMariadbCommands(program: Command): void {
-  program
-    .command('mariadb')
+  addFsOptions(program.command('mariadb'), DEFAULT_CELL.fs)
     .description('run real MariaDB (InnoDB) on an emulated device exported through FUSE: load, cut the power (during the page cleaner\'s flush by default), recover, verify')
     .option('--doublewrite <on|off>', 'innodb_doublewrite (required unless --replay)')
     .option('--replay <id>', 'rerun one cycle from its replay id (mariadb:...)')
@@ -151,9 +148,6 @@ export function registerMariadbCommands(program: Command): void {
     .option('--crashes <n>', 'crash cycles', '5')
     .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
     .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | unprotected (there, at the first page write the device does not cover atomically) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
-    .option('--fs <type>', 'file system on the exported device: ext4 | xfs', DEFAULT_CELL.fs)
-    .option('--mkfs-option <args>', 'extra mkfs arguments, split at spaces (repeatable), e.g. "-O bigalloc -C 16384" (ext4) or "-d su=16k,sw=1" (xfs)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--mount-option <opt>', 'extra mount option (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--accounts <n>', 'bank-ledger accounts', String(DEFAULT_CELL.accounts))
     .option('--clients <n>', 'bank-ledger client connections', String(DEFAULT_CELL.clients))
     .option('--oltp-clients <n>', 'OLTP write-mix connections (0: none)', String(DEFAULT_CELL.oltpClients))

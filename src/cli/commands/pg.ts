@@ -3,11 +3,14 @@ import { Command } from 'commander';
 import { DEFAULT_PROFILE, getProfile } from '../../device/profiles';
 import { warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { BadInputError } from '../../util/errors';
-import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, parseSettings, validateCell } from '../../../engines/postgres/cycle';
+import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, fsChoiceOf, parseSettings, validateCell } from '../../../engines/postgres/cycle';
 import { detailLine } from '../../../engines/postgres/verdict';
 import { runPgShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
-import { FsType } from '../../export/block-stack';
+import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
+import { describeFsChoice } from '../../export/fs-options';
+import { WriteShapeRun, writeWriteShapeReport } from '../../report/write-shape';
+import { PG_PAGE_BYTES } from '../../../engines/postgres/write-shape';
 import { isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
@@ -20,6 +23,8 @@ interface PgOpts {
   seed: string;
   crashAt: string;
   fs: string;
+  mkfsOption: string[];
+  mountOption: string[];
   set: string[];
   accounts: string;
   clients: string;
@@ -33,6 +38,7 @@ interface PgOpts {
   out?: string;
   junit?: string;
   shard?: string;
+  writeShape?: string;
 }
 
 /** A non-negative integer option (what sqlite and exec accept too). */
@@ -54,7 +60,7 @@ export function cellFromOptions(o: PgOpts): PgCellConfig {
     crashes: int(o.crashes, '--crashes'),
     seed: int(o.seed, '--seed'),
     crashAt: o.crashAt as CrashAt,
-    fs: o.fs as FsType,
+    ...fsChoiceFromOptions(o),
     settings: parseSettings(o.set),
     accounts: int(o.accounts, '--accounts'),
     clients: int(o.clients, '--clients'),
@@ -68,8 +74,36 @@ export function cellFromOptions(o: PgOpts): PgCellConfig {
     if (mib < 64 || mib > 65536) throw new BadInputError(`--device-mib must be from 64 to 65536 (MiB), got ${mib}`);
     cfg.nsze = (mib * 2 ** 20) / getProfile(cfg.profile).identify.namespace.lbaDataSize;
   }
+  if (o.writeShape !== undefined) {
+    if (cfg.crashAt !== 'checkpoint') throw new BadInputError('--write-shape maps the files before the CHECKPOINT\'s writeback: give it with --crash-at checkpoint');
+    cfg.writeShape = true;
+  }
   validateCell(cfg);
   return cfg;
+}
+
+/** The write-shape report data of a cell: per cycle, the load and checkpoint phases and the page layout. */
+export function writeShapeRun(r: CellResult): WriteShapeRun {
+  const c = r.config;
+  return {
+    title: `PostgreSQL full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile} (${c.fs})`,
+    settings: {
+      profile: c.profile + (c.faults.length ? ` + ${c.faults.join(', ')}` : ''),
+      'file system': c.fs,
+      'mkfs options': (c.mkfsOptions ?? []).join(' ') || '(defaults)',
+      'mount options': ['noatime', ...(c.mountOptions ?? [])].join(','),
+      'page size': `${PG_PAGE_BYTES / 1024} KiB`,
+      full_page_writes: c.fpw ? 'on' : 'off',
+    },
+    cycles: r.cycles.map((y) => ({
+      cycle: y.cycle,
+      replayId: y.replayId,
+      verdict: y.verdict,
+      phases: [y.writeShape?.load, y.writeShape?.checkpoint].filter((s): s is NonNullable<typeof s> => s !== undefined),
+      layout: y.writeShape?.layout,
+      tornPages: [],
+    })),
+  };
 }
 
 function kib(n: number): string {
@@ -84,8 +118,11 @@ export function formatCycleLine(c: CycleResult): string {
 
 export function formatCell(r: CellResult): string {
   const c = r.config;
+  const inForce = r.cycles.find((x) => x.fsInForce)?.fsInForce;
   const lines = [
     `PostgreSQL${c.runtime === 'container' ? ` ${containerPgVersion(c)} (container)` : ' (local)'} full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}, cut at ${c.crashAt}, seed ${c.seed})`,
+    `file system asked: ${describeFsChoice(fsChoiceOf(c))}`,
+    ...(inForce ? [`file system in force: mount ${inForce.mount}; ${inForce.format}`] : []),
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
     ...r.cycles.map(formatCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
@@ -96,8 +133,7 @@ export function formatCell(r: CellResult): string {
 }
 
 export function registerPgCommands(program: Command): void {
-  program
-    .command('pg')
+  addFsOptions(program.command('pg'))
     .description('run real PostgreSQL on an emulated device exported through FUSE: load, cut the power (during a CHECKPOINT by default), recover, verify')
     .requiredOption('--fpw <on|off>', 'full_page_writes')
     .option('--profile <name>', 'device profile', DEFAULT_PROFILE)
@@ -105,7 +141,6 @@ export function registerPgCommands(program: Command): void {
     .option('--crashes <n>', 'crash cycles', '5')
     .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
     .option('--crash-at <where>', 'checkpoint (targeted: inside a CHECKPOINT\'s writeback) | seeded (after a seeded number of writes)', 'checkpoint')
-    .option('--fs <type>', 'file system on the exported device: ext4 | xfs', 'ext4')
     .option('--set <name=value>', 'extra PostgreSQL setting (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--accounts <n>', 'bank accounts', String(DEFAULT_CELL.accounts))
     .option('--clients <n>', 'bank-transfer client connections', String(DEFAULT_CELL.clients))
@@ -115,6 +150,7 @@ export function registerPgCommands(program: Command): void {
     .option('--runtime <where>', 'local (Debian\'s binaries on the host) | container (a tornlab image; see tornlab containers setup)', 'local')
     .option('--pg-version <v>', 'PostgreSQL major version of the container runtime: 15 | 17 | 18 (default 15)')
     .option('--json', 'print the result as JSON')
+    .option('--write-shape <dir>', 'trace the device writes and write the write-shape report (write-shape.json, .md, .html) into this folder')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
     .option('--junit <file>', 'write JUnit XML')
     .addOption(shardOption())
@@ -126,11 +162,13 @@ export function registerPgCommands(program: Command): void {
       // Output paths before the work (src/cli/preflight.ts).
       if (o.out) prepareOutputDir(o.out, '--out');
       if (o.junit) prepareOutputFile(o.junit, '--junit');
+      if (o.writeShape !== undefined) prepareOutputDir(o.writeShape, '--write-shape');
       applyDeadlineFactor(o.deadlineFactor);
       warnLeftovers();
       const { outcome, cell: r } = await runPgShard(cfg, shard, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
       if (r) process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
       else process.stdout.write(o.json ? '{}\n' : `${shard ? `shard ${shard.index}/${shard.count}` : 'this run'} owns none of the ${cfg.crashes} cycles\n`);
+      if (r && o.writeShape !== undefined) for (const f of writeWriteShapeReport(o.writeShape, writeShapeRun(r))) process.stderr.write(`wrote ${f}\n`);
       writeRunOutputs({ command: 'pg', title: `tornlab pg ${outcome.result.id}`, campaign: { pg: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
       const cycles = r?.cycles ?? [];
       process.exitCode = runExitStatus({ findings: cycles.some((c) => isFinding(c.verdict)), harnessErrors: cycles.some((c) => c.verdict === 'harness-error') });

@@ -20,6 +20,8 @@ import { settle as settleContainers } from '../../export/containers/containers';
 import { CellOutcome } from '../../campaign/run-cell';
 import { outcomeOf, sqlitePart, sqliteShare } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
+import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
+import { isDefaultFsChoice } from '../../export/fs-options';
 
 interface SqliteOpts {
   deadlineFactor?: string;
@@ -37,14 +39,16 @@ interface SqliteOpts {
   strict?: boolean;
   grid?: boolean;
   runtime: string;
+  fs: string;
+  mkfsOption: string[];
+  mountOption: string[];
   out?: string;
   junit?: string;
   shard?: string;
 }
 
 export function registerSqliteCommands(program: Command): void {
-  program
-    .command('sqlite')
+  addFsOptions(program.command('sqlite'))
     .description('run real SQLite (better-sqlite3, in a child process) on an emulated device: commit, cut the power mid-transaction, recover, verify')
     .option('--journal-mode <mode>', 'DELETE | TRUNCATE | PERSIST | WAL | OFF', 'DELETE')
     .option('--synchronous <level>', 'FULL | NORMAL | OFF (or EXTRA)', 'FULL')
@@ -71,11 +75,12 @@ export function registerSqliteCommands(program: Command): void {
     .action(async (o: SqliteOpts, cmd: Command) => {
       const given = (key: string, flag: string) => (cmd.getOptionValueSource(key) === 'cli' ? [flag] : []);
       if (o.grid) refuseMeaningless([...given('journalMode', '--journal-mode'), ...given('synchronous', '--synchronous'), ...given('pageSize', '--page-size')], 'with --grid (it runs every journal mode, level and page size)');
-      if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib')], 'with --no-device (there is no emulated device)');
+      if (!o.device) refuseMeaningless([...given('profile', '--profile'), ...(o.fault.length ? ['--fault'] : []), ...given('deviceMib', '--device-mib'), ...given('fs', '--fs'), ...(o.mkfsOption.length ? ['--mkfs-option'] : []), ...(o.mountOption.length ? ['--mount-option'] : [])], 'with --no-device (there is no emulated device)');
       warnLeftovers();
       applyDeadlineFactor(o.deadlineFactor);
       // Validate everything before touching the kernel.
       const cell = parseCell({ journalMode: o.journalMode, synchronous: o.synchronous, pageSize: o.pageSize });
+      const fsc = fsChoiceFromOptions(o);
       const profile = getProfile(o.profile).name;
       parseFaults(o.fault);
       const crashes = parsePositiveInt(o.crashes, '--crashes', 100000);
@@ -88,7 +93,7 @@ export function registerSqliteCommands(program: Command): void {
       // Output paths before the work (src/cli/preflight.ts).
       if (o.out) prepareOutputDir(o.out, '--out');
       if (o.junit) prepareOutputFile(o.junit, '--junit');
-      if (o.device) requireExport('ext4');
+      if (o.device) requireExport(fsc.fs);
       await resolveSqliteRuntime(runtime);
       const cells: SqliteCell[] = o.grid ? gridCells() : [cell];
       const results: SqliteCampaignResult[] = [];
@@ -103,7 +108,7 @@ export function registerSqliteCommands(program: Command): void {
             crashes,
             seed,
             cycle: { minAcks: Math.min(3, maxAcks), maxAcks, runtime },
-            openStorage: (i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes }) : openPlainDirectory()),
+            openStorage: (i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, fsChoice: fsc, onFsInForce: i === 0 && !o.json ? (f) => process.stderr.write(`file system in force: ${f.fs}, mount ${f.mount}; ${f.format}\n`) : undefined }) : openPlainDirectory()),
             onCycle: o.json || o.grid ? undefined : (i, x) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${x.verdict}${x.tradeOff ? ' (documented trade-off)' : ''}\n`),
           });
           results.push(r);
@@ -124,7 +129,7 @@ export function registerSqliteCommands(program: Command): void {
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');
       else if (!o.grid) process.stdout.write(formatCampaign(results[0]) + '\n');
-      const campaign = { sqlite: { cells, crashes, seed, maxAcks, device: o.device, profile, faults: o.fault, deviceMib: sizeBytes / 1024 / 1024 } };
+      const campaign = { sqlite: { cells, crashes, seed, maxAcks, device: o.device, profile, faults: o.fault, deviceMib: sizeBytes / 1024 / 1024, ...(o.device && !isDefaultFsChoice(fsc) ? { fs: fsc } : {}) } };
       writeRunOutputs({ command: 'sqlite', title: `tornlab sqlite ${o.grid ? 'grid' : outcomes[0].result.id}`, campaign, seed, cells: outcomes.map((x) => x.result), parts: outcomes.map((x) => x.part), shard, out: o.out, junit: o.junit });
       const bad = results.some((r) => (o.strict ? r.cycles.some((c) => isFinding(c.verdict)) : r.findings > 0));
       process.exitCode = runExitStatus({ findings: bad, harnessErrors: results.some((r) => countsHaveHarnessError(r.counts)) });
