@@ -13,7 +13,7 @@
  */
 import { checkWorkers } from '../preflight';
 import { Command, Option } from 'commander';
-import { CellSpec, COMMIT_METHODS, CommitMethod, DEFAULT_WINDOW_MS, STRATEGIES, Strategy, commitSuffix } from '../../campaign/cell';
+import { CellSpec, COMMIT_METHODS, CommitMethod, DEFAULT_WINDOW_MS, STRATEGIES, Strategy, commitSuffix } from '../../crash/cell';
 import { getAdapter } from '../../campaign/engines';
 import { runCell, validateCell } from '../../campaign/run-cell';
 import { DEFAULT_PROFILE, faultNames, getProfile, parseFaults } from '../../device/profiles';
