@@ -22,6 +22,7 @@ import * as path from 'path';
 import { closeExtraPipes, noFuseFds } from '../../src/export/fuse-conn';
 import { RUN_ENV } from '../../src/export/ledger';
 import { registerProcessTree } from '../../src/export/teardown';
+import { joinCgroupArgs } from '../../src/export/cgroup';
 
 export interface Started {
   child: ChildProcess;
@@ -69,13 +70,20 @@ export interface StartOptions {
    * (setsid) but still carry it.
    */
   runMark?: string;
+  /**
+   * The run's cgroup folder (src/export/cgroup.ts): the command joins it
+   * before it runs, so that everything it starts is found there, whatever
+   * it does to its process group or environment.
+   */
+  cgroup?: string;
 }
 
 export function start(command: string, args: string[], opts: StartOptions = {}): Started {
   // noFuseFds: libfuse2 leaves /dev/fuse inheritable; a child holding it would keep a dead
   // daemon's connection alive (and its stuck I/O with it). The extra pipe ends are closed at once.
   // detached: setsid() in the child, so it leads a new process group (pgid = its pid).
-  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: noFuseFds(['ignore', 'pipe', 'pipe']) as StdioOptions, detached: true });
+  const argv = opts.cgroup ? joinCgroupArgs(opts.cgroup, command, args) : { file: command, args };
+  const child = spawn(argv.file, argv.args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: noFuseFds(['ignore', 'pipe', 'pipe']) as StdioOptions, detached: true });
   closeExtraPipes(child);
   const pgid = child.pid;
   let out = '';

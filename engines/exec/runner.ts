@@ -21,18 +21,21 @@
  * means: reported before the cut.
  *
  * exec owns what it starts: each command runs as the leader of a process group
- * of its own; a phase is over when the command exits (a daemon it left in the
- * background may keep its stdout/stderr: its output is still read, bounded, and
- * attached as `afterExit`). What the commands started lives on until the cut
- * (start's daemon serves the load) or the end of the cycle (recover's daemon
- * serves verify), where whole groups are SIGKILLed, and with them the processes
- * that left their group but carry TORNLAB_RUN. A phase past its deadline
- * (--start-timeout, --load-timeout, --verify-timeout) has its group killed and
- * ends the cycle as `harness-error`: not a verdict on the database.
+ * of its own, inside the run's cgroup (src/export/cgroup.ts; where none can be
+ * made, processes that left their group are found by TORNLAB_RUN only); a
+ * phase is over when the command exits (a daemon it left in the background may
+ * keep its stdout/stderr: its output is still read, bounded, and attached as
+ * `afterExit`). What the commands started lives on until the cut (start's
+ * daemon serves the load) or the end of the cycle (recover's daemon serves
+ * verify), where whole groups are SIGKILLed, and with them every process in
+ * the run's cgroup (frozen first) and every one that carries TORNLAB_RUN. A
+ * phase past its deadline (--start-timeout, --load-timeout, --verify-timeout)
+ * has its group killed and ends the cycle as `harness-error`: not a verdict on
+ * the database.
  *
  * Invariant: whatever happens (bad exit, timeout, exception), every process
- * group started for a cycle, every process marked with its TORNLAB_RUN and
- * every process using DIR is SIGKILLed and the storage torn down before the
+ * group started for a cycle, every process in the run's cgroup or marked with
+ * its TORNLAB_RUN and every process using DIR is SIGKILLed and the storage torn down before the
  * cycle returns or throws. (On SIGINT/SIGTERM the export's teardown does it
  * and owns the exit; the cycle then never returns.)
  */
@@ -40,7 +43,8 @@ import { runLedger, tempPrefix } from '../../src/export';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { haltIfInterrupted } from '../../src/export/teardown';
+import { haltIfInterrupted, registerCgroup } from '../../src/export/teardown';
+import { JOIN_FAILED, RunCgroup, createRunCgroup, isCgroupName, killCgroup, livePids, removeCgroup, signalKillCgroup } from '../../src/export/cgroup';
 import { BadInputError, HarnessError } from '../../src/util/errors';
 import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
 import { Prng } from '../../src/util/prng';
@@ -99,6 +103,8 @@ export interface ExecCampaignOptions {
   runId?: string;
   /** Without runId: the marker of the commands' processes (default: one per cycle). */
   mark?: string;
+  /** The run's cgroup (runExecCampaign makes it): the commands start in it, and what is in it is killed with them. */
+  cgroup?: RunCgroup;
   onCycle?: (i: number, r: ExecCycleResult) => void;
   /** A shard: run only the cycles whose execCycleId it owns (a skipped cycle still draws its cut). */
   owns?: (id: string) => boolean;
@@ -127,7 +133,7 @@ export interface ExecCycleResult {
   runs: CommandRun[];
   /** Output of the verify command (or of the failing recovery start, or what the harness-error names). */
   output: string;
-  /** Processes of the run (by TORNLAB_RUN) still alive after the cycle's kills: the cycle is harness-error. */
+  /** Processes of the run (in its cgroup or by TORNLAB_RUN) still alive after the cycle's kills: the cycle is harness-error. */
   survivors?: number[];
 }
 
@@ -153,6 +159,7 @@ function localMark(): string {
 /** What a cycle knows about the commands it started. */
 interface CycleCtx {
   mark: string;
+  cgroup?: RunCgroup;
   runs: CommandRun[];
   /** Each command with its run record and where its output stood when it exited (for afterExit). */
   started: { p: Started; run: CommandRun; atExit: number }[];
@@ -178,7 +185,7 @@ function envFor(o: ExecCampaignOptions, mark: string, cycle: number, phase: stri
 async function runToEnd(ctx: CycleCtx, option: 'start' | 'verify', command: string, phase: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CommandRun> {
   await haltIfInterrupted();
   const t0 = Date.now();
-  const p = start('/bin/sh', ['-c', command], { env, runMark: ctx.mark }); // cwd stays the user's: relative command paths work
+  const p = start('/bin/sh', ['-c', command], { env, runMark: ctx.mark, cgroup: ctx.cgroup?.dir }); // cwd stays the user's: relative command paths work
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -191,12 +198,27 @@ async function runToEnd(ctx: CycleCtx, option: 'start' | 'verify', command: stri
   const run: CommandRun = { command, phase, code: r.code, signal: r.signal, ms: Date.now() - t0, output: p.output() };
   ctx.runs.push(run);
   ctx.started.push({ p, run, atExit: p.outputLength() });
+  joinedOrThrow(phase, r.code, run.output);
   if (timedOut) {
     const opt = `--${option}-timeout`;
     throw new PhaseTimeoutError(phase, opt, timeoutMs, `the ${option} command (phase ${phase}) did not exit within ${formatDeadline(timeoutMs)} (${opt}); its process group was killed`);
   }
   if (r.code === 127 || r.code === 126) throw new BadInputError(`--${option} "${command}" (${phase}): ${r.code === 127 ? 'command not found' : 'not executable'} (exit ${r.code}). Output:\n${tail(run.output)}`);
   return run;
+}
+
+/** The command never ran: its shell could not enter the run's cgroup (src/export/cgroup.ts). */
+function joinedOrThrow(phase: string, code: number | null, output: string): void {
+  if (code === 125 && output.includes(JOIN_FAILED)) throw new HarnessError(phase, `${output.trim().split('\n').find((l) => l.includes(JOIN_FAILED))}: the command was not run`);
+}
+
+/** SIGKILL what the cycle's commands left outside their groups: the run's cgroup, and by marker; wait at most `waitMs` (0: do not wait). */
+async function killRun(ctx: CycleCtx, waitMs?: number): Promise<void> {
+  if (ctx.cgroup) {
+    if (waitMs === 0) signalKillCgroup(ctx.cgroup);
+    else await killCgroup(ctx.cgroup, waitMs);
+  }
+  await killMarked(ctx.mark, waitMs);
 }
 
 function tail(s: string, n = 2000): string {
@@ -264,7 +286,7 @@ export function execCycleId(seed: number, cycle: number): string {
 export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: Prng): Promise<ExecCycleResult> {
   await haltIfInterrupted();
   const cutAt = drawExecCut(prng, o);
-  const ctx: CycleCtx = { mark: o.runId ?? o.mark ?? localMark(), runs: [], started: [] };
+  const ctx: CycleCtx = { mark: o.runId ?? o.mark ?? localMark(), cgroup: o.cgroup, runs: [], started: [] };
   const { runs } = ctx;
   // On a ledger run the ack folder lives in the run's folder, so that doctor removes it after a SIGKILL.
   const ackDir = o.runId ? runLedger().newPath('acks') : await fs.promises.mkdtemp(path.join(os.tmpdir(), tempPrefix('tornlab-exec-acks-')));
@@ -291,7 +313,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     if (firstStart.code !== 0) throw new BadInputError(`--start "${o.commands.start}" failed before any power cut (exit ${firstStart.code}); it must succeed on a fresh empty file system. Output:\n${tail(firstStart.output)}`);
 
     tLoad = Date.now();
-    load = start('/bin/sh', ['-c', o.commands.load], { env: envFor(o, ctx.mark, cycle, 'load', { TORNLAB_ACK_FILE: ackFile }), runMark: ctx.mark });
+    load = start('/bin/sh', ['-c', o.commands.load], { env: envFor(o, ctx.mark, cycle, 'load', { TORNLAB_ACK_FILE: ackFile }), runMark: ctx.mark, cgroup: ctx.cgroup?.dir });
     let loadDone = false;
     const loadExit = load.exited.then((r) => {
       loadDone = true;
@@ -316,6 +338,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     await haltIfInterrupted();
     if (loadDone) {
       const r = await loadExit;
+      joinedOrThrow('load', r.code, load.output());
       if (r.code !== 0) {
         const why = r.code === 127 ? 'command not found' : r.code === 126 ? 'not executable' : `exit ${r.code}${r.signal ? `, signal ${r.signal}` : ''}`;
         throw new BadInputError(`--load "${o.commands.load}" failed before the power cut (${why}). Output:\n${tail(load.output())}`);
@@ -333,13 +356,15 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     const summary = await guardCut(storage.powerCut(async () => {
       l.signalKill();
       signalKillAll();
+      // The cgroup by its member list (never their memory): frozen, killed, thawed, not waited for.
+      if (ctx.cgroup) signalKillCgroup(ctx.cgroup);
       await killProcessesUsing(o.dir, 0);
       // Processes that left their groups, by marker. On a device this waits for the held requests
       // to be failed (see markedPids): they follow below, after the release.
       if (storage.kind === 'plain-directory') await killMarked(ctx.mark, 0);
     }));
     await killAll();
-    await killMarked(ctx.mark);
+    await killRun(ctx);
     await killProcessesUsing(o.dir).catch(() => []);
     await recordLoad();
     await fs.promises.writeFile(ackedFile, acked.length ? acked.join('\n') + '\n' : '');
@@ -366,7 +391,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
     if (!(e instanceof PhaseTimeoutError) && !(e instanceof PhaseDeadlineError) && !(e instanceof AckFileError)) throw e;
     // Killed here already so that the output below is all there will be.
     await killAll();
-    await killMarked(ctx.mark);
+    await killRun(ctx);
     await recordLoad();
     const last = runs[runs.length - 1];
     const what = e instanceof PhaseDeadlineError ? e.describe().join('\n') : e.message;
@@ -377,7 +402,7 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
   } finally {
     await load?.kill();
     await killAll();
-    await killMarked(ctx.mark).catch(() => []);
+    await killRun(ctx).catch(() => undefined);
     await killProcessesUsing(o.dir).catch(() => []);
     await recordLoad();
     for (const { p, run, atExit } of ctx.started) {
@@ -390,6 +415,43 @@ export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: 
 }
 
 export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampaignResult> {
+  const mark = o.runId ?? o.mark ?? localMark();
+  const cg = o.cgroup ? { cg: o.cgroup, release: () => undefined } : openRunCgroup(isCgroupName(mark) ? mark : localMark(), o.runId);
+  try {
+    return await runCycles({ ...o, mark, cgroup: cg.cg });
+  } finally {
+    await cg.release();
+  }
+}
+
+/**
+ * The run's cgroup, registered with the teardown (and, on a ledger run, in the
+ * ledger), or none, with one line saying why and what that means. release()
+ * kills what is left in it and removes it.
+ */
+function openRunCgroup(name: string, runId: string | undefined): { cg?: RunCgroup; release: () => Promise<void> | void } {
+  const made = createRunCgroup(name);
+  if ('unavailable' in made) {
+    process.stderr.write(`tornlab: ${made.unavailable}: processes that leave their process group are found by the TORNLAB_RUN marker only (env -i escapes it)\n`);
+    return { release: () => undefined };
+  }
+  if (runId) runLedger().add('cgroup', made.dir, 'cgroup of the exec commands');
+  const unregister = registerCgroup(made);
+  return {
+    cg: made,
+    release: async () => {
+      await killCgroup(made, 5000);
+      if (removeCgroup(made)) {
+        unregister();
+        if (runId && !runLedger().isClosed) runLedger().remove('cgroup', made.dir);
+      }
+      // Not removable (a member stuck in I/O): the teardown tries again at exit, doctor after that.
+    },
+  };
+}
+
+async function runCycles(o: ExecCampaignOptions & { mark: string }): Promise<ExecCampaignResult> {
+  const { mark } = o;
   const root = new Prng(o.seed).fork('exec');
   const cycles: ExecCycleResult[] = [];
   const counts: Record<string, number> = {};
@@ -398,7 +460,6 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
   const t0 = Date.now();
   // One sequential stream for the cut points: the first draws of sibling forks are correlated.
   const cuts = root.fork('cuts');
-  const mark = o.runId ?? o.mark ?? localMark();
   for (let i = 0; i < o.crashes; i++) {
     await haltIfInterrupted();
     if (o.owns && !o.owns(execCycleId(o.seed, i))) {
@@ -421,8 +482,9 @@ export async function runExecCampaign(o: ExecCampaignOptions): Promise<ExecCampa
     );
     // The cycle killed every marked process and released the storage; one still alive escaped the kill.
     // One /proc scan when nothing is left (the usual case); what is found gets one more SIGKILL first.
-    const found = await markedPids(mark);
-    const left = found.length ? await killMarked(mark, 2000).then(() => markedPids(mark)) : [];
+    const inRun = async () => [...new Set([...(o.cgroup ? livePids(o.cgroup.dir) : []), ...(await markedPids(mark))])].sort((a, b) => a - b);
+    const found = await inRun();
+    const left = found.length ? await killRun({ mark, cgroup: o.cgroup, runs: [], started: [] }, 2000).then(inRun) : [];
     if (left.length > 0) {
       r.survivors = left;
       r.output = `harness-error: ${left.length} process(es) of this run (pid ${left.join(', ')}) survived SIGKILL at the end of the cycle (stuck in I/O?); tornlab doctor lists them.\n${r.output}`;

@@ -10,6 +10,7 @@ import type { Expectation, NonOkState } from '../../src/report/schema';
 import { NON_OK } from '../../src/crash/verdict';
 import type { Verdict } from '../../src/crash/verdict';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, median } from './cycle';
+import { detailLine } from './verdict';
 
 /**
  * full_page_writes=on claims that no torn page survives recovery, on any
@@ -47,7 +48,7 @@ export function pgCycleSummary(c: CycleResult): PgCycleSummary {
     cycle: c.cycle,
     replayId: c.replayId,
     verdict: c.verdict,
-    detail: c.verdict === 'ok' ? '' : (c.verdict === 'harness-error' ? (c.findings[0] ?? c.messages[0] ?? '') : (c.messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m)) ?? c.findings[0] ?? '')).slice(0, 300),
+    detail: c.verdict === 'ok' ? '' : (c.verdict === 'harness-error' ? (c.findings[0] ?? c.messages[0] ?? '') : (detailLine(c.messages) ?? c.findings[0] ?? '')).slice(0, 300),
     acked: c.workload.acked,
     hostWriteBytes: c.device.load.hostWriteBytes,
     nandBytesProgrammed: c.device.load.nandBytesProgrammed,

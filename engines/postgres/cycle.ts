@@ -25,7 +25,7 @@ import { BlockStack, FsType } from '../../src/export/block-stack';
 import { HostImage, HostedDevice } from '../../src/export/device-host/client';
 import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
 import { HarnessError, DeviceFullError, PreconditionError } from '../../src/util/errors';
-import { sleep } from '../../src/export/exec';
+import { run, sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
@@ -40,7 +40,7 @@ import { PgContainerImage, PgContainerServer, resolvePgImage } from './container
 import { PG_VERSIONS, ImageName } from '../../src/export/containers/images';
 import { containerUnavailable } from '../../src/export/containers/availability';
 import { settle as settleContainers } from '../../src/export/containers/containers';
-import { Verdict, decideVerdict } from './verdict';
+import { Verdict, decideVerdict, logChecksumEvidence } from './verdict';
 
 export type CrashAt = 'checkpoint' | 'seeded';
 /** Where PostgreSQL runs: Debian's local binaries, or a tornlab container image of `pgVersion`. */
@@ -405,7 +405,11 @@ export interface CycleResult {
   wal: WalStats;
   /** Device bytes of the cycle up to the cut, and of recovery + verification. */
   device: { load: DeviceBytes; recovery: DeviceBytes };
-  recovery: { ready: boolean; ms: number; fsckCode: number | null; fsckOutput: string };
+  /**
+   * zeroedMapPages: free-space-map / visibility-map pages PostgreSQL found torn and zeroed as designed
+   * (RBM_ZERO_ON_ERROR; not damage, see verdict.ts), e.g. "base/5/16384_fsm block 2".
+   */
+  recovery: { ready: boolean; ms: number; fsckCode: number | null; fsckOutput: string; zeroedMapPages: string[] };
   checks: {
     oracle?: Omit<OracleResult, 'balanceSum' | 'expectedSum'> & { balanceSum: string; expectedSum: string };
     amcheck?: { code: number | null; output: string };
@@ -497,6 +501,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     const exportStats = await stack.fuse!.stats();
     res.cut.heldRequests = exportStats.heldCount;
     res.cut.maxDirtyBytes = exportStats.maxDirtyBytes;
+    keepNote(cfg, cycle, 'load.log', server.logSinceStart());
     await guard('cut', d.cut, stack.release());
     released = true;
     await guard('cut', d.cut, server.waitGone(victims));
@@ -581,6 +586,59 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   return res;
 }
 
+// ------------------------------------------------------------ diagnostics
+
+/**
+ * TORNLAB_KEEP_CRASH=DIR keeps what explains a cycle that did not end `ok`
+ * (docs/postgres.md): the crash image's data folder before recovery
+ * touched it (pgdata-crash/, for pg_waldump and pg_controldata), the
+ * server logs of the load and of recovery, the cut (pending writes, the
+ * survivor choice), the result, and on ext4 which file owns each pending
+ * block (debugfs icheck + ncheck). An `ok` cycle's folder is removed. A
+ * diagnostic never changes a verdict: its failures are ignored.
+ */
+function keepDir(cfg: PgCellConfig, cycle: number): string | undefined {
+  const root = process.env.TORNLAB_KEEP_CRASH;
+  if (!root) return undefined;
+  const dir = path.join(root, `fpw-${cfg.fpw ? 'on' : 'off'}-seed${cfg.seed}-cycle${cycle}-pid${process.pid}`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch {
+    return undefined;
+  }
+  return dir;
+}
+
+function keepNote(cfg: PgCellConfig, cycle: number, name: string, text: string): void {
+  const dir = keepDir(cfg, cycle);
+  try {
+    if (dir) fs.writeFileSync(path.join(dir, name), text);
+  } catch {
+    // diagnostics only
+  }
+}
+
+async function keepCrashImage(dir: string, mountPoint: string): Promise<void> {
+  await run('cp', ['-a', path.join(mountPoint, 'pgdata'), path.join(dir, 'pgdata-crash')], { timeoutMs: 120_000 }).catch(() => undefined);
+}
+
+/** Which file owns each pending LBA (ext4 blocks of 4 KiB = device blocks on the 4 KiB profiles). */
+async function keepBlockMap(dir: string, loop: string, pendingLbas: string[]): Promise<void> {
+  const lbas: number[] = [];
+  for (const r of pendingLbas) {
+    const [a, n] = r.split('+').map(Number);
+    for (let i = 0; i < n; i++) lbas.push(a + i);
+  }
+  try {
+    const ic = await run('debugfs', ['-c', '-R', `icheck ${lbas.join(' ')}`, loop], { timeoutMs: 120_000 });
+    const inodes = [...new Set(ic.stdout.split('\n').map((l) => l.trim().split(/\s+/)[1]).filter((x) => x && /^\d+$/.test(x)))];
+    const nc = inodes.length ? await run('debugfs', ['-c', '-R', `ncheck ${inodes.join(' ')}`, loop], { timeoutMs: 120_000 }) : { stdout: '' };
+    fs.writeFileSync(path.join(dir, 'blockmap.txt'), ic.stdout + '\n----\n' + nc.stdout);
+  } catch {
+    // diagnostics only
+  }
+}
+
 /** Mark a cycle harness-error (first error wins), naming the phase and what was stuck; engines/mariadb shares it. */
 export function noteHarnessError(res: Pick<CycleResult, 'verdict' | 'harness' | 'findings'>, e: HarnessError): void {
   const late = e instanceof PhaseDeadlineError ? e : undefined;
@@ -605,7 +663,7 @@ function emptyCycleResult(cfg: PgCellConfig, cycle: number, device: DeviceBytes)
     workload: { acked: 0, attempted: 0, presentTransfers: 0, pgbench: cfg.pgbenchClients > 0, commitLatencyUs: { p50: 0, p99: 0 } },
     wal: { startLsn: '', endLsn: '', lsnBytes: 0, records: -1, fpi: -1, walBytes: 0, walFpi: 0, walRecords: 0 },
     device: { load: device, recovery: device },
-    recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '' },
+    recovery: { ready: false, ms: 0, fsckCode: null, fsckOutput: '', zeroedMapPages: [] },
     checks: {},
     ms: { total: 0, start: 0, load: 0, cut: 0, recovery: 0, verify: 0 },
   };
@@ -651,6 +709,11 @@ async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng:
   const rdev0 = deviceBytes(await rec.device.counters());
   let tVer = 0;
   const server = newServer(cfg, ledger, rec.stack.mountPoint!, serverSettings(cfg));
+  const keep = keepDir(cfg, res.cycle);
+  if (keep) {
+    await keepCrashImage(keep, rec.stack.mountPoint!);
+    keepNote(cfg, res.cycle, 'cut.json', JSON.stringify({ cut: res.cut, wal: res.wal, choices: rec.choices.toString(), choice: rec.choice, loop: rec.stack.loopDevice }, null, 1));
+  }
   try {
     if (res.wal.startLsn && (rec.fsck?.code ?? 0) < 4) await guard('verify', d.verify, countWal(server, res.wal));
     if ((rec.fsck?.code ?? 0) >= 4) {
@@ -667,6 +730,7 @@ async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng:
     if (!st.ready) {
       const log = server.logSinceStart();
       res.messages.push(...notableLogLines(log));
+      res.recovery.zeroedMapPages = logChecksumEvidence(log).zeroedMapPages;
       res.verdict = decideVerdict({ recoveryFailed: true, log });
       res.findings.push(`PostgreSQL did not finish crash recovery (${st.exitCode === undefined ? 'postmaster exit timeout' : st.exitCode === null ? 'the postmaster exited' : `postmaster exit ${st.exitCode}`})`);
       return;
@@ -674,6 +738,12 @@ async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng:
     await guard('verify', d.verify, verify());
   } finally {
     server.kill();
+    if (keep) {
+      keepNote(cfg, res.cycle, 'recovery.log', server.logSinceStart());
+      keepNote(cfg, res.cycle, 'result.json', JSON.stringify(res, null, 1));
+      if (res.verdict === 'ok') fs.rmSync(keep, { recursive: true, force: true, maxRetries: 2 });
+      else if (cfg.fs === 'ext4') await keepBlockMap(keep, rec.stack.loopDevice!, res.cut.pendingLbas);
+    }
     res.device.recovery = deviceBytes(await rec.device.counters(), rdev0);
     await guard('release', d.release, rec.stack.release()).finally(() => rec.device.dispose());
   }
@@ -700,6 +770,7 @@ async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyclePrng:
     }
     res.ms.verify = Date.now() - tVer;
     res.messages.push(...notableLogLines(log));
+    res.recovery.zeroedMapPages = logChecksumEvidence(log).zeroedMapPages;
     const v = decideVerdict({ recoveryFailed: false, log, oracle, amcheck: res.checks.amcheck, checksums: res.checks.checksums, cleanShutdown: stop.clean });
     res.verdict = v;
     res.findings.push(...describeFindings(res));

@@ -13,11 +13,12 @@ import { anonDeviceMounts } from './fuse-conn';
 import { abortConnections } from './fusectl';
 import { PLAIN_ROOT, RUNTIME_ROOT, TEMP_PREFIXES, isOurPath, pidAlive, readRunStates } from './ledger';
 import { deviceHosts, markedProcesses, waitGone } from './processes';
+import { cgroupAt, cgroupOwner, cgroupPids, isOurCgroup, killCgroup, ourCgroups, removeCgroup } from './cgroup';
 import { docker, ourDaemonPid } from './containers/dockerd';
 import { labelledContainers } from './containers/containers';
 
 export interface Leftover {
-  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir' | 'mount-dir' | 'container';
+  kind: 'process' | 'mount' | 'fuse-mount' | 'fuse-conn' | 'loop' | 'dir' | 'mount-dir' | 'container' | 'cgroup';
   id: string;
   runId: string;
   detail?: string;
@@ -155,7 +156,26 @@ export function listLeftovers(opts: { runId?: string } = {}): Leftover[] {
     if (!keep(st.runId)) continue;
     for (const r of st.resources) if (r.kind === 'mount-dir' && fs.existsSync(r.id)) out.push({ kind: 'mount-dir', id: r.id, runId: st.runId, detail: r.note });
   }
+  out.push(...cgroupLeftovers(keep));
   out.push(...tempLeftovers().filter((l) => opts.runId === undefined || l.runId === opts.runId));
+  return out;
+}
+
+/**
+ * tornlab's cgroups (cgroup.ts) whose owner process is gone: found in the
+ * hierarchies and in dead runs' ledgers. The cgroup's name is its run id.
+ */
+function cgroupLeftovers(keep: (runId: string) => boolean): Leftover[] {
+  const dirs = new Set(ourCgroups().map((c) => c.dir));
+  for (const st of readRunStates()) for (const r of st.resources) if (r.kind === 'cgroup' && isOurCgroup(r.id) && fs.existsSync(r.id)) dirs.add(r.id);
+  const out: Leftover[] = [];
+  for (const dir of dirs) {
+    const owner = cgroupOwner(dir)!;
+    const runId = path.basename(dir);
+    if (owner === process.pid || pidAlive(owner) || !keep(runId)) continue;
+    const n = cgroupPids(dir).length;
+    out.push({ kind: 'cgroup', id: dir, runId, detail: `cgroup of the run, ${n} process(es) in it` });
+  }
   return out;
 }
 
@@ -225,6 +245,17 @@ export async function cleanupLeftovers(items: Leftover[]): Promise<Leftover[]> {
   if (containers.length > 0 && ourDaemonPid() !== undefined) {
     const r = await docker(['rm', '-f', ...containers.map((c) => c.id)], 60_000);
     if (r.code !== 0) for (const c of containers) if (!new RegExp(`No such container: ${c.id}`).test(r.stderr)) failed.push({ ...c, detail: r.stderr.trim() });
+  }
+  // Cgroups of dead runs: every member killed (frozen first), then the folder removed.
+  for (const it of items.filter((i) => i.kind === 'cgroup')) {
+    if (!isOurCgroup(it.id)) {
+      failed.push({ ...it, detail: 'not a cgroup tornlab made; left alone' });
+      continue;
+    }
+    const cg = cgroupAt(it.id);
+    const left = await killCgroup(cg, 10_000);
+    if (left.length > 0) failed.push({ ...it, detail: `process(es) ${left.join(', ')} still alive after SIGKILL (blocked in I/O?)` });
+    else if (!removeCgroup(cg)) failed.push({ ...it, detail: 'could not be removed (busy)' });
   }
   const pids = items.filter((i) => i.kind === 'process').map((i) => Number(i.id));
   for (const pid of pids) {

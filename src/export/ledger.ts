@@ -7,8 +7,9 @@
  * - every mount point and backing file lives under RUNTIME_ROOT/<runId>/ or
  *   PLAIN_ROOT/<runId>/ (the prefixes below);
  * - loop devices are ours when their backing file is under one of those;
- * - processes are ours when their environment carries TORNLAB_RUN=<runId>
- *   (PostgreSQL's children inherit it) or their pid is in a ledger;
+ * - processes are ours when they are in a cgroup of the run (cgroup.ts), their
+ *   environment carries TORNLAB_RUN=<runId> (PostgreSQL's children inherit it)
+ *   or their pid is in a ledger;
  * - RUNTIME_ROOT/<runId>/state.json names the owning pid and the resources.
  * Invariants:
  * 1. A resource is added to the ledger before the code that could leak it
@@ -37,8 +38,9 @@ export const HOST_ENV = 'TORNLAB_DEVICE_HOST';
  * fuse-conn: the kernel FUSE connection id of a fuse-mount (see fuse-conn.ts).
  * mount-dir: a folder the run created outside its roots (exec --mount), removed only while empty.
  * container: an id or name on tornlab's dockerd.
+ * cgroup: the run's cgroup folder (cgroup.ts): doctor kills what is in it and removes it.
  */
-export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir' | 'mount-dir' | 'container';
+export type ResourceKind = 'fuse-mount' | 'fuse-conn' | 'mount' | 'loop' | 'process' | 'dir' | 'mount-dir' | 'container' | 'cgroup';
 
 /**
  * Temp folders made without a ledger (plain-directory storage, exec's ack

@@ -20,6 +20,7 @@ import { stopDeviceHost } from './device-host/client';
 import { currentLedger, onLedgerCreated, runLedger } from './ledger';
 import { Leftover, cleanupLeftovers, currentMounts, loopDevices } from './doctor';
 import { descendants, killTree, markedProcesses, waitGone } from './processes';
+import { RunCgroup, livePids, removeCgroup, signalKillCgroup } from './cgroup';
 
 export interface Releasable {
   release(): Promise<void>;
@@ -33,6 +34,7 @@ export interface Releasable {
 
 const stacks = new Set<Releasable>();
 const trees = new Map<number, string | undefined>();
+const cgroups = new Set<RunCgroup>();
 let installed = false;
 
 function install(): void {
@@ -64,9 +66,32 @@ export function registerProcessTree(pid: number, runMark?: string): () => void {
   };
 }
 
+/**
+ * Register a run's cgroup (cgroup.ts): on teardown every member is killed
+ * and, once none runs, the cgroup is removed (at exit: if that is already so).
+ */
+export function registerCgroup(cg: RunCgroup): () => void {
+  install();
+  cgroups.add(cg);
+  return () => {
+    cgroups.delete(cg);
+  };
+}
+
+/** Remove the registered cgroups that are empty; off the ledger with them. */
+function removeEmptyCgroups(): void {
+  for (const cg of [...cgroups]) {
+    if (!removeCgroup(cg)) continue;
+    cgroups.delete(cg);
+    const l = currentLedger();
+    if (l && !l.isClosed) l.remove('cgroup', cg.dir);
+  }
+}
+
 /** SIGKILL every registered tree and every process marked with this run; returns the pids signalled. */
 function killAll(): number[] {
   const victims: number[] = [];
+  for (const cg of cgroups) victims.push(...signalKillCgroup(cg));
   for (const [pid, mark] of trees) victims.push(...killTree(pid, mark));
   trees.clear();
   // Tools started for the run (initdb, pgbench, pg_checksums, ...) carry its marker too.
@@ -98,6 +123,7 @@ export async function releaseAll(): Promise<void> {
   }
   // The killed processes leave once their I/O was answered (abort above); wait for them.
   await waitGone(victims, 10_000);
+  removeEmptyCgroups();
 }
 
 let signalled = false;
@@ -176,6 +202,10 @@ async function releaseUnowned(): Promise<void> {
 
 function onExit(): void {
   killAll();
+  // A member killed just now may take a moment to go: wait for that, briefly (nothing here serves FUSE).
+  const until = Date.now() + 1000;
+  while ([...cgroups].some((cg) => livePids(cg.dir).length > 0) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  removeEmptyCgroups();
   if (stacks.size === 0) {
     // Nothing held any more: the run folder (sockets, logs, state) goes too.
     try {

@@ -4,6 +4,7 @@ import { DEFAULT_PROFILE, getProfile } from '../../device/profiles';
 import { warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, parseSettings, validateCell } from '../../../engines/postgres/cycle';
+import { detailLine } from '../../../engines/postgres/verdict';
 import { runPgShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import { FsType } from '../../export/block-stack';
@@ -76,7 +77,8 @@ function kib(n: number): string {
 }
 
 export function formatCycleLine(c: CycleResult): string {
-  const first = c.verdict === 'ok' ? '' : `  ${c.messages.find((m) => /FATAL|PANIC|ERROR|WARNING/.test(m)) ?? c.findings[0] ?? ''}`;
+  const zeroed = c.recovery.zeroedMapPages.length ? `  (PostgreSQL zeroed torn map page(s) as designed: ${c.recovery.zeroedMapPages.join(', ')})` : '';
+  const first = c.verdict === 'ok' ? zeroed : `  ${detailLine(c.messages) ?? c.findings[0] ?? ''}`;
   return `cycle ${c.cycle}: ${c.verdict.padEnd(19)} cut ${c.cut.trigger}, ${c.workload.acked} acked, WAL ${kib(c.wal.lsnBytes)} (${c.wal.fpi >= 0 ? c.wal.fpi : '?'} FPI), device ${kib(c.device.load.hostWriteBytes)} + ${kib(c.device.recovery.hostWriteBytes)} recovery, ${(c.ms.total / 1000).toFixed(1)} s${first}`;
 }
 

@@ -14,7 +14,8 @@
  *    requests.
  */
 import * as fs from 'node:fs';
-import { GenericContainer, StartedTestContainer, Wait } from 'testcontainers';
+// testcontainers is loaded on first use: it costs about a third of the CLI's start-up time, and most commands never start a container.
+import type { StartedTestContainer } from 'testcontainers';
 import type { Readable } from 'node:stream';
 import { RunLedger } from '../ledger';
 import { descendants } from '../processes';
@@ -76,6 +77,7 @@ export class ServerContainer {
   async start(): Promise<StartOutcome> {
     useEngine();
     const t0 = Date.now();
+    const { GenericContainer, Wait } = await import('testcontainers');
     const s = this.spec;
     const log = fs.createWriteStream(s.logFile, { flags: 'a' });
     const gc = new GenericContainer(s.image)
