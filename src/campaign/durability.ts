@@ -9,7 +9,7 @@
  * device, and at several group-commit sizes. `tornlab durability`
  * (src/cli/commands/durability.ts) formats what this returns.
  */
-import { CellSpec, COMMIT_METHODS, CommitMethod, DEFAULT_WINDOW_MS, Strategy, commitSuffix } from '../crash/cell';
+import { CellSpec, COMMIT_METHODS, CommitMethod, Strategy, commitSuffix } from '../crash/cell';
 import { getAdapter } from './engines';
 import { runCell, validateCell } from './run-cell';
 import { faultNames, getProfile, parseFaults } from '../device/profiles';
