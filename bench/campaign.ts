@@ -15,7 +15,7 @@
  *     verdict, detail and replay id compared. Any difference fails the bench
  *     (exit 1).
  */
-import { CellSpec } from '../src/campaign/cell';
+import { CellSpec } from '../src/crash/cell';
 import { expandCampaign, parseCampaign } from '../src/campaign/campaign-file';
 import { DEFAULT_CAMPAIGN } from '../src/campaign/run-campaign';
 import { planCell, runCell } from '../src/campaign/run-cell';

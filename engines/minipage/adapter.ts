@@ -1,9 +1,10 @@
 /**
- * The campaign's view of the mini page engine (src/campaign/cell.ts
+ * The campaign's view of the mini page engine (src/crash/adapter.ts
  * EngineAdapter): run a cell's workload once, recover + judge crash images,
  * and say what each mode promises on each device profile.
  */
-import { DEFAULT_WINDOW_MS, warmupTxnsFor, type CellSpec, type CostFigures, type EngineAdapter, type WorkloadRun } from '../../src/campaign/cell';
+import { DEFAULT_WINDOW_MS, type CellSpec } from '../../src/crash/cell';
+import { warmupTxnsFor, type CostFigures, type EngineAdapter, type WorkloadRun } from '../../src/crash/adapter';
 import type { Expectation } from '../../src/report/schema';
 import { NON_OK } from '../../src/crash/verdict';
 import { NvmeDevice } from '../../src/device/device';

@@ -10,7 +10,7 @@
  *   verifySampled(points, oracle, perPoint, seed): SampledVerdict[]
  *   verifyCrashDuringRecovery(point, choice, oracle, opts): { first, second[] }
  *   MiniPageEngine.create(dev, opts) / MiniPageEngine.open(dev, opts)
- *   minipageAdapter: the campaign EngineAdapter (src/campaign/cell.ts)
+ *   minipageAdapter: the campaign EngineAdapter (src/crash/adapter.ts)
  */
 export { MiniPageEngine, Txn } from './engine';
 export type { EngineOptions, CommitTicket, RecoveryInfo, EngineStats } from './engine';

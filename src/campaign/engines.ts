@@ -4,7 +4,7 @@
  * here serves engines whose crash states can be rebuilt in memory.
  */
 import { BadInputError } from '../util/errors';
-import { EngineAdapter } from './cell';
+import { EngineAdapter } from '../crash/adapter';
 
 const loaders: Record<string, () => EngineAdapter> = {
   // Loaded lazily so that `tornlab identify` does not load the engine.

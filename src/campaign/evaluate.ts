@@ -15,7 +15,8 @@ import { formatReplayId } from '../crash/replay-id';
 import { PlannedState } from '../crash/strategies';
 import { Prng } from '../util/prng';
 import { HarnessError, isHarnessError } from '../crash/verdict';
-import { CellSpec, EngineAdapter, VerdictResult, WorkloadRun } from './cell';
+import { CellSpec } from '../crash/cell';
+import { EngineAdapter, VerdictResult, WorkloadRun } from '../crash/adapter';
 
 export interface StateResult extends VerdictResult {
   replayId: string;

@@ -21,7 +21,7 @@ import { partMeasurements, ShardPart } from './shard-parts';
 import { openDeviceStorage } from '../../engines/exec/device-storage';
 import { SqliteCampaignCell } from './campaign-file';
 import type { Report } from '../report/schema';
-import { CellSpec } from './cell';
+import { CellSpec } from '../crash/cell';
 import { TOOL_VERSION } from '../util/version';
 import { CellOutcome, Progress, runCell } from './run-cell';
 import { containerUnavailable } from '../export/containers/availability';

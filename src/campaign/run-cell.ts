@@ -23,7 +23,8 @@ import { buildCellResult, CellMeasurements, cellId, latencySummary, measurements
 import { fingerprint, owns, Shard } from '../crash/shard';
 import type { ShardPart } from './shard-parts';
 import type { CellResult, Expectation, NonOkState } from '../report/schema';
-import { CellSpec, COMMIT_METHODS, EngineAdapter, RunMetrics, SCALE_KEYS, STRATEGIES, WindowCoverage, WorkloadRun, modeLabel } from './cell';
+import { CellSpec, COMMIT_METHODS, SCALE_KEYS, STRATEGIES, modeLabel } from '../crash/cell';
+import { EngineAdapter, RunMetrics, WorkloadRun } from '../crash/adapter';
 import { isFinding, isHarnessVerdict, NON_OK } from '../crash/verdict';
 import { getAdapter } from './engines';
 import { captureRun, judgeStates, replayIdOf, StateResult } from './evaluate';
@@ -191,6 +192,14 @@ export function planCell(adapter: EngineAdapter, cell: CellSpec): { states: Plan
   const { run, spaces } = captureRun(adapter, cell, points);
   const { states, truncated } = planChoices(cell.strategy, points, (p) => spaces.get(p)!.count, cell.crashes);
   return { states, truncated, metrics: traced.metrics, run, spaces, windows: traced.windows ?? [] };
+}
+
+/** A crash window's coverage in one cell: crash states that landed inside it and their verdicts. */
+export interface WindowCoverage {
+  window: string;
+  states: number;
+  /** Non-ok verdicts among them. */
+  nonOk: Record<string, number>;
 }
 
 /**

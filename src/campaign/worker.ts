@@ -4,7 +4,7 @@
  * the job id. Input and output are plain data (structured clone).
  */
 import { parentPort } from 'worker_threads';
-import { CellSpec } from './cell';
+import { CellSpec } from '../crash/cell';
 import { getAdapter } from './engines';
 import { evaluateStates } from './evaluate';
 import { PlannedState } from '../crash/strategies';

@@ -22,7 +22,7 @@
  */
 import { BadInputError } from '../util/errors';
 import { ChoiceRef, formatChoiceRef, parseChoiceRef } from '../device/power-loss';
-import { CellSpec, CommitMethod, modeLabel, SCALE_KEYS, SCALE_LETTER } from '../campaign/cell';
+import { CellSpec, CommitMethod, modeLabel, SCALE_KEYS, SCALE_LETTER } from './cell';
 import { canonicalFaults } from './faults';
 
 /** The cell fields a crash state depends on, plus where the power was cut and what survived. */

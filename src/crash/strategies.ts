@@ -11,7 +11,7 @@
  *   inside the engine): inside a checkpoint (page and doublewrite writes in
  *   flight or cached), between a doublewrite flush and the in-place writes,
  *   and at WAL flushes.
- *   When the engine marks crash windows (cell.ts WorkloadRun.windows), every
+ *   When the engine marks crash windows (adapter.ts WorkloadRun.windows), every
  *   declared window is a category of its own: the targeted share is spread
  *   round-robin over the windows first, then the tag-based categories.
  * - mixed: half targeted, half random (the default).
@@ -22,7 +22,7 @@
 import { ChoiceRef } from '../device/power-loss';
 import { DeviceEvent } from '../device/types';
 import { Prng } from '../util/prng';
-import type { Strategy } from '../campaign/cell';
+import type { Strategy } from './cell';
 
 export const ENUMERATE_LIMIT = 16n;
 export const SAMPLES_PER_LARGE_POINT = 4;

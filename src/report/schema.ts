@@ -26,6 +26,8 @@
 import { TAGS, Tag } from '../device/types';
 import { NON_OK, VERDICTS } from '../crash/verdict';
 import type { FindingVerdict, Verdict } from '../crash/verdict';
+import { EXPECTATION_KINDS } from '../crash/expectation';
+import type { Expectation, ExpectationKind } from '../crash/expectation';
 
 export const REPORT_SCHEMA_VERSION = 2 as const;
 /** Schema versions this tornlab reads (older ones are upgraded on load). */
@@ -39,24 +41,9 @@ export { VERDICTS, NON_OK };
 export type { Verdict, FindingVerdict };
 export type VerdictCounts = Record<Verdict, number>;
 
-/**
- * What the cell's protection mode promises on its device profile:
- * - `claims-safe`: the mode claims every crash state ends `ok`; any other verdict is a bug.
- * - `demonstration`: the mode makes no claim here (e.g. `none` on a tearing device, or
- *   `atomic --force` on a device without atomics); findings are the expected demonstration.
- * - `documented-tradeoff`: the setting permits some verdicts by design (e.g. lost commits
- *   with asynchronous commit); those verdicts are expected, any other non-ok is a bug.
- */
-export const EXPECTATION_KINDS = ['claims-safe', 'demonstration', 'documented-tradeoff'] as const;
-export type ExpectationKind = (typeof EXPECTATION_KINDS)[number];
-
-export interface Expectation {
-  kind: ExpectationKind;
-  /** Findings (never `harness-error`) that do not make the cell a bug. claims-safe: []; demonstration: usually NON_OK. */
-  tolerated: readonly FindingVerdict[];
-  /** One sentence a reader understands: why the mode does or does not claim safety here. */
-  reason: string;
-}
+/** What a cell's mode promises (which findings it tolerates); defined in src/crash/expectation.ts. */
+export { EXPECTATION_KINDS };
+export type { ExpectationKind, Expectation };
 
 /**
  * pass: every crash state ended ok. finding-expected: findings, all tolerated,

@@ -4,7 +4,7 @@
  * without sabotage must pass many crash states with no false alarm; a pass
  * whose windows were never hit is not-covered.
  */
-import { CellSpec } from '../../src/campaign/cell';
+import { CellSpec } from '../../src/crash/cell';
 import { controlCells, expandCampaign, parseCampaign } from '../../src/campaign/campaign-file';
 import { getAdapter } from '../../src/campaign/engines';
 import { closeWorkerPool, runCell } from '../../src/campaign/run-cell';

@@ -1,5 +1,5 @@
 /** Costs at scale (issue 10, point 5): a separate crash-free run per cell, per transaction, beside the published anchors. */
-import { CellSpec } from '../../src/campaign/cell';
+import { CellSpec } from '../../src/crash/cell';
 import { closeWorkerPool, runCell } from '../../src/campaign/run-cell';
 import { buildReport } from '../../src/report/build';
 import { renderMarkdown } from '../../src/report/markdown';

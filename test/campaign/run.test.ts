@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { CellSpec } from '../../src/campaign/cell';
+import { CellSpec } from '../../src/crash/cell';
 import { runCell } from '../../src/campaign/run-cell';
 
 const CLI = path.join(__dirname, '../../dist/src/cli/main.js');

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CommanderError } from 'commander';
-import { CellSpec } from '../../src/campaign/cell';
+import { CellSpec } from '../../src/crash/cell';
 import { getAdapter } from '../../src/campaign/engines';
 import { captureRun, judgeStates } from '../../src/campaign/evaluate';
 import { planCell } from '../../src/campaign/run-cell';

@@ -1,5 +1,6 @@
 /** `tornlab durability`: one table, every commit method plus the window fault. */
-import { formatDurability, runDurabilityExperiment } from '../../src/cli/commands/durability';
+import { formatDurability } from '../../src/cli/commands/durability';
+import { runDurabilityExperiment } from '../../src/campaign/durability';
 
 test('the experiment runs every method, the window fault is the only finding, and it is expected', async () => {
   const r = await runDurabilityExperiment({

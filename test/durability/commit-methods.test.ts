@@ -6,7 +6,7 @@
  * Crash states are judged in this thread (workers: 1), no dist/ needed.
  */
 import { runCell, validateCell } from '../../src/campaign/run-cell';
-import { CellSpec, CommitMethod } from '../../src/campaign/cell';
+import { CellSpec, CommitMethod } from '../../src/crash/cell';
 import { CellResult } from '../../src/report/schema';
 import { runWorkload } from '../../engines/minipage/driver';
 

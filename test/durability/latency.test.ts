@@ -9,7 +9,7 @@
  * Measured figures are printed; README figures come from `tornlab durability`.
  */
 import { runWorkload } from '../../engines/minipage/driver';
-import { CommitMethod } from '../../src/campaign/cell';
+import { CommitMethod } from '../../src/crash/cell';
 
 type P50 = Record<CommitMethod, { p50: number; p99: number; tps: number; flushes: number }>;
 

@@ -5,7 +5,7 @@
  */
 import { buildCrashImage, choiceSpace, ChoiceSpace, powerOn, sampleChoice } from '../../src/device/power-loss';
 import { Prng } from '../../src/util/prng';
-import type { CellSpec } from '../../src/campaign/cell';
+import type { CellSpec } from '../../src/crash/cell';
 import { minipageAdapter, deviceCoversPages } from '../../engines/minipage/adapter';
 import { countVerdicts } from './helpers';
 

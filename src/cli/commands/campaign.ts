@@ -3,7 +3,7 @@ import fs from 'fs';
 import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError, HarnessError } from '../../util/errors';
-import { CellSpec, COMMIT_METHODS, CommitMethod, modeLabel, STRATEGIES, Strategy } from '../../campaign/cell';
+import { CellSpec, COMMIT_METHODS, CommitMethod, modeLabel, STRATEGIES, Strategy } from '../../crash/cell';
 import { checkCampaign, checkCampaignName, DEFAULT_MAX_CELLS, deviceCoversPage, expandCampaign, expandMariadbCells, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
 import { parseMariadbReplayId, runMariadbCell } from '../../../engines/mariadb/cycle';
 import { formatCycleLine as formatMariadbCycleLine } from './mariadb';
