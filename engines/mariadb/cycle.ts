@@ -31,8 +31,7 @@ import { BlockStack, FsType } from '../../src/export/block-stack';
 import { HostImage, HostedDevice } from '../../src/export/device-host/client';
 import { guard } from '../../src/export/watchdog';
 import { BadInputError, HarnessError, PreconditionError } from '../../src/util/errors';
-import * as path from 'node:path';
-import { CommandError, sleep } from '../../src/export/exec';
+import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
@@ -41,7 +40,7 @@ import { Prng } from '../../src/util/prng';
 import { BankWorkload } from '../postgres/bank';
 import { DeviceBytes, deviceBytes, latencySummary, median, noteHarnessError } from '../postgres/cycle';
 import { powerFailAtomicity } from '../../src/device/identify';
-import { fsOptionsTag, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
+import { fsOptionsRefused, fsOptionsTag, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
 import { PageLayout, TracedFile, WriteShape, analyzeWriteShape, fileMap, pageLayout } from '../../src/export/write-shape';
 import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
 import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
@@ -278,10 +277,7 @@ export async function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d 
   } catch (e) {
     await dev.dispose();
     // Options the user passed through that mkfs or mount refused are bad input, not a harness failure.
-    if (e instanceof CommandError && (cfg.mkfsOptions.length > 0 || cfg.mountOptions.length > 0) && /^(mkfs|mount)/.test(path.basename(e.result.command.split(' ')[0]))) {
-      throw new BadInputError(`${e.result.command.split(' ')[0]} refused the file-system options (--mkfs-option ${JSON.stringify(cfg.mkfsOptions.join(' '))}, --mount-option ${JSON.stringify(cfg.mountOptions.join(','))}): ${(e.result.stderr || e.result.stdout).trim().split('\n')[0]}`);
-    }
-    throw e;
+    throw fsOptionsRefused(e, cfg) ?? e;
   }
   let server: MariadbInstance | undefined;
   try {
