@@ -28,7 +28,7 @@
  */
 import { getProfile, parseFaults } from '../../src/device/profiles';
 import { BlockStack, FsType } from '../../src/export/block-stack';
-import { HostImage, HostedDevice } from '../../src/export/device-host/client';
+import { HostImage, HostedDevice, WriteTrace } from '../../src/export/device-host/client';
 import { guard } from '../../src/export/watchdog';
 import { BadInputError, HarnessError, PreconditionError } from '../../src/util/errors';
 import { sleep } from '../../src/export/exec';
@@ -423,8 +423,25 @@ async function statusValue(c: Connection, name: string): Promise<number> {
   return rows.length ? Number(rows[0].v) : -1;
 }
 
+/**
+ * Hooks for an investigation of one cycle (bench/mariadb-fsync-trace.ts):
+ * they observe, and change nothing unless they say so.
+ */
+export interface CycleProbe {
+  /** Extra mariadbd options, for the load and for recovery (e.g. innodb-use-native-aio=0). */
+  settings?: Record<string, string>;
+  /** The server is up, before the load (pid: the host's mariadbd; undefined in a container). */
+  started?(ctx: { pid: number | undefined; mountPoint: string; dataDir: string }): Promise<void> | void;
+  /** The power was cut; the server still runs (its I/O waits on the cut device). */
+  atCut?(ctx: { pid: number | undefined; mountPoint: string; dataDir: string; files: TracedFile[] }): Promise<void> | void;
+  /** The device-level trace of the load and of the forced flush up to the cut, with the file map it is read against. */
+  traced?(t: { load?: WriteTrace; flush?: WriteTrace; extents?: Awaited<ReturnType<typeof fileMap>>; files?: TracedFile[] }): Promise<void> | void;
+  /** The crash image is mounted (after e2fsck -p), before InnoDB recovery starts. */
+  beforeRecovery?(ctx: { mountPoint: string; dataDir: string }): Promise<void> | void;
+}
+
 /** Run one crash cycle. */
-export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: number, ledger = runLedger(), d = mariadbDeadlines(cfg)): Promise<CycleResult> {
+export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: number, ledger = runLedger(), d = mariadbDeadlines(cfg), probe: CycleProbe = {}): Promise<CycleResult> {
   const t0 = Date.now();
   const cyclePrng = new Prng(cfg.seed, `mariadb/cycle${cycle}`);
   const devSeed = cyclePrng.fork('device').int(1, 2 ** 31 - 1);
@@ -444,7 +461,8 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
   }
   const dev0 = deviceBytes(await dev.counters());
   const res = emptyCycleResult(cfg, cycle, dev0);
-  const server = newServer(cfg, ledger, stack.mountPoint!, serverSettings(cfg));
+  const server = newServer(cfg, ledger, stack.mountPoint!, { ...serverSettings(cfg), ...probe.settings });
+  const hostPid = () => (server instanceof MariadbServer ? server.pid : undefined);
   const bank = new BankWorkload<Connection>(cfg.accounts, cyclePrng.fork('bank'), mariadbTransfer);
   const oltp = new OltpWriteMix(cyclePrng.fork('oltp'));
   stack.fuse!.onCut(() => {
@@ -455,6 +473,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
   const untilCut = <T>(p: Promise<T>): Promise<T | undefined> => Promise.race([p, cutSeen.then(() => undefined)]);
   const conns: Connection[] = [];
   let released = false;
+  let loadTraceKept: WriteTrace | undefined;
   let shapeCtx: { extents: Awaited<ReturnType<typeof fileMap>>; files: TracedFile[]; rule: ReturnType<typeof powerFailAtomicity>; blockSize: number; load: WriteShape } | undefined;
   try {
     const st = await guard('start', d.start, server.start());
@@ -462,6 +481,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     if (!st.ready) throw new Error(`mariadbd did not start from the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
     const ctl = await guard('start', d.start, server.connect());
     conns.push(ctl);
+    await probe.started?.({ pid: hostPid(), mountPoint: stack.mountPoint!, dataDir: server.opts.dataDir });
     await stack.fuse!.startTrace();
     const bankConns: Connection[] = [];
     const oltpConns: Connection[] = [];
@@ -480,6 +500,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     res.cut.pendingBlocks = point.pendingBlocks;
     res.cut.pendingLbas = point.pendingLbas;
     res.device.load = deviceBytes(await dev.counters(), dev0);
+    await probe.atCut?.({ pid: hostPid(), mountPoint: stack.mountPoint!, dataDir: server.opts.dataDir, files: shapeCtx?.files ?? [] });
     const victims = server.kill();
     const flushTrace = await stack.fuse!.takeTrace();
     const exportStats = await stack.fuse!.stats();
@@ -495,6 +516,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     res.workload.oltpTransactions = oltp.transactions;
     res.workload.commitLatencyUs = latencySummary(bank.latenciesUs);
     res.ms.cut = Date.now() - tCut;
+    await probe.traced?.({ load: loadTraceKept, flush: flushTrace, extents: shapeCtx?.extents, files: shapeCtx?.files });
     if (flushTrace && shapeCtx) {
       res.writeShape = {
         load: shapeCtx.load,
@@ -503,7 +525,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
         tornPages: [],
       };
     }
-    await recoverAndVerify(cfg, dev, cyclePrng, bank.acked, res, ledger, d);
+    await recoverAndVerify(cfg, dev, cyclePrng, bank.acked, res, ledger, d, probe);
     if (res.writeShape) {
       res.writeShape.tornPages = tornPagesOf(res, res.writeShape);
       // The per-page fates served the matching; the cycle keeps the counts and the sample.
@@ -548,6 +570,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     if (stack.fuse!.isCut) return;
     // The load's write shape, and the file map the flush's writes will be read against.
     const loadTrace = await untilCut(stack.fuse!.takeTrace());
+    loadTraceKept = loadTrace;
     const mapped = await untilCut(mapFiles(stack.mountPoint!, server.opts.dataDir, cfg.pageSize));
     if (loadTrace && mapped) {
       const profile = getProfile(cfg.profile);
@@ -582,7 +605,7 @@ function exitWords(code: number | null | undefined): string {
   return code === null ? 'mariadbd exited' : `mariadbd exit ${code}`;
 }
 
-async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: MariadbDeadlines): Promise<void> {
+async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: MariadbDeadlines, probe: CycleProbe): Promise<void> {
   const tRec = Date.now();
   const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger }));
   res.cut.changedBlocks = rec.changedBlocks;
@@ -590,7 +613,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
   res.recovery.fsckOutput = rec.fsck?.output ?? '';
   const rdev0 = deviceBytes(await rec.device.counters());
   let tVer = 0;
-  const server = newServer(cfg, ledger, rec.stack.mountPoint!, serverSettings(cfg));
+  const server = newServer(cfg, ledger, rec.stack.mountPoint!, { ...serverSettings(cfg), ...probe.settings });
   try {
     if ((rec.fsck?.code ?? 0) >= 4) {
       res.findings.push(`e2fsck -p could not repair the file system (exit ${rec.fsck?.code})`);
@@ -598,6 +621,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
       res.verdict = 'recovery-failed';
       return;
     }
+    await probe.beforeRecovery?.({ mountPoint: rec.stack.mountPoint!, dataDir: server.opts.dataDir });
     const st = await guard('recovery-start', d.recoveryStart, server.start());
     res.recovery.ready = st.ready;
     res.recovery.ms = st.ms;
