@@ -24,6 +24,8 @@ import { Prng } from '../../src/util/prng';
 import { killProcessesUsing } from './processes';
 import { DEFAULT_FS_CHOICE, FsChoice, FsInForce, fsInForce, fsOptionsRefused, validateFsChoice } from '../../src/export/fs-options';
 import { CrashableStorage, CutSummary, RemountSummary } from './storage';
+import type { WriteTrace } from '../../src/export/device-host/client';
+import { storageWriteShape } from './write-shape';
 
 export interface DeviceStorageOptions {
   profile: string;
@@ -40,6 +42,13 @@ export interface DeviceStorageOptions {
   fsChoice?: FsChoice;
   /** Told what is in force once the first file system is mounted (mountinfo, dumpe2fs -h / xfs_info). */
   onFsInForce?: (f: FsInForce) => void;
+  /**
+   * Trace the device's write requests from the mount to the cut and, once the
+   * crash image is mounted, read them against its files (RemountSummary.writeShape):
+   * `pageSizeOf` names the page size of a file (path relative to the mount), or
+   * undefined for a file without pages (a log).
+   */
+  writeShape?: { pageSizeOf: (file: string) => number | undefined };
 }
 
 export const DEFAULT_DEVICE_BYTES = 64 * 1024 * 1024;
@@ -100,6 +109,8 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
   // What the device saw from the moment the storage was ready (after mkfs and mount) to the cut:
   // the database's own writes and flushes, plus the file system's for them.
   const ready = await device.counters();
+  if (o.writeShape) await stack.fuse!.startTrace();
+  let trace: WriteTrace | undefined;
   let point: CutInfo | undefined;
   let onCutHook: (() => void) | undefined;
   const idBase = `${profile.name}${faultNames(faults).map((f) => '+' + f).join('')}:${o.seed}`;
@@ -130,6 +141,8 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
         // Order: stopped (inside cutAndRelease) -> kill -> unbind; release follows.
         // Signals only, no waiting: held requests are failed after this returns.
         await killProcesses();
+        // The export still holds the trace (nothing is answered after the cut): take it before the release.
+        if (o.writeShape) trace = await s.fuse!.takeTrace();
         await killProcessesUsing(mnt, 0);
         if (o.bindAt) await killProcessesUsing(o.bindAt, 0);
         await unbind();
@@ -158,7 +171,9 @@ export async function openDeviceStorage(o: DeviceStorageOptions): Promise<Crasha
       device = rec.device;
       stack = rec.stack;
       await bind(stack);
+      const shape = trace && o.writeShape ? await storageWriteShape(profile, trace, stack.mountPoint!, o.writeShape.pageSizeOf) : undefined;
       return {
+        ...(shape ? { writeShape: shape } : {}),
         choices: rec.choices.toString(),
         changedBlocks: rec.changedBlocks,
         crashStateId: `${idBase}:p${point.seq}:s${o.sample}`,

@@ -17,6 +17,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tempPrefix } from '../../src/export/ledger';
+import type { PageLayout, WriteShape } from '../../src/export/write-shape';
 
 export interface CutSummary {
   /** Device command-stream position of the cut, when there is a device. */
@@ -42,6 +43,11 @@ export interface RemountSummary {
   crashStateId?: string;
   /** e2fsck -p exit status and output of the crash image (0 clean, 1 fixed). */
   fsck?: { code: number | null; output: string };
+  /**
+   * With a write-shape trace (device storage only): the device's write requests
+   * from the mount to the cut, read against the crash image's file map.
+   */
+  writeShape?: { load: WriteShape; layout: PageLayout };
 }
 
 export interface CrashableStorage {

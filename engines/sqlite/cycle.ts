@@ -76,9 +76,12 @@ export function drawCut(prng: Prng, o: Pick<CycleOptions, 'minAcks' | 'maxAcks' 
   return { afterAcks, afterWrites, delayMs };
 }
 
+/** The database file of a cycle, in the storage's directory. */
+export const SQLITE_DB_FILE = 'bank.db';
+
 export async function runCycle(storage: CrashableStorage, o: CycleOptions): Promise<CycleResult> {
   const shape = o.shape ?? DEFAULT_SHAPE;
-  const dbPath = path.join(storage.dir, 'bank.db');
+  const dbPath = path.join(storage.dir, SQLITE_DB_FILE);
   const useDevice = !!storage.armCut;
   const { afterAcks, afterWrites, delayMs } = drawCut(o.prng, o, useDevice);
 
@@ -175,7 +178,7 @@ export async function runCycle(storage: CrashableStorage, o: CycleOptions): Prom
     cut = { ...cutSummary, ...remount, afterAcks, delayMs, afterWrites, armedCutFired };
     const tRemount = Date.now();
     // The crash image may be mounted elsewhere than the pre-crash file system: ask again.
-    const verify = await verifyDatabase(path.join(storage.dir, 'bank.db'), o.verifyTimeoutMs ?? 30000, rt, storage.dir);
+    const verify = await verifyDatabase(path.join(storage.dir, SQLITE_DB_FILE), o.verifyTimeoutMs ?? 30000, rt, storage.dir);
     const tEnd = Date.now();
     const ms = { load: tCut - t0, cutAndRemount: tRemount - tCut, verify: tEnd - tRemount };
     if ('failure' in verify) {

@@ -20,6 +20,7 @@ import { cover, outcomeOf } from '../../campaign/run-campaign';
 import type { ShardPart } from '../../campaign/shard-parts';
 import { owns } from '../../crash/shard';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
+import { WRITE_SHAPE_FLAGS, WRITE_SHAPE_HELP, parsePageSizeOption, prepareWriteShape, storageSettings, writeStorageShape } from '../write-shape-option';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
 import { isDefaultFsChoice } from '../../export/fs-options';
 
@@ -51,6 +52,8 @@ interface ExecOpts {
   out?: string;
   junit?: string;
   shard?: string;
+  writeShape?: string;
+  writeShapePageSize?: string;
 }
 
 export function registerExecCommands(program: Command): void {
@@ -75,6 +78,8 @@ export function registerExecCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
     .option('--junit <file>', 'write JUnit XML')
+    .option(WRITE_SHAPE_FLAGS, WRITE_SHAPE_HELP)
+    .option('--write-shape-page-size <size>', "the database's page size (4k, 16k, ...): every traced file's writes are read as pages of it; without it, command sizes and syncs only")
     .addOption(shardOption())
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText(
@@ -110,6 +115,9 @@ export function registerExecCommands(program: Command): void {
       // Output paths before the work (src/cli/preflight.ts).
       if (o.out) prepareOutputDir(o.out, '--out');
       if (o.junit) prepareOutputFile(o.junit, '--junit');
+      if (o.writeShapePageSize !== undefined && o.writeShape === undefined) refuseMeaningless(['--write-shape-page-size'], 'without --write-shape');
+      const shapePageSize = o.writeShapePageSize !== undefined ? parsePageSizeOption(o.writeShapePageSize, '--write-shape-page-size') : undefined;
+      prepareWriteShape(o.writeShape, o.device);
       const commands = { start: o.start, load: o.load, verify: o.verify };
       await validateCommands(commands);
       if (o.device) requireExport(fsc.fs);
@@ -151,11 +159,16 @@ export function registerExecCommands(program: Command): void {
           cutWithinMs,
           timeouts,
           runId: ledger?.runId,
-          openStorage: (d, i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, bindAt: d, fsChoice: fsc, onFsInForce: i === 0 && !o.json ? (f) => process.stderr.write(`file system in force: ${f.fs}, mount ${f.mount}; ${f.format}\n`) : undefined }) : openPlainDirectoryAt(d)),
+          openStorage: (d, i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, bindAt: d, fsChoice: fsc, writeShape: o.writeShape !== undefined ? { pageSizeOf: () => shapePageSize } : undefined, onFsInForce: i === 0 && !o.json ? (f) => process.stderr.write(`file system in force: ${f.fs}, mount ${f.mount}; ${f.format}\n`) : undefined }) : openPlainDirectoryAt(d)),
           onCycle: o.json ? undefined : (i, c) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${c.verdict}\n`),
         });
         await haltIfInterrupted();
         process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatExecCampaign(r)) + '\n');
+        if (o.writeShape !== undefined) {
+          const settings = { ...storageSettings(profile, o.fault, fsc), 'page size': shapePageSize ? `${shapePageSize / 1024} KiB (--write-shape-page-size)` : '(not given: commands and syncs only)' };
+          const cycles = r.cycles.map((c) => ({ cycle: c.cycle, replayId: execCycleId(seed, c.cycle), verdict: c.verdict, shape: c.cut?.writeShape }));
+          for (const f of writeStorageShape(o.writeShape, `tornlab exec on ${profile} (${fsc.fs})`, settings, cycles)) process.stderr.write(`wrote ${f}\n`);
+        }
         // The campaign as the report (and a shard's merge) knows it: what decides the cycles, not where DIR is or how long phases may take.
         const campaign = { exec: { commands, crashes, seed, profile, faults: o.fault, cutAfterAcks, cutWithinMs: cutAfterAcks === undefined ? cutWithinMs : undefined, device: o.device, deviceMib: sizeBytes / 1024 / 1024, ...(o.device && !isDefaultFsChoice(fsc) ? { fs: fsc } : {}) } };
         const part: ShardPart = { kind: 'exec', ...cover('', ids, mine), cell: { profile, faults: o.fault, seed }, cycles: r.cycles.map((c) => execCycleSummary(r, c)) };

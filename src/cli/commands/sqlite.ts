@@ -6,8 +6,10 @@ import { refuseMeaningless, warnLeftovers, prepareOutputDir, prepareOutputFile }
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { parseCell } from '../../../engines/sqlite/cell';
-import { GRID_HEADER, SqliteCampaignResult, formatCampaign, formatGridRow, runSqliteCampaign } from '../../../engines/sqlite/campaign';
-import { SqliteCell, gridCells } from '../../../engines/sqlite/cell';
+import { GRID_HEADER, SqliteCampaignResult, formatCampaign, formatGridRow, runSqliteCampaign, sqliteCycleId } from '../../../engines/sqlite/campaign';
+import { SqliteCell, cellName, gridCells } from '../../../engines/sqlite/cell';
+import { SQLITE_DB_FILE } from '../../../engines/sqlite/cycle';
+import { WRITE_SHAPE_FLAGS, WRITE_SHAPE_HELP, prepareWriteShape, storageSettings, writeStorageShape } from '../write-shape-option';
 import { openDeviceStorage, DEFAULT_DEVICE_BYTES } from '../../../engines/exec/device-storage';
 import { openPlainDirectory } from '../../../engines/exec/storage';
 import { parsePositiveInt, parseSeed } from '../../../engines/exec/options';
@@ -45,6 +47,7 @@ interface SqliteOpts {
   out?: string;
   junit?: string;
   shard?: string;
+  writeShape?: string;
 }
 
 export function registerSqliteCommands(program: Command): void {
@@ -66,6 +69,7 @@ export function registerSqliteCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
+    .option(WRITE_SHAPE_FLAGS, WRITE_SHAPE_HELP)
     .addOption(shardOption())
     .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
     .addHelpText(
@@ -93,6 +97,7 @@ export function registerSqliteCommands(program: Command): void {
       // Output paths before the work (src/cli/preflight.ts).
       if (o.out) prepareOutputDir(o.out, '--out');
       if (o.junit) prepareOutputFile(o.junit, '--junit');
+      prepareWriteShape(o.writeShape, o.device);
       if (o.device) requireExport(fsc.fs);
       await resolveSqliteRuntime(runtime);
       const cells: SqliteCell[] = o.grid ? gridCells() : [cell];
@@ -108,7 +113,7 @@ export function registerSqliteCommands(program: Command): void {
             crashes,
             seed,
             cycle: { minAcks: Math.min(3, maxAcks), maxAcks, runtime },
-            openStorage: (i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, fsChoice: fsc, onFsInForce: i === 0 && !o.json ? (f) => process.stderr.write(`file system in force: ${f.fs}, mount ${f.mount}; ${f.format}\n`) : undefined }) : openPlainDirectory()),
+            openStorage: (i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, fsChoice: fsc, writeShape: o.writeShape !== undefined ? { pageSizeOf: (f) => (f === SQLITE_DB_FILE ? c.pageSize : undefined) } : undefined, onFsInForce: i === 0 && !o.json ? (f) => process.stderr.write(`file system in force: ${f.fs}, mount ${f.mount}; ${f.format}\n`) : undefined }) : openPlainDirectory()),
             onCycle: o.json || o.grid ? undefined : (i, x) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${x.verdict}${x.tradeOff ? ' (documented trade-off)' : ''}\n`),
           });
           results.push(r);
@@ -129,6 +134,11 @@ export function registerSqliteCommands(program: Command): void {
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');
       else if (!o.grid) process.stdout.write(formatCampaign(results[0]) + '\n');
+      if (o.writeShape !== undefined) {
+        const settings = { ...storageSettings(profile, o.fault, fsc), ...(o.grid ? {} : { 'page size': `${cell.pageSize / 1024} KiB`, journal_mode: cell.journalMode, synchronous: cell.synchronous }) };
+        const cycles = results.flatMap((r) => r.cycles.map((c) => ({ cycle: c.cycle, replayId: sqliteCycleId(r.cell, seed, c.cycle), verdict: c.verdict, shape: c.cut.writeShape })));
+        for (const f of writeStorageShape(o.writeShape, `SQLite ${o.grid ? 'grid' : cellName(cell)} on ${profile} (${fsc.fs})`, settings, cycles)) process.stderr.write(`wrote ${f}\n`);
+      }
       const campaign = { sqlite: { cells, crashes, seed, maxAcks, device: o.device, profile, faults: o.fault, deviceMib: sizeBytes / 1024 / 1024, ...(o.device && !isDefaultFsChoice(fsc) ? { fs: fsc } : {}) } };
       writeRunOutputs({ command: 'sqlite', title: `tornlab sqlite ${o.grid ? 'grid' : outcomes[0].result.id}`, campaign, seed, cells: outcomes.map((x) => x.result), parts: outcomes.map((x) => x.part), shard, out: o.out, junit: o.junit });
       const bad = results.some((r) => (o.strict ? r.cycles.some((c) => isFinding(c.verdict)) : r.findings > 0));
