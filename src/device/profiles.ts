@@ -238,10 +238,15 @@ export const PROFILES: Record<string, DeviceProfile> = {
   },
   'azure-atomic-16k': {
     name: 'azure-atomic-16k',
-    version: 1,
-    description: 'Cloud NVMe with 512 B LBAs and 16 KiB namespace atomics (NAWUN=NAWUPF=NABSPF=31), volatile cache',
+    // v2: the controller's AWUN/AWUPF are 0, as for atomic-16k v2. Azure promises atomicity for an
+    // 8 or 16 KiB write "if the issued write aligns with the respective block offset" (Azure docs,
+    // "Prevent torn writes with Azure managed disks"); v1's controller AWUPF of 31 would have made a
+    // 16 KiB write off a 16 KiB boundary atomic too (a controller unit holds across namespace
+    // boundaries, NVM-CS 2.1.4.3), a promise the service does not make.
+    version: 2,
+    description: 'Cloud NVMe with 512 B LBAs and 16 KiB namespace atomics (NAWUN=NAWUPF=NABSPF=31): a write of up to 16 KiB is atomic only inside a 16 KiB boundary (controller AWUPF 0); volatile cache',
     identify: {
-      controller: { vwc: { present: true, flushBroadcast: true }, awun: 31, awupf: 31, acwu: 0, mdts: 5 },
+      controller: { vwc: { present: true, flushBroadcast: true }, awun: 0, awupf: 0, acwu: 0, mdts: 5 },
       namespace: ns(512, 64 * GiB, { nsabp: true, nawun: 31, nawupf: 31, nabsn: 31, nabspf: 31, nabo: 0 }),
     },
     plp: false,
