@@ -14,7 +14,8 @@
  * Needs what the container tests need (tornlab containers setup); a runtime
  * that cannot run is left out with one line.
  */
-import { DEFAULT_CELL, PgCellConfig, runPgCell } from '../engines/postgres/cycle';
+import { DEFAULT_CELL, PgCellConfig } from '../engines/postgres/config';
+import { runPgCell } from '../engines/postgres/cycle';
 import { missingForPostgres } from '../engines/postgres/runtime';
 import { runSqliteCampaign } from '../engines/sqlite/campaign';
 import { resolveSqliteRuntime, SqliteRuntime } from '../engines/sqlite/runtime';
@@ -26,7 +27,7 @@ import { runLedger } from '../src/export';
 import { DEFAULT_CELL as MARIADB_CELL, MariadbCellConfig, runMariadbCell } from '../engines/mariadb/cycle';
 import { missingForMariadb } from '../engines/mariadb/runtime';
 import { mariadbImageName } from '../engines/mariadb/container-server';
-import { median } from '../engines/postgres/cycle';
+import { median } from '../engines/common/cycle-result';
 
 /** MariaDB local against containers: the base images first (not timed), then cycles interleaved runtime by runtime. */
 async function mariadb(cycles: number): Promise<void> {

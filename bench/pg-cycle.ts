@@ -11,7 +11,9 @@
  * Needs root, /dev/fuse, loop devices, libfuse2, mkfs.ext4, PostgreSQL 15.
  */
 import * as path from 'node:path';
-import { DEFAULT_CELL, median, runPgCell } from '../engines/postgres/cycle';
+import { DEFAULT_CELL } from '../engines/postgres/config';
+import { median } from '../engines/common/cycle-result';
+import { runPgCell } from '../engines/postgres/cycle';
 import { missingForPostgres } from '../engines/postgres/runtime';
 import { PgServer } from '../engines/postgres/server';
 import { BlockStack, HostedDevice, requireExport, runLedger } from '../src/export';

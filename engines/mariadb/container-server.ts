@@ -41,6 +41,7 @@ import { IMAGES, ImageName, imageLabels, imageTag } from '../../src/export/conta
 import { descendants, waitGone } from '../../src/export/processes';
 import { sleep } from '../../src/export/exec';
 import { Connection, InnochecksumRun, MariadbInstance, MariadbServerOptions, StartResult, connectSocket } from './server';
+import { logSince } from '../common/server-process';
 
 /** MariaDB versions with a tornlab image. */
 export const MARIADB_VERSIONS = ['10.11', '11.8'] as const;
@@ -209,11 +210,7 @@ export class MariadbContainerServer implements MariadbInstance {
   }
 
   logSinceStart(): string {
-    try {
-      return fs.readFileSync(this.logFile, 'utf8').slice(this.logOffset);
-    } catch {
-      return '';
-    }
+    return logSince(this.logFile, this.logOffset);
   }
 
   /** innochecksum of the image over every file, in one one-shot container (invariant 3). */

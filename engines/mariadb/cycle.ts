@@ -27,20 +27,21 @@
  *     only at one the device does not write atomically).
  */
 import { getProfile, parseFaults } from '../../src/device/profiles';
-import { BlockStack, FsType } from '../../src/export/block-stack';
-import { HostImage, HostedDevice, WriteTrace } from '../../src/export/device-host/client';
+import { FsType } from '../../src/export/block-stack';
+import { HostedDevice, WriteTrace } from '../../src/export/device-host/client';
 import { guard } from '../../src/export/watchdog';
 import { BadInputError, HarnessError, PreconditionError } from '../../src/util/errors';
 import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
-import { remountCrashImage, survivorsFrom } from '../../src/export/power-cut';
 import { Prng } from '../../src/util/prng';
-import { BankWorkload } from '../postgres/bank';
-import { DeviceBytes, deviceBytes, latencySummary, median, noteHarnessError } from '../postgres/cycle';
+import { BankWorkload } from '../common/bank-workload';
+import { DeviceBytes, HarnessNote, ZERO_BYTES, countVerdicts, deviceBytes, latencySummary, median, noteHarnessError } from '../common/cycle-result';
+import { BaseImage, cachedBaseImage, cellNsze } from '../common/base-image';
+import { cutRace, fsckFailed, mountCrashImage, powerOnCycleDevice, recordCut, recordExportStats, releaseCrashImage, releaseCycleStack } from '../common/cycle-stack';
 import { powerFailAtomicity } from '../../src/device/identify';
-import { fsOptionsRefused, fsOptionsTag, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
+import { fsOptionsTag, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
 import { PageLayout, TracedFile, WriteShape, analyzeWriteShape, fileMap, pageLayout } from '../../src/export/write-shape';
 import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
 import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
@@ -213,18 +214,8 @@ export function mariadbDeadlines(cfg: MariadbCellConfig): MariadbDeadlines {
 
 // ------------------------------------------------------------- base image
 
-export interface BaseImage {
-  key: string;
-  image: HostImage;
-  blocks: number;
-  buildMs: number;
-  nsze: number;
-}
-
-const bases = new Map<string, BaseImage>();
-
 function nszeOf(cfg: MariadbCellConfig): number {
-  return cfg.nsze ?? Math.floor(1024 ** 3 / getProfile(cfg.profile).identify.namespace.lbaDataSize);
+  return cellNsze(cfg.profile, cfg.nsze);
 }
 
 function baseKey(cfg: MariadbCellConfig): string {
@@ -264,37 +255,12 @@ function newServer(cfg: MariadbCellConfig, ledger: RunLedger, mountPoint: string
  * every page written), built once per process and configuration on a device
  * without faults.
  */
-export async function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d = mariadbDeadlines(cfg)): Promise<BaseImage> {
-  const key = baseKey(cfg);
-  const cached = bases.get(key);
-  if (cached && cached.image.alive) return cached;
-  const t0 = Date.now();
-  const nsze = nszeOf(cfg);
-  const dev = await HostedDevice.create({ profile: cfg.profile, seed: cfg.seed, nsze });
-  let stack: BlockStack;
-  try {
-    stack = await guard('base-export', d.export, BlockStack.mountDevice(dev, { format: true, fs: cfg.fs, mkfsOptions: cfg.mkfsOptions, mountOptions: cfg.mountOptions, ledger }));
-  } catch (e) {
-    await dev.dispose();
-    // Options the user passed through that mkfs or mount refused are bad input, not a harness failure.
-    throw fsOptionsRefused(e, cfg) ?? e;
-  }
-  let server: MariadbInstance | undefined;
-  try {
-    await guard('base-image', d.base, buildBase());
-  } finally {
+export function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d = mariadbDeadlines(cfg)): Promise<BaseImage> {
+  const spec = { engine: 'mariadb', key: baseKey(cfg), profile: cfg.profile, seed: cfg.seed, nsze: nszeOf(cfg), fs: cfg, ledger, deadlines: d };
+  return cachedBaseImage(spec, async (mountPoint, onRelease) => {
+    const server = newServer(cfg, ledger, mountPoint, { ...serverSettings({ ...cfg, doublewrite: true }), 'innodb-fast-shutdown': '0' });
     // Nothing of the server (a container kept after its clean shutdown) may hold the mount at the release.
-    if (server) await guard('base-release', d.release, server.waitGone(server.kill()));
-    await guard('base-release', d.release, stack.release());
-  }
-  const image = await dev.snapshot();
-  await dev.dispose();
-  const base: BaseImage = { key, image, blocks: image.blocks, buildMs: Date.now() - t0, nsze };
-  bases.set(key, base);
-  return base;
-
-  async function buildBase(): Promise<void> {
-    server = newServer(cfg, ledger, stack.mountPoint!, { ...serverSettings({ ...cfg, doublewrite: true }), 'innodb-fast-shutdown': '0' });
+    onRelease(() => server.waitGone(server.kill()));
     await server.installDb();
     const st = await server.start();
     if (!st.ready) throw new Error(`mariadbd did not start on the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
@@ -306,7 +272,7 @@ export async function baseImage(cfg: MariadbCellConfig, ledger = runLedger(), d 
     }
     const stop = await server.stop();
     if (!stop.clean) throw new Error(`mariadbd did not shut down cleanly on the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
-  }
+  });
 }
 
 // ------------------------------------------------------------------ cycle
@@ -317,7 +283,7 @@ export interface CycleResult {
   verdict: Verdict;
   /** InnoDB refused to start after the cut: the database is down until restored (an outage, not lost data). */
   outage: boolean;
-  harness?: { phase: string; deadlineMs: number; stuck: { pid: number; comm: string; state: string; stack: string[] }[] };
+  harness?: HarnessNote;
   findings: string[];
   /** MariaDB's own words: error-log lines, tool output. */
   messages: string[];
@@ -361,8 +327,6 @@ export interface TornPage {
   write: 'split' | 'exceeds-unit' | 'crosses-boundary' | 'protected' | 'not-written';
   misaligned: boolean;
 }
-
-const ZERO: DeviceBytes = { hostWriteBytes: 0, writes: 0, flushes: 0, nandBytesProgrammed: 0 };
 
 function emptyCycleResult(cfg: MariadbCellConfig, cycle: number, device: DeviceBytes): CycleResult {
   return {
@@ -444,21 +408,14 @@ export interface CycleProbe {
 export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: number, ledger = runLedger(), d = mariadbDeadlines(cfg), probe: CycleProbe = {}): Promise<CycleResult> {
   const t0 = Date.now();
   const cyclePrng = new Prng(cfg.seed, `mariadb/cycle${cycle}`);
-  const devSeed = cyclePrng.fork('device').int(1, 2 ** 31 - 1);
-  const dev = await HostedDevice.create({ profile: cfg.profile, faults: cfg.faults, seed: devSeed, nsze: base.nsze, image: base.image.id });
-  let stack: BlockStack;
-  try {
-    stack = await guard('export', d.export, BlockStack.mountDevice(dev, { fs: cfg.fs, fsck: false, mountOptions: cfg.mountOptions, ledger }));
-  } catch (e) {
-    await dev.dispose();
-    if (e instanceof HarnessError) {
-      const res = emptyCycleResult(cfg, cycle, ZERO);
-      res.ms.total = Date.now() - t0;
-      noteHarnessError(res, e);
-      return res;
-    }
-    throw e;
+  const on = await powerOnCycleDevice({ profile: cfg.profile, faults: cfg.faults, base, cyclePrng, fs: cfg.fs, mountOptions: cfg.mountOptions, ledger, exportMs: d.export });
+  if ('error' in on) {
+    const res = emptyCycleResult(cfg, cycle, ZERO_BYTES);
+    res.ms.total = Date.now() - t0;
+    noteHarnessError(res, on.error);
+    return res;
   }
+  const { dev, stack } = on;
   const dev0 = deviceBytes(await dev.counters());
   const res = emptyCycleResult(cfg, cycle, dev0);
   const server = newServer(cfg, ledger, stack.mountPoint!, { ...serverSettings(cfg), ...probe.settings });
@@ -469,8 +426,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     bank.markCut();
     oltp.stop();
   });
-  const cutSeen = new Promise<'cut'>((resolve) => stack.fuse!.onCut(() => resolve('cut')));
-  const untilCut = <T>(p: Promise<T>): Promise<T | undefined> => Promise.race([p, cutSeen.then(() => undefined)]);
+  const untilCut = cutRace(stack);
   const conns: Connection[] = [];
   let released = false;
   let loadTraceKept: WriteTrace | undefined;
@@ -494,18 +450,11 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     if (!stack.fuse!.isCut) await guard('cut', d.cut, stack.cut());
     // --- the cut: kill the server, then release the stack
     const tCut = Date.now();
-    const point = stack.fuse!.point!;
-    res.cut.seq = point.seq;
-    res.cut.pendingWrites = point.pendingWrites;
-    res.cut.pendingBlocks = point.pendingBlocks;
-    res.cut.pendingLbas = point.pendingLbas;
-    res.device.load = deviceBytes(await dev.counters(), dev0);
+    await recordCut(res, stack, dev, dev0);
     await probe.atCut?.({ pid: hostPid(), mountPoint: stack.mountPoint!, dataDir: server.opts.dataDir, files: shapeCtx?.files ?? [] });
     const victims = server.kill();
     const flushTrace = await stack.fuse!.takeTrace();
-    const exportStats = await stack.fuse!.stats();
-    res.cut.heldRequests = exportStats.heldCount;
-    res.cut.maxDirtyBytes = exportStats.maxDirtyBytes;
+    await recordExportStats(res, stack);
     await guard('cut', d.cut, stack.release());
     released = true;
     await guard('cut', d.cut, server.waitGone(victims));
@@ -537,16 +486,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     noteHarnessError(res, e);
   } finally {
     server.kill();
-    if (!released) {
-      await guard('release', d.release, async () => {
-        if (!stack.fuse!.isCut) await stack.cut();
-        await stack.release();
-      }).catch((e) => {
-        if (!(e instanceof HarnessError)) throw e;
-        noteHarnessError(res, e);
-      });
-    }
-    await dev.dispose();
+    await releaseCycleStack(res, stack, dev, released, d.release);
   }
   res.ms.total = Date.now() - t0;
   return res;
@@ -607,21 +547,12 @@ function exitWords(code: number | null | undefined): string {
 
 async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: MariadbDeadlines, probe: CycleProbe): Promise<void> {
   const tRec = Date.now();
-  const rec = await guard('fsck', d.fsck, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger }));
-  res.cut.changedBlocks = rec.changedBlocks;
-  res.recovery.fsckCode = rec.fsck?.code ?? 0;
-  res.recovery.fsckOutput = rec.fsck?.output ?? '';
-  const rdev0 = deviceBytes(await rec.device.counters());
+  const mounted = await mountCrashImage(res, cut, cyclePrng, { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger, fsckMs: d.fsck });
   let tVer = 0;
-  const server = newServer(cfg, ledger, rec.stack.mountPoint!, { ...serverSettings(cfg), ...probe.settings });
+  const server = newServer(cfg, ledger, mounted.rec.stack.mountPoint!, { ...serverSettings(cfg), ...probe.settings });
   try {
-    if ((rec.fsck?.code ?? 0) >= 4) {
-      res.findings.push(`e2fsck -p could not repair the file system (exit ${rec.fsck?.code})`);
-      res.messages.push(...(rec.fsck?.output ?? '').split('\n').slice(0, 20));
-      res.verdict = 'recovery-failed';
-      return;
-    }
-    await probe.beforeRecovery?.({ mountPoint: rec.stack.mountPoint!, dataDir: server.opts.dataDir });
+    if (fsckFailed(res, mounted)) return;
+    await probe.beforeRecovery?.({ mountPoint: mounted.rec.stack.mountPoint!, dataDir: server.opts.dataDir });
     const st = await guard('recovery-start', d.recoveryStart, server.start());
     res.recovery.ready = st.ready;
     res.recovery.ms = st.ms;
@@ -645,8 +576,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
     await guard('verify', d.verify, verify());
   } finally {
     await guard('release', d.release, server.waitGone(server.kill()));
-    res.device.recovery = deviceBytes(await rec.device.counters(), rdev0);
-    await guard('release', d.release, rec.stack.release()).finally(() => rec.device.dispose());
+    await releaseCrashImage(res, mounted, d.release);
   }
 
   async function verify(): Promise<void> {
@@ -769,8 +699,7 @@ export async function runMariadbCell(
     await haltIfInterrupted();
     throw e;
   }
-  const verdicts: Partial<Record<Verdict, number>> = {};
-  for (const c of cycles) verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
+  const verdicts = countVerdicts(cycles);
   return {
     config: cfg,
     settings: serverSettings(cfg),

@@ -20,7 +20,7 @@
  * Reads force full scans of the clustered index (IGNORE INDEX), so every leaf
  * page of both tables is read.
  */
-import { INITIAL_BALANCE, OracleResult, TransferFn } from '../postgres/bank';
+import { INITIAL_BALANCE, OracleResult, TransferFn } from '../common/bank-workload';
 import { Prng } from '../../src/util/prng';
 import type { Connection } from './server';
 

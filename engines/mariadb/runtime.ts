@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { Missing } from '../../src/export/preconditions';
-import { OsUser } from '../postgres/runtime';
+import { OsUser, osUser } from '../common/server-process';
 
 export const MARIADB_SERVER = `${process.env.TORNLAB_MARIADB_BIN ?? '/usr/sbin'}/mariadbd`;
 const TOOLS_DIR = process.env.TORNLAB_MARIADB_TOOLS ?? '/usr/bin';
@@ -19,15 +19,7 @@ export function mariadbTool(name: MariadbTool): string {
 
 /** The `mysql` OS user from /etc/passwd (mariadbd drops to it). */
 export function mysqlUser(): OsUser | undefined {
-  try {
-    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[0] === 'mysql') return { name: 'mysql', uid: Number(f[2]), gid: Number(f[3]) };
-    }
-  } catch {
-    // no passwd file
-  }
-  return undefined;
+  return osUser('mysql');
 }
 
 /** What running MariaDB needs and this machine lacks. */

@@ -12,16 +12,12 @@
  *  3. A start ends as ready (accepts connections) or refused (the server
  *     exited; its error log says why) — never as a guess.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createConnection, Connection } from 'mariadb';
 import { run, runOk, sleep } from '../../src/export/exec';
-import { closeExtraPipes, noFuseFds } from '../../src/export/fuse-conn';
 import { RUN_ENV, RunLedger } from '../../src/export/ledger';
-import { killTree, waitGone } from '../../src/export/processes';
-import { registerProcessTree } from '../../src/export/teardown';
-import { OsUser } from '../postgres/runtime';
+import { LocalServerProcess, OsUser } from '../common/server-process';
 import { MARIADB_SERVER, MariadbTool, mariadbTool, mysqlUser } from './runtime';
 
 export type { Connection };
@@ -79,14 +75,11 @@ export async function connectSocket(socketPath: string, timeoutMs: number): Prom
   return c;
 }
 
-export class MariadbServer implements MariadbInstance {
+export class MariadbServer extends LocalServerProcess implements MariadbInstance {
   readonly user: OsUser;
-  pid: number | undefined;
-  private exited: Promise<number | null> | undefined;
-  private unregister: () => void = () => undefined;
-  private logOffset = 0;
 
   constructor(readonly opts: MariadbServerOptions) {
+    super(opts.ledger);
     const u = mysqlUser();
     if (!u) throw new Error('no mysql OS user');
     this.user = u;
@@ -135,33 +128,16 @@ export class MariadbServer implements MariadbInstance {
   async start(timeoutMs = 150_000): Promise<StartResult> {
     const t0 = Date.now();
     const o = this.opts;
-    const logFd = fs.openSync(this.logFile, 'a');
-    fs.chownSync(this.logFile, this.user.uid, this.user.gid);
-    this.logOffset = fs.statSync(this.logFile).size;
     try {
       fs.rmSync(this.socket, { force: true });
     } catch {
       // not there
     }
-    // noFuseFds: the server must not hold /dev/fuse (see fuse-conn.ts).
-    const child = spawn(MARIADB_SERVER, this.args(), { env: env(o.ledger), stdio: noFuseFds(['ignore', logFd, logFd]), detached: true, cwd: o.runDir });
-    closeExtraPipes(child);
-    fs.closeSync(logFd);
-    const pid = child.pid;
-    if (pid === undefined) throw new Error('could not start mariadbd');
-    this.pid = pid;
-    o.ledger.add('process', String(pid), 'mariadbd');
-    this.unregister = registerProcessTree(pid, o.ledger.runId);
-    let exitCode: number | null | undefined;
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-    void this.exited.then((c) => {
-      exitCode = c;
-    });
-    child.unref();
+    const exitCode = this.spawnServer({ command: MARIADB_SERVER, args: this.args(), env: env(o.ledger), logFile: this.logFile, owner: this.user, runAs: false, cwd: o.runDir, label: 'mariadbd' });
     while (Date.now() - t0 < timeoutMs) {
-      if (exitCode !== undefined) {
+      if (exitCode() !== undefined) {
         this.forget();
-        return { ready: false, ms: Date.now() - t0, exitCode };
+        return { ready: false, ms: Date.now() - t0, exitCode: exitCode() };
       }
       if (fs.existsSync(this.socket)) {
         try {
@@ -182,49 +158,8 @@ export class MariadbServer implements MariadbInstance {
   }
 
   /** Clean shutdown (SIGTERM: InnoDB's normal shutdown); true if mariadbd exited with status 0. */
-  async stop(timeoutMs = 120_000): Promise<{ clean: boolean; exitCode: number | null | undefined }> {
-    if (this.pid === undefined || !this.exited) return { clean: false, exitCode: undefined };
-    try {
-      process.kill(this.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([this.exited, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)))]);
-    clearTimeout(timer);
-    if (code === undefined) {
-      this.kill();
-      return { clean: false, exitCode: undefined };
-    }
-    this.forget();
-    return { clean: code === 0, exitCode: code };
-  }
-
-  /** SIGKILL mariadbd (a power cut from the server's point of view). */
-  kill(): number[] {
-    if (this.pid === undefined) return [];
-    const victims = killTree(this.pid, undefined);
-    this.forget();
-    return victims;
-  }
-
-  async waitGone(pids: number[], timeoutMs = 15_000): Promise<number[]> {
-    return waitGone(pids, timeoutMs);
-  }
-
-  private forget(): void {
-    if (this.pid !== undefined) this.opts.ledger.remove('process', String(this.pid));
-    this.unregister();
-    this.pid = undefined;
-  }
-
-  /** Error log written since the last start. */
-  logSinceStart(): string {
-    try {
-      return fs.readFileSync(this.logFile, 'utf8').slice(this.logOffset);
-    } catch {
-      return '';
-    }
+  stop(timeoutMs = 120_000): Promise<{ clean: boolean; exitCode: number | null | undefined }> {
+    return this.stopWith('SIGTERM', timeoutMs);
   }
 
   /** Run a MariaDB tool (innochecksum reads the datadir of a stopped server). */

@@ -1,5 +1,6 @@
 /**
- * The bank-transfer workload and its oracle.
+ * The bank-transfer workload's PostgreSQL side: schema, transfer statement
+ * and oracle (the workload itself is engines/common/bank-workload.ts).
  *
  * Schema: accounts(id, balance, filler) with every balance starting at
  * INITIAL_BALANCE; transfers(id, src, dst, amount), one row per committed
@@ -19,9 +20,9 @@
  * process is single-threaded, so "before" is well defined).
  */
 import { Client } from './pg-client';
-import { Prng } from '../../src/util/prng';
+import { INITIAL_BALANCE, OracleResult, TransferFn } from '../common/bank-workload';
 
-export const INITIAL_BALANCE = 1000;
+export type { OracleResult };
 
 export function schemaSql(accounts: number): string {
   return `
@@ -39,101 +40,7 @@ const TRANSFER_SQL = `
     WHERE id IN ($1, $2) RETURNING 1)
   INSERT INTO transfers (id, src, dst, amount) SELECT $4, $1, $2, $3 WHERE (SELECT count(*) FROM u) = 2`;
 
-export interface BankRun {
-  /** Transfers acknowledged before the cut. */
-  acked: number[];
-  /** Transfers submitted (acknowledged or not). */
-  attempted: number;
-  /** Transfers whose statement failed before the cut (e.g. a checksum error surfaced to a client). */
-  errorsBeforeCut: string[];
-}
-
-/** One transfer as one transaction on a client: move `amount` from `src` to `dst`, recorded as transfer `id`. */
-export type TransferFn<C> = (client: C, src: number, dst: number, amount: number, id: number) => Promise<unknown>;
-
-const pgTransfer: TransferFn<Client> = (client, src, dst, amount, id) => client.query(TRANSFER_SQL, [src, dst, amount, id]);
-
-/**
- * Runs transfers on `clients` connections until stopped; knows which commits
- * were acknowledged before the cut. The transfer statement is PostgreSQL's
- * unless another engine (engines/mariadb) passes its own.
- */
-export class BankWorkload<C = Client> {
-  readonly acked: number[] = [];
-  /** Wall-clock commit latency of each acknowledged transfer, microseconds. */
-  readonly latenciesUs: number[] = [];
-  attempted = 0;
-  readonly errorsBeforeCut: string[] = [];
-  private stopped = false;
-  private cutHappened = false;
-  private loops: Promise<void>[] = [];
-
-  constructor(
-    private readonly accounts: number,
-    private readonly prng: Prng,
-    private readonly transfer: TransferFn<C> = pgTransfer as unknown as TransferFn<C>,
-  ) {}
-
-  /** Mark the cut instant: acknowledgements that arrive from now on do not count. */
-  markCut(): void {
-    this.cutHappened = true;
-    this.stopped = true;
-  }
-
-  start(clients: C[]): void {
-    const n = clients.length;
-    clients.forEach((client, c) => {
-      const prng = this.prng.fork(`client${c}`);
-      this.loops.push(this.loop(client, c, n, prng));
-    });
-  }
-
-  private async loop(client: C, c: number, n: number, prng: Prng): Promise<void> {
-    for (let k = 0; !this.stopped; k++) {
-      const id = k * n + c + 1;
-      const a = prng.int(1, this.accounts);
-      let b = prng.int(1, this.accounts - 1);
-      if (b >= a) b++;
-      const amount = prng.int(1, 100);
-      this.attempted++;
-      try {
-        const t0 = process.hrtime.bigint();
-        await this.transfer(client, a, b, amount, id);
-        if (!this.cutHappened) {
-          this.acked.push(id);
-          this.latenciesUs.push(Number(process.hrtime.bigint() - t0) / 1000);
-        }
-      } catch (e) {
-        if (!this.cutHappened) this.errorsBeforeCut.push((e as Error).message);
-        return;
-      }
-    }
-  }
-
-  /** Stop after the current transfers; resolves when every client loop ended. */
-  async stop(): Promise<BankRun> {
-    this.stopped = true;
-    await Promise.all(this.loops);
-    return { acked: this.acked.slice(), attempted: this.attempted, errorsBeforeCut: this.errorsBeforeCut.slice() };
-  }
-
-  /** Resolves when the client loops ended (after a cut they end with connection errors). */
-  settled(): Promise<void> {
-    return Promise.all(this.loops).then(() => undefined);
-  }
-}
-
-export interface OracleResult {
-  lostCommits: number[];
-  balanceSum: bigint;
-  expectedSum: bigint;
-  accountRows: number;
-  /** Accounts whose balance disagrees with the transfers present. */
-  inconsistentAccounts: number;
-  presentTransfers: number;
-  /** Errors raised while reading (e.g. "invalid page in block 7 of relation base/5/16384"). */
-  queryErrors: string[];
-}
+export const pgTransfer: TransferFn<Client> = (client, src, dst, amount, id) => client.query(TRANSFER_SQL, [src, dst, amount, id]);
 
 /** Check the oracle on a recovered server. Reads every heap page of both tables (sequential scans). */
 export async function checkOracle(client: Client, accounts: number, acked: readonly number[]): Promise<OracleResult> {

@@ -25,6 +25,7 @@ import { ServerContainer, runOnce } from '../../src/export/containers/containers
 import { imageLabels, imageTag, pgImage } from '../../src/export/containers/images';
 import { waitGone } from '../../src/export/processes';
 import { PgInstance, PgToolName, ServerOptions, StartResult } from './server';
+import { logSince } from '../common/server-process';
 
 export interface PgContainerImage {
   tag: string;
@@ -139,11 +140,7 @@ export class PgContainerServer implements PgInstance {
   }
 
   logSinceStart(): string {
-    try {
-      return fs.readFileSync(this.opts.logFile, 'utf8').slice(this.logOffset);
-    } catch {
-      return '';
-    }
+    return logSince(this.opts.logFile, this.logOffset);
   }
 
   runTool(tool: PgToolName, args: string[], timeoutMs = 300_000): Promise<CommandResult> {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { Missing } from '../../src/export/preconditions';
 import { run } from '../../src/export/exec';
 import { BadInputError } from '../../src/util/errors';
+import { OsUser, osUser } from '../common/server-process';
 
 export const PG_BIN = process.env.TORNLAB_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 export const PG_TOOLS = ['initdb', 'postgres', 'pg_ctl', 'pg_checksums', 'pg_amcheck', 'pgbench', 'psql', 'pg_waldump'] as const;
@@ -16,23 +17,9 @@ export function pgTool(name: PgTool): string {
   return `${PG_BIN}/${name}`;
 }
 
-export interface OsUser {
-  name: string;
-  uid: number;
-  gid: number;
-}
-
 /** The `postgres` OS user from /etc/passwd (PostgreSQL refuses to run as root). */
 export function postgresUser(): OsUser | undefined {
-  try {
-    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[0] === 'postgres') return { name: 'postgres', uid: Number(f[2]), gid: Number(f[3]) };
-    }
-  } catch {
-    // no passwd file
-  }
-  return undefined;
+  return osUser('postgres');
 }
 
 function amcheckInstalled(): boolean {

@@ -6,16 +6,13 @@
  * Every process started here carries the run marker in its environment and
  * is registered for teardown, so a failed or interrupted run leaves none.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, newClient } from './pg-client';
 import { CommandResult, run, runOk, sleep } from '../../src/export/exec';
-import { closeExtraPipes, noFuseFds } from '../../src/export/fuse-conn';
 import { RUN_ENV, RunLedger } from '../../src/export/ledger';
-import { killTree, waitGone } from '../../src/export/processes';
-import { registerProcessTree } from '../../src/export/teardown';
-import { OsUser, pgTool, postgresUser } from './runtime';
+import { LocalServerProcess, OsUser } from '../common/server-process';
+import { pgTool, postgresUser } from './runtime';
 
 export interface ServerOptions {
   dataDir: string;
@@ -54,14 +51,11 @@ export interface PgInstance {
   runTool(tool: PgToolName, args: string[], timeoutMs?: number): Promise<CommandResult>;
 }
 
-export class PgServer implements PgInstance {
+export class PgServer extends LocalServerProcess implements PgInstance {
   readonly user: OsUser;
-  pid: number | undefined;
-  private exited: Promise<number | null> | undefined;
-  private unregister: () => void = () => undefined;
-  private logOffset = 0;
 
   constructor(readonly opts: ServerOptions) {
+    super(opts.ledger);
     const u = postgresUser();
     if (!u) throw new Error('no postgres OS user');
     this.user = u;
@@ -92,28 +86,11 @@ export class PgServer implements PgInstance {
     const o = this.opts;
     const args = ['-D', o.dataDir, '-p', String(o.port), '-k', o.socketDir, '-c', 'listen_addresses='];
     for (const [k, v] of Object.entries(o.settings)) args.push('-c', `${k}=${v}`);
-    const logFd = fs.openSync(o.logFile, 'a');
-    fs.chownSync(o.logFile, this.user.uid, this.user.gid);
-    this.logOffset = fs.statSync(o.logFile).size;
-    // noFuseFds: the server must not hold /dev/fuse, or a dead daemon's connection could never abort.
-    const child = spawn(pgTool('postgres'), args, { uid: this.user.uid, gid: this.user.gid, env: pgEnv(o.ledger), stdio: noFuseFds(['ignore', logFd, logFd]), detached: true });
-    closeExtraPipes(child);
-    fs.closeSync(logFd);
-    const pid = child.pid;
-    if (pid === undefined) throw new Error('could not start postgres');
-    this.pid = pid;
-    o.ledger.add('process', String(pid), 'postmaster');
-    this.unregister = registerProcessTree(pid, o.ledger.runId);
-    let exitCode: number | null | undefined;
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-    void this.exited.then((c) => {
-      exitCode = c;
-    });
-    child.unref();
+    const exitCode = this.spawnServer({ command: pgTool('postgres'), args, env: pgEnv(o.ledger), logFile: o.logFile, owner: this.user, runAs: true, label: 'postmaster' });
     while (Date.now() - t0 < timeoutMs) {
-      if (exitCode !== undefined) {
+      if (exitCode() !== undefined) {
         this.forget();
-        return { ready: false, ms: Date.now() - t0, exitCode };
+        return { ready: false, ms: Date.now() - t0, exitCode: exitCode() };
       }
       const c = newClient({ ...this.connection, connectionTimeoutMillis: 2000 });
       try {
@@ -136,50 +113,8 @@ export class PgServer implements PgInstance {
   }
 
   /** Clean shutdown (fast mode: a shutdown checkpoint); true if the postmaster exited with status 0. */
-  async stop(timeoutMs = 120_000): Promise<{ clean: boolean; exitCode: number | null | undefined }> {
-    if (this.pid === undefined || !this.exited) return { clean: false, exitCode: undefined };
-    try {
-      process.kill(this.pid, 'SIGINT');
-    } catch {
-      // already gone
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([this.exited, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)))]);
-    clearTimeout(timer);
-    if (code === undefined) {
-      this.kill();
-      return { clean: false, exitCode: undefined };
-    }
-    this.forget();
-    return { clean: code === 0, exitCode: code };
-  }
-
-  /** SIGKILL the postmaster and every process of its tree (a power cut from PostgreSQL's point of view). */
-  kill(): number[] {
-    if (this.pid === undefined) return [];
-    const victims = killTree(this.pid, undefined);
-    this.forget();
-    return victims;
-  }
-
-  /** Wait until the processes of a kill are gone (they leave once their pending I/O is answered). */
-  async waitGone(pids: number[], timeoutMs = 15_000): Promise<number[]> {
-    return waitGone(pids, timeoutMs);
-  }
-
-  private forget(): void {
-    if (this.pid !== undefined) this.opts.ledger.remove('process', String(this.pid));
-    this.unregister();
-    this.pid = undefined;
-  }
-
-  /** Server log written since the last start. */
-  logSinceStart(): string {
-    try {
-      return fs.readFileSync(this.opts.logFile, 'utf8').slice(this.logOffset);
-    } catch {
-      return '';
-    }
+  stop(timeoutMs = 120_000): Promise<{ clean: boolean; exitCode: number | null | undefined }> {
+    return this.stopWith('SIGINT', timeoutMs);
   }
 
   /** Run a PostgreSQL client tool as the postgres user against this server or its data folder. */

@@ -32,7 +32,7 @@ import { getProfile } from '../device/profiles';
 import { getAdapter } from './engines';
 import { CellSpec, COMMIT_METHODS, CommitMethod, SCALE_KEYS, ScaleKey, STRATEGIES, Strategy } from '../crash/cell';
 import { EngineAdapter } from '../crash/adapter';
-import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/config';
 import { MARIADB_VERSIONS } from '../../engines/mariadb/container-server';
 import { DEFAULT_CELL as MARIADB_DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, validateCell as validateMariadbCell } from '../../engines/mariadb/cycle';
 import { SqliteCell, gridCells, parseCell } from '../../engines/sqlite/cell';

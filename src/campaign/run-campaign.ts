@@ -4,7 +4,9 @@
  * caller.
  */
 import { buildCellResult, buildReport } from '../report/build';
-import { CellResult as PgCellResult, CycleResult as PgCycleResult, DEFAULT_CELL, PgCellConfig, pgReplayId, runPgCell } from '../../engines/postgres/cycle';
+import { CellResult as PgCellResult, runPgCell } from '../../engines/postgres/cycle';
+import { CycleResult as PgCycleResult } from '../../engines/postgres/result';
+import { DEFAULT_CELL, PgCellConfig, pgReplayId } from '../../engines/postgres/config';
 import { pgCycleSummary } from '../../engines/postgres/campaign';
 import { CellResult as MariadbCellResult, CycleResult as MariadbCycleResult, MariadbCellConfig, containerMariadbVersion, replayIdOf as mariadbReplayId, runMariadbCell, runtimeTag as mariadbRuntimeTag } from '../../engines/mariadb/cycle';
 import { mariadbImageName } from '../../engines/mariadb/container-server';

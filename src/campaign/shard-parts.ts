@@ -22,7 +22,7 @@ import type { CellMeasurements } from '../report/build';
 import type { NonOkState } from '../report/schema';
 import { addFingerprints } from '../crash/shard';
 import { PgCycleSummary, pgMeasurementsOf } from '../../engines/postgres/campaign';
-import type { PgCellConfig } from '../../engines/postgres/cycle';
+import type { PgCellConfig } from '../../engines/postgres/config';
 import { SqliteCellSummary, SqliteCycleSummary, sqliteMeasurementsOf } from '../../engines/sqlite/report';
 import { ExecCellSummary, ExecCycleSummary, execMeasurementsOf } from '../../engines/exec/report';
 import { mariadbMeasurementsOf } from '../../engines/mariadb/campaign';

@@ -9,7 +9,8 @@
  * one line saying why. Nothing of the run may be left: no container with
  * its label, no ledger entry.
  */
-import { DEFAULT_CELL, runPgCell } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL } from '../../engines/postgres/config';
+import { runPgCell } from '../../engines/postgres/cycle';
 import { runLedger } from '../../src/export';
 import { labelledContainersOf, unavailable } from './available';
 

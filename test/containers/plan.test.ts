@@ -12,7 +12,7 @@ process.env.TORNLAB_DOCKER_RUN_DIR = emptyRunDir;
 
 import { expandPgCells, expandSqliteCells, parseCampaign } from '../../src/campaign/campaign-file';
 import { parsePgReplayId } from '../../engines/postgres/campaign';
-import { DEFAULT_CELL, validateCell } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL, validateCell } from '../../engines/postgres/config';
 import { IMAGES, RECIPES, imageTag, recipeHash } from '../../src/export/containers/images';
 import { containerUnavailable } from '../../src/export/containers/availability';
 import { runCampaign } from '../../src/campaign/run-campaign';

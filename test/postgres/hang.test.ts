@@ -9,7 +9,8 @@
  * Needs what test/postgres/pg.test.ts needs; skipped otherwise.
  */
 import * as fs from 'node:fs';
-import { DEFAULT_CELL, runPgCell } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL } from '../../engines/postgres/config';
+import { runPgCell } from '../../engines/postgres/cycle';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { missingForExport, runLedger } from '../../src/export';
 import { currentMounts, loopDevices } from '../../src/export/doctor';

@@ -12,7 +12,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_CELL, PgCellConfig, runPgCell } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL, PgCellConfig } from '../../engines/postgres/config';
+import { runPgCell } from '../../engines/postgres/cycle';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { missingForExport, runLedger } from '../../src/export';
 import { currentMounts, listLeftovers, loopDevices } from '../../src/export/doctor';

@@ -11,7 +11,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { DEFAULT_CELL, pgReplayId } from '../../engines/postgres/cycle';
+import { DEFAULT_CELL, pgReplayId } from '../../engines/postgres/config';
 import { missingForPostgres } from '../../engines/postgres/runtime';
 import { missingForExport } from '../../src/export';
 import { shardOf } from '../../src/crash/shard';

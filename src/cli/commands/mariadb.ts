@@ -1,18 +1,16 @@
 /** `tornlab mariadb`: crash cycles of real MariaDB (InnoDB) on an emulated device (engines/mariadb). */
 import { Command } from 'commander';
-import { DEFAULT_PROFILE } from '../../device/profiles';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, containerMariadbVersion, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
 import { runMariadbShard } from '../../campaign/run-campaign';
-import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
+import { parseShardOption, writeRunOutputs } from '../shard';
+import { CycleOpts, RunOutputOpts, addCycleOptions, addRunOutputOptions, printCycleRun, setCycleExitStatus } from '../cycle-options';
 import * as fs from 'node:fs';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
-import { WriteShapeRun, writeWriteShapeReport } from '../../report/write-shape';
-import { isFinding } from '../../crash/verdict';
-import { runExitStatus } from '../exit-codes';
-import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
+import { WriteShapeRun } from '../../report/write-shape';
+import { applyDeadlineFactor } from '../deadline';
 
-interface MariadbOpts {
+interface MariadbOpts extends CycleOpts, RunOutputOpts {
   doublewrite?: string;
   replay?: string;
   flushMethod: string;
@@ -20,10 +18,6 @@ interface MariadbOpts {
   flushLogAtTrxCommit: string;
   bufferPoolMib: string;
   redoMib: string;
-  profile: string;
-  fault: string[];
-  crashes: string;
-  seed: string;
   crashAt: string;
   fs: string;
   mkfsOption: string[];
@@ -32,12 +26,6 @@ interface MariadbOpts {
   clients: string;
   oltpClients: string;
   loadMs: string;
-  json?: boolean;
-  out?: string;
-  junit?: string;
-  shard?: string;
-  writeShape?: string;
-  deadlineFactor?: string;
   runtime: string;
   mariadbVersion?: string;
 }
@@ -134,7 +122,7 @@ export function formatCell(r: CellResult): string {
 }
 
 export function registerMariadbCommands(program: Command): void {
-  addFsOptions(program.command('mariadb'), DEFAULT_CELL.fs)
+  const cmd = addFsOptions(program.command('mariadb'), DEFAULT_CELL.fs)
     .description('run real MariaDB (InnoDB) on an emulated device exported through FUSE: load, cut the power (during the page cleaner\'s flush by default), recover, verify')
     .option('--doublewrite <on|off>', 'innodb_doublewrite (required unless --replay)')
     .option('--replay <id>', 'rerun one cycle from its replay id (mariadb:...)')
@@ -142,24 +130,16 @@ export function registerMariadbCommands(program: Command): void {
     .option('--page-size <size>', 'innodb_page_size: 4k | 8k | 16k | 32k | 64k', '16k')
     .option('--flush-log-at-trx-commit <n>', 'innodb_flush_log_at_trx_commit: 0 | 1 | 2', String(DEFAULT_CELL.flushLogAtTrxCommit))
     .option('--buffer-pool-mib <n>', 'innodb_buffer_pool_size in MiB', String(DEFAULT_CELL.bufferPoolMiB))
-    .option('--redo-mib <n>', 'innodb_log_file_size in MiB', String(DEFAULT_CELL.redoMiB))
-    .option('--profile <name>', 'device profile', DEFAULT_PROFILE)
-    .option('--fault <name>', 'device fault switch (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--crashes <n>', 'crash cycles', '5')
-    .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
+    .option('--redo-mib <n>', 'innodb_log_file_size in MiB', String(DEFAULT_CELL.redoMiB));
+  addCycleOptions(cmd)
     .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | unprotected (there, at the first page write the device does not cover atomically) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
     .option('--accounts <n>', 'bank-ledger accounts', String(DEFAULT_CELL.accounts))
     .option('--clients <n>', 'bank-ledger client connections', String(DEFAULT_CELL.clients))
     .option('--oltp-clients <n>', 'OLTP write-mix connections (0: none)', String(DEFAULT_CELL.oltpClients))
     .option('--load-ms <ms>', 'load before the flush is forced', String(DEFAULT_CELL.loadMs))
     .option('--runtime <where>', "local (Debian's mariadb-server on the host) | container (a tornlab image; see tornlab containers setup)", 'local')
-    .option('--mariadb-version <v>', 'MariaDB version of the container runtime: 10.11 | 11.8 (default 10.11)')
-    .option('--json', 'print the result as JSON')
-    .option('--write-shape <dir>', 'write the write-shape report (write-shape.json, .md, .html) into this folder')
-    .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
-    .option('--junit <file>', 'write JUnit XML')
-    .addOption(shardOption())
-    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
+    .option('--mariadb-version <v>', 'MariaDB version of the container runtime: 10.11 | 11.8 (default 10.11)');
+  addRunOutputOptions(cmd, 'write the write-shape report (write-shape.json, .md, .html) into this folder')
     .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and Debian\'s mariadb-server.\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
     .action(async (o: MariadbOpts) => {
       let cfg: MariadbCellConfig;
@@ -185,10 +165,7 @@ export function registerMariadbCommands(program: Command): void {
         r = cell;
         writeRunOutputs({ command: 'mariadb', title: `tornlab mariadb ${outcome.result.id}`, campaign: { mariadb: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
       }
-      if (r) process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
-      else process.stdout.write(o.json ? '{}\n' : `${shard ? `shard ${shard.index}/${shard.count}` : 'this run'} owns none of the ${cfg.crashes} cycles\n`);
-      if (r && o.writeShape !== undefined) for (const f of writeWriteShapeReport(o.writeShape, writeShapeRun(r))) process.stderr.write(`wrote ${f}\n`);
-      const cycles = r?.cycles ?? [];
-      process.exitCode = runExitStatus({ findings: cycles.some((c) => isFinding(c.verdict)), harnessErrors: cycles.some((c) => c.verdict === 'harness-error') });
+      printCycleRun(o, r, cfg.crashes, shard, { formatCell, writeShapeRun });
+      setCycleExitStatus(r?.cycles ?? []);
     });
 }

@@ -1,26 +1,23 @@
 /** `tornlab pg`: crash cycles of real PostgreSQL on an emulated device (engines/postgres). */
 import { Command } from 'commander';
-import { DEFAULT_PROFILE, getProfile } from '../../device/profiles';
+import { getProfile } from '../../device/profiles';
 import { warnLeftovers, prepareOutputDir, prepareOutputFile } from '../preflight';
 import { BadInputError } from '../../util/errors';
-import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, PgCellConfig, containerPgVersion, fsChoiceOf, parseSettings, validateCell } from '../../../engines/postgres/cycle';
+import { CellResult } from '../../../engines/postgres/cycle';
+import { CrashAt, DEFAULT_CELL, PgCellConfig, containerPgVersion, fsChoiceOf, parseSettings, validateCell } from '../../../engines/postgres/config';
+import { CycleResult } from '../../../engines/postgres/result';
 import { detailLine } from '../../../engines/postgres/verdict';
 import { runPgShard } from '../../campaign/run-campaign';
-import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
+import { parseShardOption, writeRunOutputs } from '../shard';
+import { CycleOpts, RunOutputOpts, addCycleOptions, addRunOutputOptions, printCycleRun, setCycleExitStatus } from '../cycle-options';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
 import { describeFsChoice } from '../../export/fs-options';
-import { WriteShapeRun, writeWriteShapeReport } from '../../report/write-shape';
+import { WriteShapeRun } from '../../report/write-shape';
 import { PG_PAGE_BYTES } from '../../../engines/postgres/write-shape';
-import { isFinding } from '../../crash/verdict';
-import { runExitStatus } from '../exit-codes';
-import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
+import { applyDeadlineFactor } from '../deadline';
 
-interface PgOpts {
+interface PgOpts extends CycleOpts, RunOutputOpts {
   fpw: string;
-  profile: string;
-  fault: string[];
-  crashes: string;
-  seed: string;
   crashAt: string;
   fs: string;
   mkfsOption: string[];
@@ -31,14 +28,8 @@ interface PgOpts {
   loadMs: string;
   pgbench: string;
   deviceMib?: string;
-  json?: boolean;
-  deadlineFactor?: string;
   runtime: string;
   pgVersion?: string;
-  out?: string;
-  junit?: string;
-  shard?: string;
-  writeShape?: string;
 }
 
 /** A non-negative integer option (what sqlite and exec accept too). */
@@ -133,13 +124,10 @@ export function formatCell(r: CellResult): string {
 }
 
 export function registerPgCommands(program: Command): void {
-  addFsOptions(program.command('pg'))
+  const cmd = addFsOptions(program.command('pg'))
     .description('run real PostgreSQL on an emulated device exported through FUSE: load, cut the power (during a CHECKPOINT by default), recover, verify')
-    .requiredOption('--fpw <on|off>', 'full_page_writes')
-    .option('--profile <name>', 'device profile', DEFAULT_PROFILE)
-    .option('--fault <name>', 'device fault switch (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--crashes <n>', 'crash cycles', '5')
-    .option('--seed <n>', 'seed of the workload, the cut points and the survivor choices', '1')
+    .requiredOption('--fpw <on|off>', 'full_page_writes');
+  addCycleOptions(cmd)
     .option('--crash-at <where>', 'checkpoint (targeted: inside a CHECKPOINT\'s writeback) | seeded (after a seeded number of writes)', 'checkpoint')
     .option('--set <name=value>', 'extra PostgreSQL setting (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--accounts <n>', 'bank accounts', String(DEFAULT_CELL.accounts))
@@ -148,13 +136,8 @@ export function registerPgCommands(program: Command): void {
     .option('--pgbench <clients>', 'also run pgbench with this many clients as load (0: off)', '0')
     .option('--device-mib <n>', 'namespace size in MiB (default 1024)')
     .option('--runtime <where>', 'local (Debian\'s binaries on the host) | container (a tornlab image; see tornlab containers setup)', 'local')
-    .option('--pg-version <v>', 'PostgreSQL major version of the container runtime: 15 | 17 | 18 (default 15)')
-    .option('--json', 'print the result as JSON')
-    .option('--write-shape <dir>', 'trace the device writes and write the write-shape report (write-shape.json, .md, .html) into this folder')
-    .option('--out <dir>', 'write a report directory (report.json, report.md, index.html)')
-    .option('--junit <file>', 'write JUnit XML')
-    .addOption(shardOption())
-    .option(DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP)
+    .option('--pg-version <v>', 'PostgreSQL major version of the container runtime: 15 | 17 | 18 (default 15)');
+  addRunOutputOptions(cmd, 'trace the device writes and write the write-shape report (write-shape.json, .md, .html) into this folder')
     .addHelpText('after', '\nNeeds root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and PostgreSQL 15 (Debian paths).\nExit status: 0 every cycle ok, 1 a finding (any other verdict), 2 bad input or a missing precondition,\n3 a harness error (a cycle the testbed failed to judge; wins over 1).')
     .action(async (o: PgOpts) => {
       const cfg = cellFromOptions(o);
@@ -166,11 +149,8 @@ export function registerPgCommands(program: Command): void {
       applyDeadlineFactor(o.deadlineFactor);
       warnLeftovers();
       const { outcome, cell: r } = await runPgShard(cfg, shard, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
-      if (r) process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatCell(r)) + '\n');
-      else process.stdout.write(o.json ? '{}\n' : `${shard ? `shard ${shard.index}/${shard.count}` : 'this run'} owns none of the ${cfg.crashes} cycles\n`);
-      if (r && o.writeShape !== undefined) for (const f of writeWriteShapeReport(o.writeShape, writeShapeRun(r))) process.stderr.write(`wrote ${f}\n`);
+      printCycleRun(o, r, cfg.crashes, shard, { formatCell, writeShapeRun });
       writeRunOutputs({ command: 'pg', title: `tornlab pg ${outcome.result.id}`, campaign: { pg: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
-      const cycles = r?.cycles ?? [];
-      process.exitCode = runExitStatus({ findings: cycles.some((c) => isFinding(c.verdict)), harnessErrors: cycles.some((c) => c.verdict === 'harness-error') });
+      setCycleExitStatus(r?.cycles ?? []);
     });
 }

@@ -1,0 +1,100 @@
+/**
+ * What every real-database crash cycle records the same way, whichever the
+ * database (engines/postgres, engines/mariadb): the device's byte counters
+ * of a phase, the harness-error note, the cut point as the FUSE export saw
+ * it, and the wall-clock summaries of a cell.
+ *
+ * Invariants:
+ *  1. deviceBytes(c, from) is the difference of two readings of one device,
+ *     so every field is >= 0 when `from` was read first.
+ *  2. noteHarnessError keeps the first error's phase: a cycle names the
+ *     phase that failed first, later ones only add findings.
+ */
+import type { DeviceCounters } from '../../src/device/types';
+import type { CutInfo } from '../../src/export/device-host/protocol';
+import { HarnessError } from '../../src/util/errors';
+import { PhaseDeadlineError } from '../../src/export/watchdog';
+import type { Verdict } from '../../src/crash/verdict';
+
+export interface DeviceBytes {
+  hostWriteBytes: number;
+  writes: number;
+  flushes: number;
+  nandBytesProgrammed: number;
+}
+
+/** No bytes: a cycle that never reached its device. */
+export const ZERO_BYTES: DeviceBytes = { hostWriteBytes: 0, writes: 0, flushes: 0, nandBytesProgrammed: 0 };
+
+export function deviceBytes(c: DeviceCounters, from?: DeviceBytes): DeviceBytes {
+  const now = { hostWriteBytes: c.hostWriteBytes, writes: c.writes, flushes: c.flushes, nandBytesProgrammed: c.nandBytesProgrammed };
+  if (!from) return now;
+  return {
+    hostWriteBytes: now.hostWriteBytes - from.hostWriteBytes,
+    writes: now.writes - from.writes,
+    flushes: now.flushes - from.flushes,
+    nandBytesProgrammed: now.nandBytesProgrammed - from.nandBytesProgrammed,
+  };
+}
+
+/** Set when a cycle's verdict is harness-error: the phase that passed its deadline and what was stuck. */
+export interface HarnessNote {
+  phase: string;
+  deadlineMs: number;
+  stuck: { pid: number; comm: string; state: string; stack: string[] }[];
+}
+
+/** Mark a cycle harness-error (first error wins), naming the phase and what was stuck. */
+export function noteHarnessError(res: { verdict: Verdict; harness?: HarnessNote; findings: string[] }, e: HarnessError): void {
+  const late = e instanceof PhaseDeadlineError ? e : undefined;
+  if (res.verdict !== 'harness-error') {
+    res.verdict = 'harness-error';
+    res.harness = { phase: e.phase, deadlineMs: late?.deadlineMs ?? 0, stuck: late?.stuck ?? [] };
+  }
+  // The first finding names the phase and what went wrong (the detail of the verdict).
+  res.findings.push(...e.describe());
+}
+
+/** The cut point's fields a cycle keeps (the FUSE export's view at the instant of the cut). */
+export interface CutPointFields {
+  seq: number;
+  pendingWrites: number;
+  /** Blocks at risk at the cut, and the writes they belong to (lba+nlb). */
+  pendingBlocks: number;
+  pendingLbas: string[];
+}
+
+/** Copy the cut point into a cycle's cut record. */
+export function recordCutPoint(cut: CutPointFields, point: CutInfo): void {
+  cut.seq = point.seq;
+  cut.pendingWrites = point.pendingWrites;
+  cut.pendingBlocks = point.pendingBlocks;
+  cut.pendingLbas = point.pendingLbas;
+}
+
+/**
+ * p50/p99 of wall-clock commit latencies (microseconds), rank floor(p * n)
+ * of the sorted values. Not src/report/build.ts's nearest-rank percentile:
+ * real-database reports have always used this rule, and their figures stay
+ * comparable with older runs.
+ */
+export function latencySummary(us: readonly number[]): { p50: number; p99: number } {
+  if (us.length === 0) return { p50: 0, p99: 0 };
+  const s = [...us].sort((a, b) => a - b);
+  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]);
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** How many cycles ended in each verdict. */
+export function countVerdicts(cycles: readonly { verdict: Verdict }[]): Partial<Record<Verdict, number>> {
+  const out: Partial<Record<Verdict, number>> = {};
+  for (const c of cycles) out[c.verdict] = (out[c.verdict] ?? 0) + 1;
+  return out;
+}
