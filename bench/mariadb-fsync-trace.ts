@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { CycleProbe, CycleResult, DEFAULT_CELL, FlushMethod, MariadbCellConfig, baseImage, runCycle, validateCell } from '../engines/mariadb/cycle';
-import { innodbFiles } from '../engines/mariadb/checks';
+import { doublewriteArea, innodbFiles } from '../engines/mariadb/checks';
 import { missingForMariadb } from '../engines/mariadb/runtime';
 import { requireExport } from '../src/export';
 import { run } from '../src/export/exec';
@@ -66,6 +66,32 @@ function checkpoints(file: string): { at: number; checkpointLsn: number; endLsn:
     const b = Buffer.alloc(0x3000);
     fs.readSync(fd, b, 0, b.length, 0);
     return [0x1000, 0x2000].map((at) => ({ at, checkpointLsn: readU64(b, at), endLsn: readU64(b, at + 8) }));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The pages the doublewrite area of the crash image's ibdata1 holds: space id, page number, LSN. */
+function doublewriteCopies(ibdata1: string, pageSize: number): { space: number; page: number; lsn: number; slot: number }[] {
+  const b = fs.readFileSync(ibdata1);
+  const out: { space: number; page: number; lsn: number; slot: number }[] = [];
+  for (const [a, z] of doublewriteArea(ibdata1, pageSize)) {
+    for (let slot = a; slot < z && (slot + 1) * pageSize <= b.length; slot++) {
+      const off = slot * pageSize;
+      const lsn = readU64(b, off + 16);
+      if (lsn !== 0) out.push({ space: b.readUInt32BE(off + 34), page: b.readUInt32BE(off + 4), lsn, slot });
+    }
+  }
+  return out;
+}
+
+/** Header and trailer of one page of the crash image: page number, space id, FIL_PAGE_LSN, the low 32 bits of the LSN at the end (full_crc32). */
+function pageEnds(file: string, page: number, pageSize: number): { no: number; space: number; lsn: number; endLsnLow: number } | undefined {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(pageSize);
+    if (fs.readSync(fd, b, 0, pageSize, page * pageSize) < pageSize) return undefined;
+    return { no: b.readUInt32BE(4), space: b.readUInt32BE(34), lsn: readU64(b, 16), endLsnLow: b.readUInt32BE(pageSize - 8) };
   } finally {
     fs.closeSync(fd);
   }
@@ -142,6 +168,8 @@ async function main(): Promise<void> {
     let cache: ProbedFile[] = [];
     let dev: { file: string; pages: { page: number; lsn: number }[] }[] = [];
     let devCheckpoints: ReturnType<typeof checkpoints> = [];
+    let dblwr: ReturnType<typeof doublewriteCopies> = [];
+    const page0: Record<string, ReturnType<typeof pageEnds>> = {};
     let cacheCheckpoints: ReturnType<typeof checkpoints> | undefined;
     let traces: Parameters<NonNullable<CycleProbe['traced']>>[0] = {};
     let strace: ChildProcess | undefined;
@@ -180,6 +208,8 @@ async function main(): Promise<void> {
       beforeRecovery: ({ dataDir }) => {
         dev = innodbFiles(dataDir).map((f) => ({ file: `${rel}/${f}`, pages: devicePages(path.join(dataDir, f), args.cfg.pageSize) }));
         devCheckpoints = checkpoints(path.join(dataDir, 'ib_logfile0'));
+        dblwr = doublewriteCopies(path.join(dataDir, 'ibdata1'), args.cfg.pageSize);
+        for (const f of innodbFiles(dataDir)) if (f.endsWith('.ibd')) page0[f] = pageEnds(path.join(dataDir, f), 0, args.cfg.pageSize);
       },
     };
     const res: CycleResult = await runCycle(args.cfg, base, cycle, ledger, undefined, probe);
@@ -187,6 +217,13 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(dir, 'cycle.json'), JSON.stringify(res, null, 1));
     fs.writeFileSync(path.join(dir, 'analysis.json'), JSON.stringify(report, null, 1));
     fs.writeFileSync(path.join(dir, 'trace.json'), JSON.stringify(traces));
+    // Torn pages named by innochecksum: the crash image's copy (header/trailer LSN) and the doublewrite area's copies of it.
+    const torn = (res.checks.innochecksum?.bad ?? []).map((t) => {
+      const ends = t.page === 0 ? page0[t.file] : undefined;
+      return { ...t, ends, doublewriteCopies: ends ? dblwr.filter((c) => c.space === ends.space && c.page === t.page) : undefined };
+    });
+    fs.writeFileSync(path.join(dir, 'doublewrite.json'), JSON.stringify({ copies: dblwr.length, torn, page0 }, null, 1));
+    if (torn.length) console.log(JSON.stringify({ cycle, torn }));
     summary.push(report.summary);
     console.log(JSON.stringify(report.summary));
   }
