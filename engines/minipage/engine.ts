@@ -59,10 +59,10 @@ import {
   encodeControl,
   layoutOfControl,
 } from './layout';
-import { META_PAGE_NO, Page, PageType, checkPageImage, decodePage, encodePage, newPage } from './page';
+import { META_PAGE_NO, Page, PageType, checkPageImage, clonePage, decodePage, encodePage, newPage } from './page';
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
 import { Steps } from './sabotage';
-import type { PageMemo } from './page-memo';
+import { asDecoded, type PageMemo } from './page-memo';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
 import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
@@ -153,6 +153,13 @@ export class MiniPageEngine implements TreeIO {
   private pendingAcks: CommitTicket[] = [];
   private readonly checkpointBatch: number;
   private readonly pageMemo?: PageMemo;
+  /**
+   * Without a shared memo: the last image this engine wrote of each page and
+   * the page decodePage gives for it (asDecoded). A reload whose bytes equal
+   * it skips the checksum and the decode (equal bytes: the same check and the
+   * same page, page-memo.ts M1/M3); the read command itself is still issued.
+   */
+  private readonly written = new Map<number, { image: Buffer; page: Page }>();
   private broken?: string;
   /** Ordering steps (sabotage switches) and crash-window marks. */
   readonly steps: Steps;
@@ -175,8 +182,6 @@ export class MiniPageEngine implements TreeIO {
     this.fpwRedoLsn = control.redoLsn;
     const frames = opts.frames ?? 64;
     if (!(Number.isInteger(frames) && frames >= 16)) throw new BadInputError(`frames must be an integer >= 16, got ${frames}`);
-    // Only a shared memo (the verifier's, across a cell's crash states) pays: measured on workload runs, an
-    // engine's own memo of the pages it wrote costs as much as decoding them again (bench notes, docs/minipage.md).
     this.pageMemo = opts.pageMemo;
     this.checkpointBatch = opts.checkpointBatch ?? 16;
     if (!(Number.isInteger(this.checkpointBatch) && this.checkpointBatch >= 1)) throw new BadInputError(`checkpointBatch must be an integer >= 1`);
@@ -565,6 +570,10 @@ export class MiniPageEngine implements TreeIO {
     if (pageNo >= this.layout.maxPages) throw new RecoveryError(`page ${pageNo} is beyond the ${this.layout.maxPages} pages of the database`);
     const [img] = readRange(this.dev, pageLba(this.layout, pageNo), 1, this.layout.pageBlocks);
     if (!img) throw new TornPageError(pageNo, 'unreadable');
+    if (!this.pageMemo) {
+      const w = this.written.get(pageNo);
+      if (w && w.image.equals(img)) return clonePage(w.page);
+    }
     if (this.pageMemo && this.steps.keeps('page.crc')) {
       const m = this.pageMemo.load(pageNo, img);
       if (m.page) return m.page;
@@ -590,6 +599,7 @@ export class MiniPageEngine implements TreeIO {
     if (maxLsn >= this.wal.durableLsn) this.wal.flush();
     const images: PageImage[] = pages.map((p) => ({ pageNo: p.pageNo, lsn: p.lsn, image: encodePage(p, this.pageSize) }));
     if (this.pageMemo) for (let i = 0; i < pages.length; i++) this.pageMemo.remember(pages[i].pageNo, images[i].image, pages[i]);
+    else for (let i = 0; i < pages.length; i++) this.written.set(pages[i].pageNo, { image: images[i].image, page: asDecoded(pages[i]) });
     this.protection.writePages(this.dev, this.layout, images, this.steps);
     for (const p of pages) p.dirty = false;
     this.stats.pagesWritten += pages.length;

@@ -48,11 +48,11 @@ function writeInPlace(dev: NvmeDevice, layout: Layout, pages: PageImage[], steps
   const split = !steps.keeps('atomic.single-command') && layout.pageBlocks >= 2;
   for (const p of pages) {
     const lba = pageLba(layout, p.pageNo);
-    if (!split) ids.push(dev.submitWrite(lba, p.image, { tag: 'page' }));
+    if (!split) ids.push(dev.submitWriteOwned(lba, p.image, { tag: 'page' }));
     else {
       const half = (layout.pageBlocks >> 1) * layout.blockSize;
-      ids.push(dev.submitWrite(lba, p.image.subarray(0, half), { tag: 'page' }));
-      ids.push(dev.submitWrite(lba + (layout.pageBlocks >> 1), p.image.subarray(half), { tag: 'page' }));
+      ids.push(dev.submitWriteOwned(lba, p.image.subarray(0, half), { tag: 'page' }));
+      ids.push(dev.submitWriteOwned(lba + (layout.pageBlocks >> 1), p.image.subarray(half), { tag: 'page' }));
     }
   }
   for (const id of ids) dev.wait(id);
@@ -118,7 +118,7 @@ const doublewrite: Protection = {
       const dw = Buffer.allocUnsafe(batch.length * layout.pageSize);
       batch.forEach((p, j) => p.image.copy(dw, j * layout.pageSize));
       steps.open('dw.area-unflushed');
-      dev.write(layout.dwStart, dw, { tag: 'doublewrite' });
+      dev.wait(dev.submitWriteOwned(layout.dwStart, dw, { tag: 'doublewrite' }));
       steps.flush('dw.after-area');
       writeInPlace(dev, layout, batch, steps, 'dw.inplace-unflushed');
       steps.flush('dw.after-inplace');

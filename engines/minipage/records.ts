@@ -19,7 +19,7 @@
  * and redo cannot drift apart.
  */
 import { crc32c } from '@node-rs/crc32';
-import { Page, PageType, childIndex, decodePage, lowerBound, newPage } from './page';
+import { Page, PageType, childIndex, copyBytes, decodePage, lowerBound, newPage } from './page';
 
 export const REC_HEADER = 24;
 
@@ -81,19 +81,19 @@ export function encodeRecord(r: WalRecord, lsn: number, epoch: number): Buffer {
       b.writeUInt32LE(r.pageNo, o);
       b.writeUInt16LE(r.key.length, o + 4);
       b.writeUInt16LE(r.val.length, o + 6);
-      r.key.copy(b, o + 8);
-      r.val.copy(b, o + 8 + r.key.length);
+      copyBytes(r.key, b, o + 8);
+      copyBytes(r.val, b, o + 8 + r.key.length);
       break;
     case RecType.Del:
       b.writeUInt32LE(r.pageNo, o);
       b.writeUInt16LE(r.key.length, o + 4);
-      r.key.copy(b, o + 6);
+      copyBytes(r.key, b, o + 6);
       break;
     case RecType.InsertChild:
       b.writeUInt32LE(r.pageNo, o);
       b.writeUInt32LE(r.child, o + 4);
       b.writeUInt16LE(r.key.length, o + 8);
-      r.key.copy(b, o + 10);
+      copyBytes(r.key, b, o + 10);
       break;
     case RecType.Meta:
       b.writeUInt32LE(r.pageNo, o);
@@ -122,13 +122,13 @@ export function encodeRecord(r: WalRecord, lsn: number, epoch: number): Buffer {
           const v = p.vals[i];
           b.writeUInt16LE(k.length, o);
           b.writeUInt16LE(v.length, o + 2);
-          k.copy(b, o + 4);
-          v.copy(b, o + 4 + k.length);
+          copyBytes(k, b, o + 4);
+          copyBytes(v, b, o + 4 + k.length);
           o += 4 + k.length + v.length;
         } else {
           b.writeUInt16LE(k.length, o);
           b.writeUInt32LE(p.children[i + 1], o + 2);
-          k.copy(b, o + 6);
+          copyBytes(k, b, o + 6);
           o += 6 + k.length;
         }
       }

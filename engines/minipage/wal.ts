@@ -139,7 +139,7 @@ export class WalWriter {
       const slot = (firstBlock + i) % this.layout.walBlocks;
       let j = i + 1;
       while (j < nBlocks && tags[j] === tags[i] && (firstBlock + j) % this.layout.walBlocks !== 0) j++;
-      ids.push(this.dev.submitWrite(this.layout.walStart + slot, data.subarray(i * bs, j * bs), { tag: tags[i], ...opts }));
+      ids.push(this.dev.submitWriteOwned(this.layout.walStart + slot, data.subarray(i * bs, j * bs), { tag: tags[i], ...opts }));
       i = j;
     }
     const tokens = ids.map((id) => this.dev.wait(id).token!);

@@ -180,6 +180,16 @@ export class NvmeDevice {
     return cmd.submitWriteRecord(this.s, lba, nlb, copy, opts, 'write');
   }
 
+  /**
+   * submitWrite without the copy in: the caller hands `data` over and never
+   * mutates it afterwards (ST-2; e.g. a freshly encoded page image). The same
+   * command, events, counters and stored bytes as submitWrite.
+   */
+  submitWriteOwned(lba: number, data: Uint8Array, opts: WriteOptions = {}): number {
+    const nlb = cmd.checkWrite(this.s, lba, data);
+    return cmd.submitWriteRecord(this.s, lba, nlb, data, opts, 'write');
+  }
+
   submitWriteZeroes(lba: number, nlb: number, opts: WriteOptions = {}): number {
     checkRange(this.s, lba, nlb);
     return cmd.submitWriteRecord(this.s, lba, nlb, new Uint8Array(nlb * this.blockSize), opts, 'write-zeroes');
