@@ -81,10 +81,14 @@ function importGraph(): Map<string, string[]> {
  */
 const KNOWN_UPWARD: string[] = [];
 
-/** The engine folder of a file under engines/ (undefined elsewhere and for engines/common). */
+/**
+ * The engine folder of a file under engines/ (undefined elsewhere, for
+ * engines/common, and for engines/real-databases: the registry of the
+ * real-database adapters, which imports each engine's adapter by design).
+ */
 function engineOf(file: string): string | undefined {
   const parts = file.split(path.sep);
-  return parts[0] === 'engines' && parts[1] !== 'common' ? parts[1] : undefined;
+  return parts[0] === 'engines' && parts.length > 2 && parts[1] !== 'common' ? parts[1] : undefined;
 }
 
 /**

@@ -4,15 +4,11 @@
  * caller.
  */
 import { buildCellResult, buildReport } from '../report/build';
-import { CellResult as PgCellResult, runPgCell } from '../../engines/postgres/cycle';
-import { CycleResult as PgCycleResult } from '../../engines/postgres/result';
-import { DEFAULT_CELL, PgCellConfig, pgReplayId } from '../../engines/postgres/config';
-import { pgCycleSummary } from '../../engines/postgres/campaign';
-import { CellResult as MariadbCellResult, CycleResult as MariadbCycleResult, MariadbCellConfig, containerMariadbVersion, replayIdOf as mariadbReplayId, runMariadbCell, runtimeTag as mariadbRuntimeTag } from '../../engines/mariadb/cycle';
-import { mariadbImageName } from '../../engines/mariadb/container-server';
-import { mariadbCycleSummary } from '../../engines/mariadb/campaign';
-import { missingForMariadb } from '../../engines/mariadb/runtime';
+import { DEFAULT_CELL, PgCellConfig } from '../../engines/postgres/config';
 import { missingForPostgres } from '../../engines/postgres/runtime';
+import { MariadbCellConfig } from '../../engines/mariadb/cycle';
+import { REAL_DATABASES } from '../../engines/real-databases';
+import type { RealDatabaseAdapter, RealDatabaseCycle } from '../crash/adapter';
 import { missingForExport, requireExport } from '../export/preconditions';
 import { runLedger } from '../export';
 import { runSqliteCampaign, SqliteCampaignResult, sqliteCycleId } from '../../engines/sqlite/campaign';
@@ -27,7 +23,6 @@ import { CellSpec } from '../crash/cell';
 import { TOOL_VERSION } from '../util/version';
 import { CellOutcome, Progress, runCell } from './run-cell';
 import { containerUnavailable } from '../export/containers/availability';
-import { ImageName } from '../export/containers/images';
 import { settle as settleContainers } from '../export/containers/containers';
 import { resolveSqliteRuntime } from '../../engines/sqlite/runtime';
 
@@ -119,26 +114,34 @@ export function outcomeOf(part: ShardPart, t0: bigint): CellOutcome {
 }
 
 /**
- * One PostgreSQL cell, or the cycles of it a shard owns (by replay id; the
- * cycles are independent). A shard that owns none builds no base image.
+ * The one real-database lane: a cell of any real-database adapter, or the
+ * cycles of it a shard owns (by replay id; the cycles are independent). A
+ * shard that owns none builds no base image. Names no engine: the adapter
+ * comes from the caller (engines/real-databases.ts is the registry).
  */
-export async function runPgShard(cfg: PgCellConfig, shard: Shard | undefined, o: { onCycle?: (c: PgCycleResult, owned: number) => void } = {}): Promise<{ outcome: CellOutcome; cell?: PgCellResult }> {
+export async function runRealDatabaseShard<Cfg, Cycle extends RealDatabaseCycle, Cell extends { cycles: Cycle[] }>(
+  adapter: RealDatabaseAdapter<Cfg, Cycle, Cell>,
+  cfg: Cfg,
+  shard: Shard | undefined,
+  o: { onCycle?: (c: Cycle, owned: number) => void } = {},
+): Promise<{ outcome: CellOutcome; cell?: Cell }> {
   const t0 = process.hrtime.bigint();
-  const ids = Array.from({ length: cfg.crashes }, (_, k) => pgReplayId(cfg, k));
+  const ids = Array.from({ length: adapter.crashes(cfg) }, (_, k) => adapter.replayId(cfg, k));
   const mine = ids.filter((id) => owns(shard, id));
-  const cell = mine.length === 0 ? undefined : await runPgCell(cfg, { owns: (id) => owns(shard, id), onCycle: (c) => o.onCycle?.(c, mine.length) });
-  const part: ShardPart = { kind: 'pg', ...cover('', ids, mine), config: cfg, cycles: (cell?.cycles ?? []).map(pgCycleSummary) };
+  const cell = mine.length === 0 ? undefined : await adapter.runCell(cfg, { owns: (id) => owns(shard, id), onCycle: (c) => o.onCycle?.(c, mine.length) });
+  const part = { kind: adapter.kind, ...cover('', ids, mine), config: cfg, cycles: (cell?.cycles ?? []).map((c) => adapter.summary(c)) } as ShardPart;
   return { outcome: outcomeOf(part, t0), cell };
 }
 
-/** One MariaDB cell, or the cycles of it a shard owns (as runPgShard). */
-export async function runMariadbShard(cfg: MariadbCellConfig, shard: Shard | undefined, o: { onCycle?: (c: MariadbCycleResult, owned: number) => void } = {}): Promise<{ outcome: CellOutcome; cell?: MariadbCellResult }> {
-  const t0 = process.hrtime.bigint();
-  const ids = Array.from({ length: cfg.crashes }, (_, k) => mariadbReplayId(cfg, k));
-  const mine = ids.filter((id) => owns(shard, id));
-  const cell = mine.length === 0 ? undefined : await runMariadbCell(cfg, { owns: (id) => owns(shard, id), onCycle: (c) => o.onCycle?.(c, mine.length) });
-  const part: ShardPart = { kind: 'mariadb', ...cover('', ids, mine), config: cfg, cycles: (cell?.cycles ?? []).map(mariadbCycleSummary) };
-  return { outcome: outcomeOf(part, t0), cell };
+/** The cells of one adapter that can run here; the others are skipped with one line each (never pretended, issue 12). */
+async function runnable<Cfg>(adapter: RealDatabaseAdapter<Cfg>, cells: readonly Cfg[], onSkip?: (cell: string, why: string) => void): Promise<{ adapter: RealDatabaseAdapter<Cfg>; cfg: Cfg }[]> {
+  const out: { adapter: RealDatabaseAdapter<Cfg>; cfg: Cfg }[] = [];
+  for (const cfg of cells) {
+    const why = await adapter.unavailable(cfg);
+    if (why) onSkip?.(adapter.describe(cfg), why);
+    else out.push({ adapter, cfg });
+  }
+  return out;
 }
 
 export async function runCampaign(
@@ -163,28 +166,20 @@ export async function runCampaign(
   } = {},
 ): Promise<CampaignRun> {
   // Container cells without an engine or image are skipped, never pretended (issue 12).
-  const pgCells: PgCellConfig[] = [];
-  for (const c of opts.pgCells ?? []) {
-    const why = c.runtime === 'container' ? await containerUnavailable(`pg${c.pgVersion ?? '15'}` as ImageName) : undefined;
-    if (why) opts.onSkip?.(`postgres@container${c.pgVersion ?? '15'} fpw=${c.fpw ? 'on' : 'off'} on ${c.profile}`, why);
-    else pgCells.push(c);
-  }
+  const realCells: { adapter: RealDatabaseAdapter; cfg: unknown }[] = await runnable(REAL_DATABASES.pg, opts.pgCells ?? [], opts.onSkip);
   const sqliteCells: SqliteCampaignCell[] = [];
   for (const c of opts.sqliteCells ?? []) {
     const why = c.runtime === 'container' ? await containerUnavailable('sqlite') : undefined;
     if (why) opts.onSkip?.(`sqlite@container ${c.cell.journalMode}+${c.cell.synchronous} on ${c.profile}`, why);
     else sqliteCells.push(c);
   }
-  const mariadbCells: MariadbCellConfig[] = [];
-  for (const c of opts.mariadbCells ?? []) {
-    const why = c.runtime === 'container' ? await containerUnavailable(mariadbImageName(containerMariadbVersion(c))) : undefined;
-    if (why) opts.onSkip?.(`mariadb${mariadbRuntimeTag(c)} doublewrite=${c.doublewrite ? 'on' : 'off'} on ${c.profile}`, why);
-    else mariadbCells.push(c);
-  }
+  realCells.push(...(await runnable(REAL_DATABASES.mariadb, opts.mariadbCells ?? [], opts.onSkip)));
   // Check the machine before anything runs: a campaign must not fail half way for a missing package.
-  if (pgCells.some((c) => c.runtime !== 'container')) requireExport('ext4', missingForPostgres());
-  if (mariadbCells.some((c) => c.runtime !== 'container')) requireExport('ext4', missingForMariadb());
-  if (pgCells.length > 0 || sqliteCells.length > 0 || mariadbCells.length > 0) requireExport('ext4');
+  for (const adapter of new Set(realCells.map((c) => c.adapter))) {
+    const local = realCells.find((c) => c.adapter === adapter && adapter.missing(c.cfg).length > 0);
+    if (local) requireExport('ext4', adapter.missing(local.cfg));
+  }
+  if (realCells.length > 0 || sqliteCells.length > 0) requireExport('ext4');
   if (sqliteCells.some((c) => c.runtime === 'container')) await resolveSqliteRuntime('container');
   const outcomes: CellOutcome[] = [];
   for (let i = 0; i < cells.length; i++) {
@@ -192,23 +187,11 @@ export async function runCampaign(
     outcomes.push(o);
     opts.onCell?.(o, i);
   }
-  for (let i = 0; i < pgCells.length; i++) {
+  for (let i = 0; i < realCells.length; i++) {
     const verdicts: Record<string, number> = {};
     let done = 0;
-    const { outcome: o } = await runPgShard(pgCells[i], opts.shard, {
-      onCycle: (c, total) => {
-        verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
-        opts.onProgress?.({ done: ++done, total, verdicts }, cells.length + i);
-      },
-    });
-    outcomes.push(o);
-    opts.onCell?.(o, cells.length + i);
-  }
-  for (let i = 0; i < mariadbCells.length; i++) {
-    const verdicts: Record<string, number> = {};
-    let done = 0;
-    const index = cells.length + pgCells.length + i;
-    const { outcome: o } = await runMariadbShard(mariadbCells[i], opts.shard, {
+    const index = cells.length + i;
+    const { outcome: o } = await runRealDatabaseShard(realCells[i].adapter, realCells[i].cfg, opts.shard, {
       onCycle: (c, total) => {
         verdicts[c.verdict] = (verdicts[c.verdict] ?? 0) + 1;
         opts.onProgress?.({ done: ++done, total, verdicts }, index);
@@ -233,7 +216,7 @@ export async function runCampaign(
       if (sc.runtime === 'container') await settleContainers(runLedger().runId);
       const o = outcomeOf(sqlitePart(r, sc.profile, sc.faults, ids, mine, sc.runtime), t0);
       outcomes.push(o);
-      opts.onCell?.(o, cells.length + pgCells.length + mariadbCells.length + i);
+      opts.onCell?.(o, cells.length + realCells.length + i);
     }
   } finally {
     if (sqliteCells.length > 0) runLedger().close();

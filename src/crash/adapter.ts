@@ -96,3 +96,47 @@ export interface EngineAdapter {
   /** The engine's fault set: sabotage switch -> what it breaks, the modes it applies to, its window. */
   sabotages?: Readonly<Record<string, { what: string; modes: readonly string[]; window: string }>>;
 }
+
+/** What the campaign reads of a real-database cycle: its replay id and verdict (the rest is the engine's record). */
+export interface RealDatabaseCycle {
+  replayId: string;
+  verdict: Verdict;
+}
+
+/**
+ * The async half of the contract: a real database under test (servers on an
+ * exported device, wall-clock time). One cycle prepares (the cell's base
+ * image), runs the load until the cut trigger, cuts the power, recovers and
+ * verifies, and ends in one verdict of src/crash/verdict.ts; the campaign
+ * runs any such adapter in one lane (src/campaign/run-campaign.ts
+ * runRealDatabaseShard) and names no engine.
+ *
+ * Invariants:
+ *  4. replayId(cfg, k) is a pure function of the configuration and the cycle
+ *     number, and the engine parses it back to the same cycle: a shard owns a
+ *     cycle by it, and `tornlab replay` reruns it.
+ *  5. runCell runs exactly the cycles `owns` accepts, in cycle order; each
+ *     cycle has its own seeded stream, so a cycle's result does not depend on
+ *     which others ran.
+ *  6. summary(c) is plain JSON data (a shard keeps it); the engine's report
+ *     measurements of a cell are a function of its summaries (measure).
+ */
+export interface RealDatabaseAdapter<Cfg = any, Cycle extends RealDatabaseCycle = any, Cell extends { cycles: Cycle[] } = any, Summary = any> {
+  /** The part kind of the cell in shard files ('pg', 'mariadb'): stable, written to disk. */
+  kind: string;
+  /** The number of crash cycles of the cell. */
+  crashes(cfg: Cfg): number;
+  replayId(cfg: Cfg, cycle: number): string;
+  /** What the cell's protection promises (which verdicts would be a bug). */
+  expectation(cfg: Cfg): Expectation;
+  /** The cell in one line (a skip message names it). */
+  describe(cfg: Cfg): string;
+  /** Why the cell cannot run on this machine at all (a container cell without engine or image), else undefined. */
+  unavailable(cfg: Cfg): Promise<string | undefined>;
+  /** What the machine lacks for the cell's local runtime (empty for a container cell). */
+  missing(cfg: Cfg): { what: string; fix: string }[];
+  /** Run the cell's owned cycles: base image, then load → cut → recover → verify per cycle. */
+  runCell(cfg: Cfg, o: { owns: (replayId: string) => boolean; onCycle?: (c: Cycle) => void }): Promise<Cell>;
+  /** What a report measures of one cycle. */
+  summary(c: Cycle): Summary;
+}

@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, containerMariadbVersion, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
-import { runMariadbShard } from '../../campaign/run-campaign';
+import { runRealDatabaseShard } from '../../campaign/run-campaign';
+import { mariadbAdapter } from '../../../engines/mariadb/adapter';
 import { parseShardOption, writeRunOutputs } from '../shard';
 import { CycleOpts, RunOutputOpts, addCycleOptions, addRunOutputOptions, printCycleRun, setCycleExitStatus } from '../cycle-options';
 import * as fs from 'node:fs';
@@ -161,7 +162,7 @@ export function registerMariadbCommands(program: Command): void {
       if (fromCycle !== undefined) {
         r = await runMariadbCell(cfg, { fromCycle, onCycle });
       } else {
-        const { outcome, cell } = await runMariadbShard(cfg, shard, { onCycle });
+        const { outcome, cell } = await runRealDatabaseShard(mariadbAdapter, cfg, shard, { onCycle });
         r = cell;
         writeRunOutputs({ command: 'mariadb', title: `tornlab mariadb ${outcome.result.id}`, campaign: { mariadb: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
       }

@@ -7,7 +7,8 @@ import { CellResult } from '../../../engines/postgres/cycle';
 import { CrashAt, DEFAULT_CELL, PgCellConfig, containerPgVersion, fsChoiceOf, parseSettings, validateCell } from '../../../engines/postgres/config';
 import { CycleResult } from '../../../engines/postgres/result';
 import { detailLine } from '../../../engines/postgres/verdict';
-import { runPgShard } from '../../campaign/run-campaign';
+import { runRealDatabaseShard } from '../../campaign/run-campaign';
+import { pgAdapter } from '../../../engines/postgres/adapter';
 import { parseShardOption, writeRunOutputs } from '../shard';
 import { CycleOpts, RunOutputOpts, addCycleOptions, addRunOutputOptions, printCycleRun, setCycleExitStatus } from '../cycle-options';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
@@ -148,7 +149,7 @@ export function registerPgCommands(program: Command): void {
       if (o.writeShape !== undefined) prepareOutputDir(o.writeShape, '--write-shape');
       applyDeadlineFactor(o.deadlineFactor);
       warnLeftovers();
-      const { outcome, cell: r } = await runPgShard(cfg, shard, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
+      const { outcome, cell: r } = await runRealDatabaseShard(pgAdapter, cfg, shard, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
       printCycleRun(o, r, cfg.crashes, shard, { formatCell, writeShapeRun });
       writeRunOutputs({ command: 'pg', title: `tornlab pg ${outcome.result.id}`, campaign: { pg: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
       setCycleExitStatus(r?.cycles ?? []);
