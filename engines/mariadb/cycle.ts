@@ -10,9 +10,11 @@
  * oracle, CHECK TABLE … EXTENDED, shut down cleanly and run innochecksum page
  * by page. The verdict follows ARCHITECTURE 4 (verdict.ts).
  *
- * The building blocks are the ones of engines/postgres/cycle.ts: the device
- * host, the block stack, the watchdog's guard() around every phase, the run
- * ledger, the targeted cut of the FUSE export and the survivor choice.
+ * The building blocks are shared with engines/postgres through engines/common:
+ * the base image, the server process, the cycle's device steps (power on from
+ * the base image, the cut record, the crash-image remount with a seeded
+ * survivor choice), the bank workload and the report measurements; the
+ * watchdog's guard() runs around every phase.
  *
  * Invariants:
  *  1. Every phase runs under a watchdog deadline (mariadbDeadlines); a phase
