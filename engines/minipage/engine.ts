@@ -62,7 +62,7 @@ import {
 import { META_PAGE_NO, Page, PageType, checkPageImage, clonePage, decodePage, encodePage, newPage } from './page';
 import { PageImage, Protection, pageLba, protectionFor, readRange } from './protections';
 import { Steps } from './sabotage';
-import { asDecoded, type PageMemo } from './page-memo';
+import { asDecoded, redoStep, type PageMemo, type RedoNode } from './page-memo';
 import { RecType, WalRecord, applyRecord, pageFromInitRecord, willInit } from './records';
 import { WAL_START_LSN, WalDurability, WalStats, WalWriter, readWal } from './wal';
 import { DEFAULT_POWER_WINDOW_MS, UnconfirmedWrites, checkCommitMethod, checkPowerWindowMs } from './commit-durability';
@@ -160,6 +160,13 @@ export class MiniPageEngine implements TreeIO {
    * same page, page-memo.ts M1/M3); the read command itself is still issued.
    */
   private readonly written = new Map<number, { image: Buffer; page: Page }>();
+  /**
+   * With a shared memo, during recovery: the redo lineage of each page in the
+   * pool (page-memo.ts M4), so that a page content another crash state's
+   * recovery wrote already is written with that image, not encoded again.
+   * A page changed any other way (log) loses its lineage.
+   */
+  private readonly lineage = new WeakMap<Page, RedoNode>();
   private broken?: string;
   /** Ordering steps (sabotage switches) and crash-window marks. */
   readonly steps: Steps;
@@ -508,6 +515,7 @@ export class MiniPageEngine implements TreeIO {
 
   /** Hook 1 (page modified): log the change (or, for fpw, the full page image after it) and apply it. */
   log(page: Page, rec: WalRecord): void {
+    this.lineage.delete(page);
     if (rec.type === RecType.Meta && rec.pageCount > this.layout.maxPages) {
       throw new BadInputError(`database full: all ${this.layout.maxPages} pages in use; create it with a larger maxPages (and a device to hold it)`);
     }
@@ -539,6 +547,7 @@ export class MiniPageEngine implements TreeIO {
       copyContent(p, this.pageOfInitRecord(rec, lsn));
       p.lsn = lsn;
       markDirty(p);
+      if (this.pageMemo) this.lineage.set(p, this.pageMemo.initRoot(rec));
       return;
     }
     const p = this.pool.get(no);
@@ -552,6 +561,8 @@ export class MiniPageEngine implements TreeIO {
     }
     p.lsn = lsn;
     markDirty(p);
+    const node = this.lineage.get(p);
+    if (node) this.lineage.set(p, redoStep(node, rec));
   }
 
   /** pageFromInitRecord; a full page image that checks goes through the page memo (decoded once per distinct image). */
@@ -576,7 +587,10 @@ export class MiniPageEngine implements TreeIO {
     }
     if (this.pageMemo && this.steps.keeps('page.crc')) {
       const m = this.pageMemo.load(pageNo, img);
-      if (m.page) return m.page;
+      if (m.page) {
+        this.lineage.set(m.page, m.redo!);
+        return m.page;
+      }
       if (m.check === 'zero') throw new LostPageError(pageNo, 'it reads all zeros: its write never landed');
       throw new TornPageError(pageNo, m.check);
     }
@@ -597,12 +611,21 @@ export class MiniPageEngine implements TreeIO {
     let maxLsn = 0;
     for (const p of pages) maxLsn = Math.max(maxLsn, p.lsn);
     if (maxLsn >= this.wal.durableLsn) this.wal.flush();
-    const images: PageImage[] = pages.map((p) => ({ pageNo: p.pageNo, lsn: p.lsn, image: encodePage(p, this.pageSize) }));
+    const images: PageImage[] = pages.map((p) => ({ pageNo: p.pageNo, lsn: p.lsn, image: this.imageOf(p) }));
     if (this.pageMemo) for (let i = 0; i < pages.length; i++) this.pageMemo.remember(pages[i].pageNo, images[i].image, pages[i]);
     else for (let i = 0; i < pages.length; i++) this.written.set(pages[i].pageNo, { image: images[i].image, page: asDecoded(pages[i]) });
     this.protection.writePages(this.dev, this.layout, images, this.steps);
     for (const p of pages) p.dirty = false;
     this.stats.pagesWritten += pages.length;
+  }
+
+  /** encodePage, or the image of the page's redo lineage when a state wrote that content already (M4). */
+  private imageOf(p: Page): Buffer {
+    const node = this.pageMemo ? this.lineage.get(p) : undefined;
+    if (node?.image) return node.image;
+    const image = encodePage(p, this.pageSize);
+    if (node) node.image = image;
+    return image;
   }
 
   private writeControl(c: ControlBlock): void {

@@ -10,11 +10,31 @@
  *     only for the same stored block views or equal bytes (Buffer.equals);
  *  M2 entries are never handed out to be mutated: load gives a clone, the
  *     judge only reads them; images handed over are never mutated after;
- *  M3 a remembered page is the page decodePage gives for its image (asDecoded).
+ *  M3 a remembered page is the page decodePage gives for its image (asDecoded);
+ *  M4 a redo lineage node stands for one page content: its root is a memo
+ *     entry's page (or the page an init record rebuilds), each step one WAL
+ *     record object applied (the record memo hands out one object per LSN and
+ *     bytes), so every page reached by the same path has the same content and
+ *     `image`, once set, is encodePage of it.
  */
 import type { NvmeDevice } from '../../src/device/device';
 import { Page, PageCheck, PageType, checkPageImage, decodePage, clonePage } from './page';
 import type { RecordMemo } from './wal';
+
+/** A page content reached by redo: the memo entry or init record it started from plus the records applied (M4). */
+export interface RedoNode {
+  /** encodePage of the content, once some state wrote it. */
+  image?: Buffer;
+  /** The content after one more record (keyed by the record object: weakly, records of a state without the record memo die with it). */
+  readonly next: WeakMap<object, RedoNode>;
+}
+
+/** The node after applying `rec` to a content at `node` (M4). */
+export function redoStep(node: RedoNode, rec: object): RedoNode {
+  let n = node.next.get(rec);
+  if (!n) node.next.set(rec, (n = { next: new WeakMap() }));
+  return n;
+}
 
 export interface MemoEntry {
   /** Block views the bytes were last seen as (undefined = unwritten block). */
@@ -25,6 +45,8 @@ export interface MemoEntry {
   page?: Page;
   sortedKeys?: boolean;
   strs?: { k: string[]; v: string[] };
+  /** Redo lineage root: this entry's page as loaded (M4). */
+  redo?: RedoNode;
 }
 
 /** Distinct versions kept per page number (the newest first). */
@@ -32,6 +54,8 @@ const VERSIONS_PER_PAGE = 6;
 
 export class PageMemo {
   private readonly byNo = new Map<number, MemoEntry[]>();
+  /** Redo lineage roots of pages rebuilt by an init record (Format, Fpi), by record object (M4). */
+  private readonly initRoots = new WeakMap<object, RedoNode>();
   /** WAL records recovery decoded, by LSN (wal.ts readWal); kept only by a shared memo. */
   readonly records?: RecordMemo;
 
@@ -117,9 +141,17 @@ export class PageMemo {
   }
 
   /** Recovery's page load (`image` is handed over, as readRange's fresh buffer is): checked and decoded once per distinct image; the engine gets its own copy (M2). */
-  load(pageNo: number, image: Buffer): { check: PageCheck; page?: Page } {
+  load(pageNo: number, image: Buffer): { check: PageCheck; page?: Page; redo?: RedoNode } {
     const e = this.byImage(pageNo, image);
-    return { check: e.check, page: e.page ? clonePage(e.page) : undefined };
+    if (!e.page) return { check: e.check };
+    return { check: e.check, page: clonePage(e.page), redo: (e.redo ??= { next: new WeakMap() }) };
+  }
+
+  /** The lineage root of the page an init record rebuilds (M4). */
+  initRoot(rec: object): RedoNode {
+    let n = this.initRoots.get(rec);
+    if (!n) this.initRoots.set(rec, (n = { next: new WeakMap() }));
+    return n;
   }
 }
 
