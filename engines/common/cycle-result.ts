@@ -55,6 +55,27 @@ export function noteHarnessError(res: { verdict: Verdict; harness?: HarnessNote;
   res.findings.push(...e.describe());
 }
 
+/** Deadline (ms) of each phase of a real-database cycle, before the deadline factor (see src/export/watchdog.ts). */
+export interface CycleDeadlines {
+  /** Build of the base image: initialise, load, clean shutdown. */
+  base: number;
+  /** Device, FUSE export, loop device, mount. */
+  export: number;
+  start: number;
+  /** The load and the targeted flush, up to the cut. */
+  load: number;
+  /** Kill the server, fail pending requests, release the stack. */
+  cut: number;
+  /** Crash image -> fsck -> mount. */
+  fsck: number;
+  /** Crash recovery until the server accepts connections. */
+  recoveryStart: number;
+  /** Oracle and the engine's checks. */
+  verify: number;
+  /** Teardown after an error or at the end. */
+  release: number;
+}
+
 /** The cut point's fields a cycle keeps (the FUSE export's view at the instant of the cut). */
 export interface CutPointFields {
   seq: number;
@@ -62,6 +83,17 @@ export interface CutPointFields {
   /** Blocks at risk at the cut, and the writes they belong to (lba+nlb). */
   pendingBlocks: number;
   pendingLbas: string[];
+}
+
+/** A cycle's cut record: what triggered it and the device's state at that instant; `T` names the engine's triggers. */
+export interface CutRecord<T extends string> extends CutPointFields {
+  trigger: T;
+  afterWrites: number;
+  dirtyBytesAtLeast: number;
+  /** Largest device-cache fill seen during the targeted flush (bytes). */
+  maxDirtyBytes: number;
+  heldRequests: number;
+  changedBlocks: number;
 }
 
 /** Copy the cut point into a cycle's cut record. */

@@ -39,7 +39,7 @@ import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
 import { Prng } from '../../src/util/prng';
 import { BankWorkload } from '../common/bank-workload';
-import { DeviceBytes, HarnessNote, ZERO_BYTES, countVerdicts, deviceBytes, latencySummary, median, noteHarnessError } from '../common/cycle-result';
+import { CutRecord, CycleDeadlines, DeviceBytes, HarnessNote, ZERO_BYTES, countVerdicts, deviceBytes, latencySummary, median, noteHarnessError } from '../common/cycle-result';
 import { BaseImage, cachedBaseImage, cellNsze } from '../common/base-image';
 import { cutRace, fsckFailed, mountCrashImage, powerOnCycleDevice, recordCut, recordExportStats, releaseCrashImage, releaseCycleStack } from '../common/cycle-stack';
 import { powerFailAtomicity } from '../../src/device/identify';
@@ -184,18 +184,8 @@ export function serverSettings(cfg: MariadbCellConfig): Record<string, string> {
 
 // -------------------------------------------------------------- deadlines
 
-/** Deadline (ms) of each phase, before the deadline factor (see watchdog.ts). */
-export interface MariadbDeadlines {
-  base: number;
-  export: number;
-  start: number;
-  load: number;
-  cut: number;
-  fsck: number;
-  recoveryStart: number;
-  verify: number;
-  release: number;
-}
+/** MariaDB's phase deadlines (engines/common/cycle-result.ts). */
+export type MariadbDeadlines = CycleDeadlines;
 
 /** Generous on purpose: they catch hangs, not slowness, on a loaded 2-core machine. */
 export function mariadbDeadlines(cfg: MariadbCellConfig): MariadbDeadlines {
@@ -290,20 +280,8 @@ export interface CycleResult {
   /** MariaDB's own words: error-log lines, tool output. */
   messages: string[];
   replayId: string;
-  cut: {
-    trigger: 'flush' | 'unprotected' | 'seeded' | 'after-flush' | 'end-of-load';
-    afterWrites: number;
-    dirtyBytesAtLeast: number;
-    maxDirtyBytes: number;
-    /** InnoDB dirty pages when the flush was forced. */
-    dirtyPages: number;
-    seq: number;
-    pendingWrites: number;
-    pendingBlocks: number;
-    pendingLbas: string[];
-    heldRequests: number;
-    changedBlocks: number;
-  };
+  /** dirtyPages: InnoDB dirty pages when the flush was forced. */
+  cut: CutRecord<'flush' | 'unprotected' | 'seeded' | 'after-flush' | 'end-of-load'> & { dirtyPages: number };
   workload: { acked: number; attempted: number; presentTransfers: number; oltpTransactions: number; commitLatencyUs: { p50: number; p99: number } };
   device: { load: DeviceBytes; recovery: DeviceBytes };
   recovery: { ready: boolean; ms: number; exitCode?: number | null; fsckCode: number | null; fsckOutput: string };

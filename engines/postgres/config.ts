@@ -19,6 +19,7 @@ import { FsChoice, fsOptionsTag, isDefaultFsChoice, validateFsChoice } from '../
 import { PG_VERSIONS } from '../../src/export/containers/images';
 import { BadInputError } from '../../src/util/errors';
 import { cellNsze } from '../common/base-image';
+import type { CycleDeadlines } from '../common/cycle-result';
 
 export type CrashAt = 'checkpoint' | 'seeded';
 /** Where PostgreSQL runs: Debian's local binaries, or a tornlab container image of `pgVersion`. */
@@ -151,26 +152,8 @@ export function parseSettings(items: readonly string[]): Record<string, string> 
 
 // -------------------------------------------------------------- deadlines
 
-/** Deadline (ms) of each phase of a cycle, before the deadline factor (see watchdog.ts). */
-export interface PgDeadlines {
-  /** initdb + schema + load + clean shutdown of the base image. */
-  base: number;
-  /** Device, FUSE export, loop device, mount. */
-  export: number;
-  start: number;
-  /** The load and the targeted checkpoint, up to the cut. */
-  load: number;
-  /** Kill the server, fail pending requests, release the stack. */
-  cut: number;
-  /** Crash image -> e2fsck -p -> mount. */
-  fsck: number;
-  /** PostgreSQL crash recovery until it accepts connections. */
-  recoveryStart: number;
-  /** Oracle, pg_amcheck, clean shutdown, pg_checksums. */
-  verify: number;
-  /** Teardown after an error or at the end. */
-  release: number;
-}
+/** PostgreSQL's phase deadlines: base = initdb + schema + load + clean shutdown; verify = oracle, pg_amcheck, clean shutdown, pg_checksums. */
+export type PgDeadlines = CycleDeadlines;
 
 /**
  * Deadlines scaled with the work: the namespace size (mkfs, e2fsck), the

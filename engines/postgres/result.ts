@@ -11,7 +11,7 @@
  */
 import { FsInForce } from '../../src/export/fs-options';
 import { HarnessError } from '../../src/util/errors';
-import { DeviceBytes, HarnessNote, ZERO_BYTES, noteHarnessError } from '../common/cycle-result';
+import { CutRecord, DeviceBytes, HarnessNote, ZERO_BYTES, noteHarnessError } from '../common/cycle-result';
 import type { OracleResult } from './bank';
 import { PgCellConfig, pgReplayId } from './config';
 import type { Verdict } from './verdict';
@@ -54,21 +54,7 @@ export interface CycleResult {
   fsInForce?: FsInForce;
   /** With writeShape: the load's and the checkpoint's page writes against the profile's atomicity. */
   writeShape?: PgWriteShape;
-  cut: {
-    trigger: 'checkpoint' | 'seeded' | 'after-checkpoint' | 'end-of-load';
-    afterWrites: number;
-    dirtyBytesAtLeast: number;
-    /** Largest device-cache fill seen during the checkpoint (bytes). */
-    maxDirtyBytes: number;
-    dirtyBuffers: number;
-    seq: number;
-    pendingWrites: number;
-    /** Blocks at risk at the cut, and the writes they belong to (lba+nlb). */
-    pendingBlocks: number;
-    pendingLbas: string[];
-    heldRequests: number;
-    changedBlocks: number;
-  };
+  cut: CutRecord<'checkpoint' | 'seeded' | 'after-checkpoint' | 'end-of-load'> & { dirtyBuffers: number };
   /** commitLatencyUs: wall-clock latency of the acknowledged transfers (p50/p99, microseconds). */
   workload: { acked: number; attempted: number; presentTransfers: number; pgbench: boolean; commitLatencyUs: { p50: number; p99: number } };
   wal: WalStats;
