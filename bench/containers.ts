@@ -19,7 +19,7 @@ import { runPgCell } from '../engines/postgres/cycle';
 import { missingForPostgres } from '../engines/postgres/runtime';
 import { runSqliteCampaign } from '../engines/sqlite/campaign';
 import { resolveSqliteRuntime, SqliteRuntime } from '../engines/sqlite/runtime';
-import { openDeviceStorage } from '../engines/exec/device-storage';
+import { openDeviceStorage } from '../engines/common/device-storage';
 import { containerUnavailable } from '../src/export/containers/availability';
 import { settle } from '../src/export/containers/containers';
 import { ImageName } from '../src/export/containers/images';

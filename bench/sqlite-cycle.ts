@@ -7,7 +7,7 @@
  * times. Target: >= 30 cycles per minute.
  * Needs root, /dev/fuse, loop devices, libfuse2, mkfs.ext4.
  */
-import { openDeviceStorage } from '../engines/exec/device-storage';
+import { openDeviceStorage } from '../engines/common/device-storage';
 import { runSqliteCampaign } from '../engines/sqlite/campaign';
 import { SqliteCell, cellName } from '../engines/sqlite/cell';
 import { requireExport, runLedger } from '../src/export';

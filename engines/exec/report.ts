@@ -29,14 +29,14 @@ function reportVerdict(v: ExecCycleResult['verdict']): Verdict {
   return v === 'failed' ? 'silent-corruption' : v;
 }
 
-export function execCycleSummary(r: Pick<ExecCampaignResult, 'seed'>, c: ExecCycleResult): ExecCycleSummary {
+export function execCycleSummary(c: ExecCampaignResult['cycles'][number]): ExecCycleSummary {
   const d = c.cut?.device;
   const verify = [...c.runs].reverse().find((x) => x.phase === 'verify');
   const why = c.verdict === 'failed' ? `verify failed without naming a verdict (exit ${verify?.code ?? '?'}): ` : '';
   return {
     cycle: c.cycle,
     verdict: reportVerdict(c.verdict),
-    replayId: c.cut?.crashStateId ?? `exec:seed=${r.seed}:cycle=${c.cycle}`,
+    replayId: c.cut?.crashStateId ?? c.replayId,
     detail: c.verdict === 'ok' ? '' : `${why}${c.output.trim().split('\n')[0] ?? ''}`.slice(0, 300),
     acked: c.ackedAtCut,
     device: d ? { hostWriteBytes: d.hostWriteBytes, nandBytesProgrammed: d.nandBytesProgrammed, flushes: d.flushes, fuaWrites: d.fuaWrites } : null,

@@ -48,8 +48,8 @@ import { JOIN_FAILED, RunCgroup, createRunCgroup, isCgroupName, killCgroup, live
 import { BadInputError, HarnessError } from '../../src/util/errors';
 import { PhaseDeadlineError, guard } from '../../src/export/watchdog';
 import { Prng } from '../../src/util/prng';
-import { Started, killAll, killMarked, killProcessesUsing, markedPids, signalKillAll, sleep, start } from './processes';
-import { CrashableStorage, CutSummary, RemountSummary } from './storage';
+import { Started, killAll, killMarked, killProcessesUsing, markedPids, signalKillAll, sleep, start } from '../common/processes';
+import { CrashableStorage, CutSummary, RemountSummary } from '../common/storage';
 import { ExecVerdict, verdictOfExitCode } from './verdict';
 import { ExecCommands } from './options';
 
@@ -105,7 +105,7 @@ export interface ExecCampaignOptions {
   mark?: string;
   /** The run's cgroup (runExecCampaign makes it): the commands start in it, and what is in it is killed with them. */
   cgroup?: RunCgroup;
-  onCycle?: (i: number, r: ExecCycleResult) => void;
+  onCycle?: (i: number, r: ExecCampaignResult['cycles'][number]) => void;
   /** A shard: run only the cycles whose execCycleId it owns (a skipped cycle still draws its cut). */
   owns?: (id: string) => boolean;
 }
@@ -146,7 +146,8 @@ export interface ExecCampaignResult {
   seed: number;
   counts: Record<string, number>;
   findings: number;
-  cycles: ExecCycleResult[];
+  /** The cycles run, each with the id a shard owns it by (execCycleId). */
+  cycles: (ExecCycleResult & { replayId: string })[];
   cyclesPerMinute: number;
 }
 
@@ -453,7 +454,7 @@ function openRunCgroup(name: string, runId: string | undefined): { cg?: RunCgrou
 async function runCycles(o: ExecCampaignOptions & { mark: string }): Promise<ExecCampaignResult> {
   const { mark } = o;
   const root = new Prng(o.seed).fork('exec');
-  const cycles: ExecCycleResult[] = [];
+  const cycles: ExecCampaignResult['cycles'] = [];
   const counts: Record<string, number> = {};
   let storageKind = '';
   let profile: string | undefined;
@@ -466,7 +467,7 @@ async function runCycles(o: ExecCampaignOptions & { mark: string }): Promise<Exe
       drawExecCut(cuts, o);
       continue;
     }
-    const r = await runExecCycle(
+    const ran = await runExecCycle(
       {
         ...o,
         mark,
@@ -480,6 +481,7 @@ async function runCycles(o: ExecCampaignOptions & { mark: string }): Promise<Exe
       i,
       cuts,
     );
+    const r = { ...ran, replayId: execCycleId(o.seed, i) };
     // The cycle killed every marked process and released the storage; one still alive escaped the kill.
     // One /proc scan when nothing is left (the usual case); what is found gets one more SIGKILL first.
     const inRun = async () => [...new Set([...(o.cgroup ? livePids(o.cgroup.dir) : []), ...(await markedPids(mark))])].sort((a, b) => a - b);

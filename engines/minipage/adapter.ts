@@ -161,6 +161,25 @@ export const minipageAdapter: EngineAdapter = {
       },
     };
   },
+  groupCommitRun(cell, o) {
+    // The engine's defaults but for mode, page size and commit method (not the crash cells' scale).
+    const r = runWorkload({
+      profile: cell.profile,
+      seed: cell.seed,
+      engine: {
+        mode: cell.mode as ProtectionMode,
+        pageSize: cell.pageSize,
+        ...(cell.commit && cell.commit !== 'flush' ? { walDurability: cell.commit } : {}),
+        ...(cell.commit === 'window' ? { powerWindowMs: cell.windowMs } : {}),
+      },
+      workload: { name: cell.workload as WorkloadName, seed: cell.seed, txns: cell.txns },
+      groupSize: o.groupSize,
+      capture: 'none',
+      neighbour: o.neighbour,
+    });
+    const b = r.bytes;
+    return { commitLatencyUs: { p50: b.commitLatencyUs.p50, p99: b.commitLatencyUs.p99 }, simTimeUs: b.simTimeUs, commits: b.commits, flushes: b.flushes };
+  },
   expectation: minipageExpectation,
   windowsFor: (cell) => windowsFor(cell.mode as ProtectionMode),
   sabotages: SABOTAGES,

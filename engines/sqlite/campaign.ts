@@ -7,8 +7,8 @@
 import { Prng } from '../../src/util/prng';
 import { BadInputError, HarnessError, isHarnessError } from '../../src/util/errors';
 import { guard } from '../../src/export/watchdog';
-import { CrashableStorage } from '../exec/storage';
-import { TimeoutError, killAll } from '../exec/processes';
+import { CrashableStorage } from '../common/storage';
+import { TimeoutError, killAll } from '../common/processes';
 import { CellPromise, SqliteCell, cellName, cellPromise } from './cell';
 import { CycleOptions, CycleResult, drawCut, runCycle } from './cycle';
 import { VERDICTS, Verdict } from '../../src/crash/verdict';
@@ -21,7 +21,7 @@ export interface SqliteCampaignOptions {
   openStorage: (cycle: number, prng: Prng) => Promise<CrashableStorage>;
   cycle?: Partial<Omit<CycleOptions, 'cell' | 'seed' | 'prng'>>;
   /** Called after each cycle (progress output). */
-  onCycle?: (i: number, r: CycleResult) => void;
+  onCycle?: (i: number, r: SqliteCampaignResult['cycles'][number]) => void;
   /**
    * A shard (src/crash/shard.ts): run only the cycles whose id (sqliteCycleId)
    * it owns. A skipped cycle still draws its cut from the sequential stream,
@@ -46,7 +46,8 @@ export interface SqliteCampaignResult {
   counts: Record<Verdict, number>;
   findings: number;
   tradeOffs: number;
-  cycles: (CycleResult & { cycle: number })[];
+  /** The cycles run, each with the id a shard owns it by (sqliteCycleId). */
+  cycles: (CycleResult & { cycle: number; replayId: string })[];
   cyclesPerMinute: number;
   elapsedMs: number;
 }
@@ -91,8 +92,9 @@ export async function runSqliteCampaign(o: SqliteCampaignOptions): Promise<Sqlit
         r = harnessCycle(e instanceof TimeoutError ? new HarnessError('load', e.message) : e);
       }
       counts[r.verdict]++;
-      cycles.push({ ...r, cycle: i });
-      o.onCycle?.(i, r);
+      const done = { ...r, cycle: i, replayId: sqliteCycleId(o.cell, o.seed, i) };
+      cycles.push(done);
+      o.onCycle?.(i, done);
     } finally {
       await killAll();
       await guard('release', STORAGE_STEP_MS, storage.teardown());

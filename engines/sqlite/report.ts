@@ -39,7 +39,7 @@ function sqliteExpectationCore(r: SqliteExpectationInput, faults: readonly strin
   return { kind: 'claims-safe', tolerated: [], reason: `journal_mode=${r.cell.journalMode} with synchronous=${r.cell.synchronous} keeps every acknowledged commit and the database consistent` };
 }
 
-/** What the cell's expectation and measurements read of the cell itself (src/campaign/shard-parts.ts). */
+/** What the cell's expectation and measurements read of the cell itself (engines/sqlite/adapter.ts sqliteCellSummary). */
 export interface SqliteCellSummary {
   cell: SqliteCampaignResult['cell'];
   cellName: string;
@@ -64,18 +64,14 @@ export interface SqliteCycleSummary {
   loadMs: number;
 }
 
-export function sqliteCellSummary(r: SqliteCampaignResult, profile: string, faults: readonly string[], runtime?: 'local' | 'container'): SqliteCellSummary {
-  return { cell: r.cell, cellName: r.cellName, seed: r.seed, promise: r.promise, profile, faults, ...(runtime === 'container' ? { runtime } : {}) };
-}
-
-export function sqliteCycleSummary(r: Pick<SqliteCampaignResult, 'cellName' | 'seed'>, c: SqliteCampaignResult['cycles'][number]): SqliteCycleSummary {
+export function sqliteCycleSummary(c: SqliteCampaignResult['cycles'][number]): SqliteCycleSummary {
   const d = c.cut.device;
   return {
     cycle: c.cycle,
     verdict: c.verdict,
     finding: !!c.finding,
     tradeOff: !!c.tradeOff,
-    replayId: c.cut.crashStateId ?? `sqlite:${r.cellName}:seed=${r.seed}:cycle=${c.cycle}`,
+    replayId: c.cut.crashStateId ?? c.replayId,
     detail: `${c.tradeOff ? 'documented trade-off: ' : ''}${(c.messages[0] ?? '').slice(0, 300)}`,
     ackedTxid: c.ackedTxid,
     device: d ? { hostWriteBytes: d.hostWriteBytes, nandBytesProgrammed: d.nandBytesProgrammed, flushes: d.flushes, fuaWrites: d.fuaWrites } : null,
@@ -87,13 +83,8 @@ export function sqliteCycleSummary(r: Pick<SqliteCampaignResult, 'cellName' | 's
  * A SQLite cell's crash cycles as report measurements: verdicts, and what the
  * device saw from the file system being ready to each cut (SQLite's writes
  * and syncs through ext4, as host bytes tagged `other`) over the load's
- * wall-clock time. Commit latency is not measured here (0).
+ * wall-clock time, in cycle order. Commit latency is not measured here (0).
  */
-export function sqliteMeasurements(r: SqliteCampaignResult, profile: string, faults: readonly string[]): CellMeasurements {
-  return sqliteMeasurementsOf(sqliteCellSummary(r, profile, faults), r.cycles.map((c) => sqliteCycleSummary(r, c)));
-}
-
-/** Report measurements of a cell's cycles (in cycle order). */
 export function sqliteMeasurementsOf(s: SqliteCellSummary, cycles: readonly SqliteCycleSummary[]): CellMeasurements {
   const dev = (f: (d: NonNullable<SqliteCycleSummary['device']>) => number) => cycles.reduce((a, c) => a + (c.device ? f(c.device) : 0), 0);
   const findings: NonOkState[] = cycles

@@ -29,16 +29,20 @@ import YAML from 'yaml';
 import { BadInputError } from '../util/errors';
 import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
 import { getProfile } from '../device/profiles';
-import { getAdapter } from './engines';
+import { DEFAULT_ENGINE, REAL_DATABASES, engineNames, getAdapter } from './engines';
 import { CellSpec, COMMIT_METHODS, CommitMethod, SCALE_KEYS, ScaleKey, STRATEGIES, Strategy } from '../crash/cell';
 import { EngineAdapter } from '../crash/adapter';
-import { DEFAULT_CELL, PgCellConfig, validateCell as validatePgCell } from '../../engines/postgres/config';
-import { MARIADB_VERSIONS } from '../../engines/mariadb/container-server';
-import { DEFAULT_CELL as MARIADB_DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, validateCell as validateMariadbCell } from '../../engines/mariadb/cycle';
-import { SqliteCell, gridCells, parseCell } from '../../engines/sqlite/cell';
-import { canonicalFaults } from '../crash/faults';
+import { PROFILE_LIST_SCHEMA, ProfileEntry, profileKey, profileOf, refuseDuplicates } from '../crash/campaign-section';
+import { RealCell, expandRealDatabaseCells } from './real-database-lane';
 
-export interface CampaignFile {
+/**
+ * A campaign file: the in-process matrix below, and one section per real
+ * database (`postgres:`, `mariadb:`, `sqlite:`; each engine declares its own,
+ * src/crash/campaign-section.ts), read by the real-database lane.
+ */
+export type CampaignFile = MatrixFile & { [section: string]: unknown };
+
+export interface MatrixFile {
   name?: string;
   engine?: string;
   /** Mini-engine protection modes (may be empty for a PostgreSQL-only campaign). */
@@ -62,30 +66,8 @@ export interface CampaignFile {
   strategy?: Strategy;
   crashDuringRecovery?: boolean;
   forceAtomic?: boolean;
-  /** Real PostgreSQL cells (tornlab pg): full_page_writes on/off x profiles, `crashes` crash cycles each. */
-  postgres?: { fpw: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'checkpoint' | 'seeded'; runtime?: 'local' | 'container'; versions?: string[] };
-  /** Real MariaDB cells (tornlab mariadb): innodb_doublewrite on/off x profiles, `crashes` crash cycles each. */
-  mariadb?: { doublewrite: ('on' | 'off')[]; profiles?: ProfileEntry[]; crashes?: number; seed?: number; crashAt?: 'flush' | 'unprotected' | 'seeded'; flushMethod?: FlushMethod; pageSize?: number; mkfsOptions?: string[]; runtime?: 'local' | 'container'; versions?: string[] };
-  /** Real SQLite cells (tornlab sqlite): journal_mode x synchronous x page size, or the whole grid, per profile. */
-  sqlite?: { cells?: { journalMode: string; synchronous: string; pageSize?: number }[]; grid?: boolean; profiles?: ProfileEntry[]; crashes?: number; seed?: number; runtime?: 'local' | 'container' };
   commits?: CommitMethod[];
   windowMs?: number;
-}
-
-/** A profile, by name or with fault switches: `consumer-tlc` or `{profile: consumer-tlc, faults: [lying-flush]}`. */
-const PROFILE_ENTRY = {
-  anyOf: [
-    { type: 'string' },
-    { type: 'object', additionalProperties: false, required: ['profile'], properties: { profile: { type: 'string' }, faults: { type: 'array', items: { type: 'string' } } } },
-  ],
-} as const;
-
-const PROFILE_LIST = { type: 'array', minItems: 1, items: PROFILE_ENTRY } as const;
-
-type ProfileEntry = string | { profile: string; faults?: string[] };
-
-function profileOf(e: ProfileEntry): { profile: string; faults: string[] } {
-  return typeof e === 'string' ? { profile: e, faults: [] } : { profile: e.profile, faults: e.faults ?? [] };
 }
 
 const SCALE_SCHEMA = {
@@ -101,9 +83,9 @@ export const CAMPAIGN_SCHEMA = {
   required: ['profiles'],
   properties: {
     name: { type: 'string' },
-    engine: { type: 'string', enum: ['minipage'] },
+    engine: { type: 'string', enum: engineNames() },
     modes: { type: 'array', minItems: 0, items: { type: 'string', enum: ['none', 'doublewrite', 'fpw', 'atomic'] } },
-    profiles: PROFILE_LIST,
+    profiles: PROFILE_LIST_SCHEMA,
     pageSizes: { type: 'array', minItems: 1, items: { type: 'integer', enum: [4096, 8192, 16384] } },
     workloads: {
       type: 'array',
@@ -126,58 +108,8 @@ export const CAMPAIGN_SCHEMA = {
     forceAtomic: { type: 'boolean' },
     commits: { type: 'array', minItems: 1, items: { type: 'string', enum: [...COMMIT_METHODS] } },
     windowMs: { type: 'number', exclusiveMinimum: 0 },
-    postgres: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['fpw'],
-      properties: {
-        fpw: { type: 'array', minItems: 1, items: { type: 'string', enum: ['on', 'off'] } },
-        profiles: PROFILE_LIST,
-        crashes: { type: 'integer', minimum: 1, maximum: 1000 },
-        seed: { type: 'integer', minimum: 0 },
-        crashAt: { type: 'string', enum: ['checkpoint', 'seeded'] },
-        runtime: { type: 'string', enum: ['local', 'container'] },
-        versions: { type: 'array', minItems: 1, items: { type: 'string', enum: ['15', '17', '18'] } },
-      },
-    },
-    mariadb: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['doublewrite'],
-      properties: {
-        doublewrite: { type: 'array', minItems: 1, items: { type: 'string', enum: ['on', 'off'] } },
-        profiles: PROFILE_LIST,
-        crashes: { type: 'integer', minimum: 1, maximum: 1000 },
-        seed: { type: 'integer', minimum: 0 },
-        crashAt: { type: 'string', enum: ['flush', 'unprotected', 'seeded'] },
-        flushMethod: { type: 'string', enum: [...FLUSH_METHODS] },
-        pageSize: { type: 'integer', enum: [4096, 8192, 16384, 32768, 65536] },
-        mkfsOptions: { type: 'array', items: { type: 'string', minLength: 1 } },
-        runtime: { type: 'string', enum: ['local', 'container'] },
-        versions: { type: 'array', minItems: 1, items: { type: 'string', enum: [...MARIADB_VERSIONS] } },
-      },
-    },
-    sqlite: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        cells: {
-          type: 'array',
-          minItems: 1,
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['journalMode', 'synchronous'],
-            properties: { journalMode: { type: 'string' }, synchronous: { type: 'string' }, pageSize: { type: 'integer' } },
-          },
-        },
-        grid: { type: 'boolean' },
-        profiles: PROFILE_LIST,
-        crashes: { type: 'integer', minimum: 1, maximum: 10000 },
-        seed: { type: 'integer', minimum: 0 },
-        runtime: { type: 'string', enum: ['local', 'container'] },
-      },
-    },
+    // One section per real database, as each engine declares it (engines/registry.ts).
+    ...Object.fromEntries(REAL_DATABASES.flatMap((a) => (a.campaignSection ? [[a.campaignSection.key, a.campaignSection.schema]] : []))),
   },
 } as const;
 
@@ -252,37 +184,16 @@ export function checkCampaignName(name: string, source: string): void {
   if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(name)) throw new BadInputError(`${source}: name ${shown} cannot name the report folder reports/NAME; ${fix}`);
 }
 
-/** The first entry of `items` whose key was seen before, or undefined. */
-function firstDuplicate<T>(items: readonly T[], key: (t: T) => string): string | undefined {
-  const seen = new Set<string>();
-  for (const it of items) {
-    const k = key(it);
-    if (seen.has(k)) return k;
-    seen.add(k);
-  }
-  return undefined;
-}
-
-function profileKey(e: ProfileEntry): string {
-  const { profile, faults } = profileOf(e);
-  return [profile, ...canonicalFaults(faults)].join('+');
-}
-
 function workloadName(w: NonNullable<CampaignFile['workloads']>[number]): string {
   return typeof w === 'string' ? w : w.name;
 }
 
-/** Refuse a factor list that names the same thing twice (two cells with one id, refused only in the report). */
-function refuseDuplicates<T>(source: string, key: string, items: readonly T[] | undefined, id: (t: T) => string, why = ''): void {
-  const d = items ? firstDuplicate(items, id) : undefined;
-  if (d !== undefined) throw new BadInputError(`${source}: ${key} lists ${JSON.stringify(d)} twice${why}; list each once`);
-}
-
 /**
- * The number of cells a campaign expands to, counted without expanding it
- * (a file may describe millions).
+ * The number of cells a campaign expands to, the in-process matrix counted
+ * without expanding it (a file may describe millions); the real-database
+ * sections, which are small, by expanding them (which checks them too).
  */
-export function countCells(c: CampaignFile): { mini: number; controls: number; pg: number; sqlite: number; total: number } {
+export function countCells(c: CampaignFile, source = 'campaign'): { mini: number; controls: number; real: RealCell[]; total: number } {
   const modes = c.modes ?? [];
   const perPoint = (c.workloads ?? ['bank']).length * (c.commits ?? ['flush']).length;
   let mini = 0;
@@ -294,10 +205,9 @@ export function countCells(c: CampaignFile): { mini: number; controls: number; p
       mini += (modes.length - skipped) * perPoint;
     }
   }
-  const controls = c.controls ? Object.keys(getAdapter(c.engine ?? 'minipage').sabotages ?? {}).length : 0;
-  const pg = c.postgres ? (c.postgres.profiles ?? c.profiles).length * c.postgres.fpw.length : 0;
-  const sqlite = c.sqlite ? (c.sqlite.profiles ?? c.profiles).length * (c.sqlite.grid ? gridCells().length : (c.sqlite.cells ?? []).length) : 0;
-  return { mini, controls, pg, sqlite, total: mini + controls + pg + sqlite };
+  const controls = c.controls ? Object.keys(getAdapter(c.engine ?? DEFAULT_ENGINE).sabotages ?? {}).length : 0;
+  const real = expandRealDatabaseCells(c, source);
+  return { mini, controls, real, total: mini + controls + real.length };
 }
 
 /**
@@ -313,19 +223,15 @@ export function checkCampaign(c: CampaignFile, source: string, maxCells = DEFAUL
   refuseDuplicates(source, 'pageSizes', c.pageSizes, String);
   refuseDuplicates(source, 'workloads', c.workloads, workloadName, ' (cells are named by workload, so one name takes one size; run a second campaign for another)');
   refuseDuplicates(source, 'commits', c.commits, String);
-  refuseDuplicates(source, 'postgres.fpw', c.postgres?.fpw, String);
-  refuseDuplicates(source, 'postgres.profiles', c.postgres?.profiles, profileKey);
-  refuseDuplicates(source, 'sqlite.profiles', c.sqlite?.profiles, profileKey);
-  refuseDuplicates(source, 'sqlite.cells', c.sqlite?.cells, (x) => `${x.journalMode.toUpperCase()}/${x.synchronous.toUpperCase()}/${x.pageSize ?? 4096}`);
-  if (c.sqlite?.grid && c.sqlite.cells) throw new BadInputError(`${source}: sqlite.grid runs every cell, so sqlite.cells would be ignored; give one of them`);
   if (c.windowMs !== undefined && !(c.commits ?? []).includes('window')) {
     throw new BadInputError(`${source}: windowMs applies to the window commit method only; add window to commits: [...] or remove windowMs`);
   }
   if (c.forceAtomic && !(c.modes ?? []).includes('atomic')) throw new BadInputError(`${source}: forceAtomic applies to mode atomic only; add atomic to modes: [...] or remove forceAtomic`);
-  const n = countCells(c);
+  const n = countCells(c, source);
   if (n.total > maxCells) {
+    const real = REAL_DATABASES.flatMap((a) => (a.campaignSection ? [`${n.real.filter((x) => x.adapter === a).length} ${a.campaignSection.title}`] : []));
     throw new BadInputError(
-      `${source}: the matrix expands to ${n.total} cells (${n.mini} mini-engine, ${n.controls} controls, ${n.pg} PostgreSQL, ${n.sqlite} SQLite), more than the limit of ${maxCells}; shrink the matrix or raise the limit with --max-cells ${n.total}`,
+      `${source}: the matrix expands to ${n.total} cells (${[`${n.mini} mini-engine`, `${n.controls} controls`, ...real].join(', ')}), more than the limit of ${maxCells}; shrink the matrix or raise the limit with --max-cells ${n.total}`,
     );
   }
 }
@@ -356,7 +262,7 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
           if (force && !c.forceAtomic) continue;
           for (const commit of c.commits ?? ['flush']) {
             const cell: CellSpec = {
-              engine: c.engine ?? 'minipage',
+              engine: c.engine ?? DEFAULT_ENGINE,
               mode,
               force,
               profile,
@@ -383,7 +289,7 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
       }
     }
   }
-  if (c.controls) cells.push(...controlCells(cells, getAdapter(c.engine ?? 'minipage')).controls);
+  if (c.controls) cells.push(...controlCells(cells, getAdapter(c.engine ?? DEFAULT_ENGINE)).controls);
   return cells;
 }
 
@@ -419,81 +325,4 @@ export function controlCells(cells: readonly CellSpec[], adapter: EngineAdapter)
 function volatileCache(profile: string): boolean {
   const p = getProfile(profile);
   return p.identify.controller.vwc.present && !p.plp;
-}
-
-/** The PostgreSQL cells of a campaign (its `postgres` section), in file order. */
-export function expandPgCells(c: CampaignFile): PgCellConfig[] {
-  const pg = c.postgres;
-  if (!pg) return [];
-  const out: PgCellConfig[] = [];
-  if (pg.versions && pg.runtime !== 'container') throw new BadInputError('postgres.versions needs runtime: container (the local runtime runs the binaries TORNLAB_PG_BIN names)');
-  // One cell per major version (container), versions outermost.
-  const runtimes: Pick<PgCellConfig, 'runtime' | 'pgVersion'>[] = pg.runtime === 'container' ? (pg.versions ?? ['15']).map((v) => ({ runtime: 'container' as const, pgVersion: v })) : [{}];
-  for (const rt of runtimes) {
-    for (const pEntry of pg.profiles ?? c.profiles) {
-      const { profile, faults } = profileOf(pEntry);
-      for (const fpw of pg.fpw) {
-        const cfg: PgCellConfig = { ...DEFAULT_CELL, profile, faults, fpw: fpw === 'on', seed: pg.seed ?? c.seed ?? 1, crashes: pg.crashes ?? 4, crashAt: pg.crashAt ?? 'checkpoint', ...rt };
-        validatePgCell(cfg);
-        out.push(cfg);
-      }
-    }
-  }
-  return out;
-}
-
-/** The MariaDB cells of a campaign (its `mariadb` section), in file order. */
-export function expandMariadbCells(c: CampaignFile): MariadbCellConfig[] {
-  const m = c.mariadb;
-  if (!m) return [];
-  const out: MariadbCellConfig[] = [];
-  if (m.versions && m.runtime !== 'container') throw new BadInputError("mariadb.versions needs runtime: container (the local runtime runs the host's mariadb-server)");
-  // One cell per version (container), versions outermost.
-  const runtimes: Pick<MariadbCellConfig, 'runtime' | 'mariadbVersion'>[] = m.runtime === 'container' ? (m.versions ?? ['10.11']).map((v) => ({ runtime: 'container' as const, mariadbVersion: v })) : [{}];
-  for (const rt of runtimes)
-  for (const pEntry of m.profiles ?? c.profiles) {
-    const { profile, faults } = profileOf(pEntry);
-    for (const dw of m.doublewrite) {
-      const cfg: MariadbCellConfig = {
-        ...MARIADB_DEFAULT_CELL,
-        profile,
-        faults,
-        doublewrite: dw === 'on',
-        seed: m.seed ?? c.seed ?? 1,
-        crashes: m.crashes ?? 4,
-        crashAt: m.crashAt ?? 'flush',
-        flushMethod: m.flushMethod ?? MARIADB_DEFAULT_CELL.flushMethod,
-        pageSize: m.pageSize ?? MARIADB_DEFAULT_CELL.pageSize,
-        mkfsOptions: (m.mkfsOptions ?? []).flatMap((o) => o.split(/\s+/).filter(Boolean)),
-        ...rt,
-      };
-      validateMariadbCell(cfg);
-      out.push(cfg);
-    }
-  }
-  return out;
-}
-
-export interface SqliteCampaignCell {
-  cell: SqliteCell;
-  runtime?: 'local' | 'container';
-  profile: string;
-  faults: string[];
-  crashes: number;
-  seed: number;
-}
-
-/** The SQLite cells of a campaign (its `sqlite` section): cells (or the whole grid) x profiles. */
-export function expandSqliteCells(c: CampaignFile): SqliteCampaignCell[] {
-  const sq = c.sqlite;
-  if (!sq) return [];
-  if (!sq.grid && !sq.cells) throw new BadInputError('sqlite: give cells: [{journalMode, synchronous, pageSize}] or grid: true');
-  const cells: SqliteCell[] = sq.grid ? gridCells() : sq.cells!.map((x) => parseCell({ journalMode: x.journalMode, synchronous: x.synchronous, pageSize: x.pageSize ?? 4096 }));
-  const out: SqliteCampaignCell[] = [];
-  for (const pEntry of sq.profiles ?? c.profiles) {
-    const { profile, faults } = profileOf(pEntry);
-    getProfile(profile);
-    for (const cell of cells) out.push({ cell, profile, faults, crashes: sq.crashes ?? 10, seed: sq.seed ?? c.seed ?? 1, ...(sq.runtime === 'container' ? { runtime: 'container' as const } : {}) });
-  }
-  return out;
 }

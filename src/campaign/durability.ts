@@ -1,6 +1,6 @@
 /**
  * The asynchronous-durability experiment (ARCHITECTURE 2.5): the same cell
- * (engine minipage, one mode, workload, profile, seed) run with each way of
+ * (the in-process engine, one mode, workload, profile, seed) run with each way of
  * making a commit durable -- Flush, FUA, the CRITICAL intent, waiting for
  * persistence tokens, an advertised power window -- and once more with the
  * window fault; each run's commit latency, throughput, Flush/FUA per commit
@@ -10,14 +10,11 @@
  * (src/cli/commands/durability.ts) formats what this returns.
  */
 import { CellSpec, COMMIT_METHODS, CommitMethod, Strategy, commitSuffix } from '../crash/cell';
-import { getAdapter } from './engines';
+import { engineNames, getAdapter } from './engines';
 import { runCell, validateCell } from './run-cell';
 import { faultNames, getProfile, parseFaults } from '../device/profiles';
 import { BadInputError } from '../util/errors';
 import type { CellStatus, ExpectationKind } from '../report/schema';
-import { runWorkload } from '../../engines/minipage/driver';
-import { ProtectionMode } from '../../engines/minipage/layout';
-import { WorkloadName } from '../../engines/minipage/workloads';
 
 export interface DurabilityOptions {
   profile: string;
@@ -88,7 +85,11 @@ function perCommit(n: number, commits: number): number | null {
 /** Run the experiment; pure in its options (every random choice is seeded). */
 export async function runDurabilityExperiment(o: DurabilityOptions): Promise<DurabilityResult> {
   checkOptions(o);
-  const adapter = getAdapter('minipage');
+  // The in-process engine that implements the experiment's cost runs (engines/registry.ts).
+  const engine = engineNames().find((n) => getAdapter(n).groupCommitRun);
+  if (!engine) throw new Error('internal: no in-process engine implements groupCommitRun');
+  const adapter = getAdapter(engine);
+  const base: CellSpec = { engine, mode: o.mode, force: false, profile: o.profile, faults: [], pageSize: o.pageSize, workload: o.workload, txns: o.txns, seed: o.seed, crashes: o.crashes, strategy: o.strategy, crashDuringRecovery: false };
   const variants: { commit: CommitMethod; windowMs?: number; faults: string[] }[] = [
     ...COMMIT_METHODS.map((commit) => ({ commit, windowMs: commit === 'window' ? o.windowMs : undefined, faults: [] as string[] })),
     // Where the window fails: the host relied on power the device did not have.
@@ -96,22 +97,7 @@ export async function runDurabilityExperiment(o: DurabilityOptions): Promise<Dur
   ];
   const rows: DurabilityRow[] = [];
   for (const v of variants) {
-    const spec: CellSpec = {
-      engine: 'minipage',
-      mode: o.mode,
-      force: false,
-      profile: o.profile,
-      faults: v.faults,
-      pageSize: o.pageSize,
-      workload: o.workload,
-      txns: o.txns,
-      seed: o.seed,
-      crashes: o.crashes,
-      strategy: o.strategy,
-      crashDuringRecovery: false,
-      commit: v.commit,
-      windowMs: v.windowMs,
-    };
+    const spec: CellSpec = { ...base, faults: v.faults, commit: v.commit, windowMs: v.windowMs };
     const cell = validateCell(spec, adapter);
     const { result } = await runCell(cell, { workers: o.workers });
     const counters = adapter.runWorkload(cell).metrics.counters;
@@ -133,21 +119,8 @@ export async function runDurabilityExperiment(o: DurabilityOptions): Promise<Dur
     });
   }
   const cost = (commit: CommitMethod, groupSize: number, neighbour?: { bytesPerGroup: number; intent: 'standard' | 'ephemeral' }): CostRow => {
-    const r = runWorkload({
-      profile: o.profile,
-      seed: o.seed,
-      engine: {
-        mode: o.mode as ProtectionMode,
-        pageSize: o.pageSize,
-        ...(commit !== 'flush' ? { walDurability: commit } : {}),
-        ...(commit === 'window' ? { powerWindowMs: o.windowMs } : {}),
-      },
-      workload: { name: o.workload as WorkloadName, seed: o.seed, txns: o.txns },
-      groupSize,
-      capture: 'none',
-      neighbour,
-    });
-    const b = r.bytes;
+    const spec: CellSpec = { ...base, faults: [], commit, ...(commit === 'window' ? { windowMs: o.windowMs } : {}) };
+    const b = adapter.groupCommitRun!(spec, { groupSize, neighbour });
     return {
       label: label(commit, commit === 'window' ? o.windowMs : undefined, []),
       commit,

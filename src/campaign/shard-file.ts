@@ -22,11 +22,13 @@ import { writeFileAtomic } from '../util/output';
 import { shardLabel, Shard } from '../crash/shard';
 import { buildCellResult, buildReport } from '../report/build';
 import type { Report } from '../report/schema';
-import { checkCover, mergeParts, ShardPart } from './shard-parts';
+import { checkCover, isStatesPart, mergeParts, ShardPart } from './shard-parts';
+import { REAL_DATABASES } from './engines';
 
 export const SHARD_FILE = 'shard.json';
 /** Version of the shard file's layout; a merge refuses any other. */
-export const SHARD_FORMAT = 1;
+// 2: a real-database part keeps its adapter's cell configuration (`config`) for every engine.
+export const SHARD_FORMAT = 2;
 
 export interface ShardFile {
   format: typeof SHARD_FORMAT;
@@ -106,10 +108,10 @@ export function readShardDir(dir: string): ShardFile {
   if (campaignHash(f.command, f.campaign) !== f.campaignHash) throw bad('its campaign does not match its campaign hash');
   if (!Array.isArray(f.parts)) throw bad('no cell parts');
   for (const p of f.parts) {
-    if (!p || typeof p.id !== 'string' || !['states', 'pg', 'mariadb', 'sqlite', 'exec'].includes(p.kind) || !Number.isInteger(p.planned) || !Number.isInteger(p.owned) || typeof p.plannedPrint !== 'string' || typeof p.ownedPrint !== 'string') {
+    if (!p || typeof p.id !== 'string' || !(p.kind === 'states' || REAL_DATABASES.some((a) => a.kind === p.kind)) || !Number.isInteger(p.planned) || !Number.isInteger(p.owned) || typeof p.plannedPrint !== 'string' || typeof p.ownedPrint !== 'string') {
       throw bad(`cell part ${JSON.stringify(p?.id)} is incomplete`);
     }
-    if (p.kind === 'states' ? !p.measurements || !Array.isArray(p.measurements.findings) || !Array.isArray(p.firstNonOk) : !Array.isArray(p.cycles)) throw bad(`cell part ${p.id} has no results`);
+    if (isStatesPart(p) ? !p.measurements || !Array.isArray(p.measurements.findings) || !Array.isArray(p.firstNonOk) : !Array.isArray(p.cycles) || !p.config) throw bad(`cell part ${p.id} has no results`);
   }
   return f;
 }

@@ -13,21 +13,16 @@
  *       control's catch add up; the cost run (costTxns) is an item of its own,
  *       owned by one shard. buildCellResult of the merged measurements is then
  *       the unsharded cell, byte for byte.
- *   P3  Real-database cells ('pg', 'mariadb', 'sqlite', 'exec'): the part is one summary per
- *       owned cycle, with what the cell's measurements read of it; the merge
- *       measures the union of the cycles in cycle order, as the unsharded run
- *       measures its cycles.
+ *   P3  Real-database cells (any other kind: the adapter's, engines/registry.ts):
+ *       the part is the cell's configuration and one summary per owned cycle;
+ *       the merge measures the union of the cycles in cycle order with the
+ *       adapter's measure(), as the unsharded run measures its cycles.
  */
 import type { CellMeasurements } from '../report/build';
 import type { NonOkState } from '../report/schema';
 import { addFingerprints } from '../crash/shard';
-import { PgCycleSummary, pgMeasurementsOf } from '../../engines/postgres/campaign';
-import type { PgCellConfig } from '../../engines/postgres/config';
-import { SqliteCellSummary, SqliteCycleSummary, sqliteMeasurementsOf } from '../../engines/sqlite/report';
-import { ExecCellSummary, ExecCycleSummary, execMeasurementsOf } from '../../engines/exec/report';
-import { mariadbMeasurementsOf } from '../../engines/mariadb/campaign';
-import type { MariadbCellConfig } from '../../engines/mariadb/cycle';
 import { BadInputError } from '../util/errors';
+import { realDatabaseOf } from './engines';
 
 export interface PartHead {
   /** The cell's report id (src/report/build.ts cellId). */
@@ -40,19 +35,22 @@ export interface PartHead {
   ownedPrint: string;
 }
 
-export type ShardPart = PartHead &
-  (
-    | {
-        kind: 'states';
-        measurements: CellMeasurements;
-        /** Per coverage window: the plan index of the first owned state of each non-ok verdict in it (keeps the unsharded key order). */
-        firstNonOk: Record<string, number>[];
-      }
-    | { kind: 'pg'; config: PgCellConfig; cycles: PgCycleSummary[] }
-    | { kind: 'mariadb'; config: MariadbCellConfig; cycles: PgCycleSummary[] }
-    | { kind: 'sqlite'; cell: SqliteCellSummary; cycles: SqliteCycleSummary[] }
-    | { kind: 'exec'; cell: ExecCellSummary; cycles: ExecCycleSummary[] }
-  );
+/** An in-process cell's part (P2). */
+export type StatesPart = PartHead & {
+  kind: 'states';
+  measurements: CellMeasurements;
+  /** Per coverage window: the plan index of the first owned state of each non-ok verdict in it (keeps the unsharded key order). */
+  firstNonOk: Record<string, number>[];
+};
+
+/** A real-database cell's part (P3): `kind` is its adapter's, `config` and `cycles` are the adapter's plain data. */
+export type RealDatabasePart = PartHead & { kind: string; config: unknown; cycles: unknown[] };
+
+export type ShardPart = StatesPart | RealDatabasePart;
+
+export function isStatesPart(p: ShardPart): p is StatesPart {
+  return p.kind === 'states';
+}
 
 /** The measurements of one part alone: what the shard's own report shows of the cell. */
 export function partMeasurements(p: ShardPart): CellMeasurements {
@@ -64,18 +62,9 @@ export function mergeParts(parts: readonly ShardPart[]): CellMeasurements {
   const first = parts[0];
   if (!first) throw new Error('internal: no parts to merge');
   for (const p of parts) if (p.kind !== first.kind || p.id !== first.id) throw new BadInputError(`cell ${first.id}: a shard holds it as ${p.kind} ${p.id}; the shards are not of one campaign`);
-  switch (first.kind) {
-    case 'states':
-      return mergeStateMeasurements(first.id, parts as (typeof first)[]);
-    case 'pg':
-      return pgMeasurementsOf(first.config, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
-    case 'mariadb':
-      return mariadbMeasurementsOf(first.config, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
-    case 'sqlite':
-      return sqliteMeasurementsOf(first.cell, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
-    case 'exec':
-      return execMeasurementsOf(first.cell, byCycle(parts.flatMap((p) => (p as typeof first).cycles)));
-  }
+  if (isStatesPart(first)) return mergeStateMeasurements(first.id, parts as StatesPart[]);
+  const cycles = (parts as RealDatabasePart[]).flatMap((p) => p.cycles) as { cycle: number }[];
+  return realDatabaseOf(first.kind).measure((first as RealDatabasePart).config, byCycle(cycles));
 }
 
 function byCycle<T extends { cycle: number }>(cycles: T[]): T[] {
@@ -85,7 +74,7 @@ function byCycle<T extends { cycle: number }>(cycles: T[]): T[] {
 /** Fields of an in-process cell that do not depend on which crash states were judged (P2): equal in every shard. */
 const FIXED = ['engine', 'mode', 'profile', 'faults', 'pageSize', 'workload', 'txns', 'seed', 'bytesByTag', 'logicalBytesCommitted', 'commits', 'nandBytesProgrammed', 'flushes', 'fuaWrites', 'simTimeUs', 'commitLatencyUs', 'commitLatenciesUs', 'expectation', 'tbwTerabytes'] as const;
 
-function mergeStateMeasurements(id: string, parts: readonly Extract<ShardPart, { kind: 'states' }>[]): CellMeasurements {
+function mergeStateMeasurements(id: string, parts: readonly StatesPart[]): CellMeasurements {
   const ms = parts.map((p) => p.measurements);
   const base = ms[0];
   for (const m of ms.slice(1)) {

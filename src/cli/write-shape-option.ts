@@ -1,7 +1,7 @@
 /**
  * `--write-shape DIR` of the commands whose cycles run on device storage
  * (tornlab sqlite, tornlab exec): the report of src/report/write-shape.ts
- * built from each cycle's `cut.writeShape` (engines/exec/write-shape.ts).
+ * built from each cycle's `cut.writeShape` (engines/common/storage-write-shape.ts).
  * pg and mariadb build theirs from their own phases.
  */
 import { FsChoice } from '../export/fs-options';

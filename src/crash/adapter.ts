@@ -17,6 +17,7 @@
  */
 import { NvmeDevice } from '../device/device';
 import { DeviceCounters, DeviceEvent } from '../device/types';
+import type { CampaignSection } from './campaign-section';
 import type { CellSpec, CommitMethod } from './cell';
 import type { Expectation } from './expectation';
 import type { Verdict } from './verdict';
@@ -38,6 +39,14 @@ export interface CostFigures {
 /** Warm-up of a cost run: a tenth of it, at least 1000 transactions (past any load phase at default scale). */
 export function warmupTxnsFor(costTxns: number): number {
   return Math.max(1000, Math.ceil(costTxns / 10));
+}
+
+/** EngineAdapter.groupCommitRun's figures. */
+export interface GroupCommitFigures {
+  commitLatencyUs: { p50: number; p99: number };
+  simTimeUs: number;
+  commits: number;
+  flushes: number;
 }
 
 /** What one run of the workload (without a crash) cost. */
@@ -93,6 +102,12 @@ export interface EngineAdapter {
   windowsFor?(cell: CellSpec): string[];
   /** A crash-free run of cell.costTxns transactions after warmupTxnsFor(cell.costTxns): costs per transaction. */
   costRun?(cell: CellSpec): CostFigures;
+  /**
+   * A crash-free run of the cell at a group-commit size, optionally with a
+   * noisy neighbour writing to the same device: what `tornlab durability`'s
+   * cost rows show (commit latency, simulated time, commits, Flushes).
+   */
+  groupCommitRun?(cell: CellSpec, o: { groupSize: number; neighbour?: { bytesPerGroup: number; intent: 'standard' | 'ephemeral' } }): GroupCommitFigures;
   /** The engine's fault set: sabotage switch -> what it breaks, the modes it applies to, its window. */
   sabotages?: Readonly<Record<string, { what: string; modes: readonly string[]; window: string }>>;
 }
@@ -100,16 +115,24 @@ export interface EngineAdapter {
 /** What the campaign reads of a real-database cycle: its replay id and verdict (the rest is the engine's record). */
 export interface RealDatabaseCycle {
   replayId: string;
-  verdict: Verdict;
+  /** The engine's verdict for the cycle (exec's `failed` included); measure() maps it onto src/crash/verdict.ts. */
+  verdict: string;
+}
+
+/** What a real-database cell's run may tell its caller besides its cycles (a line to print: the file system in force). */
+export interface RunCellOptions<Cycle> {
+  owns: (replayId: string) => boolean;
+  onCycle?: (c: Cycle) => void;
+  onNote?: (line: string) => void;
 }
 
 /**
  * The async half of the contract: a real database under test (servers on an
  * exported device, wall-clock time). One cycle prepares (the cell's base
  * image), runs the load until the cut trigger, cuts the power, recovers and
- * verifies, and ends in one verdict of src/crash/verdict.ts; the campaign
- * runs any such adapter in one lane (src/campaign/run-campaign.ts
- * runRealDatabaseShard) and names no engine.
+ * verifies, and ends in one verdict; the campaign runs any such adapter in
+ * one lane (src/campaign/real-database-lane.ts) and names no engine. The
+ * adapters are listed in engines/registry.ts.
  *
  * Invariants:
  *  4. replayId(cfg, k) is a pure function of the configuration and the cycle
@@ -118,25 +141,40 @@ export interface RealDatabaseCycle {
  *  5. runCell runs exactly the cycles `owns` accepts, in cycle order; each
  *     cycle has its own seeded stream, so a cycle's result does not depend on
  *     which others ran.
- *  6. summary(c) is plain JSON data (a shard keeps it); the engine's report
- *     measurements of a cell are a function of its summaries (measure).
+ *  6. summary(c) is plain JSON data (a shard keeps it), and so is the
+ *     configuration; the cell's report measurements are measure(cfg, the
+ *     summaries in cycle order), so a merge of shards measures what the
+ *     unsharded run measures.
+ *
+ * `Measured` is the report's CellMeasurements (src/report sits above this
+ * layer, so the contract names it by a parameter).
  */
-export interface RealDatabaseAdapter<Cfg = any, Cycle extends RealDatabaseCycle = any, Cell extends { cycles: Cycle[] } = any, Summary = any> {
-  /** The part kind of the cell in shard files ('pg', 'mariadb'): stable, written to disk. */
+export interface RealDatabaseAdapter<Cfg = any, Cycle extends RealDatabaseCycle = any, Cell extends { cycles: Cycle[] } = any, Summary = any, Measured = any> {
+  /** The part kind of the cell in shard files ('pg', 'mariadb', 'sqlite', 'exec'): stable, written to disk. */
   kind: string;
+  /** Its CLI command (`tornlab <command>`). */
+  command: string;
   /** The number of crash cycles of the cell. */
   crashes(cfg: Cfg): number;
   replayId(cfg: Cfg, cycle: number): string;
-  /** What the cell's protection promises (which verdicts would be a bug). */
-  expectation(cfg: Cfg): Expectation;
   /** The cell in one line (a skip message names it). */
   describe(cfg: Cfg): string;
   /** Why the cell cannot run on this machine at all (a container cell without engine or image), else undefined. */
   unavailable(cfg: Cfg): Promise<string | undefined>;
   /** What the machine lacks for the cell's local runtime (empty for a container cell). */
   missing(cfg: Cfg): { what: string; fix: string }[];
+  /** Before the first of these cells runs: what must hold for all of them (a container runtime resolved); throws BadInputError. */
+  prepare?(cells: readonly Cfg[]): Promise<void>;
   /** Run the cell's owned cycles: base image, then load → cut → recover → verify per cycle. */
-  runCell(cfg: Cfg, o: { owns: (replayId: string) => boolean; onCycle?: (c: Cycle) => void }): Promise<Cell>;
+  runCell(cfg: Cfg, o: RunCellOptions<Cycle>): Promise<Cell>;
+  /** After the last of these cells ran, or failed: release what the engine kept across cells. */
+  finish?(cells: readonly Cfg[]): Promise<void>;
   /** What a report measures of one cycle. */
   summary(c: Cycle): Summary;
+  /** The cell's report measurements from the summaries of its cycles, in cycle order (invariant 6). */
+  measure(cfg: Cfg, cycles: readonly Summary[]): Measured;
+  /** The engine's section of campaign files, if campaigns can run it. */
+  campaignSection?: CampaignSection<Cfg>;
+  /** The cells `tornlab campaign --databases` adds (what `npm start` shows of this engine), with a line per cell it cannot run here. */
+  defaultCells?(seed: number): Promise<{ cells: Cfg[]; skipped: string[] }>;
 }

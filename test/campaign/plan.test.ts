@@ -1,6 +1,7 @@
 import { formatReplayId, parseReplayId } from '../../src/crash/replay-id';
 import { planChoices, planPoints, targetedPoints, TraceEvent } from '../../src/crash/strategies';
 import { expandCampaign, parseCampaign, deviceCoversPage } from '../../src/campaign/campaign-file';
+import { sectionCells } from './sections';
 import { Prng } from '../../src/util/prng';
 import { BadInputError } from '../../src/util/errors';
 
@@ -75,9 +76,8 @@ describe('campaign files', () => {
 
 describe('campaign files: PostgreSQL cells', () => {
   test('a postgres section expands to fpw x profiles cells; bad keys name the key', () => {
-    const { expandPgCells } = require('../../src/campaign/campaign-file');
     const c = parseCampaign('profiles: [consumer-tlc, atomic-16k]\npostgres: {fpw: [on, off], crashes: 2, seed: 5}\n', 'pg.yaml');
-    const cells = expandPgCells(c);
+    const cells = sectionCells(c, 'pg');
     expect(cells.map((x: { profile: string; fpw: boolean }) => `${x.profile}:${x.fpw}`)).toEqual(['consumer-tlc:true', 'consumer-tlc:false', 'atomic-16k:true', 'atomic-16k:false']);
     expect(cells[0]).toMatchObject({ crashes: 2, seed: 5, crashAt: 'checkpoint' });
     expect(expandCampaign(c)).toHaveLength(0);
@@ -94,11 +94,10 @@ describe('campaign files: PostgreSQL cells', () => {
 
 describe('campaign files: SQLite cells', () => {
   test('a sqlite section expands to cells x profiles (or the grid); bad values name the key', () => {
-    const { expandSqliteCells } = require('../../src/campaign/campaign-file');
     const c = parseCampaign('profiles: [consumer-tlc]\nsqlite: {cells: [{journalMode: wal, synchronous: full, pageSize: 8192}], crashes: 3}\n', 'sq.yaml');
-    expect(expandSqliteCells(c)).toEqual([{ cell: { journalMode: 'WAL', synchronous: 'FULL', pageSize: 8192 }, profile: 'consumer-tlc', faults: [], crashes: 3, seed: 1 }]);
-    expect(expandSqliteCells(parseCampaign('profiles: [consumer-tlc, atomic-16k]\nsqlite: {grid: true}\n', 'sq.yaml'))).toHaveLength(90);
-    expect(() => expandSqliteCells(parseCampaign('profiles: [consumer-tlc]\nsqlite: {cells: [{journalMode: MEMORY, synchronous: FULL}]}\n', 'sq.yaml'))).toThrow(/MEMORY/);
+    expect(sectionCells(c, 'sqlite')).toEqual([{ cell: { journalMode: 'WAL', synchronous: 'FULL', pageSize: 8192 }, profile: 'consumer-tlc', faults: [], crashes: 3, seed: 1 }]);
+    expect(sectionCells(parseCampaign('profiles: [consumer-tlc, atomic-16k]\nsqlite: {grid: true}\n', 'sq.yaml'), 'sqlite')).toHaveLength(90);
+    expect(() => sectionCells(parseCampaign('profiles: [consumer-tlc]\nsqlite: {cells: [{journalMode: MEMORY, synchronous: FULL}]}\n', 'sq.yaml'), 'sqlite')).toThrow(/MEMORY/);
     expect(() => parseCampaign('profiles: [consumer-tlc]\nsqlite: {cels: []}\n', 'sq.yaml')).toThrow(/sqlite\.cels: unknown key/);
   });
 });

@@ -12,7 +12,9 @@ import { spawnSync } from 'node:child_process';
 const emptyRunDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tornlab-nodocker-'));
 process.env.TORNLAB_DOCKER_RUN_DIR = emptyRunDir;
 
-import { expandMariadbCells, parseCampaign } from '../../src/campaign/campaign-file';
+import { parseCampaign } from '../../src/campaign/campaign-file';
+import { sectionCells } from '../campaign/sections';
+import { mariadbAdapter } from '../../engines/mariadb/adapter';
 import { DEFAULT_CELL, parseMariadbReplayId, replayIdOf, validateCell } from '../../engines/mariadb/cycle';
 import { mariadbMeasurementsOf } from '../../engines/mariadb/campaign';
 import { parseInnochecksumRuns } from '../../engines/mariadb/container-server';
@@ -25,14 +27,14 @@ const cell = { ...DEFAULT_CELL, doublewrite: false, seed: 1, crashes: 1 };
 describe('MariaDB container runtime plan', () => {
   test('versions expand to one cell per version, versions outermost', () => {
     const c = parseCampaign('profiles: [consumer-tlc]\nmodes: []\nmariadb: { doublewrite: [off, on], runtime: container, versions: ["10.11", "11.8"] }\n', 'x.yaml');
-    expect(expandMariadbCells(c).map((x) => `${x.runtime}/${x.mariadbVersion}/${x.doublewrite}`)).toEqual(['container/10.11/false', 'container/10.11/true', 'container/11.8/false', 'container/11.8/true']);
-    const one = expandMariadbCells(parseCampaign('profiles: [consumer-tlc]\nmariadb: { doublewrite: [off], runtime: container }\n', 'y.yaml'));
+    expect(sectionCells(c, 'mariadb').map((x) => `${x.runtime}/${x.mariadbVersion}/${x.doublewrite}`)).toEqual(['container/10.11/false', 'container/10.11/true', 'container/11.8/false', 'container/11.8/true']);
+    const one = sectionCells(parseCampaign('profiles: [consumer-tlc]\nmariadb: { doublewrite: [off], runtime: container }\n', 'y.yaml'), 'mariadb');
     expect(one.map((x) => x.mariadbVersion)).toEqual(['10.11']);
-    expect(expandMariadbCells(parseCampaign('profiles: [consumer-tlc]\nmariadb: { doublewrite: [off] }\n', 'z.yaml'))[0].runtime).toBeUndefined();
+    expect(sectionCells(parseCampaign('profiles: [consumer-tlc]\nmariadb: { doublewrite: [off] }\n', 'z.yaml'), 'mariadb')[0].runtime).toBeUndefined();
   });
 
   test('bad input is named', () => {
-    expect(() => expandMariadbCells(parseCampaign('profiles: [consumer-tlc]\nmariadb: { doublewrite: [off], versions: ["11.8"] }\n', 'x.yaml'))).toThrow(/mariadb.versions needs runtime: container/);
+    expect(() => sectionCells(parseCampaign('profiles: [consumer-tlc]\nmariadb: { doublewrite: [off], versions: ["11.8"] }\n', 'x.yaml'), 'mariadb')).toThrow(/mariadb.versions needs runtime: container/);
     expect(() => parseCampaign('profiles: [consumer-tlc]\nmariadb: { doublewrite: [off], runtime: container, versions: ["10.6"] }\n', 'x.yaml')).toThrow(/mariadb.versions.0: must be equal to one of the allowed values \(10.11, 11.8\)/);
     expect(() => validateCell({ ...cell, runtime: 'container', mariadbVersion: '11.4' })).toThrow(/--mariadb-version must be one of 10.11, 11.8, got 11.4/);
     expect(() => validateCell({ ...cell, mariadbVersion: '11.8' })).toThrow(/--mariadb-version needs --runtime container/);
@@ -63,7 +65,7 @@ describe('MariaDB container runtime plan', () => {
 
   test('without an engine, a container cell is skipped with one line and the rest runs', async () => {
     const skipped: string[] = [];
-    const r = await runCampaign([], { name: 't' }, { mariadbCells: [{ ...cell, runtime: 'container', mariadbVersion: '11.8' }], onSkip: (c, why) => skipped.push(`${c}: ${why}`) });
+    const r = await runCampaign([], { name: 't' }, { realCells: [{ adapter: mariadbAdapter, cfg: { ...cell, runtime: 'container', mariadbVersion: '11.8' } }], onSkip: (c, why) => skipped.push(`${c}: ${why}`) });
     expect(skipped).toHaveLength(1);
     expect(skipped[0]).toMatch(/^mariadb@container11\.8 doublewrite=off on consumer-tlc: (tornlab's dockerd is not running|no container engine)/);
     expect(r.report.cells).toEqual([]);

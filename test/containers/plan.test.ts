@@ -10,7 +10,9 @@ import * as path from 'node:path';
 const emptyRunDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tornlab-nodocker-'));
 process.env.TORNLAB_DOCKER_RUN_DIR = emptyRunDir;
 
-import { expandPgCells, expandSqliteCells, parseCampaign } from '../../src/campaign/campaign-file';
+import { parseCampaign } from '../../src/campaign/campaign-file';
+import { sectionCells } from '../campaign/sections';
+import { pgAdapter } from '../../engines/postgres/adapter';
 import { parsePgReplayId } from '../../engines/postgres/campaign';
 import { DEFAULT_CELL, validateCell } from '../../engines/postgres/config';
 import { IMAGES, RECIPES, imageTag, recipeHash } from '../../src/export/containers/images';
@@ -23,14 +25,14 @@ afterAll(() => fs.rmSync(emptyRunDir, { recursive: true, force: true }));
 describe('container runtime plan', () => {
   test('postgres versions expand to one cell per version, runtime container', () => {
     const c = parseCampaign('profiles: [consumer-tlc]\nmodes: []\npostgres: { fpw: [off, on], runtime: container, versions: ["15", "18"] }\n', 'x.yaml');
-    const cells = expandPgCells(c);
+    const cells = sectionCells(c, 'pg');
     expect(cells.map((x) => `${x.runtime}/${x.pgVersion}/${x.fpw}`)).toEqual(['container/15/false', 'container/15/true', 'container/18/false', 'container/18/true']);
-    const sq = expandSqliteCells(parseCampaign('profiles: [consumer-tlc]\nsqlite: { cells: [{journalMode: OFF, synchronous: FULL}], runtime: container }\n', 'y.yaml'));
+    const sq = sectionCells(parseCampaign('profiles: [consumer-tlc]\nsqlite: { cells: [{journalMode: OFF, synchronous: FULL}], runtime: container }\n', 'y.yaml'), 'sqlite');
     expect(sq[0].runtime).toBe('container');
   });
 
   test('bad input is named', () => {
-    expect(() => expandPgCells(parseCampaign('profiles: [consumer-tlc]\npostgres: { fpw: [off], versions: ["17"] }\n', 'x.yaml'))).toThrow(/versions needs runtime: container/);
+    expect(() => sectionCells(parseCampaign('profiles: [consumer-tlc]\npostgres: { fpw: [off], versions: ["17"] }\n', 'x.yaml'), 'pg')).toThrow(/versions needs runtime: container/);
     expect(() => parseCampaign('profiles: [consumer-tlc]\npostgres: { fpw: [off], runtime: container, versions: ["16"] }\n', 'x.yaml')).toThrow(/postgres.versions.0: must be equal to one of the allowed values \(15, 17, 18\)/);
     expect(() => validateCell({ ...DEFAULT_CELL, fpw: true, seed: 1, crashes: 1, runtime: 'container', pgVersion: '16' })).toThrow(/--pg-version must be one of 15, 17, 18/);
     expect(() => validateCell({ ...DEFAULT_CELL, fpw: true, seed: 1, crashes: 1, pgVersion: '17' })).toThrow(/--pg-version needs --runtime container/);
@@ -53,7 +55,7 @@ describe('container runtime plan', () => {
     expect(await containerUnavailable('pg15')).toMatch(/dockerd is not running|no container engine/);
     const skipped: string[] = [];
     const cfg = { ...DEFAULT_CELL, fpw: false, seed: 1, crashes: 1, runtime: 'container' as const, pgVersion: '18' };
-    const r = await runCampaign([], { name: 't' }, { pgCells: [cfg], onSkip: (cell, why) => skipped.push(`${cell}: ${why}`) });
+    const r = await runCampaign([], { name: 't' }, { realCells: [{ adapter: pgAdapter, cfg }], onSkip: (cell, why) => skipped.push(`${cell}: ${why}`) });
     expect(skipped).toHaveLength(1);
     expect(skipped[0]).toMatch(/^postgres@container18 fpw=off on consumer-tlc: /);
     expect(r.report.cells).toEqual([]);

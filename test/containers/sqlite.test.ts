@@ -5,7 +5,7 @@
  * local ones (integrity_check, the bank oracle, row checksums). Skipped
  * with one line when no engine or image can be had.
  */
-import { openDeviceStorage } from '../../engines/exec/device-storage';
+import { openDeviceStorage } from '../../engines/common/device-storage';
 import { runSqliteCampaign } from '../../engines/sqlite/campaign';
 import { SqliteCell } from '../../engines/sqlite/cell';
 import { resolveSqliteRuntime } from '../../engines/sqlite/runtime';

@@ -15,8 +15,8 @@ import { cleanupLeftovers, listLeftovers } from '../../src/export/doctor';
 import { RUNTIME_ROOT } from '../../src/export/ledger';
 import { missingForExport } from '../../src/export';
 import { ExecCampaignOptions, runExecCampaign } from '../../engines/exec/runner';
-import { liveCount } from '../../engines/exec/processes';
-import { openPlainDirectoryAt } from '../../engines/exec/storage';
+import { liveCount } from '../../engines/common/processes';
+import { openPlainDirectoryAt } from '../../engines/common/storage';
 import { running, until } from './helpers';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli/main.js');

@@ -1,9 +1,9 @@
 /**
- * engines/exec/processes: a command is over when it exits, even when what it
+ * engines/common/processes: a command is over when it exits, even when what it
  * put in the background holds its stdout; its process group lives on (and is
  * read, bounded) until it is killed or empties by itself.
  */
-import { groupMembers, liveCount, OUTPUT_LIMIT, start } from '../../engines/exec/processes';
+import { groupMembers, liveCount, OUTPUT_LIMIT, start } from '../../engines/common/processes';
 import { running, until } from './helpers';
 
 afterEach(() => expect(liveCount()).toBe(0));

@@ -6,9 +6,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { OUTPUT_LIMIT, liveCount, processesUsing } from '../../engines/exec/processes';
+import { OUTPUT_LIMIT, liveCount, processesUsing } from '../../engines/common/processes';
 import { ExecCampaignOptions, runExecCampaign } from '../../engines/exec/runner';
-import { openPlainDirectoryAt } from '../../engines/exec/storage';
+import { openPlainDirectoryAt } from '../../engines/common/storage';
 
 const EXAMPLE = path.resolve(__dirname, '../../engines/exec/examples/sqlite-cli');
 let dir: string;

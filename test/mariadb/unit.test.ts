@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { DEFAULT_CELL, parseMariadbReplayId, replayIdOf } from '../../engines/mariadb/cycle';
 import { doublewriteArea } from '../../engines/mariadb/checks';
 import { decideVerdict } from '../../engines/mariadb/verdict';
-import { expandMariadbCells, parseCampaign } from '../../src/campaign/campaign-file';
+import { parseCampaign } from '../../src/campaign/campaign-file';
+import { sectionCells } from '../campaign/sections';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli/main.js');
 
@@ -74,7 +75,7 @@ test.each([
 
 test('a campaign file\'s mariadb section expands into cells (profiles x doublewrite) with their settings', () => {
   const c = parseCampaign('profiles: [consumer-tlc, atomic-16k]\nmodes: []\nmariadb: {doublewrite: [on, off], crashes: 3, seed: 5, mkfsOptions: ["-O bigalloc -C 16384"]}\n', 'md.yaml');
-  const cells = expandMariadbCells(c);
+  const cells = sectionCells(c, 'mariadb');
   expect(cells.map((x) => `${x.profile}:${x.doublewrite}`)).toEqual(['consumer-tlc:true', 'consumer-tlc:false', 'atomic-16k:true', 'atomic-16k:false']);
   expect(cells[0]).toMatchObject({ crashes: 3, seed: 5, pageSize: 16384, flushMethod: 'O_DIRECT', mkfsOptions: ['-O', 'bigalloc', '-C', '16384'] });
   expect(() => parseCampaign('mariadb: {doublewrite: [maybe]}\n', 'bad.yaml')).toThrow(/doublewrite/);

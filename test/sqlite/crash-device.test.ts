@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import { missingForExport, runLedger } from '../../src/export';
-import { openDeviceStorage } from '../../engines/exec/device-storage';
+import { openDeviceStorage } from '../../engines/common/device-storage';
 import { SqliteCampaignResult, runSqliteCampaign } from '../../engines/sqlite/campaign';
 import { SqliteCell } from '../../engines/sqlite/cell';
 

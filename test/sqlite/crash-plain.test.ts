@@ -4,7 +4,7 @@
  * that has a journal must come back ok with every acknowledged commit.
  * (Runs the compiled child from dist/: `npm test` builds it first.)
  */
-import { openPlainDirectory } from '../../engines/exec/storage';
+import { openPlainDirectory } from '../../engines/common/storage';
 import { runSqliteCampaign } from '../../engines/sqlite/campaign';
 import { JournalMode } from '../../engines/sqlite/cell';
 

@@ -4,14 +4,15 @@ import path from 'path';
 import { Command, Option } from 'commander';
 import { BadInputError, HarnessError } from '../../util/errors';
 import { CellSpec, COMMIT_METHODS, CommitMethod, modeLabel, STRATEGIES, Strategy } from '../../crash/cell';
-import { checkCampaign, checkCampaignName, DEFAULT_MAX_CELLS, deviceCoversPage, expandCampaign, expandMariadbCells, expandPgCells, expandSqliteCells, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { checkCampaign, checkCampaignName, DEFAULT_MAX_CELLS, deviceCoversPage, expandCampaign, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
+import { countByEngine, defaultRealDatabaseCells, expandRealDatabaseCells } from '../../campaign/real-database-lane';
 import { parseMariadbReplayId, runMariadbCell } from '../../../engines/mariadb/cycle';
 import { formatCycleLine as formatMariadbCycleLine } from './mariadb';
 import { parsePgReplayId } from '../../../engines/postgres/campaign';
 import { runPgCell } from '../../../engines/postgres/cycle';
 import { formatCycleLine } from './pg';
 import { renderJunit } from '../../campaign/junit';
-import { DEFAULT_CAMPAIGN, defaultDatabaseCells, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
+import { DEFAULT_CAMPAIGN, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
 import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
 import { captureRun, judgeState } from '../../campaign/evaluate';
 import { getAdapter } from '../../campaign/engines';
@@ -227,16 +228,13 @@ export function registerCampaignCommands(program: Command): void {
       checkCampaign(config, source, o.maxCells);
       const cells = expandCampaign(config);
       for (const c of cells) validateCell(c);
-      const pgCells = expandPgCells(config);
-      const mariadbCells = expandMariadbCells(config);
-      const sqliteCells = expandSqliteCells(config);
+      const realCells = expandRealDatabaseCells(config, source);
       if (o.databases) {
-        const extra = await defaultDatabaseCells(config.seed ?? 1);
-        pgCells.push(...extra.pgCells);
-        sqliteCells.push(...extra.sqliteCells);
+        const extra = await defaultRealDatabaseCells(config.seed ?? 1);
+        realCells.push(...extra.cells);
         for (const s of extra.skipped) process.stderr.write(`skipped ${s}\n`);
       }
-      const total = cells.length + pgCells.length + mariadbCells.length + sqliteCells.length;
+      const total = cells.length + realCells.length;
       if (total === 0) throw new BadInputError(`${file ?? 'the campaign'} has no cells: list mini-engine modes (modes: [...]) or a postgres, mariadb or sqlite section`);
       const name = config.name ?? defaultName(file);
       const out = o.out || path.join('reports', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
@@ -244,15 +242,13 @@ export function registerCampaignCommands(program: Command): void {
       prepareOutputDir(out, o.out ? '--out' : 'the report folder (set it with --out)');
       if (o.junit) prepareOutputFile(o.junit, '--junit');
       startCellLog(out, { toolVersion: TOOL_VERSION, title: `tornlab campaign ${config.name ?? ''}`.trim(), campaign: config, cells: total, ...(o.generatedAt ? { generatedAt: o.generatedAt } : {}) });
-      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${pgCells.length ? `, ${pgCells.length} PostgreSQL` : ''}${mariadbCells.length ? `, ${mariadbCells.length} MariaDB` : ''}${sqliteCells.length ? `, ${sqliteCells.length} SQLite` : ''}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
+      process.stderr.write(`campaign ${config.name ?? file ?? 'default'}: ${total} cells${countByEngine(realCells)}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}\n`);
       const bar = progressBar('');
       const campaign = config as unknown as Record<string, unknown>;
       const run = await runCampaign(cells, campaign, {
         workers,
         generatedAt: o.generatedAt,
-        pgCells,
-        mariadbCells,
-        sqliteCells,
+        realCells,
         onSkip: (cell, why) => process.stderr.write(`skipped ${cell}: ${why}\n`),
         shard,
         onProgress: (p, i) => bar.update(p.done, p.total, p.verdicts),

@@ -7,18 +7,14 @@ import { refuseMeaningless, warnLeftovers, prepareOutputDir, prepareOutputFile }
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { RunLedger, haltIfInterrupted, requireExport, runLedger } from '../../export';
 import { markedProcesses } from '../../export/processes';
-import { openDeviceStorage, DEFAULT_DEVICE_BYTES } from '../../../engines/exec/device-storage';
-import { openPlainDirectoryAt } from '../../../engines/exec/storage';
+import { DEFAULT_DEVICE_BYTES } from '../../../engines/common/device-storage';
+import { ExecCellConfig, execAdapter } from '../../../engines/exec/adapter';
 import { mountsAtOrUnder, parsePositiveInt, parseSeconds, parseSeed, prepareMountDir, validateCommands } from '../../../engines/exec/options';
-import { signalKillAll } from '../../../engines/exec/processes';
-import { DEFAULT_TIMEOUTS, formatExecCampaign, runExecCampaign } from '../../../engines/exec/runner';
+import { signalKillAll } from '../../../engines/common/processes';
+import { DEFAULT_TIMEOUTS, ExecCampaignResult, formatExecCampaign } from '../../../engines/exec/runner';
 import { countsHaveHarnessError } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
-import { execCycleId } from '../../../engines/exec/runner';
-import { execCycleSummary } from '../../../engines/exec/report';
-import { cover, outcomeOf } from '../../campaign/run-campaign';
-import type { ShardPart } from '../../campaign/shard-parts';
-import { owns } from '../../crash/shard';
+import { runRealDatabaseShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import { WRITE_SHAPE_FLAGS, WRITE_SHAPE_HELP, parsePageSizeOption, prepareWriteShape, storageSettings, writeStorageShape } from '../write-shape-option';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
@@ -145,35 +141,24 @@ export function registerExecCommands(program: Command): void {
           },
         });
       process.on('exit', leaveDir);
-      const ids = Array.from({ length: crashes }, (_, i) => execCycleId(seed, i));
-      const mine = ids.filter((id) => owns(shard, id));
-      const t0 = process.hrtime.bigint();
+      const cfg: ExecCellConfig = { commands, dir, crashes, seed, profile, faults: o.fault, cutAfterAcks, cutWithinMs, timeouts, device: o.device, sizeBytes, fsChoice: fsc, writeShape: o.writeShape !== undefined, writeShapePageSize: shapePageSize, runId: ledger?.runId };
       try {
-        const r = await runExecCampaign({
-          owns: shard ? (id) => owns(shard, id) : undefined,
-          dir,
-          commands,
-          crashes,
-          seed,
-          cutAfterAcks,
-          cutWithinMs,
-          timeouts,
-          runId: ledger?.runId,
-          openStorage: (d, i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, bindAt: d, fsChoice: fsc, writeShape: o.writeShape !== undefined ? { pageSizeOf: () => shapePageSize } : undefined, onFsInForce: i === 0 && !o.json ? (f) => process.stderr.write(`file system in force: ${f.fs}, mount ${f.mount}; ${f.format}\n`) : undefined }) : openPlainDirectoryAt(d)),
-          onCycle: o.json ? undefined : (i, c) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${c.verdict}\n`),
+        // The lane (src/campaign/real-database-lane.ts): the cycles this shard owns, as a report cell and a shard part.
+        const { outcome, cell } = await runRealDatabaseShard(execAdapter, cfg, shard, {
+          onNote: o.json ? undefined : (line) => process.stderr.write(line + '\n'),
+          onCycle: o.json ? undefined : (c) => process.stderr.write(`  cycle ${c.cycle + 1}/${crashes}: ${c.verdict}\n`),
         });
+        const r: ExecCampaignResult = cell ?? { dir, commands, storage: '', crashes, seed, counts: {}, findings: 0, cycles: [], cyclesPerMinute: 0 };
         await haltIfInterrupted();
         process.stdout.write((o.json ? JSON.stringify(r, null, 2) : formatExecCampaign(r)) + '\n');
         if (o.writeShape !== undefined) {
           const settings = { ...storageSettings(profile, o.fault, fsc), 'page size': shapePageSize ? `${shapePageSize / 1024} KiB (--write-shape-page-size)` : '(not given: commands and syncs only)' };
-          const cycles = r.cycles.map((c) => ({ cycle: c.cycle, replayId: execCycleId(seed, c.cycle), verdict: c.verdict, shape: c.cut?.writeShape }));
+          const cycles = r.cycles.map((c) => ({ cycle: c.cycle, replayId: c.replayId, verdict: c.verdict, shape: c.cut?.writeShape }));
           for (const f of writeStorageShape(o.writeShape, `tornlab exec on ${profile} (${fsc.fs})`, settings, cycles)) process.stderr.write(`wrote ${f}\n`);
         }
         // The campaign as the report (and a shard's merge) knows it: what decides the cycles, not where DIR is or how long phases may take.
         const campaign = { exec: { commands, crashes, seed, profile, faults: o.fault, cutAfterAcks, cutWithinMs: cutAfterAcks === undefined ? cutWithinMs : undefined, device: o.device, deviceMib: sizeBytes / 1024 / 1024, ...(o.device && !isDefaultFsChoice(fsc) ? { fs: fsc } : {}) } };
-        const part: ShardPart = { kind: 'exec', ...cover('', ids, mine), cell: { profile, faults: o.fault, seed }, cycles: r.cycles.map((c) => execCycleSummary(r, c)) };
-        const outcome = outcomeOf(part, t0);
-        writeRunOutputs({ command: 'exec', title: `tornlab exec ${outcome.result.id}`, campaign, seed, cells: [outcome.result], parts: [part], shard, out: o.out, junit: o.junit });
+        writeRunOutputs({ command: 'exec', title: `tornlab exec ${outcome.result.id}`, campaign, seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
         process.exitCode = runExitStatus({ findings: r.findings > 0, harnessErrors: countsHaveHarnessError(r.counts) });
       } catch (e) {
         await haltIfInterrupted(); // a SIGINT/SIGTERM teardown owns the exit (128+signal)

@@ -6,21 +6,19 @@ import { refuseMeaningless, warnLeftovers, prepareOutputDir, prepareOutputFile }
 import { DEADLINE_FACTOR_FLAGS, DEADLINE_FACTOR_HELP, applyDeadlineFactor } from '../deadline';
 import { DEFAULT_PROFILE, getProfile, parseFaults } from '../../device/profiles';
 import { parseCell } from '../../../engines/sqlite/cell';
-import { GRID_HEADER, SqliteCampaignResult, formatCampaign, formatGridRow, runSqliteCampaign, sqliteCycleId } from '../../../engines/sqlite/campaign';
-import { SqliteCell, cellName, gridCells } from '../../../engines/sqlite/cell';
-import { SQLITE_DB_FILE } from '../../../engines/sqlite/cycle';
+import { GRID_HEADER, SqliteCampaignResult, formatCampaign, formatGridRow } from '../../../engines/sqlite/campaign';
+import { SqliteCellConfig, sqliteAdapter } from '../../../engines/sqlite/adapter';
+import { SqliteCell, cellName, cellPromise, gridCells } from '../../../engines/sqlite/cell';
 import { WRITE_SHAPE_FLAGS, WRITE_SHAPE_HELP, prepareWriteShape, storageSettings, writeStorageShape } from '../write-shape-option';
-import { openDeviceStorage, DEFAULT_DEVICE_BYTES } from '../../../engines/exec/device-storage';
-import { openPlainDirectory } from '../../../engines/exec/storage';
+import { DEFAULT_DEVICE_BYTES } from '../../../engines/common/device-storage';
 import { parsePositiveInt, parseSeed } from '../../../engines/exec/options';
-import { requireExport, runLedger } from '../../export';
-import { countsHaveHarnessError, isFinding } from '../../crash/verdict';
+import { requireExport } from '../../export';
+import { VERDICTS, countsHaveHarnessError, isFinding } from '../../crash/verdict';
 import { runExitStatus } from '../exit-codes';
 import { BadInputError } from '../../util/errors';
-import { SqliteRuntime, resolveSqliteRuntime } from '../../../engines/sqlite/runtime';
-import { settle as settleContainers } from '../../export/containers/containers';
+import { SqliteRuntime } from '../../../engines/sqlite/runtime';
 import { CellOutcome } from '../../campaign/run-cell';
-import { outcomeOf, sqlitePart, sqliteShare } from '../../campaign/run-campaign';
+import { runRealDatabaseShard } from '../../campaign/run-campaign';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
 import { isDefaultFsChoice } from '../../export/fs-options';
@@ -99,25 +97,21 @@ export function registerSqliteCommands(program: Command): void {
       if (o.junit) prepareOutputFile(o.junit, '--junit');
       prepareWriteShape(o.writeShape, o.device);
       if (o.device) requireExport(fsc.fs);
-      await resolveSqliteRuntime(runtime);
       const cells: SqliteCell[] = o.grid ? gridCells() : [cell];
+      const configs: SqliteCellConfig[] = cells.map((c) => ({ cell: c, profile, faults: o.fault, crashes, seed, ...(runtime === 'container' ? { runtime } : {}), maxAcks, device: o.device, sizeBytes, fsChoice: fsc, writeShape: o.writeShape !== undefined }));
+      await sqliteAdapter.prepare!(configs);
       const results: SqliteCampaignResult[] = [];
       const outcomes: CellOutcome[] = [];
       try {
-        for (const c of cells) {
-          const t0 = process.hrtime.bigint();
-          const share = sqliteShare(c, crashes, seed, shard);
-          const r = await runSqliteCampaign({
-            shard: shard ? { owns: (id) => share.mine.includes(id), deviceCuts: o.device } : undefined,
-            cell: c,
-            crashes,
-            seed,
-            cycle: { minAcks: Math.min(3, maxAcks), maxAcks, runtime },
-            openStorage: (i) => (o.device ? openDeviceStorage({ profile, faults: o.fault, seed: seed + i, sample: i, sizeBytes, fsChoice: fsc, writeShape: o.writeShape !== undefined ? { pageSizeOf: (f) => (f === SQLITE_DB_FILE ? c.pageSize : undefined) } : undefined, onFsInForce: i === 0 && !o.json ? (f) => process.stderr.write(`file system in force: ${f.fs}, mount ${f.mount}; ${f.format}\n`) : undefined }) : openPlainDirectory()),
-            onCycle: o.json || o.grid ? undefined : (i, x) => process.stderr.write(`  cycle ${i + 1}/${crashes}: ${x.verdict}${x.tradeOff ? ' (documented trade-off)' : ''}\n`),
+        for (const cfg of configs) {
+          // The lane (src/campaign/real-database-lane.ts): the cycles this shard owns, as a report cell and a shard part.
+          const { outcome, cell: ran } = await runRealDatabaseShard(sqliteAdapter, cfg, shard, {
+            onNote: o.json ? undefined : (line) => process.stderr.write(line + '\n'),
+            onCycle: o.json || o.grid ? undefined : (x) => process.stderr.write(`  cycle ${x.cycle + 1}/${crashes}: ${x.verdict}${x.tradeOff ? ' (documented trade-off)' : ''}\n`),
           });
+          const r = ran ?? emptyResult(cfg);
           results.push(r);
-          outcomes.push(outcomeOf(sqlitePart(r, profile, o.fault, share.ids, share.mine, runtime), t0));
+          outcomes.push(outcome);
           if (o.grid && !o.json) process.stdout.write((results.length === 1 ? GRID_HEADER + '\n' : '') + formatGridRow(r) + '\n');
         }
       } catch (e) {
@@ -129,14 +123,13 @@ export function registerSqliteCommands(program: Command): void {
         if (e instanceof DeviceFullError) throw new DeviceFullError(`${e.message} in the temp folder of --no-device; free space in ${os.tmpdir()} or lower --max-acks`, e.acked);
         throw e;
       } finally {
-        if (runtime === 'container') await settleContainers(runLedger().runId);
-        if (o.device || runtime === 'container') runLedger().close(); // removes the run folder when nothing is held any more
+        await sqliteAdapter.finish!(configs);
       }
       if (o.json) process.stdout.write(JSON.stringify(o.grid ? results : results[0], null, 2) + '\n');
       else if (!o.grid) process.stdout.write(formatCampaign(results[0]) + '\n');
       if (o.writeShape !== undefined) {
         const settings = { ...storageSettings(profile, o.fault, fsc), ...(o.grid ? {} : { 'page size': `${cell.pageSize / 1024} KiB`, journal_mode: cell.journalMode, synchronous: cell.synchronous }) };
-        const cycles = results.flatMap((r) => r.cycles.map((c) => ({ cycle: c.cycle, replayId: sqliteCycleId(r.cell, seed, c.cycle), verdict: c.verdict, shape: c.cut.writeShape })));
+        const cycles = results.flatMap((r) => r.cycles.map((c) => ({ cycle: c.cycle, replayId: c.replayId, verdict: c.verdict, shape: c.cut.writeShape })));
         for (const f of writeStorageShape(o.writeShape, `SQLite ${o.grid ? 'grid' : cellName(cell)} on ${profile} (${fsc.fs})`, settings, cycles)) process.stderr.write(`wrote ${f}\n`);
       }
       const campaign = { sqlite: { cells, crashes, seed, maxAcks, device: o.device, profile, faults: o.fault, deviceMib: sizeBytes / 1024 / 1024, ...(o.device && !isDefaultFsChoice(fsc) ? { fs: fsc } : {}) } };
@@ -144,4 +137,9 @@ export function registerSqliteCommands(program: Command): void {
       const bad = results.some((r) => (o.strict ? r.cycles.some((c) => isFinding(c.verdict)) : r.findings > 0));
       process.exitCode = runExitStatus({ findings: bad, harnessErrors: results.some((r) => countsHaveHarnessError(r.counts)) });
     });
+}
+
+/** The result of a cell of which this shard owns no cycle: nothing ran. */
+function emptyResult(cfg: SqliteCellConfig): SqliteCampaignResult {
+  return { cell: cfg.cell, cellName: cellName(cfg.cell), storage: '', profile: undefined, promise: cellPromise(cfg.cell), crashes: cfg.crashes, seed: cfg.seed, counts: Object.fromEntries(VERDICTS.map((v) => [v, 0])) as SqliteCampaignResult['counts'], findings: 0, tradeOffs: 0, cycles: [], cyclesPerMinute: 0, elapsedMs: 0 };
 }

@@ -25,7 +25,7 @@ import { killProcessesUsing } from './processes';
 import { DEFAULT_FS_CHOICE, FsChoice, FsInForce, fsInForce, fsOptionsRefused, validateFsChoice } from '../../src/export/fs-options';
 import { CrashableStorage, CutSummary, RemountSummary } from './storage';
 import type { WriteTrace } from '../../src/export/device-host/client';
-import { storageWriteShape } from './write-shape';
+import { storageWriteShape } from './storage-write-shape';
 
 export interface DeviceStorageOptions {
   profile: string;
