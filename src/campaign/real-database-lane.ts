@@ -13,6 +13,8 @@
  *  2. Before any cell runs, each adapter's machine check passes (missing(),
  *     prepare()); a campaign does not fail half way for a missing package.
  *  3. finish() of an adapter runs after its last cell, also when one threw.
+ *  4. A campaign runs its real-database cells in registry order
+ *     (engines/registry.ts), each engine's in file order, then its defaults.
  */
 import { buildCellResult, CellMeasurements } from '../report/build';
 import type { RunCellOptions } from '../crash/adapter';
@@ -83,10 +85,15 @@ export async function defaultRealDatabaseCells(seed: number): Promise<{ cells: R
   return { cells, skipped };
 }
 
+/** The cells in registry order (stable within an engine): the order a campaign runs and counts them in. */
+export function inRegistryOrder(cells: readonly RealCell[]): RealCell[] {
+  return [...cells].sort((a, b) => REAL_DATABASES.indexOf(a.adapter) - REAL_DATABASES.indexOf(b.adapter));
+}
+
 /** A cell count per engine, as a campaign's first line shows it: ", 1 PostgreSQL, 1 SQLite". */
 export function countByEngine(cells: readonly RealCell[]): string {
   const n = new Map<string, number>();
-  for (const c of cells) {
+  for (const c of inRegistryOrder(cells)) {
     const title = c.adapter.campaignSection?.title ?? c.adapter.command;
     n.set(title, (n.get(title) ?? 0) + 1);
   }
@@ -101,7 +108,7 @@ export function countByEngine(cells: readonly RealCell[]): string {
  */
 export async function prepareRealDatabaseCells(cells: readonly RealCell[], onSkip?: (cell: string, why: string) => void): Promise<RealCell[]> {
   const runnable: RealCell[] = [];
-  for (const c of cells) {
+  for (const c of inRegistryOrder(cells)) {
     const why = await c.adapter.unavailable(c.cfg);
     if (why) onSkip?.(c.adapter.describe(c.cfg), why);
     else runnable.push(c);
