@@ -27,7 +27,7 @@ import { runLedger } from '../src/export';
 import { DEFAULT_CELL as MARIADB_CELL, MariadbCellConfig, runMariadbCell } from '../engines/mariadb/cycle';
 import { missingForMariadb } from '../engines/mariadb/runtime';
 import { mariadbImageName } from '../engines/mariadb/container-server';
-import { median } from '../engines/common/cycle-result';
+import { median } from '../src/util/percentile';
 
 /** MariaDB local against containers: the base images first (not timed), then cycles interleaved runtime by runtime. */
 async function mariadb(cycles: number): Promise<void> {
@@ -85,10 +85,9 @@ async function main(): Promise<void> {
       ms.get(rt.name)!.push(r.cycles[0].ms.total);
     }
   }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const local = ms.has('local') ? med(ms.get('local')!) : undefined;
+  const local = ms.has('local') ? median(ms.get('local')!) : undefined;
   for (const [name, xs] of ms) {
-    const m = med(xs);
+    const m = median(xs);
     console.log(`pg ${name.padEnd(13)} median cycle ${(m / 1000).toFixed(2)} s over ${xs.length}${local ? `, ${(m / local).toFixed(2)}x local` : ''}`);
   }
   const rates: Record<string, number> = {};

@@ -10,7 +10,7 @@
  * Needs root, /dev/fuse, loop devices, libfuse2, mkfs.ext4, mariadb-server.
  */
 import { DEFAULT_CELL, runMariadbCell } from '../engines/mariadb/cycle';
-import { median } from '../engines/common/cycle-result';
+import { median } from '../src/util/percentile';
 import { missingForMariadb } from '../engines/mariadb/runtime';
 import { requireExport } from '../src/export';
 

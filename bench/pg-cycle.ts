@@ -12,7 +12,7 @@
  */
 import * as path from 'node:path';
 import { DEFAULT_CELL } from '../engines/postgres/config';
-import { median } from '../engines/common/cycle-result';
+import { median } from '../src/util/percentile';
 import { runPgCell } from '../engines/postgres/cycle';
 import { missingForPostgres } from '../engines/postgres/runtime';
 import { PgServer } from '../engines/postgres/server';

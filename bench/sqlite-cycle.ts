@@ -11,11 +11,8 @@ import { openDeviceStorage } from '../engines/common/device-storage';
 import { runSqliteCampaign } from '../engines/sqlite/campaign';
 import { SqliteCell, cellName } from '../engines/sqlite/cell';
 import { requireExport, runLedger } from '../src/export';
+import { median } from '../src/util/percentile';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] : 0;
-}
 
 const CELLS: SqliteCell[] = [
   { journalMode: 'WAL', synchronous: 'FULL', pageSize: 4096 },

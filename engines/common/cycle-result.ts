@@ -15,6 +15,7 @@ import type { CutInfo } from '../../src/export/device-host/protocol';
 import { HarnessError } from '../../src/util/errors';
 import { PhaseDeadlineError } from '../../src/export/watchdog';
 import type { Verdict } from '../../src/crash/verdict';
+import { p50p99 } from '../../src/util/percentile';
 
 export interface DeviceBytes {
   hostWriteBytes: number;
@@ -104,24 +105,9 @@ export function recordCutPoint(cut: CutPointFields, point: CutInfo): void {
   cut.pendingLbas = point.pendingLbas;
 }
 
-/**
- * p50/p99 of wall-clock commit latencies (microseconds), rank floor(p * n)
- * of the sorted values. Not src/report/build.ts's nearest-rank percentile:
- * real-database reports have always used this rule, and their figures stay
- * comparable with older runs.
- */
-export function latencySummary(us: readonly number[]): { p50: number; p99: number } {
-  if (us.length === 0) return { p50: 0, p99: 0 };
-  const s = [...us].sort((a, b) => a - b);
-  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]);
-  return { p50: at(0.5), p99: at(0.99) };
-}
-
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+/** p50/p99 of wall-clock commit latencies (whole microseconds), by the one percentile rule. */
+export function commitLatencySummaryUs(us: readonly number[]): { p50: number; p99: number } {
+  return p50p99(us, Math.round);
 }
 
 /** How many cycles ended in each verdict. */

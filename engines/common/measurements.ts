@@ -13,7 +13,8 @@
 import type { CellMeasurements } from '../../src/report/build';
 import type { Expectation, NonOkState } from '../../src/report/schema';
 import type { Verdict } from '../../src/crash/verdict';
-import { DeviceBytes, countVerdicts, median } from './cycle-result';
+import { DeviceBytes, countVerdicts } from './cycle-result';
+import { median } from '../../src/util/percentile';
 
 /** What the cell's measurements read of one cycle. */
 export interface CycleSummary {

@@ -39,7 +39,8 @@ import { requireExport } from '../../src/export/preconditions';
 import { haltIfInterrupted } from '../../src/export/teardown';
 import { Prng } from '../../src/util/prng';
 import { BankWorkload } from '../common/bank-workload';
-import { CutRecord, CycleDeadlines, DeviceBytes, HarnessNote, ZERO_BYTES, countVerdicts, deviceBytes, latencySummary, median, noteHarnessError } from '../common/cycle-result';
+import { CutRecord, CycleDeadlines, DeviceBytes, HarnessNote, ZERO_BYTES, countVerdicts, deviceBytes, commitLatencySummaryUs, noteHarnessError } from '../common/cycle-result';
+import { median } from '../../src/util/percentile';
 import { BaseImage, cachedBaseImage, cellNsze } from '../common/base-image';
 import { cutRace, fsckFailed, mountCrashImage, powerOnCycleDevice, recordCut, recordExportStats, releaseCrashImage, releaseCycleStack } from '../common/cycle-stack';
 import { powerFailAtomicity } from '../../src/device/identify';
@@ -443,7 +444,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     res.workload.acked = bank.acked.length;
     res.workload.attempted = bank.attempted;
     res.workload.oltpTransactions = oltp.transactions;
-    res.workload.commitLatencyUs = latencySummary(bank.latenciesUs);
+    res.workload.commitLatencyUs = commitLatencySummaryUs(bank.latenciesUs);
     res.ms.cut = Date.now() - tCut;
     await probe.traced?.({ load: loadTraceKept, flush: flushTrace, extents: shapeCtx?.extents, files: shapeCtx?.files });
     if (flushTrace && shapeCtx) {

@@ -36,7 +36,8 @@ import { markedProcesses } from '../../src/export/processes';
 import { Prng } from '../../src/util/prng';
 import { settle as settleContainers } from '../../src/export/containers/containers';
 import { BankWorkload } from '../common/bank-workload';
-import { countVerdicts, deviceBytes, latencySummary, median, noteHarnessError } from '../common/cycle-result';
+import { countVerdicts, deviceBytes, commitLatencySummaryUs, noteHarnessError } from '../common/cycle-result';
+import { median } from '../../src/util/percentile';
 import { cutRace, powerOnCycleDevice, recordCut, recordExportStats, releaseCycleStack } from '../common/cycle-stack';
 import { pgTransfer } from './bank';
 import { BaseImage, baseImage, newServer, refuseFullDevice, resolveRuntime } from './base-image';
@@ -119,7 +120,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
     for (const c of [ctl, ...clients]) void c.end().catch(() => undefined);
     await guard('cut', d.cut, bank.settled());
     res.workload.acked = bank.acked.length;
-    res.workload.commitLatencyUs = latencySummary(bank.latenciesUs);
+    res.workload.commitLatencyUs = commitLatencySummaryUs(bank.latenciesUs);
     res.workload.attempted = bank.attempted;
     if (wal0 && !walCut!) res.wal.startLsn = wal0.lsn; // cut before the snapshot: pg_waldump finds the end
     if (wal0 && walCut!) {

@@ -30,6 +30,7 @@ import {
   Verdict,
   VerdictCounts,
 } from './schema';
+import { p50p99 } from '../util/percentile';
 
 /** Findings kept per cell unless the caller says otherwise. */
 export const DEFAULT_FINDINGS_CAP = 20;
@@ -102,16 +103,9 @@ export function roundSig(x: number, digits: number): number {
   return Number(x.toPrecision(digits));
 }
 
-/** Nearest-rank percentile (p in (0, 100]) of unsorted values; 0 for no values. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1];
-}
-
+/** p50/p99 of simulated commit latencies, by the one percentile rule (src/util/percentile.ts). */
 export function latencySummary(values: readonly number[]): LatencySummary {
-  return { p50: roundSig(percentile(values, 50), 6), p99: roundSig(percentile(values, 99), 6) };
+  return p50p99(values, (x) => roundSig(x, 6));
 }
 
 /**

@@ -1,4 +1,5 @@
-import { buildCellResult, buildReport, cellStatus, compareNatural, latencySummary, measurementsFromCounters, percentile, CellMeasurements } from '../../src/report/build';
+import { buildCellResult, buildReport, cellStatus, compareNatural, latencySummary, measurementsFromCounters, CellMeasurements } from '../../src/report/build';
+import { percentile } from '../../src/util/percentile';
 import { Expectation, VERDICTS, VerdictCounts } from '../../src/report/schema';
 import { BadInputError } from '../../src/util/errors';
 import { syntheticCells } from './fixture';
