@@ -77,6 +77,28 @@ export interface CycleDeadlines {
   release: number;
 }
 
+/**
+ * Phase deadlines scaled with the work: the device's size in GiB (export,
+ * fsck and base image grow with it) and the data set in "units" an engine
+ * defines (its load, checks and base build grow with them). Generous on
+ * purpose — they catch hangs, not slowness — and sized for a loaded 2-core
+ * machine. An engine gives its own fixed parts: a slower server gets a
+ * longer start, recovery and base build.
+ */
+export function scaledDeadlines(w: { deviceGiB: number; dataUnits: number; loadMs: number }, fixed: { base: number; start: number; recoveryStart: number; verify: number }): CycleDeadlines {
+  return {
+    base: Math.round(fixed.base + 60_000 * w.dataUnits + 30_000 * w.deviceGiB),
+    export: Math.round(60_000 + 30_000 * w.deviceGiB),
+    start: fixed.start,
+    load: w.loadMs + 120_000,
+    cut: 60_000,
+    fsck: Math.round(60_000 + 60_000 * w.deviceGiB),
+    recoveryStart: fixed.recoveryStart,
+    verify: Math.round(fixed.verify + 60_000 * w.dataUnits),
+    release: 60_000,
+  };
+}
+
 /** The cut point's fields a cycle keeps (the FUSE export's view at the instant of the cut). */
 export interface CutPointFields {
   seq: number;

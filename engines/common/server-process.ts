@@ -52,6 +52,15 @@ export function logSince(file: string, offset: number): string {
   }
 }
 
+/** How a server's start ended: accepting connections, or not (and how it exited, if it did). */
+export interface StartResult {
+  ready: boolean;
+  /** How long it took until connections were accepted (or the server died), ms. */
+  ms: number;
+  /** The exit status if the server exited (null: killed by a signal); undefined: still running at the timeout. */
+  exitCode?: number | null;
+}
+
 /** How a server process is spawned (see LocalServerProcess.spawnServer). */
 export interface SpawnSpec {
   command: string;

@@ -36,11 +36,10 @@ import { BadInputError, HarnessError, PreconditionError } from '../../src/util/e
 import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
 import { requireExport } from '../../src/export/preconditions';
-import { haltIfInterrupted } from '../../src/export/teardown';
 import { Prng } from '../../src/util/prng';
 import { BankWorkload } from '../common/bank-workload';
-import { CutRecord, CycleDeadlines, DeviceBytes, HarnessNote, ZERO_BYTES, countVerdicts, deviceBytes, commitLatencySummaryUs, noteHarnessError } from '../common/cycle-result';
-import { median } from '../../src/util/percentile';
+import { CutRecord, CycleDeadlines, DeviceBytes, HarnessNote, ZERO_BYTES, deviceBytes, scaledDeadlines, commitLatencySummaryUs, noteHarnessError } from '../common/cycle-result';
+import { runCellCycles } from '../common/cell-cycles';
 import { BaseImage, cachedBaseImage, cellNsze } from '../common/base-image';
 import { cutRace, fsckFailed, mountCrashImage, powerOnCycleDevice, recordCut, recordExportStats, releaseCrashImage, releaseCycleStack } from '../common/cycle-stack';
 import { powerFailAtomicity } from '../../src/device/identify';
@@ -52,7 +51,6 @@ import { missingForMariadb } from './runtime';
 import { Connection, MariadbInstance, MariadbServer, notableLogLines } from './server';
 import { MARIADB_VERSIONS, MariadbContainerImage, MariadbContainerServer, mariadbImageName, resolveMariadbImage } from './container-server';
 import { containerUnavailable } from '../../src/export/containers/availability';
-import { settle as settleContainers } from '../../src/export/containers/containers';
 import { Verdict, decideVerdict } from './verdict';
 
 /** flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write the device does not cover atomically; seeded: after a seeded number of writes. */
@@ -192,17 +190,7 @@ export type MariadbDeadlines = CycleDeadlines;
 export function mariadbDeadlines(cfg: MariadbCellConfig): MariadbDeadlines {
   const gib = (nszeOf(cfg) * getProfile(cfg.profile).identify.namespace.lbaDataSize) / 1024 ** 3;
   const data = cfg.accounts / 20000 + cfg.redoMiB / 32;
-  return {
-    base: Math.round(240_000 + 60_000 * data + 30_000 * gib),
-    export: Math.round(60_000 + 30_000 * gib),
-    start: 120_000,
-    load: cfg.loadMs + 120_000,
-    cut: 60_000,
-    fsck: Math.round(60_000 + 60_000 * gib),
-    recoveryStart: 180_000,
-    verify: Math.round(180_000 + 60_000 * data),
-    release: 60_000,
-  };
+  return scaledDeadlines({ deviceGiB: gib, dataUnits: data, loadMs: cfg.loadMs }, { base: 240_000, start: 120_000, recoveryStart: 180_000, verify: 180_000 });
 }
 
 // ------------------------------------------------------------- base image
@@ -664,31 +652,15 @@ export async function runMariadbCell(
   await resolveRuntime(cfg);
   const ledger = opts.ledger ?? runLedger();
   const d = { ...mariadbDeadlines(cfg), ...opts.deadlines };
-  const cycles: CycleResult[] = [];
-  let base: BaseImage;
-  try {
-    base = await baseImage(cfg, ledger, d);
-    for (let i = opts.fromCycle ?? 0; i < cfg.crashes; i++) {
-      if (opts.owns && !opts.owns(replayIdOf(cfg, i))) continue;
-      const r = await runCycle(cfg, base, i, ledger, d);
-      cycles.push(r);
-      opts.onCycle?.(r);
-    }
-    // Killed containers finish their removal in the background; the cell ends when they are gone.
-    if (cfg.runtime === 'container') await guard('release', d.release, settleContainers(ledger.runId));
-  } catch (e) {
-    await haltIfInterrupted();
-    throw e;
-  }
-  const verdicts = countVerdicts(cycles);
-  return {
-    config: cfg,
-    settings: serverSettings(cfg),
-    base: { blocks: base.blocks, buildMs: base.buildMs },
-    cycles,
-    verdicts,
-    outages: cycles.filter((c) => c.outage).length,
-    finding: cycles.some((c) => c.verdict !== 'ok' && c.verdict !== 'harness-error'),
-    medianCycleMs: median(cycles.map((c) => c.ms.total)),
-  };
+  const { base, ...run } = await runCellCycles({
+    crashes: cfg.crashes,
+    fromCycle: opts.fromCycle,
+    owns: opts.owns,
+    replayId: (i) => replayIdOf(cfg, i),
+    baseImage: () => baseImage(cfg, ledger, d),
+    cycle: (b, i) => runCycle(cfg, b, i, ledger, d),
+    onCycle: opts.onCycle,
+    ...(cfg.runtime === 'container' ? { containers: { runId: ledger.runId, releaseMs: d.release } } : {}),
+  });
+  return { config: cfg, settings: serverSettings(cfg), base: { blocks: base.blocks, buildMs: base.buildMs }, ...run, outages: run.cycles.filter((c) => c.outage).length };
 }

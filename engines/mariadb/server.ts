@@ -17,7 +17,9 @@ import * as path from 'node:path';
 import { createConnection, Connection } from 'mariadb';
 import { run, runOk, sleep } from '../../src/export/exec';
 import { RUN_ENV, RunLedger } from '../../src/export/ledger';
-import { LocalServerProcess, OsUser } from '../common/server-process';
+import { LocalServerProcess, OsUser, StartResult } from '../common/server-process';
+
+export type { StartResult };
 import { MARIADB_SERVER, MariadbTool, mariadbTool, mysqlUser } from './runtime';
 
 export type { Connection };
@@ -29,12 +31,6 @@ export interface MariadbServerOptions {
   /** Server options (name -> value), passed as --name=value. */
   settings: Record<string, string>;
   ledger: RunLedger;
-}
-
-export interface StartResult {
-  ready: boolean;
-  ms: number;
-  exitCode?: number | null;
 }
 
 function env(ledger: RunLedger): NodeJS.ProcessEnv {

@@ -19,7 +19,7 @@ import { FsChoice, fsOptionsTag, isDefaultFsChoice, validateFsChoice } from '../
 import { PG_VERSIONS } from '../../src/export/containers/images';
 import { BadInputError } from '../../src/util/errors';
 import { cellNsze } from '../common/base-image';
-import type { CycleDeadlines } from '../common/cycle-result';
+import { CycleDeadlines, scaledDeadlines } from '../common/cycle-result';
 
 export type CrashAt = 'checkpoint' | 'seeded';
 /** Where PostgreSQL runs: Debian's local binaries, or a tornlab container image of `pgVersion`. */
@@ -155,26 +155,11 @@ export function parseSettings(items: readonly string[]): Record<string, string> 
 /** PostgreSQL's phase deadlines: base = initdb + schema + load + clean shutdown; verify = oracle, pg_amcheck, clean shutdown, pg_checksums. */
 export type PgDeadlines = CycleDeadlines;
 
-/**
- * Deadlines scaled with the work: the namespace size (mkfs, e2fsck), the
- * data set (accounts, pgbench scale: load, amcheck, checksums) and the load
- * time. Generous on purpose — they catch hangs, not slowness — and sized for a
- * loaded 2-core machine.
- */
+/** Deadlines scaled with the work (engines/common/cycle-result.ts): data units = accounts / 20,000 + the pgbench scale when pgbench runs. */
 export function pgDeadlines(cfg: PgCellConfig): PgDeadlines {
   const gib = (nszeOf(cfg) * getProfile(cfg.profile).identify.namespace.lbaDataSize) / 1024 ** 3;
   const data = cfg.accounts / 20000 + (cfg.pgbenchClients > 0 ? cfg.pgbenchScale : 0);
-  return {
-    base: Math.round(180_000 + 60_000 * data + 30_000 * gib),
-    export: Math.round(60_000 + 30_000 * gib),
-    start: 90_000,
-    load: cfg.loadMs + 120_000,
-    cut: 60_000,
-    fsck: Math.round(60_000 + 60_000 * gib),
-    recoveryStart: 150_000,
-    verify: Math.round(150_000 + 60_000 * data),
-    release: 60_000,
-  };
+  return scaledDeadlines({ deviceGiB: gib, dataUnits: data, loadMs: cfg.loadMs }, { base: 180_000, start: 90_000, recoveryStart: 150_000, verify: 150_000 });
 }
 
 /** Test hooks (never set by the CLI). */

@@ -29,15 +29,13 @@ import { guard } from '../../src/export/watchdog';
 import { HarnessError } from '../../src/util/errors';
 import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
-import { haltIfInterrupted } from '../../src/export/teardown';
 import { PgShapeContext, cycleShape, loadShape } from './write-shape';
 import { fsInForce } from '../../src/export/fs-options';
 import { markedProcesses } from '../../src/export/processes';
 import { Prng } from '../../src/util/prng';
-import { settle as settleContainers } from '../../src/export/containers/containers';
 import { BankWorkload } from '../common/bank-workload';
-import { countVerdicts, deviceBytes, commitLatencySummaryUs, noteHarnessError } from '../common/cycle-result';
-import { median } from '../../src/util/percentile';
+import { deviceBytes, commitLatencySummaryUs, noteHarnessError } from '../common/cycle-result';
+import { runCellCycles } from '../common/cell-cycles';
 import { cutRace, powerOnCycleDevice, recordCut, recordExportStats, releaseCycleStack } from '../common/cycle-stack';
 import { pgTransfer } from './bank';
 import { BaseImage, baseImage, newServer, refuseFullDevice, resolveRuntime } from './base-image';
@@ -244,30 +242,15 @@ export async function runPgCell(
   if (cfg.runtime !== 'container') await checkPgSettings(cfg.settings);
   const ledger = opts.ledger ?? runLedger();
   const d = { ...pgDeadlines(cfg), ...opts.deadlines };
-  const cycles: CycleResult[] = [];
-  const mine = Array.from({ length: cfg.crashes }, (_, i) => i).filter((i) => i >= (opts.fromCycle ?? 0) && (!opts.owns || opts.owns(pgReplayId(cfg, i))));
-  try {
-    const base = await baseImage(cfg, ledger, d).catch((e: unknown) => refuseFullDevice(cfg, e));
-    for (const i of mine) {
-      const r = await runCycle(cfg, base, i, ledger, d, opts.hooks);
-      cycles.push(r);
-      opts.onCycle?.(r);
-    }
-    if (cfg.runtime === 'container') await guard('release', d.release, settleContainers(ledger.runId));
-  } catch (e) {
-    // Interrupted by SIGINT/SIGTERM: the teardown owns the exit (status 128+signal).
-    await haltIfInterrupted();
-    throw e;
-  }
-  const base = await baseImage(cfg, ledger, d);
-  const verdicts = countVerdicts(cycles);
-  return {
-    config: cfg,
-    settings: serverSettings(cfg),
-    base: { blocks: base.blocks, buildMs: base.buildMs },
-    cycles,
-    verdicts,
-    finding: cycles.some((c) => c.verdict !== 'ok' && c.verdict !== 'harness-error'),
-    medianCycleMs: median(cycles.map((c) => c.ms.total)),
-  };
+  const { base, ...run } = await runCellCycles({
+    crashes: cfg.crashes,
+    fromCycle: opts.fromCycle,
+    owns: opts.owns,
+    replayId: (i) => pgReplayId(cfg, i),
+    baseImage: () => baseImage(cfg, ledger, d).catch((e: unknown) => refuseFullDevice(cfg, e)),
+    cycle: (b, i) => runCycle(cfg, b, i, ledger, d, opts.hooks),
+    onCycle: opts.onCycle,
+    ...(cfg.runtime === 'container' ? { containers: { runId: ledger.runId, releaseMs: d.release } } : {}),
+  });
+  return { config: cfg, settings: serverSettings(cfg), base: { blocks: base.blocks, buildMs: base.buildMs }, ...run };
 }

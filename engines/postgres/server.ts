@@ -11,7 +11,9 @@ import * as path from 'node:path';
 import { Client, newClient } from './pg-client';
 import { CommandResult, run, runOk, sleep } from '../../src/export/exec';
 import { RUN_ENV, RunLedger } from '../../src/export/ledger';
-import { LocalServerProcess, OsUser } from '../common/server-process';
+import { LocalServerProcess, OsUser, StartResult } from '../common/server-process';
+
+export type { StartResult };
 import { pgTool, postgresUser } from './runtime';
 
 export interface ServerOptions {
@@ -23,13 +25,6 @@ export interface ServerOptions {
   logFile: string;
   settings: Record<string, string>;
   ledger: RunLedger;
-}
-
-export interface StartResult {
-  ready: boolean;
-  /** How long it took until connections were accepted (or the server died), ms. */
-  ms: number;
-  exitCode?: number | null;
 }
 
 function pgEnv(ledger: RunLedger): NodeJS.ProcessEnv {

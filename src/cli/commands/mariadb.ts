@@ -6,10 +6,11 @@ import { runRealDatabaseShard } from '../../campaign/run-campaign';
 import { mariadbAdapter } from '../../../engines/mariadb/adapter';
 import { parseShardOption, writeRunOutputs } from '../shard';
 import { CycleOpts, RunOutputOpts, addCycleOptions, addRunOutputOptions, printCycleRun, setCycleExitStatus } from '../cycle-options';
-import * as fs from 'node:fs';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
 import { WriteShapeRun } from '../../report/write-shape';
 import { applyDeadlineFactor } from '../deadline';
+import { prepareOutputDir } from '../preflight';
+import { storageSettings } from '../write-shape-option';
 
 interface MariadbOpts extends CycleOpts, RunOutputOpts {
   doublewrite?: string;
@@ -36,13 +37,7 @@ export function writeShapeRun(r: CellResult): WriteShapeRun {
   const c = r.config;
   return {
     title: `MariaDB${c.runtime === 'container' ? ` ${containerMariadbVersion(c)} (container)` : ''} doublewrite=${c.doublewrite ? 'on' : 'off'} on ${c.profile} (${c.fs})`,
-    settings: {
-      profile: c.profile + (c.faults.length ? ` + ${c.faults.join(', ')}` : ''),
-      'file system': c.fs,
-      'mkfs options': c.mkfsOptions.join(' ') || '(defaults)',
-      'mount options': ['noatime', ...c.mountOptions].join(','),
-      ...r.settings,
-    },
+    settings: { ...storageSettings(c.profile, c.faults, c), ...r.settings },
     cycles: r.cycles.map((y) => ({
       cycle: y.cycle,
       replayId: y.replayId,
@@ -52,16 +47,6 @@ export function writeShapeRun(r: CellResult): WriteShapeRun {
       tornPages: y.writeShape?.tornPages ?? [],
     })),
   };
-}
-
-/** Make the report folder before anything runs (bad input: exit 2, nothing left behind). */
-function prepareDir(dir: string): void {
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new BadInputError(`--write-shape ${dir}: exists and is not a folder; give a folder for write-shape.json/.md/.html`);
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new BadInputError(`--write-shape ${dir}: cannot create the folder (${(e as Error).message})`);
-  }
 }
 
 function int(text: string, flag: string): number {
@@ -156,7 +141,7 @@ export function registerMariadbCommands(program: Command): void {
       const shard = parseShardOption(o.shard, o.out);
       if (shard && fromCycle !== undefined) throw new BadInputError('--replay reruns one cycle: give it without --shard');
       applyDeadlineFactor(o.deadlineFactor);
-      if (o.writeShape !== undefined) prepareDir(o.writeShape);
+      if (o.writeShape !== undefined) prepareOutputDir(o.writeShape, '--write-shape');
       const onCycle = o.json ? undefined : (c: CycleResult) => process.stderr.write(formatCycleLine(c) + '\n');
       let r: CellResult | undefined;
       if (fromCycle !== undefined) {

@@ -16,6 +16,7 @@ import { describeFsChoice } from '../../export/fs-options';
 import { WriteShapeRun } from '../../report/write-shape';
 import { PG_PAGE_BYTES } from '../../../engines/postgres/write-shape';
 import { applyDeadlineFactor } from '../deadline';
+import { storageSettings } from '../write-shape-option';
 
 interface PgOpts extends CycleOpts, RunOutputOpts {
   fpw: string;
@@ -80,10 +81,7 @@ export function writeShapeRun(r: CellResult): WriteShapeRun {
   return {
     title: `PostgreSQL full_page_writes=${c.fpw ? 'on' : 'off'} on ${c.profile} (${c.fs})`,
     settings: {
-      profile: c.profile + (c.faults.length ? ` + ${c.faults.join(', ')}` : ''),
-      'file system': c.fs,
-      'mkfs options': (c.mkfsOptions ?? []).join(' ') || '(defaults)',
-      'mount options': ['noatime', ...(c.mountOptions ?? [])].join(','),
+      ...storageSettings(c.profile, c.faults, fsChoiceOf(c)),
       'page size': `${PG_PAGE_BYTES / 1024} KiB`,
       full_page_writes: c.fpw ? 'on' : 'off',
     },
