@@ -43,6 +43,7 @@ export const execAdapter: RealDatabaseAdapter<ExecCellConfig, Cycle, ExecCampaig
   command: 'exec',
   crashes: (cfg) => cfg.crashes,
   replayId: (cfg, k) => execCycleId(cfg.seed, k),
+  replayHint: 'rerun tornlab exec with the same commands, options and --seed (a cycle\'s cut and survivor choice follow from the seed and its number)',
   describe: (cfg) => `exec on ${cfg.profile}`,
   unavailable: async () => undefined,
   missing: () => [],

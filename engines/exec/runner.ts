@@ -52,6 +52,7 @@ import { Started, killAll, killMarked, killProcessesUsing, markedPids, signalKil
 import { CrashableStorage, CutSummary, RemountSummary } from '../common/storage';
 import { ExecVerdict, verdictOfExitCode } from './verdict';
 import { ExecCommands } from './options';
+import { formatCycleReplayId } from '../../src/crash/replay-id';
 
 export interface ExecTimeouts {
   startMs: number;
@@ -279,9 +280,9 @@ export function drawExecCut(prng: Prng, o: Pick<ExecCampaignOptions, 'cutAfterAc
   return o.cutAfterAcks ? { afterAcks: prng.int(1, o.cutAfterAcks) } : { delayMs: prng.int(0, o.cutWithinMs) };
 }
 
-/** The id a cycle is owned by (src/crash/shard.ts): seed and cycle number. */
+/** The id a cycle is owned by (src/crash/shard.ts), in src/crash/replay-id.ts's cycle grammar: exec:seed=S:cycle=N. The commands are not in it, so it names the cycle of a run; it does not replay it. */
 export function execCycleId(seed: number, cycle: number): string {
-  return `exec:seed=${seed}:cycle=${cycle}`;
+  return formatCycleReplayId({ kind: 'exec', body: '', seed, cycle });
 }
 
 export async function runExecCycle(o: ExecCampaignOptions, cycle: number, prng: Prng): Promise<ExecCycleResult> {

@@ -12,7 +12,7 @@ import { containerUnavailable } from '../../src/export/containers/availability';
 import type { CycleSummary } from '../common/measurements';
 import { mariadbCycleSummary, mariadbMeasurementsOf } from './campaign';
 import { MARIADB_VERSIONS, mariadbImageName } from './container-server';
-import { CellResult, CycleResult, DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, containerMariadbVersion, replayIdOf, runMariadbCell, runtimeTag, validateCell } from './cycle';
+import { CellResult, CycleResult, DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, containerMariadbVersion, parseMariadbReplayId, replayIdOf, runMariadbCell, runtimeTag, validateCell } from './cycle';
 import { missingForMariadb } from './runtime';
 
 /** A campaign file's `mariadb:` section: innodb_doublewrite on/off x profiles, `crashes` crash cycles each. */
@@ -80,11 +80,23 @@ const section: CampaignSection<MariadbCellConfig> = {
   },
 };
 
+function kib(n: number): string {
+  return `${(n / 1024).toFixed(0)} KiB`;
+}
+
+/** A cycle in one line: verdict (and outage), cut, dirty pages, acknowledged commits, device bytes, time, the first finding and the replay id. */
+export function formatMariadbCycleLine(c: CycleResult): string {
+  const first = c.verdict === 'ok' ? '' : `  ${c.findings[0] ?? c.messages[0] ?? ''}`;
+  return `cycle ${c.cycle}: ${c.verdict.padEnd(19)}${c.outage ? ' (outage)' : ''} cut ${c.cut.trigger}, ${c.cut.dirtyPages} dirty pages, ${c.workload.acked} acked, device ${kib(c.device.load.hostWriteBytes)} + ${kib(c.device.recovery.hostWriteBytes)} recovery, ${(c.ms.total / 1000).toFixed(1)} s${first}  [${c.replayId}]`;
+}
+
 export const mariadbAdapter: RealDatabaseAdapter<MariadbCellConfig, CycleResult, CellResult, CycleSummary, CellMeasurements> = {
   kind: 'mariadb',
   command: 'mariadb',
   crashes: (cfg) => cfg.crashes,
   replayId: replayIdOf,
+  // As for PostgreSQL: the same seeded choices; the server's timing is not under the seed.
+  replay: { cell: (id) => parseMariadbReplayId(id).cfg, lines: (c) => [formatMariadbCycleLine(c), ...c.messages.slice(0, 8).map((m) => `  ${m}`)] },
   describe: (cfg) => `mariadb${runtimeTag(cfg)} doublewrite=${cfg.doublewrite ? 'on' : 'off'} on ${cfg.profile}`,
   unavailable: async (cfg) => (cfg.runtime === 'container' ? containerUnavailable(mariadbImageName(containerMariadbVersion(cfg))) : undefined),
   missing: (cfg) => (cfg.runtime === 'container' ? [] : missingForMariadb()),

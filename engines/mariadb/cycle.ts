@@ -44,6 +44,7 @@ import { BaseImage, cachedBaseImage, cellNsze } from '../common/base-image';
 import { cutRace, fsckFailed, mountCrashImage, powerOnCycleDevice, recordCut, recordExportStats, releaseCrashImage, releaseCycleStack } from '../common/cycle-stack';
 import { powerFailAtomicity } from '../../src/device/identify';
 import { fsOptionsTag, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
+import { CycleReplayId, formatCycleReplayId, overridesSegment, parseCycleReplayId, parseOverridesSegment } from '../../src/crash/replay-id';
 import { PageLayout, TracedFile, WriteShape, analyzeWriteShape, fileMap, pageLayout } from '../../src/export/write-shape';
 import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
 import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
@@ -319,21 +320,39 @@ function kib(n: number): string {
   return n % 1024 === 0 ? `${n / 1024}k` : String(n);
 }
 
-/** `mariadb[@container<version>]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=<n>:<fs>[~<fs options>]:<cut>:seed=S:cycle=N`. */
+/**
+ * The replay id of a cycle (src/crash/replay-id.ts's cycle grammar):
+ *   mariadb[@container<version>]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=<n>:<fs>[~<fs options>]:<cut>[:w~<fields>]:seed=S:cycle=N
+ * (w~: buffer pool, redo, data set, load and namespace size where they differ from DEFAULT_CELL).
+ */
 export function replayIdOf(cfg: MariadbCellConfig, cycle: number): string {
-  return `mariadb${runtimeTag(cfg)}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:dblwr=${cfg.doublewrite ? 'on' : 'off'}:${cfg.flushMethod}:${kib(cfg.pageSize)}:trx=${cfg.flushLogAtTrxCommit}:${cfg.fs}${fsOptionsTag(cfg)}:${cfg.crashAt}:seed=${cfg.seed}:cycle=${cycle}`;
+  const body = `${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:dblwr=${cfg.doublewrite ? 'on' : 'off'}:${cfg.flushMethod}:${kib(cfg.pageSize)}:trx=${cfg.flushLogAtTrxCommit}:${cfg.fs}${fsOptionsTag(cfg)}:${cfg.crashAt}`;
+  const w = overridesSegment(cfg, DEFAULT_CELL, MARIADB_REPLAY_FIELDS);
+  return formatCycleReplayId({ kind: 'mariadb', ...(cfg.runtime === 'container' ? { runtime: `container${containerMariadbVersion(cfg)}` } : {}), body: w ? `${body}:${w}` : body, seed: cfg.seed, cycle });
 }
+
+const MARIADB_BODY = /^([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|unprotected|seeded)(?::(w~[A-Za-z0-9_-]+))?$/;
+/** The fields a cycle depends on besides protection, InnoDB I/O settings, device, file system and cut (written only when not the default). */
+const MARIADB_REPLAY_FIELDS = ['bufferPoolMiB', 'redoMiB', 'accounts', 'clients', 'oltpClients', 'loadMs', 'nsze'] as const;
 
 /** Parse a MariaDB replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
 export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycle: number } {
+  const bad = () => new BadInputError(`"${id.trim()}" is not a MariaDB replay id (mariadb[@containerV]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded:seed=S:cycle=N)`);
+  let env: CycleReplayId;
+  try {
+    env = parseCycleReplayId(id);
+  } catch {
+    throw bad();
+  }
   // The container runtime names itself and its version: mariadb@container11.8:...
-  const rt = /^mariadb@container(\d+\.\d+):/.exec(id.trim());
-  const m = /^mariadb(?:@container\d+\.\d+)?:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|unprotected|seeded):seed=(-?\d+):cycle=(\d+)$/.exec(id.trim());
-  if (!m) throw new BadInputError(`"${id}" is not a MariaDB replay id (mariadb[@containerV]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded:seed=S:cycle=N)`);
-  const cycle = Number(m[11]);
+  const rt = env.runtime === undefined ? undefined : /^container([0-9]+\.[0-9]+)$/.exec(env.runtime);
+  const m = MARIADB_BODY.exec(env.body);
+  if (env.kind !== 'mariadb' || !m || (env.runtime !== undefined && !rt)) throw bad();
+  const cycle = env.cycle;
   const fsOptions = parseFsOptionsTag(m[8], id);
   const cfg: MariadbCellConfig = {
     ...DEFAULT_CELL,
+    ...parseOverridesSegment<MariadbCellConfig>(m[10], DEFAULT_CELL, MARIADB_REPLAY_FIELDS, id),
     profile: m[1],
     faults: m[2] ? m[2].slice(1).split('+') : [],
     doublewrite: m[3] === 'on',
@@ -343,7 +362,7 @@ export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycl
     fs: m[7] as FsType,
     ...fsOptions,
     crashAt: m[9] as CrashAt,
-    seed: Number(m[10]),
+    seed: env.seed,
     crashes: cycle + 1,
     ...(rt ? { runtime: 'container' as const, mariadbVersion: rt[1] } : {}),
   };

@@ -12,7 +12,8 @@ import { missingForExport } from '../../src/export/preconditions';
 import { containerUnavailable } from '../../src/export/containers/availability';
 import type { ImageName } from '../../src/export/containers/images';
 import { PgCycleSummary, pgCycleSummary, pgMeasurementsOf } from './campaign';
-import { DEFAULT_CELL, PgCellConfig, pgReplayId, validateCell } from './config';
+import { DEFAULT_CELL, PgCellConfig, parsePgReplayId, pgReplayId, validateCell } from './config';
+import { detailLine } from './verdict';
 import { CellResult, runPgCell } from './cycle';
 import type { CycleResult } from './result';
 import { missingForPostgres } from './runtime';
@@ -66,6 +67,17 @@ const section: CampaignSection<PgCellConfig> = {
   },
 };
 
+function kib(n: number): string {
+  return `${(n / 1024).toFixed(0)} KiB`;
+}
+
+/** A cycle in one line: verdict, cut, acknowledged commits, WAL and FPI, device bytes, time, and the first finding. */
+export function formatPgCycleLine(c: CycleResult): string {
+  const zeroed = c.recovery.zeroedMapPages.length ? `  (PostgreSQL zeroed torn map page(s) as designed: ${c.recovery.zeroedMapPages.join(', ')})` : '';
+  const first = c.verdict === 'ok' ? zeroed : `  ${detailLine(c.messages) ?? c.findings[0] ?? ''}`;
+  return `cycle ${c.cycle}: ${c.verdict.padEnd(19)} cut ${c.cut.trigger}, ${c.workload.acked} acked, WAL ${kib(c.wal.lsnBytes)} (${c.wal.fpi >= 0 ? c.wal.fpi : '?'} FPI), device ${kib(c.device.load.hostWriteBytes)} + ${kib(c.device.recovery.hostWriteBytes)} recovery, ${(c.ms.total / 1000).toFixed(1)} s${first}`;
+}
+
 const describe = (cfg: PgCellConfig) => `postgres${cfg.runtime === 'container' ? `@container${cfg.pgVersion ?? '15'}` : ''} fpw=${cfg.fpw ? 'on' : 'off'} on ${cfg.profile}`;
 
 export const pgAdapter: RealDatabaseAdapter<PgCellConfig, CycleResult, CellResult, PgCycleSummary, CellMeasurements> = {
@@ -74,6 +86,9 @@ export const pgAdapter: RealDatabaseAdapter<PgCellConfig, CycleResult, CellResul
   crashes: (cfg) => cfg.crashes,
   replayId: pgReplayId,
   describe,
+  // The same cell, seed and cycle number: the same device, workload, cut threshold and survivor choice
+  // (the kernel's writeback timing is not under the seed: it reproduces the situation, not necessarily the bytes).
+  replay: { cell: (id) => parsePgReplayId(id).cfg, lines: (c) => [formatPgCycleLine(c), ...c.messages.slice(0, 8).map((m) => `  ${m}`)] },
   unavailable: async (cfg) => (cfg.runtime === 'container' ? containerUnavailable(`pg${cfg.pgVersion ?? '15'}` as ImageName) : undefined),
   missing: (cfg) => (cfg.runtime === 'container' ? [] : missingForPostgres()),
   runCell: (cfg, o) => runPgCell(cfg, { owns: o.owns, onCycle: o.onCycle }),

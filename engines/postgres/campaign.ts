@@ -11,8 +11,6 @@ import { CycleSummary, cycleSummary, measurementsOf } from '../common/measuremen
 import { CellResult } from './cycle';
 import { CrashAt, DEFAULT_CELL, PgCellConfig } from './config';
 import { CycleResult } from './result';
-import type { FsType } from '../../src/export/block-stack';
-import { parseFsOptionsTag } from '../../src/export/fs-options';
 import { detailLine } from './verdict';
 
 /**
@@ -58,27 +56,4 @@ export function pgMeasurementsOf(cfg: PgCellConfig, cycles: readonly PgCycleSumm
     },
     cycles,
   );
-}
-
-/** Parse a PostgreSQL cycle's replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
-export function parsePgReplayId(id: string): { cfg: PgCellConfig; cycle: number } {
-  // The container runtime names itself and its major version: pg@container17:...
-  const rt = /^pg@container(\d+):/.exec(id.trim());
-  const m = /^pg(?:@container\d+)?:([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):fpw=(on|off):(checkpoint|seeded)(?::(ext4|xfs)(~[A-Za-z0-9_-]+)?)?:seed=(\d+):cycle=(\d+)$/.exec(id.trim());
-  if (!m) throw new BadInputError(`"${id}" is not a PostgreSQL replay id (pg[@containerV]:<profile>[+fault]:fpw=on|off:checkpoint|seeded[:ext4|xfs[~options]]:seed=S:cycle=N)`);
-  const cycle = Number(m[8]);
-  const fsOptions = parseFsOptionsTag(m[6], id);
-  const cfg: PgCellConfig = {
-    ...DEFAULT_CELL,
-    profile: m[1],
-    faults: m[2] ? m[2].slice(1).split('+') : [],
-    fpw: m[3] === 'on',
-    crashAt: m[4] as CrashAt,
-    ...(m[5] ? { fs: m[5] as FsType } : {}),
-    ...(fsOptions.mkfsOptions.length || fsOptions.mountOptions.length ? fsOptions : {}),
-    seed: Number(m[7]),
-    crashes: cycle + 1,
-    ...(rt ? { runtime: 'container' as const, pgVersion: rt[1] } : {}),
-  };
-  return { cfg, cycle };
 }

@@ -2,7 +2,7 @@
  * The configuration of a PostgreSQL cell: what the user chooses (protection,
  * device, cut, file system, load, runtime), its validation, the server
  * settings it gives, the phase deadlines it scales, and the replay id of one
- * of its cycles (engines/postgres/campaign.ts parses it back).
+ * of its cycles and its parser.
  *
  * Invariants:
  *  1. validateCell accepts a configuration or throws BadInputError naming the
@@ -15,7 +15,8 @@
  */
 import { getProfile, parseFaults } from '../../src/device/profiles';
 import { FsType } from '../../src/export/block-stack';
-import { FsChoice, fsOptionsTag, isDefaultFsChoice, validateFsChoice } from '../../src/export/fs-options';
+import { FsChoice, fsOptionsTag, isDefaultFsChoice, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
+import { CycleReplayId, formatCycleReplayId, overridesSegment, parseCycleReplayId, parseOverridesSegment } from '../../src/crash/replay-id';
 import { PG_VERSIONS } from '../../src/export/containers/images';
 import { BadInputError } from '../../src/util/errors';
 import { cellNsze } from '../common/base-image';
@@ -168,12 +169,50 @@ export interface PgTestHooks {
   hangAfterStart?: boolean;
 }
 
-/** The replay id of a cycle (engines/postgres/campaign.ts parsePgReplayId reads it back); shards own cycles by it. */
+/**
+ * The replay id of a cycle (src/crash/replay-id.ts's cycle grammar; parsePgReplayId reads it back); shards own cycles by it:
+ *   pg[@container<V>]:<profile>[+fault]:fpw=on|off:checkpoint|seeded[:ext4|xfs[~options]][:w~<fields>]:seed=S:cycle=N
+ * (w~: the load, data set, settings and namespace size where they differ from DEFAULT_CELL).
+ */
 export function pgReplayId(cfg: PgCellConfig, cycle: number): string {
-  const rt = cfg.runtime === 'container' ? `@container${containerPgVersion(cfg)}` : '';
   // The file-system segment only when it is not the default (ext4, no options): older ids stay valid.
   const c = fsChoiceOf(cfg);
   const fsSeg = isDefaultFsChoice(c) ? '' : `:${c.fs}${fsOptionsTag(c)}`;
-  return `pg${rt}:${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}${fsSeg}:seed=${cfg.seed}:cycle=${cycle}`;
+  const w = overridesSegment(cfg, DEFAULT_CELL, PG_REPLAY_FIELDS);
+  const body = `${cfg.profile}${cfg.faults.length ? '+' + cfg.faults.join('+') : ''}:fpw=${cfg.fpw ? 'on' : 'off'}:${cfg.crashAt}${fsSeg}${w ? `:${w}` : ''}`;
+  return formatCycleReplayId({ kind: 'pg', ...(cfg.runtime === 'container' ? { runtime: `container${containerPgVersion(cfg)}` } : {}), body, seed: cfg.seed, cycle });
+}
+
+/** The fields a cycle depends on besides protection, device, cut and file system (written only when not the default). */
+const PG_REPLAY_FIELDS = ['settings', 'accounts', 'clients', 'loadMs', 'pgbenchClients', 'pgbenchScale', 'nsze'] as const;
+const PG_BODY = /^([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):fpw=(on|off):(checkpoint|seeded)(?::(ext4|xfs)(~[A-Za-z0-9_-]+)?)?(?::(w~[A-Za-z0-9_-]+))?$/;
+
+/** Parse a PostgreSQL cycle's replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
+export function parsePgReplayId(id: string): { cfg: PgCellConfig; cycle: number } {
+  const bad = () => new BadInputError(`"${id.trim()}" is not a PostgreSQL replay id (pg[@containerV]:<profile>[+fault]:fpw=on|off:checkpoint|seeded[:ext4|xfs[~options]]:seed=S:cycle=N)`);
+  let env: CycleReplayId;
+  try {
+    env = parseCycleReplayId(id);
+  } catch {
+    throw bad();
+  }
+  const rt = env.runtime === undefined ? undefined : /^container([0-9]+)$/.exec(env.runtime);
+  const m = PG_BODY.exec(env.body);
+  if (env.kind !== 'pg' || !m || env.seed < 0 || (env.runtime !== undefined && !rt)) throw bad();
+  const fsOptions = parseFsOptionsTag(m[6], id);
+  const cfg: PgCellConfig = {
+    ...DEFAULT_CELL,
+    ...parseOverridesSegment<PgCellConfig>(m[7], DEFAULT_CELL, PG_REPLAY_FIELDS, id),
+    profile: m[1],
+    faults: m[2] ? m[2].slice(1).split('+') : [],
+    fpw: m[3] === 'on',
+    crashAt: m[4] as CrashAt,
+    ...(m[5] ? { fs: m[5] as FsType } : {}),
+    ...(fsOptions.mkfsOptions.length || fsOptions.mountOptions.length ? fsOptions : {}),
+    seed: env.seed,
+    crashes: env.cycle + 1,
+    ...(rt ? { runtime: 'container' as const, pgVersion: rt[1] } : {}),
+  };
+  return { cfg, cycle: env.cycle };
 }
 

@@ -112,6 +112,7 @@ export const sqliteAdapter: RealDatabaseAdapter<SqliteCellConfig, Cycle, SqliteC
   command: 'sqlite',
   crashes: (cfg) => cfg.crashes,
   replayId: (cfg, k) => sqliteCycleId(cfg.cell, cfg.seed, k),
+  replayHint: 'rerun its cell with tornlab sqlite and the same --journal-mode, --synchronous, --page-size, --profile, --fault, --max-acks and --seed (a cycle\'s cut and survivor choice follow from the seed and its number)',
   describe,
   unavailable: async (cfg) => (container(cfg) ? containerUnavailable('sqlite') : undefined),
   // SQLite runs in-process in a child of this node (better-sqlite3): only the export is needed.

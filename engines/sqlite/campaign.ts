@@ -12,6 +12,7 @@ import { TimeoutError, killAll } from '../common/processes';
 import { CellPromise, SqliteCell, cellName, cellPromise } from './cell';
 import { CycleOptions, CycleResult, drawCut, runCycle } from './cycle';
 import { VERDICTS, Verdict } from '../../src/crash/verdict';
+import { formatCycleReplayId } from '../../src/crash/replay-id';
 
 export interface SqliteCampaignOptions {
   cell: SqliteCell;
@@ -30,9 +31,12 @@ export interface SqliteCampaignOptions {
   shard?: { owns: (id: string) => boolean; deviceCuts: boolean };
 }
 
-/** The id a cycle is owned by: the cell, the seed and the cycle number (known before it runs). */
+/**
+ * The id a cycle is owned by (known before it runs), in src/crash/replay-id.ts's cycle grammar:
+ * sqlite:<cell>:seed=S:cycle=N. It names the cycle; it does not name the device, so it does not replay it.
+ */
 export function sqliteCycleId(cell: SqliteCell, seed: number, cycle: number): string {
-  return `sqlite:${cellName(cell)}:seed=${seed}:cycle=${cycle}`;
+  return formatCycleReplayId({ kind: 'sqlite', body: cellName(cell), seed, cycle });
 }
 
 export interface SqliteCampaignResult {

@@ -17,7 +17,9 @@
  *     (engines/registry.ts), each engine's in file order, then its defaults.
  */
 import { buildCellResult, CellMeasurements } from '../report/build';
-import type { RunCellOptions } from '../crash/adapter';
+import type { RealDatabaseCycle, RunCellOptions } from '../crash/adapter';
+import { parseCycleReplayId } from '../crash/replay-id';
+import { BadInputError } from '../util/errors';
 import { CampaignTop, ProfileEntry } from '../crash/campaign-section';
 import { fingerprint, owns, Shard } from '../crash/shard';
 import { requireExport } from '../export/preconditions';
@@ -155,4 +157,32 @@ export async function runRealDatabaseCells(
     for (const a of adaptersOf(cells)) if (!finished.has(a)) await a.finish?.(cellsOf(cells, a));
   }
   return outcomes;
+}
+
+/**
+ * Rerun one real-database cycle from its replay id (src/crash/replay-id.ts's
+ * cycle grammar): the adapter of its kind parses the cell, the machine checks
+ * of invariant 2 run, and the cell runs only that cycle (invariant 1: it has
+ * its own seeded stream, so it is the cycle the id came from). An id that does
+ * not parse, or names an engine whose ids do not carry the whole cell, is bad
+ * input naming what to do instead.
+ */
+export async function replayRealDatabaseCycle(id: string): Promise<{ cycle: RealDatabaseCycle; lines: string[] }> {
+  const env = parseCycleReplayId(id);
+  const adapter = REAL_DATABASES.find((a) => a.kind === env.kind);
+  if (!adapter) throw new BadInputError(`"${id.trim()}": no real database of kind "${env.kind}" (kinds: ${REAL_DATABASES.map((a) => a.kind).join(', ')}; a mini-engine crash state starts with tl1.)`);
+  if (!adapter.replay) throw new BadInputError(`"${id.trim()}" names cycle ${env.cycle} of a tornlab ${adapter.command} run but not all of its configuration, so it cannot be rerun from the id alone: ${adapter.replayHint ?? `rerun the cell with tornlab ${adapter.command} and --seed ${env.seed}`}`);
+  const cfg = adapter.replay.cell(id);
+  const canonical = adapter.replayId(cfg, env.cycle);
+  if (canonical !== id.trim()) throw new BadInputError(`"${id.trim()}" is not in canonical form; the same cycle is ${canonical}`);
+  // Invariant 2 for one cell; a container runtime that is not there is the engine's own error, naming the fix.
+  requireExport('ext4', adapter.missing(cfg));
+  await adapter.prepare?.([cfg]);
+  try {
+    const ran = await adapter.runCell(cfg, { owns: (r) => r === canonical });
+    const cycle = ran.cycles[0];
+    return { cycle, lines: adapter.replay.lines(cycle) };
+  } finally {
+    await adapter.finish?.([cfg]);
+  }
 }

@@ -159,6 +159,15 @@ export interface RealDatabaseAdapter<Cfg = any, Cycle extends RealDatabaseCycle 
   replayId(cfg: Cfg, cycle: number): string;
   /** The cell in one line (a skip message names it). */
   describe(cfg: Cfg): string;
+  /**
+   * Rerunning one cycle from its replay id (`tornlab replay`), present when
+   * the id names the whole cell: `cell` parses the id into the cell (with
+   * crashes = cycle + 1; BadInputError when it does not parse), `lines`
+   * prints the rerun cycle.
+   */
+  replay?: { cell(id: string): Cfg; lines(c: Cycle): string[] };
+  /** Without `replay`: what to do instead (the id names a cycle of a run, not all of its configuration). */
+  replayHint?: string;
   /** Why the cell cannot run on this machine at all (a container cell without engine or image), else undefined. */
   unavailable(cfg: Cfg): Promise<string | undefined>;
   /** What the machine lacks for the cell's local runtime (empty for a container cell). */

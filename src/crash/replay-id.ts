@@ -130,3 +130,81 @@ function parseCommit(v: string, bad: (why: string) => Error): { commit: CommitMe
   }
   throw bad(`commit "${v}": use fua, token, critical, window<N>ms or window<N>us (flush is the default and is not written)`);
 }
+
+// ------------------------------------------------------------------------
+// Cycle ids of real databases
+//
+//   <kind>[@<runtime>]:<body>:seed=<S>:cycle=<N>        (exec: no body)
+//
+// e.g. pg:consumer-tlc:fpw=off:checkpoint:seed=1:cycle=3, or
+// mariadb@container11.8:atomic-16k:dblwr=off:...:seed=7:cycle=0. The kind is
+// the adapter's (engines/registry.ts), the runtime names a container and its
+// version, and the body is the engine's own: it names everything else the
+// cycle depends on. A real kernel's timing is not under the seed, so a rerun
+// reproduces the situation (device, workload, cut threshold, survivor
+// choice), not necessarily the bytes. Engines whose body does not name the
+// whole cell (SQLite: not the device; exec: not the commands) document a
+// cycle with it but cannot rerun it from the id alone.
+
+/** A real-database cycle's replay id, split into the fields every engine shares. */
+export interface CycleReplayId {
+  kind: string;
+  /** e.g. container17, container11.8; absent for the local binaries. */
+  runtime?: string;
+  /** The engine's fields, ':'-separated ('' for none). */
+  body: string;
+  seed: number;
+  cycle: number;
+}
+
+const CYCLE_ID = /^([a-z][a-z0-9]*)(?:@([a-z0-9.]+))?:(?:(.*):)?seed=(-?[0-9]+):cycle=([0-9]+)$/;
+
+export function formatCycleReplayId(id: CycleReplayId): string {
+  return `${id.kind}${id.runtime ? `@${id.runtime}` : ''}:${id.body ? `${id.body}:` : ''}seed=${id.seed}:cycle=${id.cycle}`;
+}
+
+/** The shared fields of a cycle id; the body is left to the engine. Throws BadInputError naming the grammar. */
+export function parseCycleReplayId(text: string): CycleReplayId {
+  const m = CYCLE_ID.exec(text.trim());
+  if (!m) throw new BadInputError(`"${text.trim()}" is not a replay id: a crash state of the mini engine is tl1.<engine>.…, a real-database cycle <kind>[@<runtime>]:<fields>:seed=<S>:cycle=<N>; copy it from a report or a run's output`);
+  return { kind: m[1], ...(m[2] ? { runtime: m[2] } : {}), body: m[3] ?? '', seed: Number(m[4]), cycle: Number(m[5]) };
+}
+
+/** A crash state of an in-process engine (tl1.…), as opposed to a real-database cycle. */
+export function isCrashStateReplayId(text: string): boolean {
+  return text.trim().startsWith('tl1.');
+}
+
+/**
+ * The cell's fields that differ from the engine's defaults (load length,
+ * data set, server settings, namespace size...), as one body segment
+ * `w~<base64url of JSON>`; '' when none differ, so the ids of default cells
+ * stay short and older ids stay valid. Only `keys` are written, in that order.
+ */
+export function overridesSegment<T extends object>(cfg: T, defaults: Partial<T>, keys: readonly (keyof T & string)[]): string {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (cfg[k] !== undefined && JSON.stringify(cfg[k]) !== JSON.stringify(defaults[k])) out[k] = cfg[k];
+  return Object.keys(out).length ? 'w~' + Buffer.from(JSON.stringify(out)).toString('base64url') : '';
+}
+
+/** Read back an overridesSegment ('' or undefined: none); each value must have the default's type (numbers, or an object of strings). */
+export function parseOverridesSegment<T extends object>(seg: string | undefined, defaults: Partial<T>, keys: readonly (keyof T & string)[], id: string): Partial<T> {
+  if (!seg) return {};
+  const bad = (why: string) => new BadInputError(`"${id.trim()}": its cell fields (after w~) ${why}; copy the replay id whole`);
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(seg.replace(/^w~/, ''), 'base64url').toString('utf8'));
+  } catch {
+    throw bad('do not decode');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('do not decode');
+  const out: Partial<T> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!(keys as readonly string[]).includes(k)) throw bad(`name "${k}", which this engine does not know`);
+    const d = (defaults as Record<string, unknown>)[k];
+    const ok = typeof d === 'number' || d === undefined ? typeof x === 'number' && Number.isFinite(x) : typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((s) => typeof s === 'string');
+    if (!ok) throw bad(`give ${k} a value of the wrong type`);
+    (out as Record<string, unknown>)[k] = x;
+  }
+  return out;
+}

@@ -86,7 +86,7 @@ describe('campaign files: PostgreSQL cells', () => {
   });
 
   test('PostgreSQL replay ids parse back into the cell and the cycle', () => {
-    const { parsePgReplayId } = require('../../engines/postgres/campaign');
+    const { parsePgReplayId } = require('../../engines/postgres/config');
     expect(parsePgReplayId('pg:consumer-tlc+lying-flush:fpw=off:checkpoint:seed=1:cycle=3')).toMatchObject({ cycle: 3, cfg: { profile: 'consumer-tlc', faults: ['lying-flush'], fpw: false, seed: 1, crashes: 4 } });
     expect(() => parsePgReplayId('pg:consumer-tlc:fpw=maybe')).toThrow(/not a PostgreSQL replay id/);
   });

@@ -13,7 +13,7 @@ process.env.TORNLAB_DOCKER_RUN_DIR = emptyRunDir;
 import { parseCampaign } from '../../src/campaign/campaign-file';
 import { sectionCells } from '../campaign/sections';
 import { pgAdapter } from '../../engines/postgres/adapter';
-import { parsePgReplayId } from '../../engines/postgres/campaign';
+import { parsePgReplayId } from '../../engines/postgres/config';
 import { DEFAULT_CELL, validateCell } from '../../engines/postgres/config';
 import { IMAGES, RECIPES, imageTag, recipeHash } from '../../src/export/containers/images';
 import { containerUnavailable } from '../../src/export/containers/availability';

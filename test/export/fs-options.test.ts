@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { DEFAULT_FS_CHOICE, describeFsChoice, fsOptionsTag, mountOptionsOf, parseFsOptionsTag, splitMkfsOptions, validateFsChoice } from '../../src/export/fs-options';
 import { DEFAULT_CELL, pgReplayId } from '../../engines/postgres/config';
-import { parsePgReplayId } from '../../engines/postgres/campaign';
+import { parsePgReplayId } from '../../engines/postgres/config';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli/main.js');
 

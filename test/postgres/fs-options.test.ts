@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { missingForPostgres } from '../../engines/postgres/runtime';
-import { parsePgReplayId } from '../../engines/postgres/campaign';
+import { parsePgReplayId } from '../../engines/postgres/config';
 import { missingForExport } from '../../src/export';
 
 const CLI = path.resolve(__dirname, '../../dist/src/cli/main.js');

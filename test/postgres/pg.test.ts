@@ -37,6 +37,18 @@ function leftovers(): string[] {
   return out;
 }
 
+/** Run the CLI as a user would (asynchronously: this process must keep serving nothing while it waits). */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(__dirname, '../../dist/src/cli/main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 const cell = (fpw: boolean, crashes: number, seed: number): PgCellConfig => ({ ...DEFAULT_CELL, fpw, crashes, seed, loadMs: 1000 });
 
 describePg('PostgreSQL on consumer-tlc, cut during a CHECKPOINT', () => {
@@ -50,6 +62,15 @@ describePg('PostgreSQL on consumer-tlc, cut during a CHECKPOINT', () => {
     expect(caught[0].messages.join('\n')).toMatch(/invalid page|page verification failed|checksum|FATAL|PANIC/);
     // Without full-page images the WAL holds no FPI.
     for (const c of r.cycles) expect(c.wal.fpi).toBeLessThanOrEqual(0);
+    expect(leftovers()).toEqual([]);
+    // The finding's id reruns that cycle of that cell (its non-default load of 1 s included) through
+    // `tornlab replay`: the same seeded cut and survivor choice (the kernel's timing is not under the seed,
+    // so the verdict may differ), one cycle, nothing left behind.
+    expect(caught[0].replayId).toMatch(/:w~[A-Za-z0-9_-]+:seed=1:cycle=\d+$/);
+    const rep = await runCli(['replay', caught[0].replayId, '--json']);
+    expect([0, 1]).toContain(rep.code);
+    const again = JSON.parse(rep.stdout) as { cycle: number; replayId: string; verdict: string };
+    expect({ cycle: again.cycle, replayId: again.replayId }).toEqual({ cycle: caught[0].cycle, replayId: caught[0].replayId });
     expect(leftovers()).toEqual([]);
   });
 

@@ -5,18 +5,13 @@ import { Command, Option } from 'commander';
 import { BadInputError, HarnessError } from '../../util/errors';
 import { CellSpec, COMMIT_METHODS, CommitMethod, modeLabel, STRATEGIES, Strategy } from '../../crash/cell';
 import { checkCampaign, checkCampaignName, DEFAULT_MAX_CELLS, deviceCoversPage, expandCampaign, parseCampaign, readCampaignFile, CampaignFile } from '../../campaign/campaign-file';
-import { countByEngine, defaultRealDatabaseCells, expandRealDatabaseCells } from '../../campaign/real-database-lane';
-import { parseMariadbReplayId, runMariadbCell } from '../../../engines/mariadb/cycle';
-import { formatCycleLine as formatMariadbCycleLine } from './mariadb';
-import { parsePgReplayId } from '../../../engines/postgres/campaign';
-import { runPgCell } from '../../../engines/postgres/cycle';
-import { formatCycleLine } from './pg';
+import { countByEngine, defaultRealDatabaseCells, expandRealDatabaseCells, replayRealDatabaseCycle } from '../../campaign/real-database-lane';
 import { renderJunit } from '../../campaign/junit';
 import { DEFAULT_CAMPAIGN, runCampaign, TOOL_VERSION } from '../../campaign/run-campaign';
 import { CellOutcome, runCell, validateCell } from '../../campaign/run-cell';
 import { captureRun, judgeState } from '../../campaign/evaluate';
 import { getAdapter } from '../../campaign/engines';
-import { parseReplayId } from '../../crash/replay-id';
+import { isCrashStateReplayId, parseReplayId } from '../../crash/replay-id';
 import { cellId } from '../../report/build';
 import type { CellResult } from '../../report/schema';
 import { logCell, startCellLog, writeReportDir } from '../../report/writer';
@@ -25,7 +20,7 @@ import { DEFAULT_PROFILE } from '../../device/profiles';
 import { progressBar } from '../progress';
 import { hexDiff, writeDenseImage } from '../dump';
 import { registerSelftestCommand } from './selftest';
-import { countsHaveFinding, countsHaveHarnessError, isFinding } from '../../crash/verdict';
+import { countsHaveFinding, countsHaveHarnessError, isFinding, Verdict } from '../../crash/verdict';
 import { writeFileAtomic } from '../../util/output';
 import { parseShardOption, shardOption, writeRunOutputs } from '../shard';
 import { EXIT_NOT_COVERED, runExitStatus } from '../exit-codes';
@@ -64,21 +59,6 @@ export function summaryLine(c: CellResult, seconds?: number): string {
   return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})${harness ? `; ${harness}` : ''}`;
 }
 
-/**
- * A PostgreSQL cycle's replay: the same cell, seed and cycle number, so the
- * same device, workload, cut threshold and survivor choice; the kernel's
- * writeback timing is not under the seed, so it reproduces the situation, not
- * necessarily the bytes.
- */
-async function replayPg(id: string, json: boolean): Promise<void> {
-  const { cfg, cycle } = parsePgReplayId(id);
-  const r = await runPgCell(cfg, { fromCycle: cycle });
-  const c = r.cycles[0];
-  if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
-  else process.stdout.write(`${formatCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
-  process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
-}
-
 /** A positive integer option (commander's int() allows 0). */
 function atLeastOne(v: number | undefined, flag: string, why: string): void {
   if (v !== undefined && v < 1) throw new BadInputError(`${flag} 0 ${why}; give ${flag} 1 or more`);
@@ -94,16 +74,6 @@ function defaultName(file: string | undefined): string {
     throw new BadInputError(`${file}: its file name cannot name the report folder; give the campaign a name: (letters, digits, ".", "_", "-") or --out DIR`);
   }
   return base;
-}
-
-/** A MariaDB cycle's replay (as for PostgreSQL: the same seeded choices, the server's timing is not under the seed). */
-async function replayMariadb(id: string, json: boolean): Promise<void> {
-  const { cfg, cycle } = parseMariadbReplayId(id);
-  const r = await runMariadbCell(cfg, { fromCycle: cycle });
-  const c = r.cycles[0];
-  if (json) process.stdout.write(JSON.stringify(c, null, 2) + '\n');
-  else process.stdout.write(`${formatMariadbCycleLine(c)}\n${c.messages.slice(0, 8).map((m) => `  ${m}`).join('\n')}\n`);
-  process.exitCode = runExitStatus({ findings: isFinding(c.verdict), harnessErrors: c.verdict === 'harness-error' });
 }
 
 export function registerCampaignCommands(program: Command): void {
@@ -284,8 +254,14 @@ export function registerCampaignCommands(program: Command): void {
     .option('--dump <dir>', 'write the crash image and a hex diff of the blocks the crash changed')
     .option('--json', 'print as JSON')
     .action(async (id: string, o) => {
-      if (/^pg[:@]/.test(id.trim())) return replayPg(id, !!o.json);
-      if (/^mariadb[:@]/.test(id.trim())) return replayMariadb(id, !!o.json);
+      if (!isCrashStateReplayId(id)) {
+        // A real-database cycle: the lane reruns it through its engine's adapter.
+        if (o.dump) refuseMeaningless(['--dump'], 'for a real-database cycle (it writes the crash image of a mini-engine crash state)');
+        const { cycle, lines } = await replayRealDatabaseCycle(id);
+        process.stdout.write(o.json ? JSON.stringify(cycle, null, 2) + '\n' : lines.join('\n') + '\n');
+        process.exitCode = runExitStatus({ findings: isFinding(cycle.verdict as Verdict), harnessErrors: cycle.verdict === 'harness-error' });
+        return;
+      }
       const s = parseReplayId(id);
       const cell = validateCell({ engine: s.engine, mode: s.mode, force: s.force, profile: s.profile, faults: s.faults, pageSize: s.pageSize, workload: s.workload, txns: s.txns, seed: s.seed, crashes: 1, strategy: 'random', crashDuringRecovery: !!s.recovery, commit: s.commit, windowMs: s.windowMs, keys: s.keys, frames: s.frames, checkpointEvery: s.checkpointEvery, checkpointBatch: s.checkpointBatch, ...(s.sabotage ? { sabotage: s.sabotage } : {}) });
       const adapter = getAdapter(cell.engine);

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { BadInputError } from '../../util/errors';
 import { CellResult, CrashAt, CycleResult, DEFAULT_CELL, containerMariadbVersion, FlushMethod, MariadbCellConfig, parseMariadbReplayId, runMariadbCell, validateCell } from '../../../engines/mariadb/cycle';
 import { runRealDatabaseShard } from '../../campaign/run-campaign';
-import { mariadbAdapter } from '../../../engines/mariadb/adapter';
+import { formatMariadbCycleLine, mariadbAdapter } from '../../../engines/mariadb/adapter';
 import { parseShardOption, writeRunOutputs } from '../shard';
 import { CycleOpts, RunOutputOpts, addCycleOptions, addRunOutputOptions, printCycleRun, setCycleExitStatus } from '../cycle-options';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
@@ -92,17 +92,12 @@ function kib(n: number): string {
   return `${(n / 1024).toFixed(0)} KiB`;
 }
 
-export function formatCycleLine(c: CycleResult): string {
-  const first = c.verdict === 'ok' ? '' : `  ${c.findings[0] ?? c.messages[0] ?? ''}`;
-  return `cycle ${c.cycle}: ${c.verdict.padEnd(19)}${c.outage ? ' (outage)' : ''} cut ${c.cut.trigger}, ${c.cut.dirtyPages} dirty pages, ${c.workload.acked} acked, device ${kib(c.device.load.hostWriteBytes)} + ${kib(c.device.recovery.hostWriteBytes)} recovery, ${(c.ms.total / 1000).toFixed(1)} s${first}  [${c.replayId}]`;
-}
-
 export function formatCell(r: CellResult): string {
   const c = r.config;
   return [
     `MariaDB${c.runtime === 'container' ? ` ${containerMariadbVersion(c)} (container)` : ' (local)'} innodb_doublewrite=${c.doublewrite ? 'on' : 'off'}, flush method ${c.flushMethod}, ${c.pageSize / 1024} KiB pages on ${c.profile}${c.faults.length ? ' + ' + c.faults.join(', ') : ''} (${c.fs}${c.mkfsOptions.length ? ` mkfs ${c.mkfsOptions.join(' ')}` : ''}${c.mountOptions.length ? ` mount ${c.mountOptions.join(',')}` : ''}, cut at ${c.crashAt}, seed ${c.seed})`,
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
-    ...r.cycles.map(formatCycleLine),
+    ...r.cycles.map(formatMariadbCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}${r.outages ? ` (${r.outages} outage(s): InnoDB refused to start)` : ''}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
   ].join('\n');
 }
@@ -142,7 +137,7 @@ export function registerMariadbCommands(program: Command): void {
       if (shard && fromCycle !== undefined) throw new BadInputError('--replay reruns one cycle: give it without --shard');
       applyDeadlineFactor(o.deadlineFactor);
       if (o.writeShape !== undefined) prepareOutputDir(o.writeShape, '--write-shape');
-      const onCycle = o.json ? undefined : (c: CycleResult) => process.stderr.write(formatCycleLine(c) + '\n');
+      const onCycle = o.json ? undefined : (c: CycleResult) => process.stderr.write(formatMariadbCycleLine(c) + '\n');
       let r: CellResult | undefined;
       if (fromCycle !== undefined) {
         r = await runMariadbCell(cfg, { fromCycle, onCycle });

@@ -8,7 +8,7 @@ import { CrashAt, DEFAULT_CELL, PgCellConfig, containerPgVersion, fsChoiceOf, pa
 import { CycleResult } from '../../../engines/postgres/result';
 import { detailLine } from '../../../engines/postgres/verdict';
 import { runRealDatabaseShard } from '../../campaign/run-campaign';
-import { pgAdapter } from '../../../engines/postgres/adapter';
+import { formatPgCycleLine, pgAdapter } from '../../../engines/postgres/adapter';
 import { parseShardOption, writeRunOutputs } from '../shard';
 import { CycleOpts, RunOutputOpts, addCycleOptions, addRunOutputOptions, printCycleRun, setCycleExitStatus } from '../cycle-options';
 import { addFsOptions, fsChoiceFromOptions } from '../fs-options';
@@ -100,12 +100,6 @@ function kib(n: number): string {
   return `${(n / 1024).toFixed(0)} KiB`;
 }
 
-export function formatCycleLine(c: CycleResult): string {
-  const zeroed = c.recovery.zeroedMapPages.length ? `  (PostgreSQL zeroed torn map page(s) as designed: ${c.recovery.zeroedMapPages.join(', ')})` : '';
-  const first = c.verdict === 'ok' ? zeroed : `  ${detailLine(c.messages) ?? c.findings[0] ?? ''}`;
-  return `cycle ${c.cycle}: ${c.verdict.padEnd(19)} cut ${c.cut.trigger}, ${c.workload.acked} acked, WAL ${kib(c.wal.lsnBytes)} (${c.wal.fpi >= 0 ? c.wal.fpi : '?'} FPI), device ${kib(c.device.load.hostWriteBytes)} + ${kib(c.device.recovery.hostWriteBytes)} recovery, ${(c.ms.total / 1000).toFixed(1)} s${first}`;
-}
-
 export function formatCell(r: CellResult): string {
   const c = r.config;
   const inForce = r.cycles.find((x) => x.fsInForce)?.fsInForce;
@@ -114,7 +108,7 @@ export function formatCell(r: CellResult): string {
     `file system asked: ${describeFsChoice(fsChoiceOf(c))}`,
     ...(inForce ? [`file system in force: mount ${inForce.mount}; ${inForce.format}`] : []),
     `base image: ${r.base.blocks} blocks, built in ${(r.base.buildMs / 1000).toFixed(1)} s`,
-    ...r.cycles.map(formatCycleLine),
+    ...r.cycles.map(formatPgCycleLine),
     `verdicts: ${Object.entries(r.verdicts).map(([v, n]) => `${v} ${n}`).join(', ')}; median cycle ${(r.medianCycleMs / 1000).toFixed(1)} s`,
   ];
   const walOn = r.cycles.map((x) => x.wal.lsnBytes);
@@ -147,7 +141,7 @@ export function registerPgCommands(program: Command): void {
       if (o.writeShape !== undefined) prepareOutputDir(o.writeShape, '--write-shape');
       applyDeadlineFactor(o.deadlineFactor);
       warnLeftovers();
-      const { outcome, cell: r } = await runRealDatabaseShard(pgAdapter, cfg, shard, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatCycleLine(c) + '\n') });
+      const { outcome, cell: r } = await runRealDatabaseShard(pgAdapter, cfg, shard, { onCycle: o.json ? undefined : (c) => process.stderr.write(formatPgCycleLine(c) + '\n') });
       printCycleRun(o, r, cfg.crashes, shard, { formatCell, writeShapeRun });
       writeRunOutputs({ command: 'pg', title: `tornlab pg ${outcome.result.id}`, campaign: { pg: cfg }, seed: cfg.seed, cells: [outcome.result], parts: [outcome.part], shard, out: o.out, junit: o.junit });
       setCycleExitStatus(r?.cycles ?? []);
