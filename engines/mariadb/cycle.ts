@@ -44,7 +44,7 @@ import { BaseImage, cachedBaseImage, cellNsze } from '../common/base-image';
 import { cutRace, fsckFailed, mountCrashImage, powerOnCycleDevice, recordCut, recordExportStats, releaseCrashImage, releaseCycleStack } from '../common/cycle-stack';
 import { powerFailAtomicity } from '../../src/device/identify';
 import { fsOptionsTag, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
-import { CycleReplayId, formatCycleReplayId, overridesSegment, parseCycleReplayId, parseOverridesSegment } from '../../src/crash/replay-id';
+import { formatCycleReplayId, matchCycleReplayId, overridesSegment, parseOverridesSegment } from '../../src/crash/replay-id';
 import { PageLayout, TracedFile, WriteShape, analyzeWriteShape, fileMap, pageLayout } from '../../src/export/write-shape';
 import { CheckTableResult, InnochecksumResult, checkTables, innodbFiles, runInnochecksum } from './checks';
 import { MariadbOracle, OLTP_ROWS, OltpWriteMix, checkOracle, mariadbTransfer, schemaSql } from './load';
@@ -337,17 +337,9 @@ const MARIADB_REPLAY_FIELDS = ['bufferPoolMiB', 'redoMiB', 'accounts', 'clients'
 
 /** Parse a MariaDB replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
 export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycle: number } {
-  const bad = () => new BadInputError(`"${id.trim()}" is not a MariaDB replay id (mariadb[@containerV]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded:seed=S:cycle=N)`);
-  let env: CycleReplayId;
-  try {
-    env = parseCycleReplayId(id);
-  } catch {
-    throw bad();
-  }
+  const bad = () => new BadInputError(`"${id.trim()}" is not a MariaDB replay id (mariadb[@containerV]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|seeded[:w~<fields>]:seed=S:cycle=N)`);
   // The container runtime names itself and its version: mariadb@container11.8:...
-  const rt = env.runtime === undefined ? undefined : /^container([0-9]+\.[0-9]+)$/.exec(env.runtime);
-  const m = MARIADB_BODY.exec(env.body);
-  if (env.kind !== 'mariadb' || !m || (env.runtime !== undefined && !rt)) throw bad();
+  const { env, m, containerVersion } = matchCycleReplayId(id, 'mariadb', MARIADB_BODY, /[0-9]+\.[0-9]+/, bad);
   const cycle = env.cycle;
   const fsOptions = parseFsOptionsTag(m[8], id);
   const cfg: MariadbCellConfig = {
@@ -364,7 +356,7 @@ export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycl
     crashAt: m[9] as CrashAt,
     seed: env.seed,
     crashes: cycle + 1,
-    ...(rt ? { runtime: 'container' as const, mariadbVersion: rt[1] } : {}),
+    ...(containerVersion ? { runtime: 'container' as const, mariadbVersion: containerVersion } : {}),
   };
   validateCell(cfg);
   return { cfg, cycle };

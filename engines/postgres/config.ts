@@ -16,7 +16,7 @@
 import { getProfile, parseFaults } from '../../src/device/profiles';
 import { FsType } from '../../src/export/block-stack';
 import { FsChoice, fsOptionsTag, isDefaultFsChoice, parseFsOptionsTag, validateFsChoice } from '../../src/export/fs-options';
-import { CycleReplayId, formatCycleReplayId, overridesSegment, parseCycleReplayId, parseOverridesSegment } from '../../src/crash/replay-id';
+import { formatCycleReplayId, matchCycleReplayId, overridesSegment, parseOverridesSegment } from '../../src/crash/replay-id';
 import { PG_VERSIONS } from '../../src/export/containers/images';
 import { BadInputError } from '../../src/util/errors';
 import { cellNsze } from '../common/base-image';
@@ -189,16 +189,9 @@ const PG_BODY = /^([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):fpw=(on|off):(checkpoint|seed
 
 /** Parse a PostgreSQL cycle's replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
 export function parsePgReplayId(id: string): { cfg: PgCellConfig; cycle: number } {
-  const bad = () => new BadInputError(`"${id.trim()}" is not a PostgreSQL replay id (pg[@containerV]:<profile>[+fault]:fpw=on|off:checkpoint|seeded[:ext4|xfs[~options]]:seed=S:cycle=N)`);
-  let env: CycleReplayId;
-  try {
-    env = parseCycleReplayId(id);
-  } catch {
-    throw bad();
-  }
-  const rt = env.runtime === undefined ? undefined : /^container([0-9]+)$/.exec(env.runtime);
-  const m = PG_BODY.exec(env.body);
-  if (env.kind !== 'pg' || !m || env.seed < 0 || (env.runtime !== undefined && !rt)) throw bad();
+  const bad = () => new BadInputError(`"${id.trim()}" is not a PostgreSQL replay id (pg[@containerV]:<profile>[+fault]:fpw=on|off:checkpoint|seeded[:ext4|xfs[~options]][:w~<fields>]:seed=S:cycle=N)`);
+  const { env, m, containerVersion } = matchCycleReplayId(id, 'pg', PG_BODY, /[0-9]+/, bad);
+  if (env.seed < 0) throw bad();
   const fsOptions = parseFsOptionsTag(m[6], id);
   const cfg: PgCellConfig = {
     ...DEFAULT_CELL,
@@ -211,7 +204,7 @@ export function parsePgReplayId(id: string): { cfg: PgCellConfig; cycle: number 
     ...(fsOptions.mkfsOptions.length || fsOptions.mountOptions.length ? fsOptions : {}),
     seed: env.seed,
     crashes: env.cycle + 1,
-    ...(rt ? { runtime: 'container' as const, pgVersion: rt[1] } : {}),
+    ...(containerVersion ? { runtime: 'container' as const, pgVersion: containerVersion } : {}),
   };
   return { cfg, cycle: env.cycle };
 }

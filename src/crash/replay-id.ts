@@ -208,3 +208,22 @@ export function parseOverridesSegment<T extends object>(seg: string | undefined,
   }
   return out;
 }
+
+/**
+ * An engine's view of its own ids: the envelope of `kind`, its body matched
+ * against the engine's body pattern, and the container version of its runtime
+ * (`container<version>`, matched against `version`). Anything else throws the
+ * engine's own error (`bad`), which names its grammar.
+ */
+export function matchCycleReplayId(text: string, kind: string, body: RegExp, version: RegExp, bad: () => Error): { env: CycleReplayId; m: RegExpExecArray; containerVersion?: string } {
+  let env: CycleReplayId;
+  try {
+    env = parseCycleReplayId(text);
+  } catch {
+    throw bad();
+  }
+  const m = body.exec(env.body);
+  const rt = env.runtime === undefined ? undefined : /^container(.+)$/.exec(env.runtime);
+  if (env.kind !== kind || !m || (env.runtime !== undefined && !(rt && new RegExp(`^(?:${version.source})$`).test(rt[1])))) throw bad();
+  return { env, m, ...(rt ? { containerVersion: rt[1] } : {}) };
+}
