@@ -24,6 +24,8 @@ async function main(): Promise<void> {
     console.log(`doublewrite=${doublewrite ? 'on ' : 'off'}: median cycle ${(med / 1000).toFixed(2)} s over ${cycles} cycles (${(60000 / med).toFixed(1)} cycles/min; target <= 3 s: ${med <= 3000 ? 'met' : 'missed'}); base image ${(cell.base.buildMs / 1000).toFixed(1)} s once; verdicts ${JSON.stringify(cell.verdicts)}`);
     const phases = ['start', 'load', 'cut', 'recovery', 'verify'] as const;
     console.log(`  median phases (s): ${phases.map((p) => `${p} ${(median(cell.cycles.map((c) => c.ms[p])) / 1000).toFixed(2)}`).join(', ')}`);
+    // A cycle that is not ok is a finding or a harness error: name it so it can be rerun (tornlab replay ID).
+    for (const c of cell.cycles.filter((x) => x.verdict !== 'ok')) console.log(`  cycle ${c.cycle}: ${c.verdict} ${c.findings[0] ?? ''}  (tornlab replay ${c.replayId})`);
   }
 }
 
