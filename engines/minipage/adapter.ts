@@ -113,6 +113,7 @@ export const minipageAdapter: EngineAdapter = {
   workloads: WORKLOAD_NAMES,
   pageSizes: VALID_PAGE_SIZES,
   commits: COMMIT_METHODS,
+  coversPages: deviceCoversPages,
   costRun(cell): CostFigures {
     const t0 = process.hrtime.bigint();
     const warm = warmupTxnsFor(cell.costTxns!);

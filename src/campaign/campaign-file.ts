@@ -27,7 +27,6 @@ import fs from 'fs';
 import Ajv from 'ajv';
 import YAML from 'yaml';
 import { BadInputError } from '../util/errors';
-import { isPowerFailAtomic, powerFailAtomicity } from '../device/identify';
 import { getProfile } from '../device/profiles';
 import { DEFAULT_ENGINE, REAL_DATABASES, engineNames, getAdapter } from './engines';
 import { CellSpec, COMMIT_METHODS, CommitMethod, SCALE_KEYS, ScaleKey, STRATEGIES, Strategy } from '../crash/cell';
@@ -201,7 +200,7 @@ export function countCells(c: CampaignFile, source = 'campaign'): { mini: number
     const { profile } = profileOf(pEntry);
     getProfile(profile);
     for (const pageSize of c.pageSizes ?? [8192]) {
-      const skipped = modes.includes('atomic') && !c.forceAtomic && !deviceCoversPage(profile, pageSize) ? 1 : 0;
+      const skipped = modes.includes('atomic') && !c.forceAtomic && !deviceCoversPage(profile, pageSize, c.engine ?? DEFAULT_ENGINE) ? 1 : 0;
       mini += (modes.length - skipped) * perPoint;
     }
   }
@@ -236,15 +235,9 @@ export function checkCampaign(c: CampaignFile, source: string, maxCells = DEFAUL
   }
 }
 
-/** Does the device's power-fail atomicity cover a page at its natural alignment? */
-export function deviceCoversPage(profile: string, pageSize: number): boolean {
-  const id = getProfile(profile).identify;
-  const bs = id.namespace.lbaDataSize;
-  const nlb = pageSize / bs;
-  // Pages are aligned to their size; check the first few page positions against the boundary.
-  const a = powerFailAtomicity(id);
-  for (let i = 0; i < 4; i++) if (!isPowerFailAtomic(a, i * nlb, nlb)) return false;
-  return true;
+/** Does the engine's atomic mode hold on this profile at this page size (its adapter answers: src/crash/adapter.ts coversPages)? */
+export function deviceCoversPage(profile: string, pageSize: number, engine: string = DEFAULT_ENGINE): boolean {
+  return getAdapter(engine).coversPages?.(profile, pageSize) ?? false;
 }
 
 /** Expand the matrix into cells, in file order. */
@@ -258,7 +251,7 @@ export function expandCampaign(c: CampaignFile): CellSpec[] {
         const entry: { name: string; txns?: number } & Partial<Record<ScaleKey, number>> = typeof w === 'string' ? { name: w } : w;
         const { name, txns } = entry;
         for (const mode of c.modes ?? []) {
-          const force = mode === 'atomic' && !deviceCoversPage(profile, pageSize);
+          const force = mode === 'atomic' && !deviceCoversPage(profile, pageSize, c.engine ?? DEFAULT_ENGINE);
           if (force && !c.forceAtomic) continue;
           for (const commit of c.commits ?? ['flush']) {
             const cell: CellSpec = {

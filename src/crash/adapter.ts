@@ -108,6 +108,13 @@ export interface EngineAdapter {
    * cost rows show (commit latency, simulated time, commits, Flushes).
    */
   groupCommitRun?(cell: CellSpec, o: { groupSize: number; neighbour?: { bytesPerGroup: number; intent: 'standard' | 'ephemeral' } }): GroupCommitFigures;
+  /**
+   * Does the profile write every page of this size all-or-nothing where the
+   * engine puts its pages? The one answer to that question: a campaign skips
+   * (or forces) atomic cells by it, and the engine's atomic mode refuses to
+   * start by it. Absent: the engine has no atomic mode.
+   */
+  coversPages?(profile: string, pageSize: number): boolean;
   /** The engine's fault set: sabotage switch -> what it breaks, the modes it applies to, its window. */
   sabotages?: Readonly<Record<string, { what: string; modes: readonly string[]; window: string }>>;
 }

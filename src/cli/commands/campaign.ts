@@ -114,7 +114,7 @@ export function registerCampaignCommands(program: Command): void {
       atLeastOne(o.crashes, '--crashes', 'judges no crash state, so the run could only pass');
       atLeastOne(o.costTxns, '--cost-txns', 'measures nothing');
       if (o.force && o.mode !== 'atomic') refuseMeaningless(['--force'], `with --mode ${o.mode} (it starts atomic mode on a device that does not cover the page)`);
-      if (o.force && deviceCoversPage(o.profile, o.pageSize)) refuseMeaningless(['--force'], `on ${o.profile}: it covers a ${o.pageSize}-byte page atomically, so atomic mode starts without it`);
+      if (o.force && deviceCoversPage(o.profile, o.pageSize, o.engine)) refuseMeaningless(['--force'], `on ${o.profile}: it covers a ${o.pageSize}-byte page atomically, so atomic mode starts without it`);
       const workers = checkWorkers(o.workers, !!o.forceWorkers);
       const shard = parseShardOption(o.shard, o.out);
       const cell: CellSpec = validateCell({
