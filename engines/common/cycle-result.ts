@@ -132,6 +132,11 @@ export function commitLatencySummaryUs(us: readonly number[]): { p50: number; p9
   return p50p99(us, Math.round);
 }
 
+/** Bytes as whole KiB for a cycle's line ("21244 KiB"). */
+export function kib(n: number): string {
+  return `${(n / 1024).toFixed(0)} KiB`;
+}
+
 /** How many cycles ended in each verdict. */
 export function countVerdicts(cycles: readonly { verdict: Verdict }[]): Partial<Record<Verdict, number>> {
   const out: Partial<Record<Verdict, number>> = {};

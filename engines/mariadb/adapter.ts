@@ -14,6 +14,7 @@ import { mariadbCycleSummary, mariadbMeasurementsOf } from './campaign';
 import { MARIADB_VERSIONS, mariadbImageName } from './container-server';
 import { CellResult, CycleResult, DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, containerMariadbVersion, parseMariadbReplayId, replayIdOf, runMariadbCell, runtimeTag, validateCell } from './cycle';
 import { missingForMariadb } from './runtime';
+import { kib } from '../common/cycle-result';
 
 /** A campaign file's `mariadb:` section: innodb_doublewrite on/off x profiles, `crashes` crash cycles each. */
 export interface MariadbSection {
@@ -79,10 +80,6 @@ const section: CampaignSection<MariadbCellConfig> = {
     return out;
   },
 };
-
-function kib(n: number): string {
-  return `${(n / 1024).toFixed(0)} KiB`;
-}
 
 /** A cycle in one line: verdict (and outage), cut, dirty pages, acknowledged commits, device bytes, time, the first finding and the replay id. */
 export function formatMariadbCycleLine(c: CycleResult): string {

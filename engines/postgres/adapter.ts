@@ -14,6 +14,7 @@ import type { ImageName } from '../../src/export/containers/images';
 import { PgCycleSummary, pgCycleSummary, pgMeasurementsOf } from './campaign';
 import { DEFAULT_CELL, PgCellConfig, parsePgReplayId, pgReplayId, validateCell } from './config';
 import { detailLine } from './verdict';
+import { kib } from '../common/cycle-result';
 import { CellResult, runPgCell } from './cycle';
 import type { CycleResult } from './result';
 import { missingForPostgres } from './runtime';
@@ -66,10 +67,6 @@ const section: CampaignSection<PgCellConfig> = {
     return out;
   },
 };
-
-function kib(n: number): string {
-  return `${(n / 1024).toFixed(0)} KiB`;
-}
 
 /** A cycle in one line: verdict, cut, acknowledged commits, WAL and FPI, device bytes, time, and the first finding. */
 export function formatPgCycleLine(c: CycleResult): string {

@@ -11,6 +11,7 @@ import { WriteShapeRun } from '../../report/write-shape';
 import { applyDeadlineFactor } from '../deadline';
 import { prepareOutputDir } from '../preflight';
 import { storageSettings } from '../write-shape-option';
+import { kib } from '../../../engines/common/cycle-result';
 
 interface MariadbOpts extends CycleOpts, RunOutputOpts {
   doublewrite?: string;
@@ -86,10 +87,6 @@ export function cellFromOptions(o: MariadbOpts): MariadbCellConfig {
   };
   validateCell(cfg);
   return cfg;
-}
-
-function kib(n: number): string {
-  return `${(n / 1024).toFixed(0)} KiB`;
 }
 
 export function formatCell(r: CellResult): string {

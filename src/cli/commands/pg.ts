@@ -17,6 +17,7 @@ import { WriteShapeRun } from '../../report/write-shape';
 import { PG_PAGE_BYTES } from '../../../engines/postgres/write-shape';
 import { applyDeadlineFactor } from '../deadline';
 import { storageSettings } from '../write-shape-option';
+import { kib } from '../../../engines/common/cycle-result';
 
 interface PgOpts extends CycleOpts, RunOutputOpts {
   fpw: string;
@@ -94,10 +95,6 @@ export function writeShapeRun(r: CellResult): WriteShapeRun {
       tornPages: [],
     })),
   };
-}
-
-function kib(n: number): string {
-  return `${(n / 1024).toFixed(0)} KiB`;
 }
 
 export function formatCell(r: CellResult): string {
