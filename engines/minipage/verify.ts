@@ -284,9 +284,12 @@ export function judgeContent(state: Map<string, string>, oracle: Oracle, crashSe
   return diagnose(state, oracle, best, lastAcked, maxCand);
 }
 
-function diagnose(state: Map<string, string>, oracle: Oracle, m: number, lastAcked: number, maxCand: number): VerifyResult {
-  const txns = oracle.txns;
-  // History of every key: [txn index, value | null].
+/** History of every key, [txn index, value | null] in txn order, per oracle (built once: every failing state of a cell needs it). */
+const KEY_HISTORY = new WeakMap<Oracle['txns'], { n: number; history: Map<string, [number, string | null][]> }>();
+
+function keyHistory(txns: Oracle['txns']): Map<string, [number, string | null][]> {
+  const known = KEY_HISTORY.get(txns);
+  if (known && known.n === txns.length) return known.history;
   const history = new Map<string, [number, string | null][]>();
   for (const t of txns) {
     for (const [k, v] of t.writes) {
@@ -295,6 +298,13 @@ function diagnose(state: Map<string, string>, oracle: Oracle, m: number, lastAck
       h.push([t.index, v]);
     }
   }
+  KEY_HISTORY.set(txns, { n: txns.length, history });
+  return history;
+}
+
+function diagnose(state: Map<string, string>, oracle: Oracle, m: number, lastAcked: number, maxCand: number): VerifyResult {
+  const txns = oracle.txns;
+  const history = keyHistory(txns);
   const expected = new Map<string, string>();
   for (let i = 0; i <= m; i++) for (const [k, v] of txns[i].writes) v === null ? expected.delete(k) : expected.set(k, v);
   const keys = new Set<string>([...expected.keys(), ...state.keys()]);

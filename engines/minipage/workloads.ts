@@ -209,7 +209,8 @@ export function createWorkload(config: WorkloadConfig): Workload {
       // Balances are padded so that accounts fill pages like real rows do.
       const filler = '|' + 'x'.repeat(Math.max(0, c.valueBytes[0] - 12));
       const enc = (bal: number) => `${bal}${filler}`;
-      const dec = (v: string | undefined) => (v === undefined ? NaN : parseInt(v.split('|')[0], 10));
+      // parseInt stops at the '|' (no split of the padded string: this ran for every read of a cost run).
+      const dec = (v: string | undefined) => (v === undefined ? NaN : parseInt(v, 10));
       // Up to 64 accounts open in the first transaction; more open LOAD_BATCH per transaction (a pool of frames must hold one).
       const loadBatch = c.accounts <= 64 ? c.accounts : LOAD_BATCH;
       const loadTxns = Math.ceil(c.accounts / loadBatch);
@@ -267,11 +268,14 @@ function tpccLike(c: Required<WorkloadConfig>, prng: Prng): Workload {
   const filler = (n: number) => '|' + 'x'.repeat(Math.max(0, n));
   // district row: next order id, ytd
   const encD = (next: number, ytd: number) => `${next},${ytd}${filler(40)}`;
+  // Rows are read on every transaction: cut at the '|' without splitting the padding (parseInt stops there).
   const decD = (v: string | undefined) => {
-    const [a, b] = (v ?? '').split('|')[0].split(',');
+    const s = v ?? '';
+    const bar = s.indexOf('|');
+    const [a, b] = (bar < 0 ? s : s.slice(0, bar)).split(',');
     return { next: parseInt(a, 10), ytd: parseInt(b, 10) };
   };
-  const num = (v: string | undefined) => parseInt((v ?? '').split('|')[0], 10);
+  const num = (v: string | undefined) => parseInt(v ?? '', 10);
   const loadRows: [string, string][] = [[W, `0${filler(60)}`]];
   for (let d = 0; d < D; d++) loadRows.push([dist(d), encD(1, 0)]);
   for (let i = 0; i < c.keys; i++) loadRows.push([cust(i), `0${filler(prng.int(c.valueBytes[0], c.valueBytes[1]))}`]);

@@ -73,6 +73,8 @@ describe('refused before any work', () => {
     ['a 2 MiB campaign file', ['campaign', 'huge.json'], /is 2\.0 MiB; a campaign file is at most 1 MiB/],
     ['file and --default', ['campaign', 'zero.yaml', '--default'], /not both/],
     ['bad --generated-at', ['campaign', '--default', '--generated-at', 'yesterday'], /--generated-at must be an ISO 8601 time/],
+    ['--only a cell the campaign lacks', ['campaign', '--default', '--only', 'minipage/none/consumer-tlc/8192/kv-zipf'], /--only minipage\/none\/consumer-tlc\/8192\/kv-zipf: no such cell in the default campaign; its cells are named like minipage\/none\/consumer-tlc\/8192\/bank, .* \(46 in all\)/],
+    ['--only with --databases', ['campaign', '--default', '--only', 'minipage/none/consumer-tlc/8192/bank', '--databases'], /--databases does nothing with --only/],
     ['pg --seed -1', ['pg', '--fpw', 'on', '--seed', '-1'], /--seed must be a non-negative integer, got "-1"/],
     ['pg --pgbench -1', ['pg', '--fpw', 'on', '--pgbench', '-1'], /--pgbench must be a non-negative integer/],
     ['sqlite --grid --journal-mode', ['sqlite', '--grid', '--journal-mode', 'WAL'], /--journal-mode does nothing with --grid/],

@@ -97,20 +97,23 @@ export type ImageKey = string;
 
 export function blockKey(b: Uint8Array | undefined, bs: number): string {
   if (!b) return '0';
-  const v = new DataView(b.buffer, b.byteOffset, bs);
-  const w = (o: number) => `${v.getUint32(o, true)}.${v.getUint32(o + 4, true)}`;
-  const first = w(0);
-  const last = w(bs - 8);
-  if (first === last) return first === '0.0' ? '0' : first;
+  // Words are read byte by byte (no DataView per block): this key is computed for every block of
+  // every image on both sides, and was a fifth of the reference test's time.
+  const u32 = (o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+  const w = (o: number) => `${u32(o)}.${u32(o + 4)}`;
+  const same = (o: number, p: number) => u32(o) === u32(p) && u32(o + 4) === u32(p + 4);
+  const last = bs - 8;
+  const name = (o: number) => (u32(o) === 0 && u32(o + 4) === 0 ? '0' : w(o));
+  if (same(0, last)) return name(0);
   // A torn block: a prefix of one value over another; find where it changes.
   let lo = 0;
   let hi = bs / 8 - 1;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (w(mid * 8) === first) lo = mid;
+    if (same(mid * 8, 0)) lo = mid;
     else hi = mid;
   }
-  return `${first === '0.0' ? '0' : first}/${hi}/${last === '0.0' ? '0' : last}`;
+  return `${name(0)}/${hi}/${name(last)}`;
 }
 
 /** Every crash image of the history (keys), or undefined when the brute-force space exceeds `limit`. */

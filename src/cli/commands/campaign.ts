@@ -59,6 +59,24 @@ export function summaryLine(c: CellResult, seconds?: number): string {
   return `${head} -> BUG: ${c.expectation.reason}; first: ${c.findings[0]?.verdict} ${c.findings[0]?.detail} (tornlab replay ${c.findings[0]?.replayId})${harness ? `; ${harness}` : ''}`;
 }
 
+/**
+ * The cells of `--only`, in campaign order: each id must name a cell of the
+ * campaign (exactly as reports spell it), so a typo is bad input, not a run of
+ * nothing. No ids: every cell.
+ */
+export function onlyCells(cells: CellSpec[], ids: readonly string[], source: string): CellSpec[] {
+  if (ids.length === 0) return cells;
+  const idOf = (c: CellSpec) => cellId({ ...c, mode: modeLabel(c) });
+  const known = new Set(cells.map(idOf));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    const some = [...known].slice(0, 8).join(', ');
+    throw new BadInputError(`--only ${unknown.join(', ')}: no such cell in ${source}; its cells are named like ${some}${known.size > 8 ? `, ... (${known.size} in all)` : ''}`);
+  }
+  const wanted = new Set(ids);
+  return cells.filter((c) => wanted.has(idOf(c)));
+}
+
 /** A positive integer option (commander's int() allows 0). */
 function atLeastOne(v: number | undefined, flag: string, why: string): void {
   if (v !== undefined && v < 1) throw new BadInputError(`${flag} 0 ${why}; give ${flag} 1 or more`);
@@ -183,6 +201,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--json', 'print the report JSON on stdout')
     .option('--generated-at <iso>', 'fix the report timestamp (for byte-reproducible reports)')
+    .option('--only <cell-id>', 'run only the mini-engine cell with this id (as the report and the progress lines name it; repeatable); real-database sections are left out', collect, [])
     .addOption(shardOption())
     .action(async (file: string | undefined, o) => {
       const shard = parseShardOption(o.shard, true);
@@ -196,9 +215,10 @@ export function registerCampaignCommands(program: Command): void {
       const source = file ?? 'the default campaign';
       const config: CampaignFile = file ? readCampaignFile(file) : parseCampaign(JSON.stringify(DEFAULT_CAMPAIGN), 'default.json');
       checkCampaign(config, source, o.maxCells);
-      const cells = expandCampaign(config);
+      const cells = onlyCells(expandCampaign(config), o.only, source);
       for (const c of cells) validateCell(c);
-      const realCells = expandRealDatabaseCells(config, source);
+      const realCells = o.only.length > 0 ? [] : expandRealDatabaseCells(config, source);
+      if (o.only.length > 0 && o.databases) refuseMeaningless(['--databases'], 'with --only (it runs only the mini-engine cells named)');
       if (o.databases) {
         const extra = await defaultRealDatabaseCells(config.seed ?? 1);
         realCells.push(...extra.cells);
