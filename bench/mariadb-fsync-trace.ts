@@ -218,11 +218,14 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(dir, 'analysis.json'), JSON.stringify(report, null, 1));
     fs.writeFileSync(path.join(dir, 'trace.json'), JSON.stringify(traces));
     // Torn pages named by innochecksum: the crash image's copy (header/trailer LSN) and the doublewrite area's copies of it.
+    // Recovery ignores a doublewrite copy older than the checkpoint (docs/mariadb.md, 64 KiB pages): each copy says which side it is on.
+    const checkpointLsn = Math.max(0, ...devCheckpoints.map((c) => c.checkpointLsn));
     const torn = (res.checks.innochecksum?.bad ?? []).map((t) => {
       const ends = t.page === 0 ? page0[t.file] : undefined;
-      return { ...t, ends, doublewriteCopies: ends ? dblwr.filter((c) => c.space === ends.space && c.page === t.page) : undefined };
+      const copies = ends ? dblwr.filter((c) => c.space === ends.space && c.page === t.page).map((c) => ({ ...c, beforeCheckpoint: c.lsn < checkpointLsn })) : undefined;
+      return { ...t, ends, doublewriteCopies: copies };
     });
-    fs.writeFileSync(path.join(dir, 'doublewrite.json'), JSON.stringify({ copies: dblwr.length, torn, page0 }, null, 1));
+    fs.writeFileSync(path.join(dir, 'doublewrite.json'), JSON.stringify({ checkpointLsn, checkpoints: devCheckpoints, copies: dblwr.length, torn, page0 }, null, 1));
     if (torn.length) console.log(JSON.stringify({ cycle, torn }));
     summary.push(report.summary);
     console.log(JSON.stringify(report.summary));
