@@ -579,6 +579,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
     res.checks.innochecksum = innochecksum;
     res.ms.verify = Date.now() - tVer;
     res.messages.push(...notableLogLines(log));
+    for (const b of checkTable.benign ?? []) res.messages.push(`not a finding: CHECK TABLE ${b.table} EXTENDED: ${b.msgType} ${b.msgText} (${b.why})`);
     res.verdict = decideVerdict({ refused: false, log, oracle, oltpRowsExpected: OLTP_ROWS, checkTable, innochecksum, cleanShutdown: stop.clean });
     res.findings.push(...describeFindings(res));
   }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_CELL, parseMariadbReplayId, replayIdOf } from '../../engines/mariadb/cycle';
-import { doublewriteArea } from '../../engines/mariadb/checks';
+import { classifyCheckRow, doublewriteArea } from '../../engines/mariadb/checks';
 import { decideVerdict } from '../../engines/mariadb/verdict';
 import { parseCampaign } from '../../src/campaign/campaign-file';
 import { sectionCells } from '../campaign/sections';
@@ -39,6 +39,24 @@ test('verdicts from the evidence', () => {
   // CHECK TABLE finds a broken structure while every checksum passes: silent corruption.
   const structure = { problems: [{ table: 'tornlab.accounts', msgType: 'error', msgText: 'Corrupt' }], errors: [] };
   expect(decideVerdict({ refused: false, log: '', oracle, checkTable: structure, innochecksum: { ...badPage, bad: [] } })).toBe('silent-corruption');
+});
+
+test('CHECK TABLE rows: a delete-marked orphan in a secondary index is benign, any other warning or error is a problem', () => {
+  // Seen after a doublewrite=1 cycle at 64 KiB pages, every acknowledged commit present (2026-12-03).
+  const orphan = 'InnoDB: Clustered index record not found for index `k_1` of table `tornlab`.`sbtest1`: COMPACT RECORD(info_bits=32, 2 fields): {[4]    (0x80000BA5),[4]    (0x80000BA5)}';
+  const row = (msgType: string, msgText: string) => ({ table: 'tornlab.sbtest1', msgType, msgText });
+  expect(classifyCheckRow(row('status', 'OK'))).toBe('ok');
+  expect(classifyCheckRow(row('note', 'The storage engine for the table does not support check'))).toBe('ok');
+  expect(classifyCheckRow(row('Warning', orphan))).toEqual({ benign: expect.stringMatching(/delete-marked .*MDEV-29823/) });
+  // Delete-marked and the minimum-record flag: still delete-marked.
+  expect(classifyCheckRow(row('Warning', orphan.replace('info_bits=32', 'info_bits=48')))).toEqual({ benign: expect.any(String) });
+  // Not delete-marked: a live row without its clustered record is corruption.
+  expect(classifyCheckRow(row('Warning', orphan.replace('info_bits=32', 'info_bits=0')))).toBe('problem');
+  expect(classifyCheckRow(row('Error', orphan))).toBe('problem');
+  expect(classifyCheckRow(row('status', 'Corrupt'))).toBe('problem');
+  expect(classifyCheckRow(row('Warning', 'InnoDB: Index k_1 contains 9999 entries, should be 10000.'))).toBe('problem');
+  // With only benign rows the cycle is ok.
+  expect(decideVerdict({ refused: false, log: '', oracle, oltpRowsExpected: 10, checkTable: { problems: [], benign: [{ ...row('Warning', orphan), why: 'x' }], errors: [] } })).toBe('ok');
 });
 
 test('the doublewrite area is read from the TRX_SYS page', () => {
