@@ -154,17 +154,24 @@ export class MariadbContainerServer implements MariadbInstance {
       return { ready: false, ms: st.ms, exitCode: code ? Number(code[1]) : /Log stream ended/.test(st.error ?? '') ? null : undefined };
     }
     fs.writeFileSync(this.keepFile, '');
-    // The ready line comes as the socket opens; make sure it accepts.
+    // The ready line comes as the socket opens; make sure it accepts. A server that died right after
+    // it (seen once with 11.8 after crash recovery: no socket) is not ready: the cycle judges its log,
+    // where a connect on a missing socket would have ended the run as an internal error.
     for (let i = 0; i < 200; i++) {
       try {
         const c = await this.connect(2000);
         await c.end();
-        break;
+        return { ready: true, ms: st.ms };
       } catch {
+        const code = new RegExp(`${EXIT_MARK} (\\d+)`).exec(this.logSinceStart());
+        if (code) {
+          this.server = undefined;
+          return { ready: false, ms: st.ms, exitCode: Number(code[1]) };
+        }
         await sleep(20);
       }
     }
-    return { ready: true, ms: st.ms };
+    return { ready: false, ms: st.ms };
   }
 
   connect(timeoutMs = 10_000): Promise<Connection> {
