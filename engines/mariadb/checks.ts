@@ -138,7 +138,8 @@ export const CHECKED_TABLES = ['tornlab.accounts', 'tornlab.transfers', 'tornlab
 
 /** CHECK TABLE … EXTENDED on the load's tables. */
 export async function checkTables(c: Connection): Promise<CheckTableResult> {
-  const res: CheckTableResult = { problems: [], benign: [], errors: [] };
+  const benign: NonNullable<CheckTableResult['benign']> = [];
+  const res: CheckTableResult = { problems: [], benign, errors: [] };
   for (const t of CHECKED_TABLES) {
     try {
       const rows = (await c.query(`CHECK TABLE ${t} EXTENDED`)) as Record<string, unknown>[];
@@ -146,7 +147,7 @@ export async function checkTables(c: Connection): Promise<CheckTableResult> {
         const row = { table: String(r.Table), msgType: String(r.Msg_type), msgText: String(r.Msg_text) };
         const k = classifyCheckRow(row);
         if (k === 'problem') res.problems.push(row);
-        else if (k !== 'ok') res.benign!.push({ ...row, why: k.benign });
+        else if (k !== 'ok') benign.push({ ...row, why: k.benign });
       }
     } catch (e) {
       res.errors.push(`${t}: ${(e as Error).message}`);

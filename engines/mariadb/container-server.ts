@@ -150,8 +150,8 @@ export class MariadbContainerServer implements MariadbInstance {
     if (!st.ready) {
       this.server = undefined;
       // The log stream ended: mariadbd exited (its status went with the container); else the wait timed out.
-      const code = new RegExp(`${EXIT_MARK} (\\d+)`).exec(this.logSinceStart());
-      return { ready: false, ms: st.ms, exitCode: code ? Number(code[1]) : /Log stream ended/.test(st.error ?? '') ? null : undefined };
+      const code = this.exitStatusInLog();
+      return { ready: false, ms: st.ms, exitCode: code ?? (/Log stream ended/.test(st.error ?? '') ? null : undefined) };
     }
     fs.writeFileSync(this.keepFile, '');
     // The ready line comes as the socket opens; make sure it accepts. A server that died right after
@@ -163,10 +163,10 @@ export class MariadbContainerServer implements MariadbInstance {
         await c.end();
         return { ready: true, ms: st.ms };
       } catch {
-        const code = new RegExp(`${EXIT_MARK} (\\d+)`).exec(this.logSinceStart());
-        if (code) {
+        const code = this.exitStatusInLog();
+        if (code !== undefined) {
           this.server = undefined;
-          return { ready: false, ms: st.ms, exitCode: Number(code[1]) };
+          return { ready: false, ms: st.ms, exitCode: code };
         }
         await sleep(20);
       }
@@ -192,9 +192,8 @@ export class MariadbContainerServer implements MariadbInstance {
     let code: number | undefined;
     // The wrapper prints the status right after the exit; the log stream may lag it a little.
     for (let i = 0; i < 250 && alive.length === 0 && code === undefined; i++) {
-      const m = new RegExp(`${EXIT_MARK} (\\d+)`).exec(this.logSinceStart());
-      if (m) code = Number(m[1]);
-      else await sleep(20);
+      code = this.exitStatusInLog();
+      if (code === undefined) await sleep(20);
     }
     if (code === undefined) {
       this.kill();
@@ -214,6 +213,12 @@ export class MariadbContainerServer implements MariadbInstance {
 
   waitGone(pids: number[], timeoutMs = 15_000): Promise<number[]> {
     return waitGone(pids, timeoutMs);
+  }
+
+  /** mariadbd's exit status as the wrapper printed it into this start's log, if it exited. */
+  private exitStatusInLog(): number | undefined {
+    const m = new RegExp(`${EXIT_MARK} (\\d+)`).exec(this.logSinceStart());
+    return m ? Number(m[1]) : undefined;
   }
 
   logSinceStart(): string {
