@@ -8,9 +8,10 @@ import { writeFileAtomic } from '../../src/util/output';
  * Output is written completely before the CLI exits, at any size
  * (src/util/output.ts). `tornlab run --json` prints every non-ok crash state;
  * with lying Flush and latent sector errors on consumer-tlc nearly every one
- * of 50,000 states is a finding, which makes the JSON on stdout about 12.8 MB
- * (20 transactions keep each state cheap to judge; the output is what counts here)
- * of real output. It goes through a pipe into a reader that is deliberately
+ * of 50,000 states is a finding, which makes the JSON on stdout about 12.4 MB
+ * of real output. 20 transactions over 64 keys on 4 KiB pages keep each state
+ * cheap to judge (2.5x cheaper than the bank workload); the output is what
+ * counts here. It goes through a pipe into a reader that is deliberately
  * slow (16 KiB reads, 1 ms apart). Before the fix the CLI called
  * process.exit() right after handing the text to stdout, and the reader got
  * the first 64 KiB (the pipe's capacity) and nothing more.
@@ -19,7 +20,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const READER = path.join(__dirname, 'slow-reader.js');
 const RUNS = 1;
-const ARGS = ['run', '--mode', 'none', '--profile', 'consumer-tlc', '--fault', 'lying-flush', '--fault', 'latent-sector-error', '--txns', '20', '--crashes', '50000', '--json'];
+const ARGS = ['run', '--mode', 'none', '--profile', 'consumer-tlc', '--fault', 'lying-flush', '--fault', 'latent-sector-error', '--workload', 'kv-uniform', '--keys', '64', '--page-size', '4096', '--txns', '20', '--crashes', '50000', '--json'];
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
