@@ -143,6 +143,9 @@ export function start(command: string, args: string[], opts: StartOptions = {}):
     });
   };
 
+  // Both pipes at end of file: every writer (the leader and whatever inherited its stdio) is gone
+  // and all it wrote has been read.
+  const pipesClosed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     let done = false;
     const finish = (r: { code: number | null; signal: NodeJS.Signals | null }) => {
@@ -197,6 +200,11 @@ export function start(command: string, args: string[], opts: StartOptions = {}):
         await sleep(10);
       }
       gone();
+      // The group is dead, so the pipes reach end of file once what its members wrote last is
+      // read: wait for that (briefly), so that a daemon's last words are kept.
+      let drainTimer: NodeJS.Timeout | undefined;
+      await Promise.race([pipesClosed, new Promise<void>((r) => (drainTimer = setTimeout(r, EXIT_GRACE_MS)))]);
+      clearTimeout(drainTimer);
       // Anything else still holding the pipes (it left the group) is not read any more.
       child.stdout?.destroy();
       child.stderr?.destroy();

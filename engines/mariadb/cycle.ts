@@ -31,7 +31,7 @@
 import { getProfile, parseFaults } from '../../src/device/profiles';
 import { FsType } from '../../src/export/block-stack';
 import { HostedDevice, WriteTrace } from '../../src/export/device-host/client';
-import { guard } from '../../src/export/watchdog';
+import { guard, outlastingGuard } from '../../src/export/watchdog';
 import { BadInputError, HarnessError, PreconditionError } from '../../src/util/errors';
 import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
@@ -412,7 +412,7 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
   let loadTraceKept: WriteTrace | undefined;
   let shapeCtx: { extents: Awaited<ReturnType<typeof fileMap>>; files: TracedFile[]; rule: ReturnType<typeof powerFailAtomicity>; blockSize: number; load: WriteShape } | undefined;
   try {
-    const st = await guard('start', d.start, server.start());
+    const st = await guard('start', d.start, server.start(outlastingGuard(d.start)));
     res.ms.start = Date.now() - t0;
     if (!st.ready) throw new Error(`mariadbd did not start from the base image:\n${notableLogLines(server.logSinceStart()).join('\n')}`);
     const ctl = await guard('start', d.start, server.connect());
@@ -533,7 +533,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
   try {
     if (fsckFailed(res, mounted)) return;
     await probe.beforeRecovery?.({ mountPoint: mounted.rec.stack.mountPoint!, dataDir: server.opts.dataDir });
-    const st = await guard('recovery-start', d.recoveryStart, server.start());
+    const st = await guard('recovery-start', d.recoveryStart, server.start(outlastingGuard(d.recoveryStart)));
     res.recovery.ready = st.ready;
     res.recovery.ms = st.ms;
     res.recovery.exitCode = st.exitCode;

@@ -25,7 +25,7 @@
  */
 import * as fs from 'node:fs';
 import { Client } from './pg-client';
-import { guard } from '../../src/export/watchdog';
+import { guard, outlastingGuard } from '../../src/export/watchdog';
 import { HarnessError } from '../../src/util/errors';
 import { sleep } from '../../src/export/exec';
 import { RunLedger, runLedger } from '../../src/export/ledger';
@@ -89,7 +89,7 @@ export async function runCycle(cfg: PgCellConfig, base: BaseImage, cycle: number
   try {
     // What the kernel and the file system report in force on this mount (not what was asked for).
     res.fsInForce = await guard('export', d.export, fsInForce(cfg.fs, stack.loopDevice!, stack.mountPoint!));
-    const st = await guard('start', d.start, server.start());
+    const st = await guard('start', d.start, server.start(outlastingGuard(d.start)));
     res.ms.start = Date.now() - t0;
     if (!st.ready) throw new Error(`postgres did not start from the base image:\n${server.logSinceStart()}`);
     const ctl = await guard('start', d.start, server.connect());

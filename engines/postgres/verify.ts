@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { HostedDevice } from '../../src/export/device-host/client';
 import { run } from '../../src/export/exec';
 import { RunLedger } from '../../src/export/ledger';
-import { guard } from '../../src/export/watchdog';
+import { guard, outlastingGuard } from '../../src/export/watchdog';
 import { Prng } from '../../src/util/prng';
 import { fsckFailed, mountCrashImage, releaseCrashImage } from '../common/cycle-stack';
 import { OracleResult, checkOracle } from './bank';
@@ -96,7 +96,7 @@ export async function recoverAndVerify(cfg: PgCellConfig, cut: HostedDevice, cyc
   try {
     if (res.wal.startLsn && (rec.fsck?.code ?? 0) < 4) await guard('verify', d.verify, countWal(server, res.wal));
     if (fsckFailed(res, mounted)) return;
-    const st = await guard('recovery-start', d.recoveryStart, server.start());
+    const st = await guard('recovery-start', d.recoveryStart, server.start(outlastingGuard(d.recoveryStart)));
     res.recovery.ready = st.ready;
     res.recovery.ms = st.ms;
     res.ms.recovery = Date.now() - tRec;

@@ -86,13 +86,30 @@ export function deadlineFactor(): number {
   return factor;
 }
 
+/** The deadline a guard of `ms` really keeps: `ms` times the deadline factor. */
+export function phaseDeadlineMs(ms: number): number {
+  return Math.max(1, Math.round(ms * factor));
+}
+
+/**
+ * The timeout for a wait inside a guarded phase (a server's start: "until it
+ * accepts connections or exits"). It outlasts the guard, so a wait that
+ * never ends is the guard's to end: a harness-error naming the phase and what
+ * was stuck, never a verdict about the database. (A server start that gave up
+ * on its own, at 120 s inside a 150 s phase, made a slow crash recovery on a
+ * loaded machine look like `recovery-failed`.)
+ */
+export function outlastingGuard(ms: number): number {
+  return phaseDeadlineMs(ms) + 10_000;
+}
+
 /**
  * Run `work` as phase `phase` with a deadline of `ms` (times the deadline
  * factor). Resolves with its result, or rejects with a HarnessError after
  * the watchdog ended whatever kept it from finishing (PhaseDeadlineError).
  */
 export function guard<T>(phase: string, ms: number, work: Promise<T> | (() => Promise<T>)): Promise<T> {
-  const deadline = Math.max(1, Math.round(ms * factor));
+  const deadline = phaseDeadlineMs(ms);
   const token = nextToken++;
   const started = Date.now();
   const p = typeof work === 'function' ? work() : work;

@@ -137,13 +137,17 @@ describe('tornlab exec runner (plain directory)', () => {
   });
 
   test('a START that puts a daemon in the background without redirecting its stdio is over when it exits; the daemon serves the load and dies at the cut', async () => {
-    const daemon = (name: string) => `(sleep 0.2; echo "$TORNLAB_PHASE daemon says hi"; exec sleep 1000) & echo $! > "${side}/${name}-$TORNLAB_PHASE"`;
+    // Each daemon speaks after its command has exited, then leaves a mark; the next phase waits
+    // for the mark (a loaded machine may take its time), so "said hi" is certain before the cut.
+    const daemon = (name: string) =>
+      `(sleep 0.2; echo "$TORNLAB_PHASE daemon says hi"; : > "${side}/said-$TORNLAB_PHASE"; exec sleep 1000) & echo $! > "${side}/${name}-$TORNLAB_PHASE"`;
+    const waitFor = (phase: string) => `for i in $(seq 200); do [ -e "${side}/said-${phase}" ] && break; sleep 0.1; done`;
     const r = await runExecCampaign(
       opts(
         {
           start: `${daemon('d')}; env -u TORNLAB_RUN sleep 1000 & echo $! > "${side}/s-$TORNLAB_PHASE"; echo started`,
-          load: `sleep 0.5; kill -0 $(cat "${side}/d-start") && kill -0 $(cat "${side}/s-start") && echo alive > "${side}/during-load"; echo 1 >> "$TORNLAB_ACK_FILE"; sleep 1000`,
-          verify: `sleep 0.5; kill -0 $(cat "${side}/d-recover") && echo alive > "${side}/during-verify"; true`,
+          load: `${waitFor('start')}; kill -0 $(cat "${side}/d-start") && kill -0 $(cat "${side}/s-start") && echo alive > "${side}/during-load"; echo 1 >> "$TORNLAB_ACK_FILE"; sleep 1000`,
+          verify: `${waitFor('recover')}; kill -0 $(cat "${side}/d-recover") && echo alive > "${side}/during-verify"; true`,
         },
         { cutAfterAcks: 1 },
       ),

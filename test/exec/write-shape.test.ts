@@ -41,8 +41,12 @@ describeDevice('tornlab exec --write-shape', () => {
   test('the InnoDB-order example on atomic-16k: 16 KiB page writes of data and redo, classified', async () => {
     const dir = path.join(tmp, 'shape');
     const r = await tornlab([...example(path.join(tmp, 'db')), '--profile', 'atomic-16k', '--crashes', '2', '--cut-after-acks', '20', '--write-shape', dir, '--write-shape-page-size', '16k']);
-    expect(r.code).toBe(0);
+    // The example has no doublewrite and its data pages sit off the 16 KiB boundary, so a cut
+    // that catches a page write in flight may tear it: a true finding (exit 1), which timing
+    // decides. Either way the write shape must be whole, and a finding needs split page writes.
+    expect([0, 1]).toContain(r.code);
     const run = JSON.parse(fs.readFileSync(path.join(dir, 'write-shape.json'), 'utf8')) as WriteShapeRun;
+    if (r.code === 1) expect(run.cycles.reduce((n, c) => n + c.phases[0].split, 0)).toBeGreaterThan(0);
     expect(run.settings['page size']).toBe('16 KiB (--write-shape-page-size)');
     expect(run.cycles.map((c) => c.replayId)).toEqual(['exec:seed=1:cycle=0', 'exec:seed=1:cycle=1']);
     for (const c of run.cycles) {
