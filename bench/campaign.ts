@@ -67,8 +67,8 @@ function scratchVsDelta(cells: CellSpec[]): number {
 async function main(): Promise<void> {
   const crashes = Number(process.argv[2] ?? DEFAULT_CAMPAIGN.crashes);
   const costTxns = Number(process.argv[3] ?? 20000);
-  const cells = expandCampaign(parseCampaign(JSON.stringify({ ...DEFAULT_CAMPAIGN, crashes, controls: false }), 'default.json'));
-  const all = expandCampaign(parseCampaign(JSON.stringify({ ...DEFAULT_CAMPAIGN, crashes }), 'default.json'));
+  const cells = expandCampaign(parseCampaign(JSON.stringify({ ...DEFAULT_CAMPAIGN, costTxns: undefined, crashes, controls: false }), 'default.json'));
+  const all = expandCampaign(parseCampaign(JSON.stringify({ ...DEFAULT_CAMPAIGN, costTxns: undefined, crashes }), 'default.json'));
   if (process.argv.includes('--compare-only')) {
     if (scratchVsDelta(all) > 0) process.exitCode = 1;
     return;

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tornlab-bench-shards-'));
   try {
     const file = path.join(dir, 'campaign.json');
-    fs.writeFileSync(file, JSON.stringify({ ...DEFAULT_CAMPAIGN, crashes }));
+    fs.writeFileSync(file, JSON.stringify({ ...DEFAULT_CAMPAIGN, costTxns: undefined, crashes }));
     console.log(`default campaign, ${crashes} crash states per cell, controls included; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)}`);
     const wall: Record<number, number> = {};
     for (const n of [1, 2, 4]) {

@@ -106,6 +106,10 @@ export interface CutPointFields {
   /** Blocks at risk at the cut, and the writes they belong to (lba+nlb). */
   pendingBlocks: number;
   pendingLbas: string[];
+  /** The write that made an armed cut strike, as `lba+nlb` (absent when the cut came otherwise). */
+  triggerWrite?: string;
+  /** The crash state tears that write on purpose (src/device/power-loss.ts tearWrite): `--crash-at unprotected`. */
+  tornOnPurpose?: boolean;
 }
 
 /** A cycle's cut record: what triggered it and the device's state at that instant; `T` names the engine's triggers. */
@@ -125,6 +129,7 @@ export function recordCutPoint(cut: CutPointFields, point: CutInfo): void {
   cut.pendingWrites = point.pendingWrites;
   cut.pendingBlocks = point.pendingBlocks;
   cut.pendingLbas = point.pendingLbas;
+  if (point.trigger) cut.triggerWrite = `${point.trigger.lba}+${point.trigger.nlb}`;
 }
 
 /** p50/p99 of wall-clock commit latencies (whole microseconds), by the one percentile rule. */

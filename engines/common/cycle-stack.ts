@@ -108,8 +108,10 @@ export interface RecoveryMount {
 }
 
 /** Mount the crash image of the cut device the survivor choice gives (e2fsck -p first) and record the fsck. */
-export async function mountCrashImage(res: CycleRecord, cut: HostedDevice, cyclePrng: Prng, o: CycleMount & { fsckMs: number }): Promise<RecoveryMount> {
-  const rec = await guard('fsck', o.fsckMs, remountCrashImage(cut, survivorsFrom(cyclePrng.fork('survivors')), { fs: o.fs, mountOptions: o.mountOptions, ledger: o.ledger }));
+export async function mountCrashImage(res: CycleRecord, cut: HostedDevice, cyclePrng: Prng, o: CycleMount & { fsckMs: number; tear?: { lba: number; nlb: number } }): Promise<RecoveryMount> {
+  // The seeded survivors, with the cut's trigger write torn on purpose when the caller aims at it.
+  const survivors = { ...survivorsFrom(cyclePrng.fork('survivors')), ...(o.tear ? { tear: o.tear } : {}) };
+  const rec = await guard('fsck', o.fsckMs, remountCrashImage(cut, survivors, { fs: o.fs, mountOptions: o.mountOptions, ledger: o.ledger }));
   res.cut.changedBlocks = rec.changedBlocks;
   res.recovery.fsckCode = rec.fsck?.code ?? 0;
   res.recovery.fsckOutput = rec.fsck?.output ?? '';

@@ -503,7 +503,16 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     if (stack.fuse!.isCut) return;
     res.cut.dirtyBytesAtLeast = cfg.crashAt === 'unprotected' ? cfg.pageSize : cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
     await stack.fuse!.resetMaxDirty();
-    const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: cfg.pageSize, notAtomicWrites: cfg.crashAt === 'unprotected' });
+    // unprotected: a page write the device does not cover. With O_DIRECT each page write is one request
+    // of the page size, so larger requests (redo log writes, whose torn tail recovery expects) do not
+    // cut; with fsync page-cache writeback merges pages, so any size does.
+    const unprotected = cfg.crashAt === 'unprotected';
+    const onePagePerRequest = unprotected && cfg.flushMethod !== 'fsync';
+    // ... and only inside InnoDB's paged files (tablespaces, ibdata1), by their extents: never a redo log write.
+    const blockBytes = getProfile(cfg.profile).identify.namespace.lbaDataSize;
+    const paged = new Set(mapped?.files.filter((f) => f.pageSize).map((f) => f.file) ?? []);
+    const withinBlocks = unprotected && mapped ? mapped.extents.filter((e) => paged.has(e.file)).map((e): [number, number] => [Math.floor(e.physical / blockBytes), Math.ceil(e.length / blockBytes)]) : undefined;
+    const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: cfg.pageSize, ...(onePagePerRequest ? { maxWriteBytes: cfg.pageSize } : {}), ...(withinBlocks ? { withinBlocks } : {}), notAtomicWrites: unprotected });
     // innodb_max_dirty_pages_pct=0: the page cleaner flushes every dirty page, in batches.
     const flushed = (async () => {
       await ctl.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
@@ -527,7 +536,12 @@ function exitWords(code: number | null | undefined): string {
 
 async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: MariadbDeadlines, probe: CycleProbe): Promise<void> {
   const tRec = Date.now();
-  const mounted = await mountCrashImage(res, cut, cyclePrng, { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger, fsckMs: d.fsck });
+  // --crash-at unprotected: the crash state tears the page write the cut struck at (a legal outcome of a
+  // write the device does not cover), so that whether InnoDB notices is what the cycle measures.
+  const trigger = res.cut.trigger === 'unprotected' ? res.cut.triggerWrite?.split('+').map(Number) : undefined;
+  const tear = trigger ? { lba: trigger[0], nlb: trigger[1] } : undefined;
+  if (tear) res.cut.tornOnPurpose = true;
+  const mounted = await mountCrashImage(res, cut, cyclePrng, { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger, fsckMs: d.fsck, tear });
   let tVer = 0;
   const server = newServer(cfg, ledger, mounted.rec.stack.mountPoint!, { ...serverSettings(cfg), ...probe.settings });
   try {

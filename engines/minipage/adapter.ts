@@ -4,16 +4,16 @@
  * and say what each mode promises on each device profile.
  */
 import { DEFAULT_WINDOW_MS, type CellSpec } from '../../src/crash/cell';
-import { warmupTxnsFor, type CostFigures, type EngineAdapter, type WorkloadRun } from '../../src/crash/adapter';
+import { checkpointSweepOf, warmupTxnsFor, type CheckpointSweepPoint, type CostFigures, type EngineAdapter, type WorkloadRun } from '../../src/crash/adapter';
 import type { Expectation } from '../../src/report/schema';
 import { NON_OK } from '../../src/crash/verdict';
 import { NvmeDevice } from '../../src/device/device';
 import { isPowerFailAtomic, powerFailAtomicity } from '../../src/device/identify';
 import { getProfile, parseFaults } from '../../src/device/profiles';
-import { EngineConfig, RunConfig, runWorkload } from './driver';
+import { DEFAULT_CHECKPOINT_EVERY, EngineConfig, RunConfig, SteadyCosts, runWorkload } from './driver';
 import { COMMIT_METHODS } from './commit-durability';
 import { MiniPageEngine } from './engine';
-import { PROTECTION_MODES, ProtectionMode, computeLayout } from './layout';
+import { DEFAULT_WAL_BYTES, PROTECTION_MODES, ProtectionMode, computeLayout } from './layout';
 import { VALID_PAGE_SIZES } from './page';
 import { pageLba } from './protections';
 import { verifyCrashState } from './verify';
@@ -122,6 +122,25 @@ export const minipageAdapter: EngineAdapter = {
     const per = (v: number) => (s.commits > 0 ? v / s.commits : 0);
     const byTag: Record<string, number> = {};
     for (const [t, v] of Object.entries(s.byTag)) byTag[t] = per(v);
+    // fpw: how the images' share of the WAL falls as checkpoints get rarer (PostgreSQL's documented trade-off).
+    // The first point is this run, at the cell's own interval.
+    const sweepPoint = (every: number, r: SteadyCosts): CheckpointSweepPoint => {
+      const wal = r.byTag.wal + r.byTag.fpi;
+      return { checkpointEvery: every, txns: r.txns, checkpoints: r.checkpoints, fpiShare: wal > 0 ? r.byTag.fpi / wal : 0, walBytesPerTxn: r.commits > 0 ? wal / r.commits : 0 };
+    };
+    const sweepRun = (p: ReturnType<typeof checkpointSweepOf>[number]): SteadyCosts => {
+      const config = runConfigOf({ ...cell, txns: p.warmupTxns + p.txns });
+      config.engine.walBytes = (config.engine.walBytes ?? DEFAULT_WAL_BYTES) * p.walScale;
+      return runWorkload({ ...config, checkpointEvery: p.checkpointEvery, capture: 'none', measureFrom: p.warmupTxns }).steady!;
+    };
+    const every = cell.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+    const checkpointSweep: CheckpointSweepPoint[] | undefined =
+      cell.mode === 'fpw'
+        ? [
+            sweepPoint(every, s),
+            ...checkpointSweepOf(cell.costTxns!, every).map((p) => sweepPoint(p.checkpointEvery, sweepRun(p))),
+          ]
+        : undefined;
     return {
       txns: s.txns,
       warmupTxns: s.warmupTxns,
@@ -130,6 +149,7 @@ export const minipageAdapter: EngineAdapter = {
       commitLatencyUs: s.commitLatencyUs,
       evictions: s.evictions,
       checkpoints: s.checkpoints,
+      ...(checkpointSweep ? { checkpointSweep } : {}),
       wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9,
     };
   },

@@ -78,6 +78,9 @@ export interface SteadyCosts {
   checkpoints: number;
 }
 
+/** Transactions between checkpoints when a run names none. */
+export const DEFAULT_CHECKPOINT_EVERY = 40;
+
 /** Blocks of the neighbour's region (cycled through). */
 const NEIGHBOUR_BLOCKS = 4096;
 
@@ -158,7 +161,7 @@ export function runWorkload(config: RunConfig): RunResult {
   const nsze = nb ? dbBlocks + NEIGHBOUR_BLOCKS : dbBlocks;
   let neighbourAt = 0;
   const groupSize = config.groupSize ?? 4;
-  const checkpointEvery = config.checkpointEvery ?? 40;
+  const checkpointEvery = config.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
   if (!(Number.isInteger(groupSize) && groupSize >= 1)) throw new BadInputError(`groupSize must be an integer >= 1`);
   if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 1)) throw new BadInputError(`checkpointEvery must be an integer >= 1`);
   const wl = createWorkload(config.workload);

@@ -65,10 +65,13 @@ function alignUp(v: number, a: number): number {
 }
 
 /** Compute the layout for a device block size; throws BadInputError if it does not fit the namespace. */
+/** The WAL area when a run names none: 1 MiB (a checkpoint starts when half of it is in use). */
+export const DEFAULT_WAL_BYTES = 1024 * 1024;
+
 export function computeLayout(opts: LayoutOptions, blockSize: number, nsze: number): Layout {
   const pageSize = checkPageSize(opts.pageSize);
   if (pageSize % blockSize !== 0) throw new BadInputError(`page size ${pageSize} is not a multiple of the device block size ${blockSize}`);
-  const walBytes = opts.walBytes ?? 1024 * 1024;
+  const walBytes = opts.walBytes ?? DEFAULT_WAL_BYTES;
   const dwPages = opts.dwPages ?? 16;
   const maxPages = opts.maxPages ?? 256;
   if (!(Number.isInteger(walBytes) && walBytes >= 64 * 1024)) throw new BadInputError(`walBytes must be an integer >= 65536, got ${walBytes}`);

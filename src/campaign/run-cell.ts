@@ -24,7 +24,7 @@ import { fingerprint, owns, Shard } from '../crash/shard';
 import type { ShardPart } from './shard-parts';
 import type { CellResult, Expectation, NonOkState } from '../report/schema';
 import { CellSpec, COMMIT_METHODS, SCALE_KEYS, STRATEGIES, modeLabel } from '../crash/cell';
-import { EngineAdapter, RunMetrics, WorkloadRun } from '../crash/adapter';
+import { CostFigures, EngineAdapter, RunMetrics, WorkloadRun } from '../crash/adapter';
 import { isFinding, isHarnessVerdict, NON_OK } from '../crash/verdict';
 import { getAdapter } from './engines';
 import { captureRun, judgeStates, replayIdOf, StateResult } from './evaluate';
@@ -44,6 +44,8 @@ export interface RunCellOptions {
   findingsCap?: number;
   /** Judge only the crash states (and cost run) this shard owns. */
   shard?: Shard;
+  /** The cell's cost run, already started (startCostRuns); without it runCell runs its own. */
+  costs?: Promise<CostFigures>;
 }
 
 export interface CellOutcome {
@@ -113,69 +115,126 @@ function workerScript(): string {
 /**
  * Long-lived worker threads, shared by every cell of a process (starting a
  * worker costs ~100 ms of module loading). Workers are unref'd: an idle pool
- * never keeps the process alive.
+ * never keeps the process alive. Two pools: `judgePool` judges shares of a
+ * cell's crash states; `costPool` runs cost runs (long crash-free workloads),
+ * so that a campaign's cost runs overlap every cell's judging instead of
+ * waiting behind it.
  */
 interface PoolWorker {
   worker: Worker;
-  busy: boolean;
+  /** Jobs posted and not answered yet (a worker takes them one after another); the worker is ref'd while > 0. */
+  pending: number;
 }
-const pool: PoolWorker[] = [];
+type Pool = PoolWorker[];
+const judgePool: Pool = [];
+const costPool: Pool = [];
 let nextJob = 1;
 
-function poolWorker(i: number): PoolWorker {
+/** A job for a pool worker (src/campaign/worker.ts): judge a share of states, or run a cell's cost run. */
+export type PoolJob = { kind: 'states'; cell: CellSpec; states: PlannedState[] } | { kind: 'costs'; cell: CellSpec };
+
+function poolWorker(pool: Pool, i: number): PoolWorker {
   while (pool.length <= i) {
     const worker = new Worker(workerScript());
     worker.unref();
-    pool.push({ worker, busy: false });
+    pool.push({ worker, pending: 0 });
   }
   return pool[i];
 }
 
-/** Stop the pool's threads (tests call this; the CLI just exits). */
+/** Stop the pools' threads (tests call this; the CLI just exits). */
 export async function closeWorkerPool(): Promise<void> {
-  const all = pool.splice(0);
+  const all = [...judgePool.splice(0), ...costPool.splice(0)];
   await Promise.all(all.map((p) => p.worker.terminate()));
 }
 
-function runOnWorker(i: number, cell: CellSpec, states: PlannedState[], onProgress: (done: number, verdicts: Record<string, number>) => void): Promise<StateResult[]> {
-  const pw = poolWorker(i);
+/** Post one job to worker `i` of `pool`; resolves with the job's result (progress messages go to onProgress). */
+function postJob<T>(pool: Pool, i: number, job: PoolJob, onProgress?: (done: number, verdicts: Record<string, number>) => void): Promise<T> {
+  const pw = poolWorker(pool, i);
   const jobId = nextJob++;
-  pw.busy = true;
-  pw.worker.ref();
-  return new Promise<StateResult[]>((resolve, reject) => {
+  if (pw.pending++ === 0) pw.worker.ref();
+  return new Promise<T>((resolve, reject) => {
     const cleanup = () => {
       pw.worker.off('message', onMessage);
       pw.worker.off('error', onError);
       pw.worker.off('exit', onExit);
-      pw.busy = false;
-      pw.worker.unref();
+      if (--pw.pending === 0) pw.worker.unref();
     };
-    const onMessage = (m: { jobId: number; type: string; done?: number; verdicts?: Record<string, number>; results?: StateResult[]; message?: string }) => {
+    const onMessage = (m: { jobId: number; type: string; done?: number; verdicts?: Record<string, number>; result?: T; message?: string }) => {
       if (m.jobId !== jobId) return;
-      if (m.type === 'progress') onProgress(m.done!, m.verdicts!);
+      if (m.type === 'progress') onProgress?.(m.done!, m.verdicts!);
       else if (m.type === 'done') {
         cleanup();
-        resolve(m.results!);
+        resolve(m.result!);
       } else {
         cleanup();
-        reject(new Error(`crash-state worker failed: ${m.message}`));
+        reject(new Error(`${job.kind === 'costs' ? 'cost-run' : 'crash-state'} worker failed: ${m.message}`));
       }
+    };
+    const drop = () => {
+      const at = pool.indexOf(pw);
+      if (at >= 0) pool.splice(at, 1);
     };
     const onError = (e: Error) => {
       cleanup();
-      pool.splice(pool.indexOf(pw), 1);
+      drop();
       reject(e);
     };
     const onExit = (code: number) => {
       cleanup();
-      pool.splice(pool.indexOf(pw), 1);
-      reject(new Error(`crash-state worker exited with ${code}`));
+      drop();
+      reject(new Error(`${job.kind === 'costs' ? 'cost-run' : 'crash-state'} worker exited with ${code}`));
     };
     pw.worker.on('message', onMessage);
     pw.worker.on('error', onError);
     pw.worker.on('exit', onExit);
-    pw.worker.postMessage({ jobId, cell, states });
+    pw.worker.postMessage({ jobId, job });
   });
+}
+
+/**
+ * The shard item of a cell's cost run, `costs:<cell id>` (src/crash/shard.ts),
+ * or none when the cell has no cost run.
+ */
+function costItemOf(cell: CellSpec, adapter: EngineAdapter): string[] {
+  return cell.costTxns && adapter.costRun ? [`costs:${cellId({ ...cell, mode: modeLabel(cell) })}`] : [];
+}
+
+/** Does this shard (or an unsharded run) run the cell's cost run? */
+export function ownsCostRun(cell: CellSpec, shard?: Shard): boolean {
+  const item = costItemOf(cell, getAdapter(cell.engine));
+  return item.length > 0 && owns(shard, item[0]);
+}
+
+/**
+ * Start the cost runs of `cells` (those this shard owns) on the cost pool,
+ * `concurrency` at a time, in cell order; the result maps a cell's index to
+ * its cost run, for RunCellOptions.costs. The figures do not depend on the
+ * thread (a cost run is a function of its cell alone).
+ */
+export function startCostRuns(cells: readonly CellSpec[], opts: { shard?: Shard; concurrency: number }): Map<number, Promise<CostFigures>> {
+  const queue = cells.map((cell, index) => ({ cell: validateCell(cell), index })).filter((c) => ownsCostRun(c.cell, opts.shard));
+  const out = new Map<number, Promise<CostFigures>>();
+  const settle = new Map<number, { resolve: (c: CostFigures) => void; reject: (e: unknown) => void }>();
+  for (const q of queue) {
+    const p = new Promise<CostFigures>((resolve, reject) => settle.set(q.index, { resolve, reject }));
+    // A campaign that fails before it awaits a cost run must not also report it as unhandled.
+    p.catch(() => undefined);
+    out.set(q.index, p);
+  }
+  let next = 0;
+  const slot = async (i: number) => {
+    while (next < queue.length) {
+      const q = queue[next++];
+      try {
+        settle.get(q.index)!.resolve(await postJob<CostFigures>(costPool, i, { kind: 'costs', cell: q.cell }));
+      } catch (e) {
+        settle.get(q.index)!.reject(e);
+      }
+    }
+  };
+  for (let i = 0; i < Math.max(1, Math.min(opts.concurrency, queue.length)); i++) void slot(i);
+  return out;
 }
 
 export function defaultWorkers(): number {
@@ -270,9 +329,14 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
   const ownedIdx = planIds.map((_, i) => i).filter((i) => owns(opts.shard, planIds[i]));
   const states = ownedIdx.length === plan.states.length ? plan.states : ownedIdx.map((i) => plan.states[i]);
   const id = cellId({ ...cell, mode: modeLabel(cell) });
-  const costItem = cell.costTxns && adapter.costRun ? [`costs:${id}`] : [];
+  const costItem = costItemOf(cell, adapter);
   const ownedCost = costItem.filter((c) => owns(opts.shard, c));
-  const workers = Math.max(1, Math.min(opts.workers ?? defaultWorkers(), Math.ceil(states.length / 50) || 1));
+  // The cost run: one the caller started (startCostRuns), else on the cost pool beside the judging
+  // when there are workers, else in this thread after it.
+  const workersOpt = opts.workers ?? defaultWorkers();
+  let costs: Promise<CostFigures> | undefined = ownedCost.length > 0 ? (opts.costs ?? (workersOpt > 1 ? postJob<CostFigures>(costPool, 0, { kind: 'costs', cell }) : undefined)) : undefined;
+  costs?.catch(() => undefined);
+  const workers = Math.max(1, Math.min(workersOpt, Math.ceil(states.length / 50) || 1));
   // Contiguous shares keep each worker's captured points together. Share 0 is judged in this
   // thread, on the run planning already captured; the others go to pool workers.
   const shares: PlannedState[][] = Array.from({ length: workers }, (_, i) => states.slice(Math.floor((i * states.length) / workers), Math.floor(((i + 1) * states.length) / workers)));
@@ -286,7 +350,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
     for (const w of verdicts) for (const [k, n] of Object.entries(w)) sum[k] = (sum[k] ?? 0) + n;
     opts.onProgress({ done: done.reduce((a, b) => a + b, 0), total: states.length, verdicts: sum });
   };
-  const remote = shares.slice(1).map((share, i) => runOnWorker(i, cell, share, (d, v) => progress(i + 1, d, v)));
+  const remote = shares.slice(1).map((share, i) => postJob<StateResult[]>(judgePool, i, { kind: 'states', cell, states: share }, (d, v) => progress(i + 1, d, v)));
   // Judge share 0 here; a rejected remote share must not go unobserved meanwhile.
   remote.forEach((p) => p.catch(() => undefined));
   const local = judgeStates(cell, run, spaces, shares[0], (d, v) => progress(0, d, v));
@@ -297,7 +361,8 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
     verdictCounts[r.verdict] = (verdictCounts[r.verdict] ?? 0) + 1;
     if (r.verdict !== 'ok') findings.push({ replayId: r.replayId, verdict: r.verdict, detail: r.detail });
   }
-  const costs = ownedCost.length > 0 ? adapter.costRun!(cell) : undefined;
+  if (ownedCost.length > 0 && !costs) costs = Promise.resolve(adapter.costRun!(cell));
+  const costFigures = costs ? await costs : undefined;
   const { coverage, first } = coverageOf(adapter.windowsFor?.(cell) ?? [], windows, states, results, (i) => ownedIdx[i]);
   const spec = cell.sabotage ? adapter.sabotages?.[cell.sabotage] : undefined;
   const control = spec
@@ -322,7 +387,7 @@ export async function runCell(input: CellSpec, opts: RunCellOptions = {}): Promi
     expectation,
     coverage,
     control,
-    ...(costs ? { costs } : {}),
+    ...(costFigures ? { costs: costFigures } : {}),
   };
   const result = buildCellResult(m, opts.findingsCap);
   // The part keeps the latency summary (what buildCellResult derives), not one number per commit.

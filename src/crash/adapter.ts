@@ -32,8 +32,39 @@ export interface CostFigures {
   commitLatencyUs: { p50: number; p99: number };
   evictions: number;
   checkpoints: number;
+  /**
+   * Engines with full-page images (fpw): this run's point, then the same
+   * workload again at longer checkpoint intervals in shorter runs
+   * (checkpointSweepOf), to measure how the images' share of WAL bytes falls
+   * as checkpoints get rarer.
+   */
+  checkpointSweep?: CheckpointSweepPoint[];
   /** Wall-clock seconds of the run and transactions per second (the simulator's speed). */
   wallSeconds: number;
+}
+
+/** One point of CostFigures.checkpointSweep. */
+export interface CheckpointSweepPoint {
+  checkpointEvery: number;
+  txns: number;
+  /** Checkpoints the run took: a full WAL starts one before the interval ends. */
+  checkpoints: number;
+  /** Full-page-image bytes / (full-page-image + other WAL bytes). */
+  fpiShare: number;
+  /** WAL bytes (records and images) per committed transaction. */
+  walBytesPerTxn: number;
+}
+
+/**
+ * The sweep of a cell's cost run: 4x and 16x its checkpoint interval, a tenth
+ * of its length (at least 5,000 transactions). The WAL grows by the same
+ * factor (`walScale`), as PostgreSQL's max_wal_size is raised with
+ * checkpoint_timeout: otherwise a full WAL, not the interval, would set when
+ * checkpoints happen.
+ */
+export function checkpointSweepOf(costTxns: number, checkpointEvery: number): { checkpointEvery: number; walScale: number; txns: number; warmupTxns: number }[] {
+  const txns = Math.max(5000, Math.ceil(costTxns / 10));
+  return [4, 16].map((f) => ({ checkpointEvery: checkpointEvery * f, walScale: f, txns, warmupTxns: Math.max(warmupTxnsFor(txns), 2 * checkpointEvery * f) }));
 }
 
 /** Warm-up of a cost run: a tenth of it, at least 1000 transactions (past any load phase at default scale). */

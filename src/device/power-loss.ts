@@ -234,6 +234,25 @@ export function sampleChoice(space: ChoiceSpace, prng: Prng): Choice {
   });
 }
 
+/**
+ * The choice `choice` with one write torn on purpose: of the blocks
+ * [lba, lba+nlb) that land per block (their own 'block' digits), the first
+ * half ends with its newest pending version and the rest with none landed
+ * (the value before the cut's pending writes). A legal outcome of the space
+ * (each digit keeps a value of its radix); blocks of an atomic write ('group'
+ * digits) are left as chosen, since no choice may tear those. A cut aimed at a
+ * write the device does not cover uses it so the crash state holds the tear
+ * the cut was aimed at, instead of leaving it to a coin per block.
+ */
+export function tearWrite(space: ChoiceSpace, choice: Choice, write: { lba: number; nlb: number }): Choice {
+  const out = choice.slice();
+  const own = space.digits.map((d, i) => ({ d, i })).filter((x): x is { d: Extract<Digit, { kind: 'block' }>; i: number } => x.d.kind === 'block' && x.d.lba >= write.lba && x.d.lba < write.lba + write.nlb);
+  if (own.length < 2) return out;
+  const half = Math.ceil(own.length / 2);
+  own.forEach(({ d, i }, k) => (out[i] = k < half ? d.versions.length : 0));
+  return out;
+}
+
 interface Resolved {
   /** The version the block ends with; undefined = the durable value. */
   write?: PendingWrite;

@@ -93,6 +93,18 @@ export interface CutTrigger {
    */
   minWriteBytes?: number;
   /**
+   * Only a write request of at most this many bytes may trigger the cut (a
+   * database writing its pages with O_DIRECT sends each page as one request;
+   * its log writes come larger, and a torn log tail is not what the cut aims at).
+   */
+  maxWriteBytes?: number;
+  /**
+   * Only a write that lies inside one of these block ranges ([lba, nlb],
+   * device blocks) may trigger the cut: e.g. the extents of a database's
+   * paged files, so that a log write is never the one the cut aims at.
+   */
+  withinBlocks?: [number, number][];
+  /**
    * Only a write the device does not promise to land atomically on power loss
    * (src/device/identify.ts isPowerFailAtomic: larger than the unit, or across
    * an atomic boundary) may trigger the cut: a cut aimed at the writes an
@@ -123,8 +135,10 @@ export class FuseFile {
   private held: (() => void)[] = [];
   private failers: (() => void)[] = [];
   private fuse: FuseInstance | undefined;
-  private armed: { remaining: number; dirtyBytes: number; minWrite: number; notAtomic: boolean; resolve: (p: CrashPoint) => void } | undefined;
+  private armed: { remaining: number; dirtyBytes: number; minWrite: number; maxWrite: number; within?: [number, number][]; notAtomic: boolean; resolve: (p: CrashPoint) => void } | undefined;
   private crashPoint: CrashPoint | undefined;
+  /** The write request whose service made an armed cut strike (device blocks), if one did. */
+  private triggerBlocks: { lba: number; nlb: number } | undefined;
   private cutListeners: ((p: CrashPoint) => void)[] = [];
   private trace: (WriteTrace & { truncated: boolean }) | undefined;
 
@@ -200,6 +214,8 @@ export class FuseFile {
         remaining: trigger.afterWrites === undefined ? Infinity : Math.max(1, Math.floor(trigger.afterWrites)),
         dirtyBytes: trigger.dirtyBytesAtLeast ?? Infinity,
         minWrite: trigger.minWriteBytes ?? 0,
+        maxWrite: trigger.maxWriteBytes ?? Infinity,
+        within: trigger.withinBlocks,
         notAtomic: trigger.notAtomicWrites ?? false,
         resolve,
       };
@@ -323,13 +339,21 @@ export class FuseFile {
     const a = this.armed;
     if (!a || this.gate !== 'serving') return;
     a.remaining--;
-    if (len < a.minWrite) return;
-    if (a.notAtomic) {
-      const bs = this.device.blockSize;
-      const lba = Math.floor(pos / bs);
-      if (isPowerFailAtomic(powerFailAtomicity(this.device.profile.identify), lba, Math.ceil((pos + len) / bs) - lba)) return;
+    if (len < a.minWrite || len > a.maxWrite) return;
+    const bs = this.device.blockSize;
+    const lba = Math.floor(pos / bs);
+    const nlb = Math.ceil((pos + len) / bs) - lba;
+    if (a.within && !a.within.some(([at, n]) => lba >= at && lba + nlb <= at + n)) return;
+    if (a.notAtomic && isPowerFailAtomic(powerFailAtomicity(this.device.profile.identify), lba, nlb)) return;
+    if (a.remaining <= 0 || dirty >= a.dirtyBytes) {
+      this.triggerBlocks = { lba, nlb };
+      this.cut();
     }
-    if (a.remaining <= 0 || dirty >= a.dirtyBytes) this.cut();
+  }
+
+  /** The write that made an armed cut strike, in device blocks (undefined: the cut came otherwise). */
+  get triggerWrite(): { lba: number; nlb: number } | undefined {
+    return this.triggerBlocks;
   }
 
   private serveRead(buf: Buffer, len: number, pos: number): number {

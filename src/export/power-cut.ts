@@ -17,7 +17,7 @@ import { CutInfo, HostedDevice, SurvivorSpec } from './device-host/client';
 export type { SurvivorSpec } from './device-host/client';
 
 /** The survivor choice drawn from a fresh seeded stream (the stream is rebuilt in the device host). */
-export function survivorsFrom(prng: Prng): SurvivorSpec {
+export function survivorsFrom(prng: Prng): Extract<SurvivorSpec, { seed: number }> {
   return { seed: prng.seed, label: prng.label };
 }
 

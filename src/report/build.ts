@@ -268,6 +268,7 @@ function roundCosts(c: CostsEntry & { wallSeconds?: number }): CostsEntry {
     commitLatencyUs: { p50: c.commitLatencyUs.p50, p99: c.commitLatencyUs.p99 },
     evictions: c.evictions,
     checkpoints: c.checkpoints,
+    ...(c.checkpointSweep ? { checkpointSweep: c.checkpointSweep.map((p) => ({ checkpointEvery: p.checkpointEvery, txns: p.txns, checkpoints: p.checkpoints, fpiShare: r(p.fpiShare), walBytesPerTxn: r(p.walBytesPerTxn) })) } : {}),
   };
 }
 

@@ -182,7 +182,8 @@ export function controlsTable(report: Report): { header: string[]; rows: { cell:
  *    (MySQL/InnoDB on 16 KiB atomic-write devices, innodb_doublewrite=OFF, e.g. the Percona and
  *    ScaleFlux write-ups: about half the write I/O);
  *  - fpw's full page images: their share of WAL bytes falls as the checkpoint interval grows
- *    (PostgreSQL documentation, "WAL Configuration": fewer first-touches per checkpoint).
+ *    (PostgreSQL documentation, "WAL Configuration": fewer first-touches per checkpoint),
+ *    measured by the cost run's checkpoint sweep (the cell's interval, 4x and 16x it).
  * A ratio far from its anchor carries an explanation.
  */
 export function costsTables(report: Report, multiEngine: boolean): { header: string[]; rows: { cell: CellResult; values: string[] }[]; anchors: string[][] } | undefined {
@@ -224,7 +225,20 @@ export function costsTables(report: Report, multiEngine: boolean): { header: str
     if (fpw) {
       const t = fpw.costs!.perTxn.byTag;
       const share = (t.fpi ?? 0) / Math.max(1, (t.fpi ?? 0) + (t.wal ?? 0));
-      anchors.push([label, 'fpw: full-page-image share of WAL bytes', `${(100 * share).toFixed(0)}%`, 'falls as the checkpoint interval grows', `at this cell's checkpoint interval; with ${fpw.costs!.checkpoints} checkpoints in ${fmtCount(fpw.costs!.txns)} txns`]);
+      const sweep = fpw.costs!.checkpointSweep ?? [];
+      if (sweep.length > 1) {
+        const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
+        const falls = sweep.every((p, i) => i === 0 || p.fpiShare < sweep[i - 1].fpiShare);
+        anchors.push([
+          label,
+          `fpw: full-page-image share of WAL bytes, checkpoint every ${sweep.map((p) => p.checkpointEvery).join(' / ')} txns`,
+          sweep.map((p) => pct(p.fpiShare)).join(' / '),
+          'falls as the checkpoint interval grows',
+          `${falls ? 'falls' : 'far: it does not fall (fewer checkpoints should mean fewer first touches of a page; look at the workload\'s page reuse)'}: WAL ${sweep.map((p) => fmtCount(Math.round(p.walBytesPerTxn))).join(' / ')} B/txn, a checkpoint every ${sweep.map((p) => (p.checkpoints > 0 ? fmtCount(Math.round(p.txns / p.checkpoints)) : '-')).join(' / ')} txns as run (a full WAL starts one early; the WAL area grows with the interval; the longer intervals from ${fmtCount(sweep[1].txns)}-txn runs)`,
+        ]);
+      } else {
+        anchors.push([label, 'fpw: full-page-image share of WAL bytes', `${(100 * share).toFixed(0)}%`, 'falls as the checkpoint interval grows', `at this cell's checkpoint interval only; with ${fpw.costs!.checkpoints} checkpoints in ${fmtCount(fpw.costs!.txns)} txns`]);
+      }
     }
   }
   return { header: ['cell', 'txns', 'host B/txn', 'page', 'doublewrite', 'wal', 'fpi', 'meta', 'flushes/txn', 'FUA/txn', 'NAND B/txn', 'commit p50 / p99 us'], rows, anchors };

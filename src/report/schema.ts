@@ -176,6 +176,8 @@ export interface CostsEntry {
   commitLatencyUs: LatencySummary;
   evictions: number;
   checkpoints: number;
+  /** fpw cells: the full-page images' share of WAL bytes at longer checkpoint intervals (src/crash/adapter.ts checkpointSweepOf). */
+  checkpointSweep?: { checkpointEvery: number; txns: number; checkpoints: number; fpiShare: number; walBytesPerTxn: number }[];
 }
 
 export interface WindowCoverageEntry {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { createDevice, CrashPoint } from '../../src/device/device';
 import { NO_FAULTS, getProfile, parseFaults } from '../../src/device/profiles';
-import { buildCrashImage, choiceAt, choiceSpace, CrashImage, enumerateChoices, sampleChoice, ChoiceSpace } from '../../src/device/power-loss';
+import { buildCrashImage, choiceAt, choiceSpace, CrashImage, enumerateChoices, sampleChoice, ChoiceSpace, tearWrite } from '../../src/device/power-loss';
 import { Prng } from '../../src/util/prng';
 import { Op, opArb, runScript, stamp, stampOf, WriteLog, FlushLog } from './helpers';
 
@@ -273,5 +273,36 @@ describe('determinism', () => {
       return { counters: JSON.stringify(dev.counters), choice: c.join(','), hash: require('crypto').createHash('sha256').update(bytes).digest('hex'), seq: point.seq };
     };
     expect(run()).toEqual(run());
+  });
+});
+
+describe('tearWrite: a crash state aimed at one write the device does not cover', () => {
+  test.each(['consumer-tlc', 'atomic-16k'])('%s: the write lands half new, half old; an atomic write is never torn', (profile) => {
+    const dev = createDevice({ profile, seed: 5, nsze: NSZE });
+    const bs = dev.blockSize;
+    dev.write(8, stamp(1, 4, bs));
+    dev.flush();
+    // Across the 16 KiB boundary at LBA 12 (blocks 10..13): unprotected on both profiles.
+    dev.write(10, stamp(2, 4, bs));
+    // Inside one 16 KiB unit (blocks 16..19): atomic on atomic-16k only.
+    dev.write(16, stamp(3, 4, bs));
+    const space = choiceSpace(dev.powerCut());
+    const writeNos = (choice: number[], lbas: number[]) => {
+      const img = buildCrashImage(space, choice);
+      return lbas.map((lba) => {
+        const st = stampOf(blockAt(img, lba, bs));
+        return st === 'mixed' ? -1 : st.writeNo;
+      });
+    };
+    for (const seed of [1, 2, 3, 4]) {
+      const sampled = sampleChoice(space, new Prng(seed, 'tear-test'));
+      const torn = tearWrite(space, sampled, { lba: 10, nlb: 4 });
+      torn.forEach((v, i) => expect(v).toBeLessThan(space.digits[i].radix));
+      // Blocks 10 and 11 end with the new write; 12 and 13 keep what they held before it (never written: 0).
+      expect(writeNos(torn, [10, 11, 12, 13])).toEqual([2, 2, 0, 0]);
+      const whole = writeNos(tearWrite(space, sampled, { lba: 16, nlb: 4 }), [16, 17, 18, 19]);
+      if (profile === 'atomic-16k') expect(new Set(whole).size).toBe(1);
+      else expect(whole).toEqual([3, 3, 0, 0]);
+    }
   });
 });

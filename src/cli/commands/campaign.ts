@@ -201,6 +201,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--junit <file>', 'write JUnit XML (one test case per cell)')
     .option('--json', 'print the report JSON on stdout')
     .option('--generated-at <iso>', 'fix the report timestamp (for byte-reproducible reports)')
+    .option('--no-costs', 'skip the cost runs (costTxns): crash states only, minutes faster on the default campaign')
     .option('--only <cell-id>', 'run only the mini-engine cell with this id (as the report and the progress lines name it; repeatable); real-database sections are left out', collect, [])
     .addOption(shardOption())
     .action(async (file: string | undefined, o) => {
@@ -215,6 +216,10 @@ export function registerCampaignCommands(program: Command): void {
       const source = file ?? 'the default campaign';
       const config: CampaignFile = file ? readCampaignFile(file) : parseCampaign(JSON.stringify(DEFAULT_CAMPAIGN), 'default.json');
       checkCampaign(config, source, o.maxCells);
+      if (o.costs === false) {
+        if (config.costTxns === undefined) throw new BadInputError(`--no-costs: ${source} has no cost runs (no costTxns) to skip; drop --no-costs`);
+        delete config.costTxns;
+      }
       const cells = onlyCells(expandCampaign(config), o.only, source);
       for (const c of cells) validateCell(c);
       const realCells = o.only.length > 0 ? [] : expandRealDatabaseCells(config, source);

@@ -40,7 +40,7 @@ export function registerSelftestCommand(program: Command): void {
       if (o.crashes === 0) throw new BadInputError('--crashes 0 judges no crash state, so no control could be caught; give --crashes 1 or more');
       const workers = checkWorkers(o.workers, !!o.forceWorkers);
       if (o.out) prepareOutputDir(o.out, '--out');
-      const config = parseCampaign(JSON.stringify({ ...DEFAULT_CAMPAIGN, controls: false, ...(o.crashes !== undefined ? { crashes: o.crashes } : {}) }), 'default.json');
+      const config = parseCampaign(JSON.stringify({ ...DEFAULT_CAMPAIGN, costTxns: undefined, controls: false, ...(o.crashes !== undefined ? { crashes: o.crashes } : {}) }), 'default.json');
       const { controls, untried } = controlCells(expandCampaign(config), adapter);
       const bar = progressBar('');
       const { report } = await runCampaign(controls, { ...config, selftest: true } as unknown as Record<string, unknown>, {

@@ -26,7 +26,7 @@
  *  5. A request is answered exactly once; a response carries its request id.
  */
 import { CrashPoint, NvmeDevice, createDevice } from '../../device/device';
-import { Choice, buildCrashImage, choiceAt, choiceSpace, powerOn, sampleChoice } from '../../device/power-loss';
+import { Choice, buildCrashImage, choiceAt, choiceSpace, powerOn, sampleChoice, tearWrite } from '../../device/power-loss';
 import { parseFaults } from '../../device/profiles';
 import { BlockStore } from '../../device/store';
 import { isUserError } from '../../util/errors';
@@ -61,7 +61,7 @@ function info(dev: number, h: Held): DeviceInfo {
   return { dev, profile: h.profile, seed: h.device.seed, blockSize: h.device.blockSize, nsze: h.device.nsze };
 }
 
-function cutInfo(p: CrashPoint): CutInfo {
+function cutInfo(p: CrashPoint, trigger?: { lba: number; nlb: number }): CutInfo {
   return {
     seq: p.seq,
     seed: p.seed,
@@ -69,6 +69,7 @@ function cutInfo(p: CrashPoint): CutInfo {
     pendingWrites: p.pending.length,
     pendingBlocks: p.pending.reduce((a, w) => a + w.lbas.length, 0),
     pendingLbas: p.pending.map((w) => `${w.lba}+${w.nlb}`),
+    ...(trigger ? { trigger } : {}),
   };
 }
 
@@ -81,7 +82,10 @@ function fuseOf(h: Held): FuseFile {
 function crashState(point: CrashPoint, s: SurvivorSpec) {
   const space = choiceSpace(point);
   let choice: Choice;
-  if ('seed' in s) choice = sampleChoice(space, new Prng(s.seed, s.label));
+  if ('seed' in s) {
+    choice = sampleChoice(space, new Prng(s.seed, s.label));
+    if (s.tear) choice = tearWrite(space, choice, s.tear);
+  }
   else if ('choice' in s) choice = s.choice;
   else choice = choiceAt(space, BigInt(s.index));
   return { space, choice, image: buildCrashImage(space, choice) };
@@ -131,14 +135,14 @@ async function handle(req: Request): Promise<Responses[Request['op']]> {
       h.fuse = await FuseFile.mount(h.device, req.mountPoint, { tag: req.tag });
       h.fuse.onCut((p) => {
         h.point = p;
-        send({ kind: 'cut', dev: req.dev, cut: cutInfo(p) });
+        send({ kind: 'cut', dev: req.dev, cut: cutInfo(p, h.fuse?.triggerWrite) });
       });
       return { filePath: h.fuse.filePath };
     }
     case 'cut': {
       const h = held(req.dev);
       h.point = h.fuse ? h.fuse.cut() : (h.point ?? h.device.powerCut());
-      return cutInfo(h.point);
+      return cutInfo(h.point, h.fuse?.triggerWrite);
     }
     case 'arm':
       void fuseOf(held(req.dev)).armCut(req.trigger);

@@ -36,6 +36,8 @@ export interface CutInfo {
   pendingBlocks: number;
   /** Writes at risk, as `lba+nlb`. */
   pendingLbas: string[];
+  /** The write whose service made an armed cut strike (absent when the cut came otherwise). */
+  trigger?: { lba: number; nlb: number };
 }
 
 /** When an armed cut strikes (see fuse-file.ts CutTrigger). */
@@ -43,11 +45,13 @@ export interface CutTriggerSpec {
   afterWrites?: number;
   dirtyBytesAtLeast?: number;
   minWriteBytes?: number;
+  maxWriteBytes?: number;
+  withinBlocks?: [number, number][];
   notAtomicWrites?: boolean;
 }
 
 /** Which pending writes survive: a fresh seeded stream, a given choice, or the n-th in enumeration order. */
-export type SurvivorSpec = { seed: number; label: string } | { choice: number[] } | { index: string };
+export type SurvivorSpec = { seed: number; label: string; tear?: { lba: number; nlb: number } } | { choice: number[] } | { index: string };
 
 /** The FUSE export's counters (fuse-file.ts), plus its gate and the requests held since a cut. */
 export type ExportStats = FuseFileStats & {
