@@ -2,7 +2,7 @@
  * The fsync anomaly of issue 13 (item 5), traced. Not a test: an investigation
  * that prints evidence and writes it to a folder.
  *   npm run build && node dist/bench/mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off]
- *     [--flush-method fsync|O_DIRECT] [--page-size 16k] [--set name=value]... [--strace] [--seed S]
+ *     [--flush-method fsync|O_DIRECT] [--page-size 16k] [--crash-at WHERE] [--set name=value]... [--strace] [--seed S]
  *
  * Each cycle is a normal `tornlab mariadb` cycle (engines/mariadb/cycle.ts)
  * with a probe:
@@ -130,7 +130,7 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const out = argv[0];
-  if (!out) throw new Error('usage: mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off] [--flush-method M] [--page-size 16k] [--set k=v]... [--strace] [--seed S]');
+  if (!out) throw new Error('usage: mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off] [--flush-method M] [--page-size 16k] [--crash-at flush|unprotected|first-page|seeded] [--set k=v]... [--strace] [--seed S]');
   let cycles = 4;
   const cfg: MariadbCellConfig = { ...DEFAULT_CELL, profile: 'enterprise-plp', doublewrite: false, flushMethod: 'fsync', seed: 1, crashes: 1 };
   const settings: Record<string, string> = {};
@@ -144,6 +144,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--flush-method') cfg.flushMethod = next() as FlushMethod;
     else if (a === '--seed') cfg.seed = Number(next());
     else if (a === '--page-size') cfg.pageSize = Number(next().replace(/k$/i, '')) * 1024;
+    else if (a === '--crash-at') cfg.crashAt = next() as MariadbCellConfig['crashAt'];
     else if (a === '--strace') strace = true;
     else if (a === '--set') {
       const [k, v] = next().split('=');

@@ -22,7 +22,7 @@ export interface MariadbSection {
   profiles?: ProfileEntry[];
   crashes?: number;
   seed?: number;
-  crashAt?: 'flush' | 'unprotected' | 'seeded';
+  crashAt?: 'flush' | 'unprotected' | 'first-page' | 'seeded';
   flushMethod?: FlushMethod;
   pageSize?: number;
   mkfsOptions?: string[];
@@ -42,7 +42,7 @@ const section: CampaignSection<MariadbCellConfig> = {
       profiles: PROFILE_LIST_SCHEMA,
       crashes: { type: 'integer', minimum: 1, maximum: 1000 },
       seed: { type: 'integer', minimum: 0 },
-      crashAt: { type: 'string', enum: ['flush', 'unprotected', 'seeded'] },
+      crashAt: { type: 'string', enum: ['flush', 'unprotected', 'first-page', 'seeded'] },
       flushMethod: { type: 'string', enum: [...FLUSH_METHODS] },
       pageSize: { type: 'integer', enum: [4096, 8192, 16384, 32768, 65536] },
       mkfsOptions: { type: 'array', items: { type: 'string', minLength: 1 } },

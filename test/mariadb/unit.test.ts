@@ -22,6 +22,10 @@ test('a replay id names the cell and parses back into it', () => {
   const fsOpts = { ...cfg, crashAt: 'unprotected' as const, mkfsOptions: ['-O', 'bigalloc', '-C', '16384'], mountOptions: ['dioread_nolock'] };
   const q = parseMariadbReplayId(replayIdOf(fsOpts, 1));
   expect(q.cfg).toMatchObject({ crashAt: 'unprotected', mkfsOptions: fsOpts.mkfsOptions, mountOptions: fsOpts.mountOptions });
+  // --crash-at first-page (page 0 of a tablespace, torn on purpose) replays as itself.
+  const first = replayIdOf({ ...cfg, crashAt: 'first-page' as const, pageSize: 65536 }, 3);
+  expect(first).toContain(':64k:trx=1:ext4:first-page:seed=');
+  expect(parseMariadbReplayId(first).cfg).toMatchObject({ crashAt: 'first-page', pageSize: 65536 });
 });
 
 const oracle = { lostCommits: [], balanceSum: 100n, expectedSum: 100n, accountRows: 10, inconsistentAccounts: 0, presentTransfers: 5, queryErrors: [], oltpRows: 10, inconsistentBranches: 0 };
