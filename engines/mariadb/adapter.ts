@@ -12,7 +12,7 @@ import { containerUnavailable } from '../../src/export/containers/availability';
 import type { CycleSummary } from '../common/measurements';
 import { mariadbCycleSummary, mariadbMeasurementsOf } from './campaign';
 import { MARIADB_VERSIONS, mariadbImageName } from './container-server';
-import { CellResult, CycleResult, DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, containerMariadbVersion, parseMariadbReplayId, replayIdOf, runMariadbCell, runtimeTag, validateCell } from './cycle';
+import { CRASH_ATS, CellResult, CrashAt, CycleResult, DEFAULT_CELL, FLUSH_METHODS, FlushMethod, MariadbCellConfig, containerMariadbVersion, parseMariadbReplayId, replayIdOf, runMariadbCell, runtimeTag, validateCell } from './cycle';
 import { missingForMariadb } from './runtime';
 import { kib } from '../common/cycle-result';
 
@@ -22,7 +22,7 @@ export interface MariadbSection {
   profiles?: ProfileEntry[];
   crashes?: number;
   seed?: number;
-  crashAt?: 'flush' | 'unprotected' | 'first-page' | 'seeded';
+  crashAt?: CrashAt;
   flushMethod?: FlushMethod;
   pageSize?: number;
   mkfsOptions?: string[];
@@ -42,7 +42,7 @@ const section: CampaignSection<MariadbCellConfig> = {
       profiles: PROFILE_LIST_SCHEMA,
       crashes: { type: 'integer', minimum: 1, maximum: 1000 },
       seed: { type: 'integer', minimum: 0 },
-      crashAt: { type: 'string', enum: ['flush', 'unprotected', 'first-page', 'seeded'] },
+      crashAt: { type: 'string', enum: [...CRASH_ATS] },
       flushMethod: { type: 'string', enum: [...FLUSH_METHODS] },
       pageSize: { type: 'integer', enum: [4096, 8192, 16384, 32768, 65536] },
       mkfsOptions: { type: 'array', items: { type: 'string', minLength: 1 } },

@@ -54,8 +54,17 @@ import { MARIADB_VERSIONS, MariadbContainerImage, MariadbContainerServer, mariad
 import { containerUnavailable } from '../../src/export/containers/availability';
 import { Verdict, decideVerdict } from './verdict';
 
-/** flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write the device does not cover atomically; seeded: after a seeded number of writes. */
-export type CrashAt = 'flush' | 'unprotected' | 'first-page' | 'seeded';
+/**
+ * flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write
+ * the device does not cover atomically, torn on purpose; first-page: the same at page 0 of an InnoDB
+ * file; seeded: after a seeded number of writes.
+ */
+export const CRASH_ATS = ['flush', 'unprotected', 'first-page', 'seeded'] as const;
+export type CrashAt = (typeof CRASH_ATS)[number];
+/** The crash points aimed at one page write, which the crash state tears. */
+function aimsAtPageWrite(c: string): boolean {
+  return c === 'unprotected' || c === 'first-page';
+}
 export const FLUSH_METHODS = ['O_DIRECT', 'fsync', 'O_DIRECT_NO_FSYNC'] as const;
 export type FlushMethod = (typeof FLUSH_METHODS)[number];
 export const PAGE_SIZES = [4096, 8192, 16384, 32768, 65536] as const;
@@ -141,7 +150,7 @@ export function validateCell(cfg: MariadbCellConfig): void {
   int(cfg.bufferPoolMiB, 8, 4096, '--buffer-pool-mib');
   int(cfg.redoMiB, 4, 4096, '--redo-mib');
   validateFsChoice(cfg);
-  if (!['flush', 'unprotected', 'first-page', 'seeded'].includes(cfg.crashAt)) throw new BadInputError(`--crash-at must be flush, unprotected, first-page or seeded, got ${cfg.crashAt}`);
+  if (!(CRASH_ATS as readonly string[]).includes(cfg.crashAt)) throw new BadInputError(`--crash-at must be one of ${CRASH_ATS.join(', ')}, got ${cfg.crashAt}`);
   int(cfg.accounts, 2, 10_000_000, '--accounts');
   int(cfg.clients, 1, 64, '--clients');
   int(cfg.oltpClients, 0, 64, '--oltp-clients');
@@ -271,7 +280,7 @@ export interface CycleResult {
   messages: string[];
   replayId: string;
   /** dirtyPages: InnoDB dirty pages when the flush was forced. */
-  cut: CutRecord<'flush' | 'unprotected' | 'first-page' | 'seeded' | 'after-flush' | 'end-of-load'> & { dirtyPages: number };
+  cut: CutRecord<CrashAt | 'after-flush' | 'end-of-load'> & { dirtyPages: number };
   workload: { acked: number; attempted: number; presentTransfers: number; oltpTransactions: number; commitLatencyUs: { p50: number; p99: number } };
   device: { load: DeviceBytes; recovery: DeviceBytes };
   recovery: { ready: boolean; ms: number; exitCode?: number | null; fsckCode: number | null; fsckOutput: string };
@@ -331,13 +340,13 @@ export function replayIdOf(cfg: MariadbCellConfig, cycle: number): string {
   return formatCycleReplayId({ kind: 'mariadb', ...(cfg.runtime === 'container' ? { runtime: `container${containerMariadbVersion(cfg)}` } : {}), body: w ? `${body}:${w}` : body, seed: cfg.seed, cycle });
 }
 
-const MARIADB_BODY = /^([a-z0-9-]+)((?:\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(flush|unprotected|first-page|seeded)(?::(w~[A-Za-z0-9_-]+))?$/;
+const MARIADB_BODY = new RegExp(`^([a-z0-9-]+)((?:\\+[a-z0-9:-]+)*):dblwr=(on|off):(O_DIRECT|fsync|O_DIRECT_NO_FSYNC):(\\d+)k:trx=([012]):(ext4|xfs)(~[A-Za-z0-9_-]+)?:(${CRASH_ATS.join('|')})(?::(w~[A-Za-z0-9_-]+))?$`);
 /** The fields a cycle depends on besides protection, InnoDB I/O settings, device, file system and cut (written only when not the default). */
 const MARIADB_REPLAY_FIELDS = ['bufferPoolMiB', 'redoMiB', 'accounts', 'clients', 'oltpClients', 'loadMs', 'nsze'] as const;
 
 /** Parse a MariaDB replay id into its cell (with enough crashes to reach the cycle) and the cycle. */
 export function parseMariadbReplayId(id: string): { cfg: MariadbCellConfig; cycle: number } {
-  const bad = () => new BadInputError(`"${id.trim()}" is not a MariaDB replay id (mariadb[@containerV]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:flush|unprotected|first-page|seeded[:w~<fields>]:seed=S:cycle=N)`);
+  const bad = () => new BadInputError(`"${id.trim()}" is not a MariaDB replay id (mariadb[@containerV]:<profile>[+fault]:dblwr=on|off:<flush method>:<page>k:trx=N:ext4|xfs[~options]:${CRASH_ATS.join('|')}[:w~<fields>]:seed=S:cycle=N)`);
   // The container runtime names itself and its version: mariadb@container11.8:...
   const { env, m, containerVersion } = matchCycleReplayId(id, 'mariadb', MARIADB_BODY, /[0-9]+\.[0-9]+/, bad);
   const cycle = env.cycle;
@@ -501,13 +510,13 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     if (stack.fuse!.isCut) return;
     res.cut.dirtyPages = (await untilCut(statusValue(ctl, 'INNODB_BUFFER_POOL_PAGES_DIRTY'))) ?? 0;
     if (stack.fuse!.isCut) return;
-    res.cut.dirtyBytesAtLeast = cfg.crashAt === 'unprotected' || cfg.crashAt === 'first-page' ? cfg.pageSize : cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
+    res.cut.dirtyBytesAtLeast = aimsAtPageWrite(cfg.crashAt) ? cfg.pageSize : cutPrng.int(CUT_MIN_DIRTY_KIB, CUT_MAX_DIRTY_KIB) * 1024;
     await stack.fuse!.resetMaxDirty();
     // unprotected: a page write the device does not cover. With O_DIRECT each page write is one request
     // of the page size, so larger requests (redo log writes, whose torn tail recovery expects) do not
     // cut; with fsync page-cache writeback merges pages, so any size does.
     // first-page: the same, at page 0 of a tablespace (the page InnoDB reads first when it opens a file).
-    const unprotected = cfg.crashAt === 'unprotected' || cfg.crashAt === 'first-page';
+    const unprotected = aimsAtPageWrite(cfg.crashAt);
     const onePagePerRequest = unprotected && cfg.flushMethod !== 'fsync';
     // ... and only inside InnoDB's paged files (tablespaces, ibdata1), by their extents: never a redo log write.
     const blockBytes = getProfile(cfg.profile).identify.namespace.lbaDataSize;
@@ -541,7 +550,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
   const tRec = Date.now();
   // --crash-at unprotected: the crash state tears the page write the cut struck at (a legal outcome of a
   // write the device does not cover), so that whether InnoDB notices is what the cycle measures.
-  const trigger = res.cut.trigger === 'unprotected' || res.cut.trigger === 'first-page' ? res.cut.triggerWrite?.split('+').map(Number) : undefined;
+  const trigger = aimsAtPageWrite(res.cut.trigger) ? res.cut.triggerWrite?.split('+').map(Number) : undefined;
   const tear = trigger ? { lba: trigger[0], nlb: trigger[1] } : undefined;
   if (tear) res.cut.tornOnPurpose = true;
   const mounted = await mountCrashImage(res, cut, cyclePrng, { fs: cfg.fs, mountOptions: cfg.mountOptions, ledger, fsckMs: d.fsck, tear });
