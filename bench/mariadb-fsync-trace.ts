@@ -23,6 +23,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
+import { crc32c } from '@node-rs/crc32';
 import { CycleProbe, CycleResult, DEFAULT_CELL, FlushMethod, MariadbCellConfig, baseImage, runCycle, validateCell } from '../engines/mariadb/cycle';
 import { doublewriteArea, innodbFiles } from '../engines/mariadb/checks';
 import { missingForMariadb } from '../engines/mariadb/runtime';
@@ -72,14 +73,16 @@ function checkpoints(file: string): { at: number; checkpointLsn: number; endLsn:
 }
 
 /** The pages the doublewrite area of the crash image's ibdata1 holds: space id, page number, LSN. */
-function doublewriteCopies(ibdata1: string, pageSize: number): { space: number; page: number; lsn: number; slot: number }[] {
+function doublewriteCopies(ibdata1: string, pageSize: number): { space: number; page: number; lsn: number; slot: number; crcOk: boolean }[] {
   const b = fs.readFileSync(ibdata1);
-  const out: { space: number; page: number; lsn: number; slot: number }[] = [];
+  const out: { space: number; page: number; lsn: number; slot: number; crcOk: boolean }[] = [];
   for (const [a, z] of doublewriteArea(ibdata1, pageSize)) {
     for (let slot = a; slot < z && (slot + 1) * pageSize <= b.length; slot++) {
       const off = slot * pageSize;
       const lsn = readU64(b, off + 16);
-      if (lsn !== 0) out.push({ space: b.readUInt32BE(off + 34), page: b.readUInt32BE(off + 4), lsn, slot });
+      // full_crc32 (MariaDB's default): the last 4 bytes are the CRC-32C of all the bytes before them.
+      const crcOk = crc32c(b.subarray(off, off + pageSize - 4)) === b.readUInt32BE(off + pageSize - 4);
+      if (lsn !== 0) out.push({ space: b.readUInt32BE(off + 34), page: b.readUInt32BE(off + 4), lsn, slot, crcOk });
     }
   }
   return out;
@@ -130,7 +133,7 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const out = argv[0];
-  if (!out) throw new Error('usage: mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off] [--flush-method M] [--page-size 16k] [--crash-at flush|unprotected|first-page|seeded] [--set k=v]... [--strace] [--seed S]');
+  if (!out) throw new Error('usage: mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off] [--flush-method M] [--page-size 16k] [--crash-at flush|unprotected|first-page|ibd-first-page|seeded] [--set k=v]... [--strace] [--seed S]');
   let cycles = 4;
   const cfg: MariadbCellConfig = { ...DEFAULT_CELL, profile: 'enterprise-plp', doublewrite: false, flushMethod: 'fsync', seed: 1, crashes: 1 };
   const settings: Record<string, string> = {};
@@ -206,6 +209,7 @@ async function main(): Promise<void> {
         traces = t;
         if (strace) strace.kill('SIGTERM');
       },
+      recovered: ({ log }) => fs.writeFileSync(path.join(dir, 'error.log'), log),
       beforeRecovery: ({ dataDir }) => {
         dev = innodbFiles(dataDir).map((f) => ({ file: `${rel}/${f}`, pages: devicePages(path.join(dataDir, f), args.cfg.pageSize) }));
         devCheckpoints = checkpoints(path.join(dataDir, 'ib_logfile0'));

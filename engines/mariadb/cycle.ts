@@ -52,18 +52,23 @@ import { missingForMariadb } from './runtime';
 import { Connection, MariadbInstance, MariadbServer, notableLogLines } from './server';
 import { MARIADB_VERSIONS, MariadbContainerImage, MariadbContainerServer, mariadbImageName, resolveMariadbImage } from './container-server';
 import { containerUnavailable } from '../../src/export/containers/availability';
-import { Verdict, decideVerdict } from './verdict';
+import { Verdict, decideVerdict, logChecksumEvidence } from './verdict';
 
 /**
  * flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write
  * the device does not cover atomically, torn on purpose; first-page: the same at page 0 of an InnoDB
- * file; seeded: after a seeded number of writes.
+ * file (ibdata1 or a .ibd); ibd-first-page: at page 0 of a file-per-table tablespace (.ibd) only;
+ * seeded: after a seeded number of writes.
  */
-export const CRASH_ATS = ['flush', 'unprotected', 'first-page', 'seeded'] as const;
+export const CRASH_ATS = ['flush', 'unprotected', 'first-page', 'ibd-first-page', 'seeded'] as const;
 export type CrashAt = (typeof CRASH_ATS)[number];
 /** The crash points aimed at one page write, which the crash state tears. */
 function aimsAtPageWrite(c: string): boolean {
-  return c === 'unprotected' || c === 'first-page';
+  return c === 'unprotected' || c === 'first-page' || c === 'ibd-first-page';
+}
+/** The crash points aimed at page 0 of a file, and which files they aim at. */
+function aimsAtFirstPage(c: string, file: string): boolean {
+  return c === 'first-page' || (c === 'ibd-first-page' && file.endsWith('.ibd'));
 }
 export const FLUSH_METHODS = ['O_DIRECT', 'fsync', 'O_DIRECT_NO_FSYNC'] as const;
 export type FlushMethod = (typeof FLUSH_METHODS)[number];
@@ -391,6 +396,8 @@ export interface CycleProbe {
   traced?(t: { load?: WriteTrace; flush?: WriteTrace; extents?: Awaited<ReturnType<typeof fileMap>>; files?: TracedFile[] }): Promise<void> | void;
   /** The crash image is mounted (after e2fsck -p), before InnoDB recovery starts. */
   beforeRecovery?(ctx: { mountPoint: string; dataDir: string }): Promise<void> | void;
+  /** InnoDB's whole error log since the recovery start (after the clean stop, or after its refusal). */
+  recovered?(ctx: { log: string; ready: boolean }): Promise<void> | void;
 }
 
 /** Run one crash cycle. */
@@ -515,15 +522,16 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     // unprotected: a page write the device does not cover. With O_DIRECT each page write is one request
     // of the page size, so larger requests (redo log writes, whose torn tail recovery expects) do not
     // cut; with fsync page-cache writeback merges pages, so any size does.
-    // first-page: the same, at page 0 of a tablespace (the page InnoDB reads first when it opens a file).
+    // first-page: the same, at page 0 of a tablespace (the page InnoDB reads first when it opens a file);
+    // ibd-first-page: at page 0 of a .ibd only (ibdata1's page 0 is written far more often, so first-page mostly strikes there).
     const unprotected = aimsAtPageWrite(cfg.crashAt);
     const onePagePerRequest = unprotected && cfg.flushMethod !== 'fsync';
     // ... and only inside InnoDB's paged files (tablespaces, ibdata1), by their extents: never a redo log write.
     const blockBytes = getProfile(cfg.profile).identify.namespace.lbaDataSize;
     const paged = new Set(mapped?.files.filter((f) => f.pageSize).map((f) => f.file) ?? []);
     const pagedExtents = mapped ? mapped.extents.filter((e) => paged.has(e.file)) : [];
-    const firstPages = pagedExtents.filter((e) => e.logical === 0).map((e) => ({ ...e, length: Math.min(e.length, cfg.pageSize) }));
-    const withinBlocks = unprotected && mapped ? (cfg.crashAt === 'first-page' ? firstPages : pagedExtents).map((e): [number, number] => [Math.floor(e.physical / blockBytes), Math.ceil(e.length / blockBytes)]) : undefined;
+    const firstPages = pagedExtents.filter((e) => e.logical === 0 && aimsAtFirstPage(cfg.crashAt, e.file)).map((e) => ({ ...e, length: Math.min(e.length, cfg.pageSize) }));
+    const withinBlocks = unprotected && mapped ? (cfg.crashAt === 'unprotected' ? pagedExtents : firstPages).map((e): [number, number] => [Math.floor(e.physical / blockBytes), Math.ceil(e.length / blockBytes)]) : undefined;
     const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: cfg.pageSize, ...(onePagePerRequest ? { maxWriteBytes: cfg.pageSize } : {}), ...(withinBlocks ? { withinBlocks } : {}), notAtomicWrites: unprotected });
     // innodb_max_dirty_pages_pct=0: the page cleaner flushes every dirty page, in batches.
     const flushed = (async () => {
@@ -567,7 +575,8 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
     tVer = Date.now();
     if (!st.ready) {
       const log = server.logSinceStart();
-      res.messages.push(...notableLogLines(log));
+      await probe.recovered?.({ log, ready: false });
+      res.messages.push(...notableLogLines(log), ...restoreLines(log));
       // The datadir is there even when InnoDB refuses it: which pages are torn?
       res.checks.innochecksum = await guard('verify', d.verify, runInnochecksum(server, cfg.pageSize));
       res.verdict = decideVerdict({ refused: true, log });
@@ -601,14 +610,24 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
     const stop = await server.stop();
     res.checks.cleanShutdown = stop.clean;
     const log = server.logSinceStart();
+    await probe.recovered?.({ log, ready: true });
     const innochecksum = await runInnochecksum(server, cfg.pageSize);
     res.checks.innochecksum = innochecksum;
     res.ms.verify = Date.now() - tVer;
-    res.messages.push(...notableLogLines(log));
+    res.messages.push(...notableLogLines(log), ...restoreLines(log));
     for (const b of checkTable.benign ?? []) res.messages.push(`not a finding: CHECK TABLE ${b.table} EXTENDED: ${b.msgType} ${b.msgText} (${b.why})`);
     res.verdict = decideVerdict({ refused: false, log, oracle, oltpRowsExpected: OLTP_ROWS, checkTable, innochecksum, cleanShutdown: stop.clean });
     res.findings.push(...describeFindings(res));
   }
+}
+
+/** What InnoDB's doublewrite recovery restored, in one line, and which checksum lines that answered. */
+function restoreLines(log: string): string[] {
+  const ev = logChecksumEvidence(log);
+  if (!ev.restored.length) return [];
+  const shown = ev.restored.slice(0, 8).join(', ') + (ev.restored.length > 8 ? ', …' : '');
+  const answered = ev.repairLines.length ? `; it answers ${ev.repairLines.length} checksum line(s) above, which are not a finding` : '';
+  return [`not a finding: InnoDB restored ${ev.restored.length} page(s) from the doublewrite buffer (${shown})${answered}`];
 }
 
 /** InnoDB files (with their page size) and the redo log of the datadir, relative to the mount point, and their extents. */

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_CELL, parseMariadbReplayId, replayIdOf } from '../../engines/mariadb/cycle';
 import { classifyCheckRow, doublewriteArea } from '../../engines/mariadb/checks';
-import { decideVerdict } from '../../engines/mariadb/verdict';
+import { Evidence, decideVerdict, logChecksumEvidence } from '../../engines/mariadb/verdict';
 import { parseCampaign } from '../../src/campaign/campaign-file';
 import { sectionCells } from '../campaign/sections';
 
@@ -29,6 +29,41 @@ test('a replay id names the cell and parses back into it', () => {
 });
 
 const oracle = { lostCommits: [], balanceSum: 100n, expectedSum: 100n, accountRows: 10, inconsistentAccounts: 0, presentTransfers: 5, queryErrors: [], oltpRows: 10, inconsistentBranches: 0 };
+
+// Recovery logs MariaDB 10.11.19 wrote (64 KiB pages, doublewrite=1, consumer-tlc, --crash-at first-page), verbatim.
+// ibdata1's torn page 0 is noticed at startup and then written back from the doublewrite buffer.
+const IBDATA1_RESTORED_LOG = `2026-12-04 21:26:21 0 [Note] InnoDB: Checksum mismatch in datafile: ./ibdata1, Space ID: 0, Flags: 23
+2026-12-04 21:26:21 0 [Note] InnoDB: Starting crash recovery from checkpoint LSN=6521758
+2026-12-04 21:26:21 0 [Note] InnoDB: End of log at LSN=6549303
+2026-12-04 21:26:21 0 [Note] InnoDB: Trying to recover page [page id: space=0, page number=0] from the doublewrite buffer.
+2026-12-04 21:26:21 0 [Note] InnoDB: Recovered page [page id: space=0, page number=0] to './ibdata1' from the doublewrite buffer.
+2026-12-04 21:26:21 0 [Note] InnoDB: Trying to recover page [page id: space=0, page number=2] from the doublewrite buffer.
+2026-12-04 21:26:21 0 [Note] InnoDB: Recovered page [page id: space=0, page number=2] to './ibdata1' from the doublewrite buffer.
+`;
+// A .ibd's torn page 0 is never written back (docs/mariadb-page0-doublewrite.md); other pages are.
+const IBD_PAGE0_LOST_LOG = `2026-12-04 21:26:27 0 [Note] InnoDB: Starting crash recovery from checkpoint LSN=6499873
+2026-12-04 21:26:27 0 [Note] InnoDB: End of log at LSN=6709794
+2026-12-04 21:26:27 0 [ERROR] InnoDB: The first page of file ./tornlab/sbtest1.ibd is corrupted
+2026-12-04 21:26:27 0 [ERROR] InnoDB: The first page of file ./tornlab/sbtest1.ibd is corrupted
+2026-12-04 21:26:27 0 [Note] InnoDB: Trying to recover page [page id: space=5, page number=27] from the doublewrite buffer.
+2026-12-04 21:26:27 0 [Note] InnoDB: Recovered page [page id: space=5, page number=27] to './tornlab/accounts.ibd' from the doublewrite buffer.
+`;
+
+test('a checksum line that InnoDB then repaired from the doublewrite buffer is not damage', () => {
+  const clean: Omit<Evidence, 'log'> = { refused: false, oracle, oltpRowsExpected: 10, checkTable: { problems: [], errors: [] }, innochecksum: { files: 9, bad: [], doublewriteSkipped: 0, unreadable: [] }, cleanShutdown: true };
+  const lines = IBDATA1_RESTORED_LOG.split('\n');
+  expect(logChecksumEvidence(IBDATA1_RESTORED_LOG)).toEqual({ damage: [], restored: ['ibdata1 page 0', 'ibdata1 page 2'], repairLines: [lines[0]] });
+  expect(decideVerdict({ ...clean, log: IBDATA1_RESTORED_LOG })).toBe('ok');
+  // The same Note with no restore after it is damage noticed; so is a restore that came before the mismatch.
+  expect(decideVerdict({ ...clean, log: lines[0] })).toBe('torn-page-detected');
+  expect(decideVerdict({ ...clean, log: [lines[4], lines[0]].join('\n') })).toBe('torn-page-detected');
+  // A restore of another page does not answer it; the data checks still judge the data.
+  expect(decideVerdict({ ...clean, log: [lines[0], lines[6]].join('\n') })).toBe('torn-page-detected');
+  expect(decideVerdict({ ...clean, log: IBDATA1_RESTORED_LOG, oracle: { ...oracle, balanceSum: 19n } })).toBe('atomicity-violation');
+  // A .ibd page 0 InnoDB could not open is noticed damage, whatever else it restored.
+  expect(logChecksumEvidence(IBD_PAGE0_LOST_LOG).damage).toHaveLength(2);
+  expect(decideVerdict({ ...clean, log: IBD_PAGE0_LOST_LOG })).toBe('torn-page-detected');
+});
 
 test('verdicts from the evidence', () => {
   const refusedLog = '[ERROR] InnoDB: Unable to apply log to corrupted page 48 in file ./ibdata1\n[ERROR] InnoDB: Plugin initialization aborted with error Page read from tablespace is corrupted.';
