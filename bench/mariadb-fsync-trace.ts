@@ -88,6 +88,34 @@ function doublewriteCopies(ibdata1: string, pageSize: number): { space: number; 
   return out;
 }
 
+/**
+ * What InnoDB's recovery would do if it used the doublewrite buffer for a .ibd's page 0: for each
+ * .ibd whose page 0 fails its full_crc32 checksum, write back the newest copy of that page that
+ * passes its own and is not older than the checkpoint. Returns the files written.
+ */
+function restorePage0ByHand(dataDir: string, pageSize: number, copies: ReturnType<typeof doublewriteCopies>, checkpointLsn: number): string[] {
+  const ibdata1 = fs.readFileSync(path.join(dataDir, 'ibdata1'));
+  const out: string[] = [];
+  for (const f of innodbFiles(dataDir).filter((x) => x.endsWith('.ibd'))) {
+    const file = path.join(dataDir, f);
+    const fd = fs.openSync(file, 'r+');
+    try {
+      const page = Buffer.alloc(pageSize);
+      if (fs.readSync(fd, page, 0, pageSize, 0) < pageSize) continue;
+      if (crc32c(page.subarray(0, pageSize - 4)) === page.readUInt32BE(pageSize - 4)) continue;
+      const space = page.readUInt32BE(34);
+      const copy = copies.filter((c) => c.space === space && c.page === 0 && c.crcOk && c.lsn >= checkpointLsn).sort((a, b) => b.lsn - a.lsn)[0];
+      if (!copy) continue;
+      fs.writeSync(fd, ibdata1, copy.slot * pageSize, pageSize, 0);
+      fs.fsyncSync(fd);
+      out.push(`${f} page 0 from doublewrite slot ${copy.slot} (LSN ${copy.lsn})`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return out;
+}
+
 /** Header and trailer of one page of the crash image: page number, space id, FIL_PAGE_LSN, the low 32 bits of the LSN at the end (full_crc32). */
 function pageEnds(file: string, page: number, pageSize: number): { no: number; space: number; lsn: number; endLsnLow: number } | undefined {
   const fd = fs.openSync(file, 'r');
@@ -129,15 +157,18 @@ interface Args {
   cfg: MariadbCellConfig;
   settings: Record<string, string>;
   strace: boolean;
+  /** Before recovery, write each torn .ibd page 0 back from its doublewrite copy by hand (is the copy enough?). */
+  restorePage0: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   const out = argv[0];
-  if (!out) throw new Error('usage: mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off] [--flush-method M] [--page-size 16k] [--crash-at flush|unprotected|first-page|ibd-first-page|seeded] [--set k=v]... [--strace] [--seed S]');
+  if (!out) throw new Error('usage: mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off] [--flush-method M] [--page-size 16k] [--crash-at flush|unprotected|first-page|ibd-first-page|ibdata1-first-page|seeded] [--set k=v]... [--strace] [--seed S] [--restore-page0-by-hand]');
   let cycles = 4;
   const cfg: MariadbCellConfig = { ...DEFAULT_CELL, profile: 'enterprise-plp', doublewrite: false, flushMethod: 'fsync', seed: 1, crashes: 1 };
   const settings: Record<string, string> = {};
   let strace = false;
+  let restorePage0 = false;
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -149,6 +180,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--page-size') cfg.pageSize = Number(next().replace(/k$/i, '')) * 1024;
     else if (a === '--crash-at') cfg.crashAt = next() as MariadbCellConfig['crashAt'];
     else if (a === '--strace') strace = true;
+    else if (a === '--restore-page0-by-hand') restorePage0 = true;
     else if (a === '--set') {
       const [k, v] = next().split('=');
       settings[k] = v;
@@ -156,7 +188,7 @@ function parseArgs(argv: string[]): Args {
   }
   cfg.crashes = cycles;
   validateCell(cfg);
-  return { out, cycles, cfg, settings, strace };
+  return { out, cycles, cfg, settings, strace, restorePage0 };
 }
 
 async function main(): Promise<void> {
@@ -178,6 +210,7 @@ async function main(): Promise<void> {
     let traces: Parameters<NonNullable<CycleProbe['traced']>>[0] = {};
     let strace: ChildProcess | undefined;
     let rel = 'mysql';
+    let restored: string[] = [];
     const probe: CycleProbe = {
       settings: args.settings,
       started: ({ pid }) => {
@@ -215,6 +248,7 @@ async function main(): Promise<void> {
         devCheckpoints = checkpoints(path.join(dataDir, 'ib_logfile0'));
         dblwr = doublewriteCopies(path.join(dataDir, 'ibdata1'), args.cfg.pageSize);
         for (const f of innodbFiles(dataDir)) if (f.endsWith('.ibd')) page0[f] = pageEnds(path.join(dataDir, f), 0, args.cfg.pageSize);
+        if (args.restorePage0) restored = restorePage0ByHand(dataDir, args.cfg.pageSize, dblwr, Math.max(0, ...devCheckpoints.map((c) => c.checkpointLsn)));
       },
     };
     const res: CycleResult = await runCycle(args.cfg, base, cycle, ledger, undefined, probe);
@@ -230,7 +264,7 @@ async function main(): Promise<void> {
       const copies = ends ? dblwr.filter((c) => c.space === ends.space && c.page === t.page).map((c) => ({ ...c, beforeCheckpoint: c.lsn < checkpointLsn })) : undefined;
       return { ...t, ends, doublewriteCopies: copies };
     });
-    fs.writeFileSync(path.join(dir, 'doublewrite.json'), JSON.stringify({ checkpointLsn, checkpoints: devCheckpoints, copies: dblwr.length, torn, page0 }, null, 1));
+    fs.writeFileSync(path.join(dir, 'doublewrite.json'), JSON.stringify({ checkpointLsn, checkpoints: devCheckpoints, copies: dblwr.length, torn, page0, restoredByHand: restored }, null, 1));
     if (torn.length) console.log(JSON.stringify({ cycle, torn }));
     summary.push(report.summary);
     console.log(JSON.stringify(report.summary));

@@ -57,18 +57,18 @@ import { Verdict, decideVerdict, logChecksumEvidence } from './verdict';
 /**
  * flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write
  * the device does not cover atomically, torn on purpose; first-page: the same at page 0 of an InnoDB
- * file (ibdata1 or a .ibd); ibd-first-page: at page 0 of a file-per-table tablespace (.ibd) only;
- * seeded: after a seeded number of writes.
+ * file (ibdata1 or a .ibd); ibd-first-page / ibdata1-first-page: at page 0 of a file-per-table
+ * tablespace (.ibd) only / of the system tablespace only; seeded: after a seeded number of writes.
  */
-export const CRASH_ATS = ['flush', 'unprotected', 'first-page', 'ibd-first-page', 'seeded'] as const;
+export const CRASH_ATS = ['flush', 'unprotected', 'first-page', 'ibd-first-page', 'ibdata1-first-page', 'seeded'] as const;
 export type CrashAt = (typeof CRASH_ATS)[number];
 /** The crash points aimed at one page write, which the crash state tears. */
 function aimsAtPageWrite(c: string): boolean {
-  return c === 'unprotected' || c === 'first-page' || c === 'ibd-first-page';
+  return c === 'unprotected' || c === 'first-page' || c === 'ibd-first-page' || c === 'ibdata1-first-page';
 }
 /** The crash points aimed at page 0 of a file, and which files they aim at. */
 function aimsAtFirstPage(c: string, file: string): boolean {
-  return c === 'first-page' || (c === 'ibd-first-page' && file.endsWith('.ibd'));
+  return c === 'first-page' || (c === 'ibd-first-page' && file.endsWith('.ibd')) || (c === 'ibdata1-first-page' && /(^|\/)ibdata1$/.test(file));
 }
 export const FLUSH_METHODS = ['O_DIRECT', 'fsync', 'O_DIRECT_NO_FSYNC'] as const;
 export type FlushMethod = (typeof FLUSH_METHODS)[number];
@@ -523,7 +523,8 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     // of the page size, so larger requests (redo log writes, whose torn tail recovery expects) do not
     // cut; with fsync page-cache writeback merges pages, so any size does.
     // first-page: the same, at page 0 of a tablespace (the page InnoDB reads first when it opens a file);
-    // ibd-first-page: at page 0 of a .ibd only (ibdata1's page 0 is written far more often, so first-page mostly strikes there).
+    // ibd-first-page / ibdata1-first-page: at page 0 of a .ibd only / of ibdata1 only (which of them first-page
+    // strikes depends on the flush's order; InnoDB recovers the two differently, docs/mariadb-page0-doublewrite.md).
     const unprotected = aimsAtPageWrite(cfg.crashAt);
     const onePagePerRequest = unprotected && cfg.flushMethod !== 'fsync';
     // ... and only inside InnoDB's paged files (tablespaces, ibdata1), by their extents: never a redo log write.

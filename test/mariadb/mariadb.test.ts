@@ -10,7 +10,9 @@
  * tablespaces, placed off a 16 KiB boundary, whose one 16 KiB write crossed
  * it. With a 16 KiB-aligned allocation (ext4 bigalloc, 16 KiB clusters) no
  * page is off the boundary, every flushed page is protected and every cycle
- * is ok. Every run leaves no mount, loop device or process.
+ * is ok. A torn page 0 of ibdata1 is restored from the doublewrite buffer;
+ * a torn page 0 of a .ibd is not (a finding in InnoDB, kept as a known
+ * answer). Every run leaves no mount, loop device or process.
  *
  * Needs root, /dev/fuse, a free loop device, libfuse2, mkfs.ext4 and Debian's
  * mariadb-server; without them the tests are skipped with a line naming what
@@ -82,6 +84,37 @@ describeMariadb('innodb_doublewrite=1 restores a page torn on purpose', () => {
       expect(c.cut.tornOnPurpose).toBe(true);
       expect(c.cut.changedBlocks).toBeGreaterThan(0);
     }
+    expect(leftovers()).toEqual([]);
+  });
+});
+
+describeMariadb('innodb_doublewrite=1 and a torn page 0 (docs/mariadb-page0-doublewrite.md)', () => {
+  jest.setTimeout(600_000);
+  test('ibdata1: InnoDB notices the torn page 0 and restores it from the doublewrite buffer; every cycle ok', async () => {
+    const r = await runMariadbCell(cell(true, 2, 1, { crashAt: 'ibdata1-first-page' }));
+    for (const c of r.cycles) {
+      expect({ cycle: c.cycle, verdict: c.verdict, findings: c.findings }).toEqual({ cycle: c.cycle, verdict: 'ok', findings: [] });
+      expect(c.cut.trigger).toBe('ibdata1-first-page');
+      expect(c.cut.tornOnPurpose).toBe(true);
+      expect(c.messages.join('\n')).toMatch(/Checksum mismatch in datafile: \.\/ibdata1/);
+      expect(c.messages.join('\n')).toMatch(/restored \d+ page\(s\) from the doublewrite buffer \(ibdata1 page 0/);
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
+  // A finding in InnoDB, kept as a known answer: a valid doublewrite copy of the page exists, yet
+  // recovery opens the tablespace without it (MariaDB 10.11.19 and 11.8.9). Should MariaDB fix it,
+  // this test fails, and the known answer becomes "ok".
+  test('a .ibd: InnoDB does not restore page 0 from its doublewrite copy; every cycle caught, the table unusable', async () => {
+    const r = await runMariadbCell(cell(true, 2, 1, { crashAt: 'ibd-first-page' }));
+    for (const c of r.cycles) {
+      expect({ cycle: c.cycle, verdict: c.verdict }).toEqual({ cycle: c.cycle, verdict: 'torn-page-detected' });
+      expect(c.cut.trigger).toBe('ibd-first-page');
+      expect(c.recovery.ready).toBe(true);
+      expect(c.messages.join('\n')).toMatch(/The first page of file \.\/tornlab\/\w+\.ibd is corrupted/);
+      expect(c.findings.join('\n')).toMatch(/Table `tornlab`\.`\w+` is corrupted/);
+    }
+    expect(r.finding).toBe(true);
     expect(leftovers()).toEqual([]);
   });
 });

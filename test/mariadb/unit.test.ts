@@ -26,6 +26,11 @@ test('a replay id names the cell and parses back into it', () => {
   const first = replayIdOf({ ...cfg, crashAt: 'first-page' as const, pageSize: 65536 }, 3);
   expect(first).toContain(':64k:trx=1:ext4:first-page:seed=');
   expect(parseMariadbReplayId(first).cfg).toMatchObject({ crashAt: 'first-page', pageSize: 65536 });
+  for (const crashAt of ['ibd-first-page', 'ibdata1-first-page'] as const) {
+    const aimed = replayIdOf({ ...cfg, crashAt }, 1);
+    expect(aimed).toContain(`:ext4:${crashAt}:seed=`);
+    expect(parseMariadbReplayId(aimed).cfg.crashAt).toBe(crashAt);
+  }
 });
 
 const oracle = { lostCommits: [], balanceSum: 100n, expectedSum: 100n, accountRows: 10, inconsistentAccounts: 0, presentTransfers: 5, queryErrors: [], oltpRows: 10, inconsistentBranches: 0 };

@@ -110,7 +110,7 @@ export function registerMariadbCommands(program: Command): void {
     .option('--buffer-pool-mib <n>', 'innodb_buffer_pool_size in MiB', String(DEFAULT_CELL.bufferPoolMiB))
     .option('--redo-mib <n>', 'innodb_log_file_size in MiB', String(DEFAULT_CELL.redoMiB));
   addCycleOptions(cmd)
-    .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | unprotected (there, at the first page write the device does not cover atomically, torn on purpose) | first-page (the same, at page 0 of an InnoDB file) | ibd-first-page (the same, at page 0 of a .ibd tablespace only) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
+    .option('--crash-at <where>', "flush (targeted: inside the page cleaner's flush batch) | unprotected (there, at the first page write the device does not cover atomically, torn on purpose) | first-page (the same, at page 0 of an InnoDB file) | ibd-first-page | ibdata1-first-page (the same, at page 0 of a .ibd only, of ibdata1 only) | seeded (after a seeded number of writes)", DEFAULT_CELL.crashAt)
     .option('--accounts <n>', 'bank-ledger accounts', String(DEFAULT_CELL.accounts))
     .option('--clients <n>', 'bank-ledger client connections', String(DEFAULT_CELL.clients))
     .option('--oltp-clients <n>', 'OLTP write-mix connections (0: none)', String(DEFAULT_CELL.oltpClients))
