@@ -4,7 +4,10 @@
  * consumer-tlc (InnoDB refuses the torn page, or a check finds it) in at
  * least one of two cycles (locally it is 19 of 20: one cycle alone would
  * miss one run in twenty), and innodb_doublewrite=1 stays ok, its checks
- * run by the container's own innochecksum and CHECK TABLE.
+ * run by the container's own innochecksum and CHECK TABLE. With
+ * innodb_doublewrite=1 a torn page 0 of a .ibd is not restored, in both
+ * versions (docs/mariadb-page0-doublewrite.md): a finding in InnoDB, kept as
+ * a known answer.
  *
  * A version runs when tornlab's dockerd runs and its image exists
  * (`tornlab containers setup --images mariadb10.11,mariadb11.8`); otherwise
@@ -51,6 +54,16 @@ for (const version of ['10.11', '11.8']) {
       expect(c.checks.cleanShutdown).toBe(true);
       expect(c.checks.innochecksum?.files).toBeGreaterThanOrEqual(5);
       expect(c.checks.innochecksum?.unreadable).toEqual([]);
+      expect(labelledContainersOf(runLedger().runId)).toEqual([]);
+    });
+
+    test('innodb_doublewrite=1 and a torn .ibd page 0: not restored, the table unusable (a finding in InnoDB)', async () => {
+      const r = await runMariadbCell({ ...cell, doublewrite: true, crashes: 1, crashAt: 'ibd-first-page' });
+      const c = r.cycles[0];
+      expect(c.cut.trigger).toBe('ibd-first-page');
+      expect(c.verdict).toBe('torn-page-detected');
+      expect(c.recovery.ready).toBe(true);
+      expect(c.messages.join('\n')).toMatch(/The first page of file \.\/tornlab\/\w+\.ibd is corrupted/);
       expect(labelledContainersOf(runLedger().runId)).toEqual([]);
     });
   });
