@@ -53,10 +53,15 @@ function readU64(b: Buffer, at: number): number {
 }
 
 /** The device copy of each page of an InnoDB file: page number, LSN. */
-function devicePages(file: string, pageSize: number): { page: number; lsn: number }[] {
+function devicePages(file: string, pageSize: number): { page: number; lsn: number; crcOk?: false }[] {
   const b = fs.readFileSync(file);
-  const out: { page: number; lsn: number }[] = [];
-  for (let off = 0; off + 38 <= b.length; off += pageSize) out.push({ page: off / pageSize, lsn: readU64(b, off + 16) });
+  const out: { page: number; lsn: number; crcOk?: false }[] = [];
+  for (let off = 0; off + pageSize <= b.length; off += pageSize) {
+    const lsn = readU64(b, off + 16);
+    // full_crc32: a written page whose last 4 bytes are not the CRC-32C of the rest is torn (or never whole).
+    const crcOk = lsn === 0 || crc32c(b.subarray(off, off + pageSize - 4)) === b.readUInt32BE(off + pageSize - 4);
+    out.push(crcOk ? { page: off / pageSize, lsn } : { page: off / pageSize, lsn, crcOk: false });
+  }
   return out;
 }
 
@@ -202,7 +207,7 @@ async function main(): Promise<void> {
     const dir = path.join(args.out, `cycle${cycle}`);
     fs.mkdirSync(dir, { recursive: true });
     let cache: ProbedFile[] = [];
-    let dev: { file: string; pages: { page: number; lsn: number }[] }[] = [];
+    let dev: { file: string; pages: ReturnType<typeof devicePages> }[] = [];
     let devCheckpoints: ReturnType<typeof checkpoints> = [];
     let dblwr: ReturnType<typeof doublewriteCopies> = [];
     const page0: Record<string, ReturnType<typeof pageEnds>> = {};
@@ -265,6 +270,8 @@ async function main(): Promise<void> {
       return { ...t, ends, doublewriteCopies: copies };
     });
     fs.writeFileSync(path.join(dir, 'doublewrite.json'), JSON.stringify({ checkpointLsn, checkpoints: devCheckpoints, copies: dblwr.length, torn, page0, restoredByHand: restored }, null, 1));
+    // Every page of the crash image (LSN; crcOk: false when torn) and every doublewrite copy: what a recovery log line names can be looked up here.
+    fs.writeFileSync(path.join(dir, 'device-pages.json'), JSON.stringify({ files: dev, doublewrite: dblwr }));
     if (torn.length) console.log(JSON.stringify({ cycle, torn }));
     summary.push(report.summary);
     console.log(JSON.stringify(report.summary));

@@ -23,7 +23,7 @@ export { VERDICTS };
 export type { Verdict };
 
 /** InnoDB's error-log words for a page that failed verification when read (buf0buf.cc, recovery). */
-export const CHECKSUM_WORDS = /Database page corruption|The first page of file \S+ is corrupted|Corrupted page \[page id|apply log to corrupted page|Page read from tablespace is corrupted|checksum mismatch|Failed to read page|page \[page id:[^\]]*\] log sequence number \d+ is in the future/i;
+export const CHECKSUM_WORDS = /Database page corruption|The first page of file \S+ is corrupted|Not applying \S+ due to corruption on|Corrupted page \[page id|apply log to corrupted page|Page read from tablespace is corrupted|checksum mismatch|Failed to read page|page \[page id:[^\]]*\] log sequence number \d+ is in the future/i;
 /** What a client sees when InnoDB refused a page it could not verify. */
 export const QUERY_CORRUPTION_WORDS = /is corrupted|Tablespace is missing|doesn't exist in engine|Index for table .* is corrupt|error 19[0-9] /i;
 

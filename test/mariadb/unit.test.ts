@@ -68,6 +68,10 @@ test('a checksum line that InnoDB then repaired from the doublewrite buffer is n
   // A .ibd page 0 InnoDB could not open is noticed damage, whatever else it restored.
   expect(logChecksumEvidence(IBD_PAGE0_LOST_LOG).damage).toHaveLength(2);
   expect(decideVerdict({ ...clean, log: IBD_PAGE0_LOST_LOG })).toBe('torn-page-detected');
+  // A redo record InnoDB skipped over a page it found inconsistent (then it started anyway) is damage it noticed.
+  const skipped = '2026-12-04 21:38:48 0 [ERROR] InnoDB: Not applying DELETE_ROW_FORMAT_DYNAMIC due to corruption on [page id: space=8, page number=40]';
+  expect(logChecksumEvidence([lines[0], skipped, lines[4]].join('\n')).damage).toEqual([skipped]);
+  expect(decideVerdict({ ...clean, log: skipped, checkTable: { problems: [{ table: 'tornlab.sbtest1', msgType: 'error', msgText: 'Corrupt' }], errors: [] } })).toBe('torn-page-detected');
 });
 
 test('verdicts from the evidence', () => {
