@@ -61,7 +61,8 @@ export function logChecksumEvidence(log: string): LogChecksumEvidence {
     if (!CHECKSUM_WORDS.test(line)) return;
     const df = DATAFILE_MISMATCH.exec(line);
     const pid = PAGE_ID.exec(line);
-    const key = df ? `${df[1]}#0` : pid ? `${pid[1]}:${pid[2]}` : undefined;
+    // A redo record skipped over an inconsistent page is lost work, whatever is restored after it.
+    const key = df ? `${df[1]}#0` : pid && !/Not applying/.test(line) ? `${pid[1]}:${pid[2]}` : undefined;
     const at = key === undefined ? undefined : restoredAt.get(key);
     if (at !== undefined && at > i) repairLines.push(line);
     else damage.push(line);
