@@ -27,9 +27,11 @@ import { PgInstance, PgServer } from './server';
 export type { BaseImage };
 
 /** A base image that ran out of space is the user's sizing (exit 2): say how much the data set needs. */
+const FULL_DEVICE_WORDS = /No space left on device|ENOSPC|could not extend file/;
+
 export function refuseFullDevice(cfg: PgCellConfig, e: unknown): never {
   const text = e instanceof Error ? e.message : String(e);
-  if (!/No space left on device|ENOSPC|could not extend file/.test(text)) throw e;
+  if (!FULL_DEVICE_WORDS.test(text)) throw e;
   const need = dataSetMib(cfg);
   throw new DeviceFullError(`the device is full: the base image (initdb and ${cfg.accounts} accounts${cfg.pgbenchClients > 0 ? `, pgbench scale ${cfg.pgbenchScale}` : ''}) does not fit in ${deviceMib(cfg)} MiB; give it more with --device-mib ${Math.max(need, deviceMib(cfg) * 2)} (the data set needs about ${need} MiB) or lower --accounts`, 0);
 }
@@ -87,21 +89,36 @@ export function baseImage(cfg: PgCellConfig, ledger = runLedger(), d = pgDeadlin
     onRelease(() => {
       server.kill();
     });
-    await server.initdb();
-    const st = await server.start();
-    if (!st.ready) throw new Error(`postgres did not start on the base image:\n${server.logSinceStart()}`);
-    const c = await server.connect();
     try {
-      await c.query(schemaSql(cfg.accounts));
-      await c.query('VACUUM ANALYZE'); // set hint bits and the visibility map now, not in every cycle
-    } finally {
-      await c.end();
+      await server.initdb();
+      const st = await server.start();
+      if (!st.ready) throw new Error(`postgres did not start on the base image:\n${server.logSinceStart()}`);
+      const c = await server.connect();
+      try {
+        await c.query(schemaSql(cfg.accounts));
+        await c.query('VACUUM ANALYZE'); // set hint bits and the visibility map now, not in every cycle
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+      if (cfg.pgbenchClients > 0) {
+        const r = await server.runTool('pgbench', ['-i', '-q', '-s', String(cfg.pgbenchScale), '-h', server.opts.socketDir, '-p', String(server.opts.port), '-U', 'postgres', 'postgres']);
+        if (r.code !== 0) throw new Error(`pgbench -i failed: ${r.stderr}`);
+      }
+      const stop = await server.stop();
+      if (!stop.clean) throw new Error(`postgres did not shut down cleanly on the base image:\n${server.logSinceStart()}`);
+    } catch (e) {
+      throw withFullDeviceLine(e, server.logSinceStart());
     }
-    if (cfg.pgbenchClients > 0) {
-      const r = await server.runTool('pgbench', ['-i', '-q', '-s', String(cfg.pgbenchScale), '-h', server.opts.socketDir, '-p', String(server.opts.port), '-U', 'postgres', 'postgres']);
-      if (r.code !== 0) throw new Error(`pgbench -i failed: ${r.stderr}`);
-    }
-    const stop = await server.stop();
-    if (!stop.clean) throw new Error(`postgres did not shut down cleanly on the base image:\n${server.logSinceStart()}`);
   });
+}
+
+/**
+ * A server that runs out of space may PANIC on a WAL write, and then the client only sees
+ * "Connection terminated unexpectedly": the reason is in the server's log. Carry its line
+ * into the error, so that refuseFullDevice (invariant 2) recognises it whichever side failed first.
+ */
+export function withFullDeviceLine(e: unknown, log: string): unknown {
+  const text = e instanceof Error ? e.message : String(e);
+  const line = log.split('\n').find((l) => FULL_DEVICE_WORDS.test(l));
+  return line && !FULL_DEVICE_WORDS.test(text) ? new Error(`${text}; the server's log: ${line.trim()}`) : e;
 }
