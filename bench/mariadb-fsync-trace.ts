@@ -164,16 +164,19 @@ interface Args {
   strace: boolean;
   /** Before recovery, write each torn .ibd page 0 back from its doublewrite copy by hand (is the copy enough?). */
   restorePage0: boolean;
+  /** With a crash point aimed at page 0: strike this file only. */
+  aimFile?: string;
 }
 
 function parseArgs(argv: string[]): Args {
   const out = argv[0];
-  if (!out) throw new Error('usage: mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off] [--flush-method M] [--page-size 16k] [--crash-at flush|unprotected|first-page|ibd-first-page|ibdata1-first-page|seeded] [--set k=v]... [--strace] [--seed S] [--restore-page0-by-hand]');
+  if (!out) throw new Error('usage: mariadb-fsync-trace.js OUT [cycles] [--profile P] [--doublewrite on|off] [--flush-method M] [--page-size 16k] [--crash-at flush|unprotected|first-page|ibd-first-page|ibdata1-first-page|seeded] [--set k=v]... [--strace] [--seed S] [--restore-page0-by-hand] [--aim-file transfers.ibd]');
   let cycles = 4;
   const cfg: MariadbCellConfig = { ...DEFAULT_CELL, profile: 'enterprise-plp', doublewrite: false, flushMethod: 'fsync', seed: 1, crashes: 1 };
   const settings: Record<string, string> = {};
   let strace = false;
   let restorePage0 = false;
+  let aimFile: string | undefined;
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -186,6 +189,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--crash-at') cfg.crashAt = next() as MariadbCellConfig['crashAt'];
     else if (a === '--strace') strace = true;
     else if (a === '--restore-page0-by-hand') restorePage0 = true;
+    else if (a === '--aim-file') aimFile = next();
     else if (a === '--set') {
       const [k, v] = next().split('=');
       settings[k] = v;
@@ -193,7 +197,7 @@ function parseArgs(argv: string[]): Args {
   }
   cfg.crashes = cycles;
   validateCell(cfg);
-  return { out, cycles, cfg, settings, strace, restorePage0 };
+  return { out, cycles, cfg, settings, strace, restorePage0, aimFile };
 }
 
 async function main(): Promise<void> {
@@ -217,6 +221,7 @@ async function main(): Promise<void> {
     let rel = 'mysql';
     let restored: string[] = [];
     const probe: CycleProbe = {
+      firstPageFile: args.aimFile,
       settings: args.settings,
       started: ({ pid }) => {
         if (!args.strace || pid === undefined) return;

@@ -388,6 +388,8 @@ async function statusValue(c: Connection, name: string): Promise<number> {
 export interface CycleProbe {
   /** Extra mariadbd options, for the load and for recovery (e.g. innodb-use-native-aio=0). */
   settings?: Record<string, string>;
+  /** A crash point aimed at page 0 strikes only this file (e.g. "transfers.ibd"): which tablespaces InnoDB restores. */
+  firstPageFile?: string;
   /** The server is up, before the load (pid: the host's mariadbd; undefined in a container). */
   started?(ctx: { pid: number | undefined; mountPoint: string; dataDir: string }): Promise<void> | void;
   /** The power was cut; the server still runs (its I/O waits on the cut device). */
@@ -531,7 +533,8 @@ export async function runCycle(cfg: MariadbCellConfig, base: BaseImage, cycle: n
     const blockBytes = getProfile(cfg.profile).identify.namespace.lbaDataSize;
     const paged = new Set(mapped?.files.filter((f) => f.pageSize).map((f) => f.file) ?? []);
     const pagedExtents = mapped ? mapped.extents.filter((e) => paged.has(e.file)) : [];
-    const firstPages = pagedExtents.filter((e) => e.logical === 0 && aimsAtFirstPage(cfg.crashAt, e.file)).map((e) => ({ ...e, length: Math.min(e.length, cfg.pageSize) }));
+    const aimed = (file: string) => aimsAtFirstPage(cfg.crashAt, file) && (!probe.firstPageFile || file.endsWith(`/${probe.firstPageFile}`));
+    const firstPages = pagedExtents.filter((e) => e.logical === 0 && aimed(e.file)).map((e) => ({ ...e, length: Math.min(e.length, cfg.pageSize) }));
     const withinBlocks = unprotected && mapped ? (cfg.crashAt === 'unprotected' ? pagedExtents : firstPages).map((e): [number, number] => [Math.floor(e.physical / blockBytes), Math.ceil(e.length / blockBytes)]) : undefined;
     const armed = stack.armCut({ dirtyBytesAtLeast: res.cut.dirtyBytesAtLeast, minWriteBytes: cfg.pageSize, ...(onePagePerRequest ? { maxWriteBytes: cfg.pageSize } : {}), ...(withinBlocks ? { withinBlocks } : {}), notAtomicWrites: unprotected });
     // innodb_max_dirty_pages_pct=0: the page cleaner flushes every dirty page, in batches.
