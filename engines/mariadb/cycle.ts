@@ -621,7 +621,7 @@ async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cycle
     res.messages.push(...notableLogLines(log), ...restoreLines(log));
     for (const b of checkTable.benign ?? []) res.messages.push(`not a finding: CHECK TABLE ${b.table} EXTENDED: ${b.msgType} ${b.msgText} (${b.why})`);
     res.verdict = decideVerdict({ refused: false, log, oracle, oltpRowsExpected: OLTP_ROWS, checkTable, innochecksum, cleanShutdown: stop.clean });
-    res.findings.push(...describeFindings(res));
+    res.findings.push(...describeFindings(res, cfg));
   }
 }
 
@@ -659,8 +659,16 @@ function tornPagesOf(res: CycleResult, shape: NonNullable<CycleResult['writeShap
   return out;
 }
 
-function describeFindings(res: CycleResult): string[] {
+function describeFindings(res: CycleResult, cfg: MariadbCellConfig): string[] {
   const f: string[] = [];
+  // A .ibd whose page 0 InnoDB could not open: say what it means before the query errors it causes.
+  const firstPages = new Set([...res.messages.join('\n').matchAll(/The first page of file \.\/(\S+\.ibd) is corrupted/g)].map((m) => m[1]));
+  for (const file of firstPages)
+    f.push(
+      cfg.doublewrite
+        ? `page 0 of ${file} is torn and InnoDB did not restore it from the doublewrite buffer: the table is unusable until it is repaired (an InnoDB gap, docs/mariadb-page0-doublewrite.md)`
+        : `page 0 of ${file} is torn: the table is unusable until it is restored`,
+    );
   const o = res.checks.oracle;
   if (o) {
     if (o.lostCommits.length) f.push(`${o.lostCommits.length} acknowledged transfer(s) missing, e.g. id ${o.lostCommits.slice(0, 5).join(', ')}`);

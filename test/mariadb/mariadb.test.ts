@@ -113,6 +113,7 @@ describeMariadb('innodb_doublewrite=1 and a torn page 0 (docs/mariadb-page0-doub
       expect(c.recovery.ready).toBe(true);
       expect(c.messages.join('\n')).toMatch(/The first page of file \.\/tornlab\/\w+\.ibd is corrupted/);
       expect(c.findings.join('\n')).toMatch(/Table `tornlab`\.`\w+` is corrupted/);
+      expect(c.findings[0]).toMatch(/^page 0 of tornlab\/\w+\.ibd is torn and InnoDB did not restore it from the doublewrite buffer/);
     }
     expect(r.finding).toBe(true);
     expect(leftovers()).toEqual([]);
