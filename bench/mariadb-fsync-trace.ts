@@ -99,7 +99,6 @@ function doublewriteCopies(ibdata1: string, pageSize: number): { space: number; 
  * passes its own and is not older than the checkpoint. Returns the files written.
  */
 function restorePage0ByHand(dataDir: string, pageSize: number, copies: ReturnType<typeof doublewriteCopies>, checkpointLsn: number): string[] {
-  const ibdata1 = fs.readFileSync(path.join(dataDir, 'ibdata1'));
   const out: string[] = [];
   for (const f of innodbFiles(dataDir).filter((x) => x.endsWith('.ibd'))) {
     const file = path.join(dataDir, f);
@@ -111,7 +110,13 @@ function restorePage0ByHand(dataDir: string, pageSize: number, copies: ReturnTyp
       const space = page.readUInt32BE(34);
       const copy = copies.filter((c) => c.space === space && c.page === 0 && c.crcOk && c.lsn >= checkpointLsn).sort((a, b) => b.lsn - a.lsn)[0];
       if (!copy) continue;
-      fs.writeSync(fd, ibdata1, copy.slot * pageSize, pageSize, 0);
+      const ibdata1 = fs.openSync(path.join(dataDir, 'ibdata1'), 'r');
+      try {
+        fs.readSync(ibdata1, page, 0, pageSize, copy.slot * pageSize);
+      } finally {
+        fs.closeSync(ibdata1);
+      }
+      fs.writeSync(fd, page, 0, pageSize, 0);
       fs.fsyncSync(fd);
       out.push(`${f} page 0 from doublewrite slot ${copy.slot} (LSN ${copy.lsn})`);
     } finally {

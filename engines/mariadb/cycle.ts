@@ -52,7 +52,7 @@ import { missingForMariadb } from './runtime';
 import { Connection, MariadbInstance, MariadbServer, notableLogLines } from './server';
 import { MARIADB_VERSIONS, MariadbContainerImage, MariadbContainerServer, mariadbImageName, resolveMariadbImage } from './container-server';
 import { containerUnavailable } from '../../src/export/containers/availability';
-import { Verdict, decideVerdict, logChecksumEvidence } from './verdict';
+import { IBD_FIRST_PAGE_CORRUPT, Verdict, decideVerdict, logChecksumEvidence } from './verdict';
 
 /**
  * flush: inside the forced flush (a seeded cache fill); unprotected: there, at the first page write
@@ -62,13 +62,18 @@ import { Verdict, decideVerdict, logChecksumEvidence } from './verdict';
  */
 export const CRASH_ATS = ['flush', 'unprotected', 'first-page', 'ibd-first-page', 'ibdata1-first-page', 'seeded'] as const;
 export type CrashAt = (typeof CRASH_ATS)[number];
+/** The crash points aimed at page 0 of a file, with the files each aims at. */
+const FIRST_PAGE_AIMS: Partial<Record<CrashAt, (file: string) => boolean>> = {
+  'first-page': () => true,
+  'ibd-first-page': (file) => file.endsWith('.ibd'),
+  'ibdata1-first-page': (file) => /(^|\/)ibdata1$/.test(file),
+};
 /** The crash points aimed at one page write, which the crash state tears. */
 function aimsAtPageWrite(c: string): boolean {
-  return c === 'unprotected' || c === 'first-page' || c === 'ibd-first-page' || c === 'ibdata1-first-page';
+  return c === 'unprotected' || c in FIRST_PAGE_AIMS;
 }
-/** The crash points aimed at page 0 of a file, and which files they aim at. */
-function aimsAtFirstPage(c: string, file: string): boolean {
-  return c === 'first-page' || (c === 'ibd-first-page' && file.endsWith('.ibd')) || (c === 'ibdata1-first-page' && /(^|\/)ibdata1$/.test(file));
+function aimsAtFirstPage(c: CrashAt, file: string): boolean {
+  return FIRST_PAGE_AIMS[c]?.(file) ?? false;
 }
 export const FLUSH_METHODS = ['O_DIRECT', 'fsync', 'O_DIRECT_NO_FSYNC'] as const;
 export type FlushMethod = (typeof FLUSH_METHODS)[number];
@@ -560,8 +565,9 @@ function exitWords(code: number | null | undefined): string {
 
 async function recoverAndVerify(cfg: MariadbCellConfig, cut: HostedDevice, cyclePrng: Prng, acked: number[], res: CycleResult, ledger: RunLedger, d: MariadbDeadlines, probe: CycleProbe): Promise<void> {
   const tRec = Date.now();
-  // --crash-at unprotected: the crash state tears the page write the cut struck at (a legal outcome of a
-  // write the device does not cover), so that whether InnoDB notices is what the cycle measures.
+  // A crash point aimed at a page write (unprotected, the first-page ones): the crash state tears the write
+  // the cut struck at (a legal outcome of a write the device does not cover), so that what InnoDB does about
+  // it is what the cycle measures.
   const trigger = aimsAtPageWrite(res.cut.trigger) ? res.cut.triggerWrite?.split('+').map(Number) : undefined;
   const tear = trigger ? { lba: trigger[0], nlb: trigger[1] } : undefined;
   if (tear) res.cut.tornOnPurpose = true;
@@ -662,7 +668,7 @@ function tornPagesOf(res: CycleResult, shape: NonNullable<CycleResult['writeShap
 function describeFindings(res: CycleResult, cfg: MariadbCellConfig): string[] {
   const f: string[] = [];
   // A .ibd whose page 0 InnoDB could not open: say what it means before the query errors it causes.
-  const firstPages = new Set([...res.messages.join('\n').matchAll(/The first page of file \.\/(\S+\.ibd) is corrupted/g)].map((m) => m[1]));
+  const firstPages = new Set([...res.messages.join('\n').matchAll(IBD_FIRST_PAGE_CORRUPT)].map((m) => m[1]));
   for (const file of firstPages)
     f.push(
       cfg.doublewrite

@@ -22,6 +22,8 @@ import type { MariadbOracle } from './load';
 export { VERDICTS };
 export type { Verdict };
 
+/** InnoDB could not open a tablespace because its page 0 is corrupt (fil_node_t::read_page0); group 1: the file. */
+export const IBD_FIRST_PAGE_CORRUPT = /The first page of file \.\/(\S+\.ibd) is corrupted/g;
 /** InnoDB's error-log words for a page that failed verification when read (buf0buf.cc, recovery). */
 export const CHECKSUM_WORDS = /Database page corruption|The first page of file \S+ is corrupted|Not applying \S+ due to corruption on|Corrupted page \[page id|apply log to corrupted page|Page read from tablespace is corrupted|checksum mismatch|Failed to read page|page \[page id:[^\]]*\] log sequence number \d+ is in the future/i;
 /** What a client sees when InnoDB refused a page it could not verify. */
